@@ -1,0 +1,28 @@
+/* cli.h - subcommands of the wsseed command and their shared helpers. Only src/cli/ exits. */
+#ifndef WS_CLI_CLI_H
+#define WS_CLI_CLI_H
+
+#include "io/h5.h"
+#include "shim/at.h"
+
+/* Each subcommand: argv[0] is the subcommand name; returns the process exit status. */
+int ws_cmd_tokenize(int argc, char **argv);
+int ws_cmd_dump(int argc, char **argv);
+int ws_cmd_demo(int argc, char **argv);
+
+/* Options every `dump` module receives (the fixed contract). */
+typedef struct ws_dump_args {
+    const char *model, *vocab, *input, *output;
+} ws_dump_args;
+int ws_dump_clip(const ws_dump_args *a);
+
+/* Default BPE vocabulary path: $WSSEED_BPE, else checkpoints/bpe_simple_vocab_16e6.txt.gz. */
+const char *ws_cli_default_vocab(void);
+/* Prints "wsseed: error: <last error>" and returns 1. */
+int ws_cli_error(void);
+/* Writes tensor t (any dtype) as dataset name. */
+int ws_cli_put(ws_h5file *f, const char *name, ws_at_tensor t);
+/* Reads dataset name as a tensor of dtype (WS_F32, WS_I64, ...). */
+int ws_cli_get(const ws_h5file *f, const char *name, int dtype, ws_at_tensor *out);
+
+#endif

@@ -1,0 +1,82 @@
+/* cmd_dump.c - `wsseed dump MODULE`: the verification interface shared by every module.
+ *
+ * Contract: read the input datasets of a golden-style HDF5 file, run the module, write every
+ * output the golden file holds under the same dataset names, shapes and dtypes, so that one
+ * generic comparer can diff any golden file against wsseed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/status.h"
+
+static const char *help =
+    "Usage: wsseed dump MODULE [--model CKPT] [--vocab BPE.txt.gz] --input IN.h5 --output OUT.h5\n"
+    "\n"
+    "Runs one module on the input datasets of IN.h5 (a golden reference file or one laid out\n"
+    "like it) and writes every output that such a file holds to OUT.h5, under the same dataset\n"
+    "names, shapes and dtypes. OUT.h5 appears only when complete (temp file + rename).\n"
+    "\n"
+    "Modules:\n"
+    "  clip   --model CLIP.pt|.pth [--vocab BPE]\n"
+    "         inputs:  /image/input, /image_interp/input, /tokenizer/strings, /text/tokens,\n"
+    "                  /coop/token_ids, /coop/R, /coop/{shared,class_specific}/ctx\n"
+    "         outputs: /model/*, /checkpoint/<file>/* (tensor manifest of CKPT), /image/*,\n"
+    "                  /image_interp/*, /tokenizer/* (needs --vocab), /text/*, /coop/*\n"
+    "         (each group only when its inputs are present)\n"
+    "\n"
+    "--model is required by modules that run a checkpoint, --vocab by those that tokenize;\n"
+    "an unknown option is an error.\n";
+
+int ws_cmd_dump(int argc, char **argv)
+{
+    ws_dump_args a = {0};
+    const char *module = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) { fputs(help, stdout); return 0; }
+        if (o[0] != '-' && !module) { module = o; continue; }
+        const char **dst = !strcmp(o, "--model") ? &a.model : !strcmp(o, "--vocab") ? &a.vocab
+                         : !strcmp(o, "--input") ? &a.input : !strcmp(o, "--output") ? &a.output : NULL;
+        if (!dst) { fprintf(stderr, "wsseed dump: unknown option '%s' (see wsseed dump --help)\n", o); return 2; }
+        if (i + 1 >= argc) { fprintf(stderr, "wsseed dump: %s needs a value\n", o); return 2; }
+        *dst = argv[++i];
+    }
+    if (!module) { fputs(help, stderr); return 2; }
+    if (!a.input || !a.output) { fprintf(stderr, "wsseed dump: --input and --output are required\n"); return 2; }
+    if (!strcmp(module, "clip")) {
+        if (!a.model) { fprintf(stderr, "wsseed dump clip: --model CKPT is required\n"); return 2; }
+        return ws_dump_clip(&a) ? ws_cli_error() : 0;
+    }
+    fprintf(stderr, "wsseed dump: unknown module '%s' (see wsseed dump --help)\n", module);
+    return 2;
+}
+
+int ws_cli_put(ws_h5file *f, const char *name, ws_at_tensor t)
+{
+    int64_t shape[WS_AT_MAX_DIMS];
+    int nd = 0, dt = 0;
+    if (!t) return ws_fail(WS_EINVAL, "no tensor for %s", name);
+    if (ws_at_shape(t, shape, WS_AT_MAX_DIMS, &nd) || ws_at_dtype_of(t, &dt))
+        return ws_fail(WS_ETORCH, "%s: %s", name, ws_at_last_error());
+    ws_array a;
+    int rc = ws_array_alloc(&a, dt == WS_AT_BOOL ? WS_U8 : dt, nd, shape);
+    if (rc) return rc;
+    size_t bytes = (size_t)ws_array_numel(&a) * ws_dtype_size(a.dtype);
+    if (ws_at_read(t, a.data, bytes)) rc = ws_fail(WS_ETORCH, "%s: %s", name, ws_at_last_error());
+    else rc = ws_h5_write(f, name, &a);
+    ws_array_free(&a);
+    return rc;
+}
+
+int ws_cli_get(const ws_h5file *f, const char *name, int dtype, ws_at_tensor *out)
+{
+    ws_array a;
+    int rc = ws_h5_read(f, name, dtype, &a);
+    if (rc) return rc;
+    if (ws_at_from_data(a.data, dtype, a.ndim, a.shape, out))
+        rc = ws_fail(WS_ETORCH, "%s: %s", name, ws_at_last_error());
+    ws_array_free(&a);
+    return rc;
+}

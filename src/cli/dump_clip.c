@@ -1,0 +1,367 @@
+/* dump_clip.c - `wsseed dump clip`: every CLIP output of clip_tiny_ref.h5 from its inputs.
+ *
+ * Groups are produced when their inputs are present: /model, /checkpoint/<file> (manifest of
+ * --model), /image, /image_interp, /tokenizer (needs --vocab), /text, /coop (prompt learning:
+ * features from prompt embeddings and the context gradient of a fixed test loss by autograd).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/status.h"
+#include "model/bpe.h"
+#include "model/clip.h"
+
+#define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
+
+/* Writes a scope tensor; the scope's first error wins over a missing tensor. */
+static int put(ws_h5file *f, ws_scope *g, const char *name, ws_at_tensor t)
+{
+    if (g && g->err) return g->err;
+    return ws_cli_put(f, name, t);
+}
+
+static int put_blocks(ws_h5file *f, ws_scope *g, const char *fmt, ws_at_tensor *ts, int n)
+{
+    char name[256];
+    for (int i = 0; ts && i < n; i++) {
+        snprintf(name, sizeof name, fmt, i);
+        int rc = put(f, g, name, ts[i]);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* ---- /checkpoint/<file>: the manifest of every tensor in file order ---- */
+
+static void manifest_name(const char *path, char *buf, size_t cap)
+{
+    const char *base = strrchr(path, '/');
+    snprintf(buf, cap, "/checkpoint/%s", base ? base + 1 : path);
+    for (char *p = buf + 12; *p; p++)
+        if (*p == '.' || *p == '-') *p = '_';
+}
+
+static int manifest_entry(ws_at_tensor t, char **dtype, int32_t *ndim, int64_t *shape4, double *sum,
+                          double *abs_sum, double *first8)
+{
+    int64_t sh[WS_AT_MAX_DIMS], n = 0;
+    int nd = 0, dt = 0;
+    ws_at_tensor d = NULL;
+    if (ws_at_shape(t, sh, WS_AT_MAX_DIMS, &nd) || ws_at_dtype_of(t, &dt) || ws_at_numel(t, &n) ||
+        ws_at_to_dtype(t, WS_AT_F64, &d))
+        return ws_fail(WS_ETORCH, "manifest: %s", ws_at_last_error());
+    double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    if (!v || ws_at_read(d, v, (size_t)n * sizeof *v)) {
+        free(v);
+        ws_at_free(d);
+        return ws_fail(WS_ETORCH, "manifest: %s", ws_at_last_error());
+    }
+    *dtype = strdup(ws_at_dtype_name(dt));
+    *ndim = nd;
+    for (int i = 0; i < 4; i++) shape4[i] = i < nd ? sh[i] : -1;
+    long double s = 0, a = 0;   /* extended precision: the reference sums in float64 exactly enough */
+    for (int64_t i = 0; i < n; i++) { s += v[i]; a += fabsl((long double)v[i]); }
+    *sum = (double)s;
+    *abs_sum = (double)a;
+    for (int i = 0; i < 8; i++) first8[i] = i < n ? v[i] : NAN;
+    free(v);
+    ws_at_free(d);
+    return 0;
+}
+
+static int dump_manifest(ws_h5file *out, ws_at_ckpt ck)
+{
+    char grp[256], name[300];
+    int n = ws_at_ckpt_count(ck), rc = 0;
+    char **names = calloc((size_t)n + 1, sizeof *names), **dtypes = calloc((size_t)n + 1, sizeof *dtypes);
+    int32_t *ndim = calloc((size_t)n + 1, sizeof *ndim);
+    int64_t *shapes = calloc((size_t)n * 4 + 1, sizeof *shapes);
+    double *sum = calloc((size_t)n + 1, sizeof *sum), *abs_sum = calloc((size_t)n + 1, sizeof *abs_sum);
+    double *first8 = calloc((size_t)n * 8 + 1, sizeof *first8);
+    if (!names || !dtypes || !ndim || !shapes || !sum || !abs_sum || !first8) {
+        rc = ws_fail(WS_ENOMEM, "manifest: out of memory");
+        goto cleanup;
+    }
+    for (int i = 0; i < n && !rc; i++) {
+        ws_at_tensor t = NULL;
+        names[i] = strdup(ws_at_ckpt_name(ck, i));
+        if (ws_at_ckpt_get(ck, names[i], &t)) rc = ws_fail(WS_ETORCH, "%s", ws_at_last_error());
+        else rc = manifest_entry(t, &dtypes[i], &ndim[i], shapes + 4 * i, &sum[i], &abs_sum[i], first8 + 8 * i);
+        ws_at_free(t);
+    }
+    if (rc) goto cleanup;
+    manifest_name(ws_at_ckpt_path(ck), grp, sizeof grp);
+    const int64_t s1[1] = {n}, s4[2] = {n, 4}, s8[2] = {n, 8};
+    snprintf(name, sizeof name, "%s/names", grp);
+    TRY(ws_h5_write_strings(out, name, names, (size_t)n));
+    snprintf(name, sizeof name, "%s/dtypes", grp);
+    TRY(ws_h5_write_strings(out, name, dtypes, (size_t)n));
+    snprintf(name, sizeof name, "%s/ndim", grp);
+    TRY(ws_h5_write_raw(out, name, WS_I32, 1, s1, ndim));
+    snprintf(name, sizeof name, "%s/shapes", grp);
+    TRY(ws_h5_write_raw(out, name, WS_I64, 2, s4, shapes));
+    snprintf(name, sizeof name, "%s/sum", grp);
+    TRY(ws_h5_write_raw(out, name, WS_F64, 1, s1, sum));
+    snprintf(name, sizeof name, "%s/abs_sum", grp);
+    TRY(ws_h5_write_raw(out, name, WS_F64, 1, s1, abs_sum));
+    snprintf(name, sizeof name, "%s/first8", grp);
+    TRY(ws_h5_write_raw(out, name, WS_F64, 2, s8, first8));
+cleanup:
+    ws_h5_strings_free(names, (size_t)n);
+    ws_h5_strings_free(dtypes, (size_t)n);
+    free(ndim);
+    free(shapes);
+    free(sum);
+    free(abs_sum);
+    free(first8);
+    return rc;
+}
+
+/* ---- /model ---- */
+
+static int dump_model(const ws_clip *m, ws_h5file *out)
+{
+    ws_scope g;
+    ws_scope_init(&g);
+    int rc = put(out, &g, "/model/logit_scale", m->logit_scale);
+    if (!rc) rc = put(out, &g, "/model/logit_scale_exp", ws_g_unary(&g, WS_AT_EXP, m->logit_scale));
+    ws_scope_free(&g);
+    return rc;
+}
+
+/* ---- /image and /image_interp ---- */
+
+static int dump_image(const ws_clip *m, const ws_h5file *in, ws_h5file *out, const char *grp)
+{
+    char name[256];
+    ws_scope g;
+    ws_at_tensor x = NULL;
+    ws_clip_image_out o = {0};
+    int rc;
+    ws_clip_image_opts opts = {.pos_interp = WS_CLIP_POS_BICUBIC, .block_tokens = 1, .attn_mean = 1,
+                               .attn_heads = 1, .proj_all = 1};
+    snprintf(name, sizeof name, "%s/input", grp);
+    if (!ws_h5_exists(in, name)) return 0;
+    ws_scope_init(&g);
+    TRY(ws_cli_get(in, name, WS_F32, &x));
+    ws_scope_adopt(&g, x);
+    TRY(ws_clip_encode_image(m, &g, x, &opts, &o));
+    const struct { const char *n; ws_at_tensor t; } items[] = {
+        {"patch_embed", o.patch_embed}, {"tokens_embedded", o.tokens_embedded},
+        {"tokens_ln_pre", o.tokens_ln_pre}, {"embedding", o.embedding},
+        {"embedding_normalized", ws_clip_l2_normalize(&g, o.embedding)}, {"patch_tokens_proj", o.proj_all},
+        {"pos_embedding_orig", m->vis_pos}, {"pos_embedding_interp", o.pos},
+    };
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+        snprintf(name, sizeof name, "%s/%s", grp, items[i].n);
+        TRY(put(out, &g, name, items[i].t));
+    }
+    snprintf(name, sizeof name, "%s/tokens_after_block_%%d", grp);
+    TRY(put_blocks(out, &g, name, o.block_tokens, m->vision_layers));
+    snprintf(name, sizeof name, "%s/attn_weights_block_%%d", grp);
+    TRY(put_blocks(out, &g, name, o.attn_mean, m->vision_layers));
+    snprintf(name, sizeof name, "%s/attn_weights_per_head_block_%%d", grp);
+    TRY(put_blocks(out, &g, name, o.attn_heads, m->vision_layers));
+cleanup:
+    ws_clip_image_out_free(&o);
+    ws_scope_free(&g);
+    return rc;
+}
+
+/* ---- /tokenizer ---- */
+
+static int dump_tokenizer(const ws_h5file *in, ws_h5file *out, const char *vocab)
+{
+    char **strs = NULL, **cleaned = NULL, **pieces = NULL;
+    size_t n = 0;
+    int32_t *tokens = NULL, *ntok = NULL;
+    uint8_t *too_long = NULL;
+    ws_bpe bpe = {0};
+    int rc;
+    if (!ws_h5_exists(in, "/tokenizer/strings") && !ws_h5_exists(in, "/tokenizer/strings_utf8")) return 0;
+    TRY(ws_h5_read_strings(in, "/tokenizer/strings", &strs, &n));
+    TRY(ws_bpe_load(&bpe, vocab ? vocab : ws_cli_default_vocab()));
+    tokens = calloc(n * WS_BPE_CONTEXT + 1, sizeof *tokens);
+    ntok = calloc(n + 1, sizeof *ntok);
+    too_long = calloc(n + 1, 1);
+    cleaned = calloc(n + 1, sizeof *cleaned);
+    pieces = calloc(n + 1, sizeof *pieces);
+    if (!tokens || !ntok || !too_long || !cleaned || !pieces) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    for (size_t i = 0; i < n; i++) {
+        int32_t *ids = NULL;
+        size_t k = 0, len = 0;
+        TRY(ws_bpe_tokenize(&bpe, strs[i], 1, WS_BPE_CONTEXT, tokens + i * WS_BPE_CONTEXT, &ntok[i]));
+        too_long[i] = ntok[i] > WS_BPE_CONTEXT;
+        TRY(ws_bpe_clean(strs[i], &cleaned[i]));
+        TRY(ws_bpe_encode(&bpe, strs[i], &ids, &k));
+        for (size_t j = 0; j < k; j++) len += strlen(ws_bpe_piece(&bpe, ids[j])) + 1;
+        pieces[i] = calloc(len + 1, 1);
+        for (size_t j = 0; pieces[i] && j < k; j++) {
+            if (j) strcat(pieces[i], " ");
+            strcat(pieces[i], ws_bpe_piece(&bpe, ids[j]));
+        }
+        free(ids);
+        if (!pieces[i]) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    }
+    const int64_t s2[2] = {(int64_t)n, WS_BPE_CONTEXT}, s1[1] = {(int64_t)n};
+    TRY(ws_h5_write_raw(out, "/tokenizer/tokens", WS_I32, 2, s2, tokens));
+    TRY(ws_h5_write_raw(out, "/tokenizer/too_long", WS_U8, 1, s1, too_long));
+    TRY(ws_h5_write_raw(out, "/tokenizer/n_tokens_untruncated", WS_I32, 1, s1, ntok));
+    TRY(ws_h5_write_strings(out, "/tokenizer/cleaned", cleaned, n));
+    TRY(ws_h5_write_strings(out, "/tokenizer/bpe_pieces", pieces, n));
+cleanup:
+    ws_h5_strings_free(strs, n);
+    ws_h5_strings_free(cleaned, n);
+    ws_h5_strings_free(pieces, n);
+    free(tokens);
+    free(ntok);
+    free(too_long);
+    ws_bpe_free(&bpe);
+    return rc;
+}
+
+/* ---- /text ---- */
+
+static int dump_text(const ws_clip *m, const ws_h5file *in, ws_h5file *out)
+{
+    ws_scope g;
+    ws_at_tensor ids = NULL, img = NULL;
+    ws_clip_text_out t = {0};
+    ws_clip_image_out io = {0};
+    int rc;
+    if (!ws_h5_exists(in, "/text/tokens")) return 0;
+    ws_scope_init(&g);
+    TRY(ws_cli_get(in, "/text/tokens", WS_I64, &ids));
+    ws_scope_adopt(&g, ids);
+    ws_clip_text_opts opts = {.block_tokens = 1, .attn_heads = 1, .ln_final_all = 1};
+    TRY(ws_clip_encode_text(m, &g, ids, &opts, &t));
+    TRY(put(out, &g, "/text/eot_index", ws_clip_eot_index(&g, ids)));
+    TRY(put(out, &g, "/text/embedded", t.embedded));
+    TRY(put_blocks(out, &g, "/text/tokens_after_block_%d", t.block_tokens, m->text_layers));
+    TRY(put_blocks(out, &g, "/text/attn_weights_per_head_block_%d", t.attn_heads, m->text_layers));
+    TRY(put(out, &g, "/text/ln_final", t.ln_final));
+    TRY(put(out, &g, "/text/features", t.features));
+    ws_at_tensor txt = ws_clip_l2_normalize(&g, t.features);
+    TRY(put(out, &g, "/text/features_normalized", txt));
+    if (ws_h5_exists(in, "/image/input")) {   /* CLIP.forward(image, text)[0] */
+        TRY(ws_cli_get(in, "/image/input", WS_F32, &img));
+        ws_scope_adopt(&g, img);
+        TRY(ws_clip_encode_image(m, &g, img, NULL, &io));
+        ws_at_tensor im = ws_clip_l2_normalize(&g, io.embedding);
+        ws_at_tensor logits = ws_g_mul(&g, ws_g_unary(&g, WS_AT_EXP, m->logit_scale),
+                                       ws_g_matmul(&g, im, ws_g_transpose(&g, txt, 0, 1)));
+        TRY(put(out, &g, "/text/logits_per_image", logits));
+    }
+cleanup:
+    ws_clip_text_out_free(&t);
+    ws_clip_image_out_free(&io);
+    ws_scope_free(&g);
+    return rc;
+}
+
+/* ---- /coop: prompt learning through the text encoder ---- */
+
+/* Replaces rows 1..n_ctx of the token embedding (G, L, W) by ctx ((n_ctx, W) shared or
+ * (G, n_ctx, W) class-specific). */
+static ws_at_tensor substitute_ctx(ws_scope *g, ws_at_tensor tok_emb, ws_at_tensor ctx, int64_t G,
+                                   int64_t n_ctx, int64_t L, int64_t W)
+{
+    const int64_t sh[3] = {G, n_ctx, W};
+    ws_at_tensor c = ws_g_expand(g, ctx, 3, sh);
+    ws_at_tensor parts[3] = {ws_g_slice(g, tok_emb, 1, 0, 1), c, ws_g_slice(g, tok_emb, 1, 1 + n_ctx, L)};
+    return ws_g_cat(g, parts, 3, 1);
+}
+
+static int dump_coop_variant(const ws_clip *m, const ws_h5file *in, ws_h5file *out, const char *variant,
+                             ws_at_tensor tok_emb, ws_at_tensor eot, ws_at_tensor R)
+{
+    char name[256];
+    ws_scope g;
+    ws_at_tensor ctx = NULL, grad = NULL;
+    ws_clip_text_out t = {0};
+    int64_t d[3], cs[3];
+    int nd = 0, cnd = 0, rc;
+    snprintf(name, sizeof name, "/coop/%s/ctx", variant);
+    if (!ws_h5_exists(in, name)) return 0;
+    ws_scope_init(&g);
+    TRY(ws_cli_get(in, name, WS_F32, &ctx));
+    ws_scope_adopt(&g, ctx);
+    if (ws_at_shape(tok_emb, d, 3, &nd) || ws_at_shape(ctx, cs, 3, &cnd) || ws_at_set_requires_grad(ctx, 1)) {
+        rc = ws_fail(WS_ETORCH, "%s", ws_at_last_error());
+        goto cleanup;
+    }
+    const int64_t n_ctx = cs[cnd - 2];
+    ws_at_tensor emb = substitute_ctx(&g, tok_emb, ctx, d[0], n_ctx, d[1], d[2]);
+    TRY(ws_clip_encode_text_emb(m, &g, emb, eot, NULL, &t));
+    ws_at_tensor fn = ws_clip_l2_normalize(&g, t.features);
+    ws_at_tensor loss = ws_g_reduce(&g, WS_AT_RSUM, ws_g_mul(&g, fn, R), WS_AT_ALL, 0);
+    if (g.err) { rc = g.err; goto cleanup; }
+    if (ws_at_autograd_grad(&loss, 1, NULL, &ctx, 1, 0, 0, 0, &grad)) {
+        rc = ws_fail(WS_ETORCH, "coop gradient: %s", ws_at_last_error());
+        goto cleanup;
+    }
+    ws_scope_adopt(&g, grad);
+    const struct { const char *n; ws_at_tensor t; } items[] = {
+        {"prompt_embedding", emb}, {"features", t.features}, {"features_normalized", fn},
+        {"loss", loss}, {"grad_ctx", grad},
+    };
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+        snprintf(name, sizeof name, "/coop/%s/%s", variant, items[i].n);
+        TRY(put(out, &g, name, items[i].t));
+    }
+cleanup:
+    ws_clip_text_out_free(&t);
+    ws_scope_free(&g);
+    return rc;
+}
+
+static int dump_coop(const ws_clip *m, const ws_h5file *in, ws_h5file *out)
+{
+    ws_scope g;
+    ws_at_tensor ids = NULL, R = NULL;
+    int rc;
+    if (!ws_h5_exists(in, "/coop/token_ids")) return 0;
+    ws_scope_init(&g);
+    TRY(ws_cli_get(in, "/coop/token_ids", WS_I64, &ids));
+    ws_scope_adopt(&g, ids);
+    TRY(ws_cli_get(in, "/coop/R", WS_F32, &R));
+    ws_scope_adopt(&g, R);
+    ws_at_tensor emb = ws_clip_token_embed(m, &g, ids), eot = ws_clip_eot_index(&g, ids);
+    TRY(put(out, &g, "/coop/eot_index", eot));
+    TRY(put(out, &g, "/coop/token_embedding", emb));
+    TRY(dump_coop_variant(m, in, out, "shared", emb, eot, R));
+    TRY(dump_coop_variant(m, in, out, "class_specific", emb, eot, R));
+cleanup:
+    ws_scope_free(&g);
+    return rc;
+}
+
+int ws_dump_clip(const ws_dump_args *a)
+{
+    ws_at_ckpt ck = NULL;
+    ws_clip m = {0};
+    ws_h5file in = {0}, out = {0};
+    int rc;
+    if (ws_at_ckpt_open(a->model, &ck)) return ws_fail(WS_EFORMAT, "%s", ws_at_last_error());
+    TRY(ws_clip_from_ckpt(&m, ck));
+    TRY(ws_h5_open(&in, a->input));
+    TRY(ws_h5_create(&out, a->output));
+    TRY(dump_model(&m, &out));
+    TRY(dump_manifest(&out, ck));
+    TRY(dump_image(&m, &in, &out, "/image"));
+    TRY(dump_image(&m, &in, &out, "/image_interp"));
+    TRY(dump_tokenizer(&in, &out, a->vocab));
+    TRY(dump_text(&m, &in, &out));
+    TRY(dump_coop(&m, &in, &out));
+    TRY(ws_h5_commit(&out));
+cleanup:
+    ws_h5_close(&out);
+    ws_h5_close(&in);
+    ws_clip_free(&m);
+    ws_at_ckpt_close(ck);
+    return rc;
+}

@@ -1,0 +1,75 @@
+/* main.c - the wsseed command: global options and subcommand dispatch. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "config.h"
+#include "core/status.h"
+#include "core/unicode.h"
+
+static const char *usage =
+    "wsseed " PACKAGE_VERSION " - pixel-level segmentation seeds from image-level labels with frozen\n"
+    "CLIP and SAM (FMA-WSSS, SAM-enhanced pseudo-labels, boxed SAM + CLIP).\n"
+    "\n"
+    "Usage: wsseed [--threads N] COMMAND [options]\n"
+    "\n"
+    "Commands:\n"
+    "  demo       encode an image and the VOC class prompts with CLIP and print the\n"
+    "             zero-shot similarity table (wsseed demo --help)\n"
+    "  tokenize   CLIP BPE tokenizer: each input line -> one line of 77 token ids\n"
+    "  dump       run one module on the inputs of a golden-style HDF5 file and write its\n"
+    "             outputs under the same names (verification interface; wsseed dump --help)\n"
+    "  version    version and build information\n"
+    "  help       this text\n"
+    "\n"
+    "Global options:\n"
+    "  --threads N  intra-op threads for libtorch (default: all cores)\n"
+    "\n"
+    "Checkpoints are read as released: OpenAI CLIP ViT-B-16.pt (TorchScript) or a torch.save\n"
+    "state dict; the BPE vocabulary is openai/CLIP's bpe_simple_vocab_16e6.txt.gz.\n";
+
+int ws_cli_error(void)
+{
+    fprintf(stderr, "wsseed: error: %s\n", ws_last_error());
+    return 1;
+}
+
+const char *ws_cli_default_vocab(void)
+{
+    const char *e = getenv("WSSEED_BPE");
+    return e && *e ? e : "checkpoints/bpe_simple_vocab_16e6.txt.gz";
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+    while (i < argc && strncmp(argv[i], "--", 2) == 0) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(usage, stdout); return 0; }
+        if (!strcmp(argv[i], "--version")) { printf("wsseed %s\n", PACKAGE_VERSION); return 0; }
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            int n = atoi(argv[i + 1]);
+            if (n < 1 || ws_at_set_num_threads(n)) {
+                fprintf(stderr, "wsseed: error: --threads needs a positive integer, got '%s'\n", argv[i + 1]);
+                return 2;
+            }
+            i += 2;
+            continue;
+        }
+        fprintf(stderr, "wsseed: error: unknown option '%s' (see wsseed --help)\n", argv[i]);
+        return 2;
+    }
+    if (i >= argc) { fputs(usage, stderr); return 2; }
+    const char *cmd = argv[i];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "-h")) { fputs(usage, stdout); return 0; }
+    if (!strcmp(cmd, "version")) {
+        printf("wsseed %s\nlibtorch %s (%d intra-op threads)\nunicode tables %s\nconfigure: %s\n",
+               PACKAGE_VERSION, ws_at_version(), ws_at_get_num_threads(), ws_uc_version(), WS_CONFIGURE_ARGS);
+        return 0;
+    }
+    if (!strcmp(cmd, "tokenize")) return ws_cmd_tokenize(argc - i, argv + i);
+    if (!strcmp(cmd, "dump")) return ws_cmd_dump(argc - i, argv + i);
+    if (!strcmp(cmd, "demo")) return ws_cmd_demo(argc - i, argv + i);
+    fprintf(stderr, "wsseed: error: unknown command '%s' (see wsseed --help)\n", cmd);
+    return 2;
+}

@@ -1,0 +1,102 @@
+/* image.c - JPEG (libjpeg) and PNG (libpng) decoding into RGB (see image.h). */
+#include "data/image.h"
+
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+#include <png.h>
+
+#include "core/status.h"
+
+typedef struct { struct jpeg_error_mgr pub; jmp_buf jb; char msg[JMSG_LENGTH_MAX]; } jerr_t;
+
+static void jpeg_fail(j_common_ptr c)
+{
+    jerr_t *e = (jerr_t *)c->err;
+    (*c->err->format_message)(c, e->msg);
+    longjmp(e->jb, 1);
+}
+
+static int read_jpeg(FILE *fp, const char *path, ws_image *img)
+{
+    struct jpeg_decompress_struct c;
+    jerr_t e;
+    uint8_t *volatile buf = NULL;
+    c.err = jpeg_std_error(&e.pub);
+    e.pub.error_exit = jpeg_fail;
+    if (setjmp(e.jb)) {
+        jpeg_destroy_decompress(&c);
+        free(buf);
+        return ws_fail(WS_EFORMAT, "%s: corrupt or truncated JPEG (%s)", path, e.msg);
+    }
+    jpeg_create_decompress(&c);
+    jpeg_stdio_src(&c, fp);
+    jpeg_read_header(&c, TRUE);
+    c.out_color_space = JCS_RGB;
+    jpeg_start_decompress(&c);
+    size_t stride = (size_t)c.output_width * 3;
+    buf = malloc(stride * c.output_height);
+    if (!buf) longjmp(e.jb, 1);
+    while (c.output_scanline < c.output_height) {
+        JSAMPROW row = buf + stride * c.output_scanline;
+        jpeg_read_scanlines(&c, &row, 1);
+    }
+    if (e.pub.num_warnings > 0) {   /* libjpeg pads truncated data with grey and warns */
+        jpeg_destroy_decompress(&c);
+        free(buf);
+        return ws_fail(WS_EFORMAT, "%s: truncated or damaged JPEG data", path);
+    }
+    jpeg_finish_decompress(&c);
+    img->w = (int)c.output_width;
+    img->h = (int)c.output_height;
+    img->rgb = buf;
+    jpeg_destroy_decompress(&c);
+    return 0;
+}
+
+static int read_png(FILE *fp, const char *path, ws_image *img)
+{
+    png_image p;
+    memset(&p, 0, sizeof p);
+    p.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_stdio(&p, fp))
+        return ws_fail(WS_EFORMAT, "%s: corrupt PNG (%s)", path, p.message);
+    p.format = PNG_FORMAT_RGB;
+    uint8_t *buf = malloc(PNG_IMAGE_SIZE(p));
+    if (!buf) { png_image_free(&p); return ws_fail(WS_ENOMEM, "%s: out of memory", path); }
+    if (!png_image_finish_read(&p, NULL, buf, 0, NULL)) {
+        free(buf);
+        return ws_fail(WS_EFORMAT, "%s: corrupt or truncated PNG (%s)", path, p.message);
+    }
+    img->w = (int)p.width;
+    img->h = (int)p.height;
+    img->rgb = buf;
+    return 0;
+}
+
+int ws_image_read(const char *path, ws_image *img)
+{
+    unsigned char magic[8] = {0};
+    memset(img, 0, sizeof *img);
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return ws_fail(WS_EIO, "cannot open image %s", path);
+    size_t n = fread(magic, 1, sizeof magic, fp);
+    rewind(fp);
+    int rc;
+    if (n >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) rc = read_jpeg(fp, path, img);
+    else if (n == 8 && !png_sig_cmp(magic, 0, 8)) rc = read_png(fp, path, img);
+    else rc = ws_fail(WS_EFORMAT, "%s is neither a JPEG nor a PNG image", path);
+    fclose(fp);
+    return rc;
+}
+
+void ws_image_free(ws_image *img)
+{
+    if (!img) return;
+    free(img->rgb);
+    memset(img, 0, sizeof *img);
+}

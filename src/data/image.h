@@ -1,0 +1,18 @@
+/* image.h - decoding JPEG and PNG files into 8-bit RGB, and writing 8-bit PNGs.
+ * Pixels are row-major interleaved RGB (H, W, 3) uint8, as PIL's Image.convert('RGB'). */
+#ifndef WS_DATA_IMAGE_H
+#define WS_DATA_IMAGE_H
+
+#include <stdint.h>
+
+typedef struct ws_image {
+    int w, h;
+    uint8_t *rgb;   /* (h, w, 3), owned */
+} ws_image;
+
+/* Reads a JPEG or PNG (chosen by content); fails naming the file when it is missing,
+ * truncated or corrupt. Grey and palette images are converted to RGB. */
+int ws_image_read(const char *path, ws_image *img);
+void ws_image_free(ws_image *img);   /* zeroed image is a no-op */
+
+#endif

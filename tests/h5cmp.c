@@ -1,0 +1,189 @@
+/* h5cmp.c - the generic golden comparer: every dataset of REF.h5 against OUT.h5, as TAP.
+ *
+ * Usage: h5cmp REF.h5 OUT.h5 [--group G]... [--skip GLOB]... [--tol GLOB=RULE]...
+ *   --group  compare only datasets below G (default: the whole file)
+ *   --skip   datasets that are inputs (not produced by the module); fnmatch on "/a/b"
+ *   --tol    first matching rule wins; RULE is one of
+ *              exact            identical values (NaN == NaN)
+ *              abs:A            |c - r| <= A
+ *              rel:A:R          |c - r| <= A + R*|r|
+ *              scaled:A         |c - r| <= A * max(1, max |r| over the dataset)
+ *            integers and strings are always exact; floats default to rel:1e-4:1e-4.
+ * String lists are compared through their variable-length form (X_utf8 pairs are skipped).
+ * Each dataset is one TAP line with its max |diff|; failures show the first values side by side.
+ */
+#include <fnmatch.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "io/h5.h"
+#include "tap.h"
+
+typedef struct { const char *glob; char kind; double a, r; } rule;
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && !strcmp(s + n - m, suf);
+}
+
+static int is_string_dataset(const ws_h5file *f, const char *name)
+{
+    hid_t ds = H5Dopen2(f->id, name, H5P_DEFAULT);
+    if (ds < 0) return 0;
+    hid_t t = H5Dget_type(ds);
+    int s = H5Tget_class(t) == H5T_STRING;
+    H5Tclose(t);
+    H5Dclose(ds);
+    return s;
+}
+
+static int is_float_dataset(const ws_h5file *f, const char *name)
+{
+    hid_t ds = H5Dopen2(f->id, name, H5P_DEFAULT);
+    if (ds < 0) return 0;
+    hid_t t = H5Dget_type(ds);
+    int s = H5Tget_class(t) == H5T_FLOAT;
+    H5Tclose(t);
+    H5Dclose(ds);
+    return s;
+}
+
+static int h5_type_size(const ws_h5file *f, const char *name, int *cls)
+{
+    hid_t ds = H5Dopen2(f->id, name, H5P_DEFAULT);
+    if (ds < 0) return -1;
+    hid_t t = H5Dget_type(ds);
+    int s = (int)H5Tget_size(t);
+    *cls = H5Tget_class(t);
+    H5Tclose(t);
+    H5Dclose(ds);
+    return s;
+}
+
+static void compare_strings(const ws_h5file *ref, const ws_h5file *out, const char *name)
+{
+    char **a = NULL, **b = NULL;
+    size_t na = 0, nb = 0;
+    if (ws_h5_read_strings(ref, name, &a, &na) || ws_h5_read_strings(out, name, &b, &nb)) {
+        ok(0, "%s: %s", name, ws_last_error());
+        return;
+    }
+    size_t bad = na == nb ? na : 0;
+    for (size_t i = 0; na == nb && i < na; i++)
+        if (strcmp(a[i], b[i])) { bad = i; break; }
+    ok(na == nb && bad == na, "%s: %zu strings identical", name, na);
+    if (na != nb) diag("count: ref %zu, out %zu", na, nb);
+    else if (bad < na) diag("string %zu: ref '%s' out '%s'", bad, a[bad], b[bad]);
+    ws_h5_strings_free(a, na);
+    ws_h5_strings_free(b, nb);
+}
+
+static const rule *find_rule(const rule *rules, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!fnmatch(rules[i].glob, name, 0)) return &rules[i];
+    return NULL;
+}
+
+static void compare_numeric(const ws_h5file *ref, const ws_h5file *out, const char *name, const rule *ru)
+{
+    ws_array a = {0}, b = {0};
+    char sa[64], sb[64];
+    int ca = 0, cb = 0;
+    int sza = h5_type_size(ref, name, &ca), szb = h5_type_size(out, name, &cb);
+    if (ws_h5_read(ref, name, WS_F64, &a) || ws_h5_read(out, name, WS_F64, &b)) {
+        ok(0, "%s: %s", name, ws_last_error());
+        goto done;
+    }
+    int same_shape = a.ndim == b.ndim;
+    for (int i = 0; same_shape && i < a.ndim; i++) same_shape = a.shape[i] == b.shape[i];
+    if (!same_shape || sza != szb || ca != cb) {
+        ok(0, "%s: shape/dtype ref %s (class %d, %d bytes) vs out %s (class %d, %d bytes)", name,
+           ws_array_shape_str(&a, sa, sizeof sa), ca, sza, ws_array_shape_str(&b, sb, sizeof sb), cb, szb);
+        goto done;
+    }
+    const double *r = a.data, *c = b.data;
+    int64_t n = ws_array_numel(&a), nbad = 0, first = -1;
+    double maxref = 0, maxdiff = 0;
+    for (int64_t i = 0; i < n; i++) if (isfinite(r[i]) && fabs(r[i]) > maxref) maxref = fabs(r[i]);
+    char kind = ru ? ru->kind : (is_float_dataset(ref, name) ? 'r' : 'e');
+    double A = ru ? ru->a : 1e-4, R = ru ? ru->r : 1e-4;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs(c[i] - r[i]), tol;
+        int good;
+        if (isnan(r[i]) || isinf(r[i])) good = isnan(r[i]) ? isnan(c[i]) : c[i] == r[i];
+        else {
+            tol = kind == 'e' ? 0 : kind == 'a' ? A : kind == 's' ? A * (maxref > 1 ? maxref : 1) : A + R * fabs(r[i]);
+            good = d <= tol;
+            if (d > maxdiff || isnan(d)) maxdiff = isnan(d) ? INFINITY : d;
+        }
+        if (!good) { nbad++; if (first < 0) first = i; }
+    }
+    const char *desc = kind == 'e' ? "exact" : kind == 'a' ? "abs" : kind == 's' ? "scaled" : "rel";
+    char tol[64] = "";
+    if (kind == 'a' || kind == 's') snprintf(tol, sizeof tol, " %.0e", A);
+    else if (kind == 'r') snprintf(tol, sizeof tol, " %.0e + %.0e|ref|", A, R);
+    ok(nbad == 0, "%s %s: max|diff| %.3g (%s%s, max|ref| %.3g)", name, ws_array_shape_str(&a, sa, sizeof sa),
+       maxdiff, desc, tol, maxref);
+    if (nbad) {
+        diag("%lld of %lld elements out of tolerance; first at flat index %lld", (long long)nbad, (long long)n,
+             (long long)first);
+        for (int64_t i = first; i < n && i < first + 6; i++) diag("  [%lld] ref %.9g  out %.9g", (long long)i, r[i], c[i]);
+    }
+done:
+    ws_array_free(&a);
+    ws_array_free(&b);
+}
+
+int main(int argc, char **argv)
+{
+    rule rules[64];
+    const char *skips[64], *groups[16];
+    int nr = 0, ns = 0, ng = 0;
+    if (argc < 3) { fprintf(stderr, "usage: h5cmp REF.h5 OUT.h5 [--group G] [--skip GLOB] [--tol GLOB=RULE]\n"); return 2; }
+    for (int i = 3; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--skip") && ns < 64) skips[ns++] = argv[i + 1];
+        else if (!strcmp(argv[i], "--group") && ng < 16) groups[ng++] = argv[i + 1];
+        else if (!strcmp(argv[i], "--tol") && nr < 64) {
+            char *eq = strchr(argv[i + 1], '=');
+            if (!eq) { fprintf(stderr, "h5cmp: bad --tol %s\n", argv[i + 1]); return 2; }
+            *eq = '\0';
+            rule *ru = &rules[nr++];
+            ru->glob = argv[i + 1];
+            ru->a = ru->r = 0;
+            if (!strcmp(eq + 1, "exact")) ru->kind = 'e';
+            else if (sscanf(eq + 1, "abs:%lf", &ru->a) == 1) ru->kind = 'a';
+            else if (sscanf(eq + 1, "rel:%lf:%lf", &ru->a, &ru->r) == 2) ru->kind = 'r';
+            else if (sscanf(eq + 1, "scaled:%lf", &ru->a) == 1) ru->kind = 's';
+            else { fprintf(stderr, "h5cmp: bad rule %s\n", eq + 1); return 2; }
+        } else { fprintf(stderr, "h5cmp: bad option %s\n", argv[i]); return 2; }
+    }
+    if (!ng) groups[ng++] = "/";
+    ws_h5file ref, out;
+    if (ws_h5_open(&ref, argv[1])) { ok(0, "open reference: %s", ws_last_error()); return done_testing(); }
+    if (ws_h5_open(&out, argv[2])) { ok(0, "open output: %s", ws_last_error()); return done_testing(); }
+    for (int gi = 0; gi < ng; gi++) {
+        char **names = NULL;
+        size_t n = 0;
+        if (ws_h5_list(&ref, groups[gi], &names, &n)) { ok(0, "%s", ws_last_error()); continue; }
+        for (size_t i = 0; i < n; i++) {
+            char full[1024];
+            const char *g = groups[gi];
+            snprintf(full, sizeof full, "%s%s%s", g, g[strlen(g) - 1] == '/' ? "" : "/", names[i]);
+            int skip = ends_with(full, "_utf8") || ends_with(full, "_utf8_offsets");
+            for (int k = 0; !skip && k < ns; k++) skip = !fnmatch(skips[k], full, 0);
+            if (skip) continue;
+            if (!ws_h5_exists(&out, full)) { ok(0, "%s: missing in %s", full, argv[2]); continue; }
+            if (is_string_dataset(&ref, full)) compare_strings(&ref, &out, full);
+            else compare_numeric(&ref, &out, full, find_rule(rules, nr, full));
+        }
+        ws_h5_strings_free(names, n);
+    }
+    ws_h5_close(&ref);
+    ws_h5_close(&out);
+    return done_testing();
+}
