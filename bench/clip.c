@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 
 #include "core/log.h"
+#include "core/runtime.h"
 #include "core/status.h"
 #include "model/clip.h"
 
@@ -107,6 +108,7 @@ static ws_at_tensor randn(int nd, const int64_t *shape, ws_at_gen gen)
 int main(int argc, char **argv)
 {
     int json = 0, reps = 5;
+    ws_runtime_tune_malloc();
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);

@@ -181,11 +181,31 @@ static void test_checkpoint_errors(const char *gd)
     if (out) fclose(out);
     ok(ws_clip_load(&m, trunc) != 0 && strstr(ws_last_error(), "wsseed-trunc-"), "truncated archive refused, naming it: %.160s",
        ws_last_error());
-    remove(trunc);
     /* a valid checkpoint of another model: SAM */
     snprintf(path, sizeof path, "%s/sam_tiny.pth", gd);
-    ok(ws_clip_load(&m, path) != 0 && strstr(ws_last_error(), "sam_tiny.pth"), "SAM checkpoint refused: %.160s",
-       ws_last_error());
+    ok(ws_clip_load(&m, path) != 0 && strstr(ws_last_error(), "sam_tiny.pth") && strstr(ws_last_error(), "visual.proj"),
+       "SAM checkpoint refused, naming what is missing: %.160s", ws_last_error());
+    /* the C state-dict reader handles OrderedDict (SAM) and {'model': ...} nesting (Grounding-DINO) */
+    ws_at_ckpt ck = NULL;
+    ok(ws_at_ckpt_open(path, &ck) == 0 && ws_at_ckpt_count(ck) == 174 &&
+       !strcmp(ws_at_ckpt_name(ck, 0), "image_encoder.pos_embed"), "sam_tiny.pth: 174 tensors in file order");
+    ws_at_ckpt_close(ck);
+    ck = NULL;
+    snprintf(path, sizeof path, "%s/gdino_tiny.pth", gd);
+    ok(ws_at_ckpt_open(path, &ck) == 0 && ws_at_ckpt_count(ck) == 338 &&
+       !strncmp(ws_at_ckpt_name(ck, 0), "module.", 7), "gdino_tiny.pth: the nested 'model' dict, 338 tensors");
+    ws_at_ckpt_close(ck);
+    /* a truncated state dict */
+    snprintf(path, sizeof path, "%s/clip_tiny_state.pth", gd);
+    in = fopen(path, "rb");
+    out = fopen(trunc, "wb");
+    total = 0;
+    while (in && out && (n = fread(buf, 1, sizeof buf, in)) > 0 && total < 8000000) total += fwrite(buf, 1, n, out);
+    if (in) fclose(in);
+    if (out) fclose(out);
+    ok(ws_clip_load(&m, trunc) != 0 && strstr(ws_last_error(), "wsseed-trunc-") && strstr(ws_last_error(), "truncated"),
+       "truncated state dict refused: %.160s", ws_last_error());
+    remove(trunc);
     snprintf(path, sizeof path, "%s/clip_tiny_state.pth", gd);
     int rc = ws_clip_load(&m, path);
     ok(rc == 0 && m.vision_width == 128 && m.vision_layers == 3 && m.vision_heads == 2 && m.patch_size == 16 &&

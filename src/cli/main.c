@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "config.h"
+#include "core/runtime.h"
 #include "core/status.h"
 #include "core/unicode.h"
 
@@ -24,7 +25,8 @@ static const char *usage =
     "  help       this text\n"
     "\n"
     "Global options:\n"
-    "  --threads N  intra-op threads for libtorch (default: all cores)\n"
+    "  --threads N  libtorch intra-op threads (default 1; OpenBLAS threads the matrix\n"
+    "               products over all cores, OPENBLAS_NUM_THREADS changes that)\n"
     "\n"
     "Checkpoints are read as released: OpenAI CLIP ViT-B-16.pt (TorchScript) or a torch.save\n"
     "state dict; the BPE vocabulary is openai/CLIP's bpe_simple_vocab_16e6.txt.gz.\n";
@@ -44,6 +46,10 @@ const char *ws_cli_default_vocab(void)
 int main(int argc, char **argv)
 {
     int i = 1;
+    ws_runtime_tune_malloc();
+    /* One libtorch intra-op thread by default: matrix products are threaded inside OpenBLAS
+     * over all cores, and a second layer of threads oversubscribes them (see README). */
+    ws_at_set_num_threads(1);
     while (i < argc && strncmp(argv[i], "--", 2) == 0) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(usage, stdout); return 0; }
         if (!strcmp(argv[i], "--version")) { printf("wsseed %s\n", PACKAGE_VERSION); return 0; }

@@ -5,6 +5,7 @@
 // at::Tensor (reference counted by ATen), so freeing a handle never frees a tensor another
 // handle still uses.
 #include "shim/at.h"
+#include "shim/ptload.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -13,10 +14,10 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/generated/variable_factories.h>
 #include <torch/csrc/jit/serialization/import.h>
-#include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/version.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -613,35 +614,47 @@ static void collect_module(const torch::jit::Module &m, const std::string &prefi
     for (const auto &ch : m.named_children()) collect_module(ch.value, prefix + ch.name + ".", c);
 }
 
-static bool is_tensor_dict(const c10::IValue &v)
+static void collect_pt(const char *path, ws_at_ckpt_opaque *c)
 {
-    if (!v.isGenericDict()) return false;
-    for (const auto &kv : v.toGenericDict())
-        if (!kv.key().isString() || !kv.value().isTensor()) return false;
-    return true;
+    ws_pt_file f;
+    char err[1024];
+    if (ws_pt_open(path, &f, err, sizeof err)) throw std::runtime_error(err);
+    try {
+        for (int i = 0; i < f.n; i++) {
+            const ws_pt_tensor &t = f.tensors[i];
+            at::Tensor storage = at::from_blob(const_cast<uint8_t *>(t.data), {t.storage_numel},
+                                               at::TensorOptions().dtype(to_st(t.dtype)));
+            at::Tensor view = storage.as_strided(at::IntArrayRef(t.shape, t.ndim), at::IntArrayRef(t.stride, t.ndim),
+                                                 t.offset);
+            c->names.push_back(t.name);
+            c->tensors.push_back(view.clone(at::MemoryFormat::Contiguous));   // copy out of the mapping
+        }
+    } catch (...) {
+        ws_pt_close(&f);
+        throw;
+    }
+    ws_pt_close(&f);
 }
 
-static void collect_dict(const c10::IValue &v, const std::string &path, ws_at_ckpt_opaque *c)
-{
-    c10::IValue d = v;
-    if (!is_tensor_dict(d) && d.isGenericDict()) {
-        // {'model': state_dict} or {'state_dict': ...}: descend into the one tensor dict.
-        for (const auto &kv : d.toGenericDict())
-            if (kv.key().isString() && is_tensor_dict(kv.value())) { d = kv.value(); break; }
-    }
-    if (!is_tensor_dict(d))
-        throw std::runtime_error(path + ": not a state dict (expected a dict of name -> tensor)");
-    for (const auto &kv : d.toGenericDict()) {
-        c->names.push_back(kv.key().toStringRef());
-        c->tensors.push_back(kv.value().toTensor());
-    }
-}
-
-static std::vector<char> read_file(const std::string &path)
+static bool is_zip(const char *path)
 {
     std::ifstream f(path, std::ios::binary);
-    if (!f) throw std::runtime_error(path + ": cannot open for reading");
-    return std::vector<char>(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    if (!f) throw std::runtime_error(std::string(path) + ": cannot open for reading");
+    char m[2] = {0, 0};
+    f.read(m, 2);
+    return m[0] == 'P' && m[1] == 'K';
+}
+
+// A TorchScript archive (torch.jit.save) has a code/ folder next to data.pkl: look for the
+// entry name in the zip's central directory (the last 1 MiB of the file holds it).
+static bool is_torchscript(const char *path)
+{
+    std::ifstream f(path, std::ios::binary | std::ios::ate);
+    std::streamoff size = f.tellg(), tail = std::min<std::streamoff>(size, 1 << 20);
+    std::string buf((size_t)tail, '\0');
+    f.seekg(size - tail);
+    f.read(&buf[0], tail);
+    return buf.find("/code/__torch__") != std::string::npos;
 }
 
 int ws_at_ckpt_open(const char *path, ws_at_ckpt *out)
@@ -650,26 +663,19 @@ int ws_at_ckpt_open(const char *path, ws_at_ckpt *out)
     if (!path || !out) throw std::invalid_argument("NULL argument");
     auto c = std::make_unique<ws_at_ckpt_opaque>();
     c->path = path;
-    std::vector<char> bytes = read_file(path);
-    if (bytes.size() < 4 || bytes[0] != 'P' || bytes[1] != 'K')
+    if (!is_zip(path))
         throw std::runtime_error(std::string(path) +
                                  ": not a zip checkpoint (torch.save/torch.jit.save >= 1.6 format)");
-    bool is_script = false;
-    {
-        // A TorchScript archive has a code/ directory next to data.pkl.
-        std::string s(bytes.begin(), bytes.end());
-        is_script = s.find("/code/__torch__") != std::string::npos;
-    }
-    try {
-        if (is_script) {
+    if (is_torchscript(path)) {
+        try {
             torch::jit::Module m = torch::jit::load(std::string(path), c10::Device(c10::kCPU));
             collect_module(m, "", c.get());
-        } else {
-            collect_dict(torch::jit::pickle_load(bytes), path, c.get());
+        } catch (const c10::Error &e) {
+            throw std::runtime_error(std::string(path) + ": cannot read TorchScript archive (truncated or corrupt?): " +
+                                     e.what_without_backtrace());
         }
-    } catch (const c10::Error &e) {
-        throw std::runtime_error(std::string(path) + ": cannot read checkpoint (truncated or corrupt?): " +
-                                 e.what_without_backtrace());
+    } else {
+        collect_pt(path, c.get());
     }
     *out = c.release();
     WS_CATCH
