@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 what=${1:-demo}
 
-pkgs="build-essential autoconf automake libtool pkg-config ccache hdf5-tools
+pkgs="build-essential autoconf automake libtool pkg-config ccache hdf5-tools valgrind
       libtorch-dev libopenblas-dev libhdf5-dev libyaml-dev libjpeg-dev libpng-dev zlib1g-dev"
 missing=""
 for p in $pkgs; do

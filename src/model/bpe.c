@@ -257,7 +257,11 @@ static int bpe_word(const ws_bpe *b, const char *word, size_t len, int32_t **ids
             if (r < best) { best = r; bi = i; }
         }
         if (best == INT64_MAX) break;
-        sym first = w[bi], second = w[bi + 1];
+        /* copies: merging frees the symbols that first/second would otherwise point to */
+        char fs[512], ss[512];
+        sym first = {fs, w[bi].len}, second = {ss, w[bi + 1].len};
+        memcpy(fs, w[bi].s, first.len);
+        memcpy(ss, w[bi + 1].s, second.len);
         size_t k = 0;
         for (size_t i = 0; i < nw;) {
             if (i + 1 < nw && w[i].len == first.len && !memcmp(w[i].s, first.s, first.len) &&
