@@ -30,38 +30,17 @@ static int ends_with(const char *s, const char *suf)
     return n >= m && !strcmp(s + n - m, suf);
 }
 
-static int is_string_dataset(const ws_h5file *f, const char *name)
-{
-    hid_t ds = H5Dopen2(f->id, name, H5P_DEFAULT);
-    if (ds < 0) return 0;
-    hid_t t = H5Dget_type(ds);
-    int s = H5Tget_class(t) == H5T_STRING;
-    H5Tclose(t);
-    H5Dclose(ds);
-    return s;
-}
-
-static int is_float_dataset(const ws_h5file *f, const char *name)
-{
-    hid_t ds = H5Dopen2(f->id, name, H5P_DEFAULT);
-    if (ds < 0) return 0;
-    hid_t t = H5Dget_type(ds);
-    int s = H5Tget_class(t) == H5T_FLOAT;
-    H5Tclose(t);
-    H5Dclose(ds);
-    return s;
-}
-
-static int h5_type_size(const ws_h5file *f, const char *name, int *cls)
+/* HDF5 type class (H5T_FLOAT, H5T_STRING, ...) and element size of a dataset; -1 when absent. */
+static int dataset_type(const ws_h5file *f, const char *name, int *size)
 {
     hid_t ds = H5Dopen2(f->id, name, H5P_DEFAULT);
     if (ds < 0) return -1;
     hid_t t = H5Dget_type(ds);
-    int s = (int)H5Tget_size(t);
-    *cls = H5Tget_class(t);
+    int cls = H5Tget_class(t);
+    if (size) *size = (int)H5Tget_size(t);
     H5Tclose(t);
     H5Dclose(ds);
-    return s;
+    return cls;
 }
 
 static void compare_strings(const ws_h5file *ref, const ws_h5file *out, const char *name)
@@ -93,8 +72,8 @@ static void compare_numeric(const ws_h5file *ref, const ws_h5file *out, const ch
 {
     ws_array a = {0}, b = {0};
     char sa[64], sb[64];
-    int ca = 0, cb = 0;
-    int sza = h5_type_size(ref, name, &ca), szb = h5_type_size(out, name, &cb);
+    int sza = 0, szb = 0;
+    int ca = dataset_type(ref, name, &sza), cb = dataset_type(out, name, &szb);
     if (ws_h5_read(ref, name, WS_F64, &a) || ws_h5_read(out, name, WS_F64, &b)) {
         ok(0, "%s: %s", name, ws_last_error());
         goto done;
@@ -110,7 +89,7 @@ static void compare_numeric(const ws_h5file *ref, const ws_h5file *out, const ch
     int64_t n = ws_array_numel(&a), nbad = 0, first = -1;
     double maxref = 0, maxdiff = 0;
     for (int64_t i = 0; i < n; i++) if (isfinite(r[i]) && fabs(r[i]) > maxref) maxref = fabs(r[i]);
-    char kind = ru ? ru->kind : (is_float_dataset(ref, name) ? 'r' : 'e');
+    char kind = ru ? ru->kind : (ca == H5T_FLOAT ? 'r' : 'e');
     double A = ru ? ru->a : 1e-4, R = ru ? ru->r : 1e-4;
     for (int64_t i = 0; i < n; i++) {
         double d = fabs(c[i] - r[i]), tol;
@@ -178,7 +157,7 @@ int main(int argc, char **argv)
             for (int k = 0; !skip && k < ns; k++) skip = !fnmatch(skips[k], full, 0);
             if (skip) continue;
             if (!ws_h5_exists(&out, full)) { ok(0, "%s: missing in %s", full, argv[2]); continue; }
-            if (is_string_dataset(&ref, full)) compare_strings(&ref, &out, full);
+            if (dataset_type(&ref, full, NULL) == H5T_STRING) compare_strings(&ref, &out, full);
             else compare_numeric(&ref, &out, full, find_rule(rules, nr, full));
         }
         ws_h5_strings_free(names, n);

@@ -60,7 +60,7 @@ static void __attribute__((unused, noreturn)) skip_all(const char *why)
 
 /* Folder of the golden references: $WSSEED_GOLDEN, else $top_srcdir/../shared/golden. Skips the
  * whole test (exit 77) when it is absent. Returns a static buffer. */
-static const char *__attribute__((unused)) golden_dir(void)
+__attribute__((unused)) static const char *golden_dir(void)
 {
     static char buf[4096];
     const char *e = getenv("WSSEED_GOLDEN"), *top = getenv("top_srcdir");

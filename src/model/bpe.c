@@ -231,11 +231,10 @@ static int bpe_word(const ws_bpe *b, const char *word, size_t len, int32_t **ids
     size_t nw = 0;
     char pb[512];
     int rc = 0;
-    if (ws_strmap_get(&b->encoder, word, len, &id) &&
-        ((len == 15 && !memcmp(word, "<|startoftext|>", 15)) || (len == 13 && !memcmp(word, "<|endoftext|>", 13)))) {
-        nw = 0;   /* the literal special tokens map to their ids without merging */
+    /* the literal special tokens ('<' and '|' map to themselves) are looked up whole, as the
+     * official BPE cache returns them unmerged */
+    if ((len == 15 && !memcmp(word, "<|startoftext|>", 15)) || (len == 13 && !memcmp(word, "<|endoftext|>", 13)))
         goto emit_special;
-    }
     w = calloc(len + 1, sizeof *w);
     if (!w) return ws_fail(WS_ENOMEM, "tokenizer: out of memory");
     for (size_t i = 0; i < len;) {   /* one symbol per code point; '</w>' on the last */
@@ -324,11 +323,9 @@ int ws_bpe_encode(const ws_bpe *b, const char *text, int32_t **ids, size_t *n)
         if (t == 0) { i++; continue; }
         char raw[8];
         size_t wl = 0;
-        int special = (t == 15 || t == 13) && s[i] == '<' && s[i + 1] == '|';
         for (size_t k = i; k < i + t; k++) {   /* UTF-8 bytes, each mapped by bytes_to_unicode */
             int nb = ws_utf8_put(s[k], raw);
-            for (int q = 0; q < nb; q++)
-                wl += (size_t)ws_utf8_put(special ? (unsigned char)raw[q] : b->byte_enc[(unsigned char)raw[q]], word + wl);
+            for (int q = 0; q < nb; q++) wl += (size_t)ws_utf8_put(b->byte_enc[(unsigned char)raw[q]], word + wl);
         }
         rc = bpe_word(b, word, wl, ids, n, &cap);
         i += t;
