@@ -10,7 +10,7 @@ int ws_runtime_tune_malloc(void)
     int ok = 1;
 #ifdef M_MMAP_MAX
     ok &= mallopt(M_MMAP_MAX, 0) == 1;                     /* serve large blocks from the heap */
-    ok &= mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;         /* and keep up to 1 GiB of free top */
+    ok &= mallopt(M_TRIM_THRESHOLD, -1) == 1;              /* and never give the top back (-1 = off) */
 #endif
     return ok ? 0 : -1;
 }
