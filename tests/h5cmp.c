@@ -8,6 +8,8 @@
  *              abs:A            |c - r| <= A
  *              rel:A:R          |c - r| <= A + R*|r|
  *              scaled:A         |c - r| <= A * max(1, max |r| over the dataset)
+ *              mask:A           binary masks: identical except where OUT's own logit (dataset
+ *                               <name>_logits, or <stem>_logits for ..._binary) has |logit| <= A
  *            integers and strings are always exact; floats default to rel:1e-4:1e-4.
  * String lists are compared through their variable-length form (X_utf8 pairs are skipped).
  * Each dataset is one TAP line with its max |diff|; failures show the first values side by side.
@@ -68,6 +70,8 @@ static const rule *find_rule(const rule *rules, int n, const char *name)
     return NULL;
 }
 
+static char kind_of(const rule *ru) { return ru ? ru->kind : 0; }
+
 static void compare_numeric(const ws_h5file *ref, const ws_h5file *out, const char *name, const rule *ru)
 {
     ws_array a = {0}, b = {0};
@@ -85,7 +89,20 @@ static void compare_numeric(const ws_h5file *ref, const ws_h5file *out, const ch
            ws_array_shape_str(&a, sa, sizeof sa), ca, sza, ws_array_shape_str(&b, sb, sizeof sb), cb, szb);
         goto done;
     }
-    const double *r = a.data, *c = b.data;
+    ws_array lg = {0};
+    if (kind_of(ru) == 'm') {   /* our own logits decide where a flipped pixel is acceptable */
+        char lname[1024];
+        snprintf(lname, sizeof lname, "%s", name);
+        char *suf = strstr(lname, "_binary");
+        if (suf && !suf[7]) strcpy(suf, "_logits");
+        else strncat(lname, "_logits", sizeof lname - strlen(lname) - 1);
+        if (ws_h5_read(out, lname, WS_F64, &lg) || ws_array_numel(&lg) != ws_array_numel(&a)) {
+            ok(0, "%s: needs the logits %s in the output: %s", name, lname, ws_last_error());
+            goto done;
+        }
+    }
+    const double *r = a.data, *c = b.data, *own = lg.data;
+    int64_t flips = 0;
     int64_t n = ws_array_numel(&a), nbad = 0, first = -1;
     double maxref = 0, maxdiff = 0;
     for (int64_t i = 0; i < n; i++) if (isfinite(r[i]) && fabs(r[i]) > maxref) maxref = fabs(r[i]);
@@ -96,16 +113,18 @@ static void compare_numeric(const ws_h5file *ref, const ws_h5file *out, const ch
         int good;
         if (isnan(r[i]) || isinf(r[i])) good = isnan(r[i]) ? isnan(c[i]) : c[i] == r[i];
         else {
-            tol = kind == 'e' ? 0 : kind == 'a' ? A : kind == 's' ? A * (maxref > 1 ? maxref : 1) : A + R * fabs(r[i]);
+            tol = kind == 'e' || kind == 'm' ? 0 : kind == 'a' ? A : kind == 's' ? A * (maxref > 1 ? maxref : 1) : A + R * fabs(r[i]);
             good = d <= tol;
+            if (!good && kind == 'm' && fabs(own[i]) <= A) good = 1, flips++;
             if (d > maxdiff || isnan(d)) maxdiff = isnan(d) ? INFINITY : d;
         }
         if (!good) { nbad++; if (first < 0) first = i; }
     }
-    const char *desc = kind == 'e' ? "exact" : kind == 'a' ? "abs" : kind == 's' ? "scaled" : "rel";
+    const char *desc = kind == 'e' ? "exact" : kind == 'a' ? "abs" : kind == 's' ? "scaled" : kind == 'm' ? "mask" : "rel";
     char tol[64] = "";
     if (kind == 'a' || kind == 's') snprintf(tol, sizeof tol, " %.0e", A);
     else if (kind == 'r') snprintf(tol, sizeof tol, " %.0e + %.0e|ref|", A, R);
+    else if (kind == 'm') snprintf(tol, sizeof tol, ", %lld flips where |own logit| <= %.0e", (long long)flips, A);
     ok(nbad == 0, "%s %s: max|diff| %.3g (%s%s, max|ref| %.3g)", name, ws_array_shape_str(&a, sa, sizeof sa),
        maxdiff, desc, tol, maxref);
     if (nbad) {
@@ -114,6 +133,7 @@ static void compare_numeric(const ws_h5file *ref, const ws_h5file *out, const ch
         for (int64_t i = first; i < n && i < first + 6; i++) diag("  [%lld] ref %.9g  out %.9g", (long long)i, r[i], c[i]);
     }
 done:
+    ws_array_free(&lg);
     ws_array_free(&a);
     ws_array_free(&b);
 }
@@ -138,6 +158,7 @@ int main(int argc, char **argv)
             else if (sscanf(eq + 1, "abs:%lf", &ru->a) == 1) ru->kind = 'a';
             else if (sscanf(eq + 1, "rel:%lf:%lf", &ru->a, &ru->r) == 2) ru->kind = 'r';
             else if (sscanf(eq + 1, "scaled:%lf", &ru->a) == 1) ru->kind = 's';
+            else if (sscanf(eq + 1, "mask:%lf", &ru->a) == 1) ru->kind = 'm';
             else { fprintf(stderr, "h5cmp: bad rule %s\n", eq + 1); return 2; }
         } else { fprintf(stderr, "h5cmp: bad option %s\n", argv[i]); return 2; }
     }

@@ -15,6 +15,10 @@ typedef struct ws_dump_args {
     const char *model, *vocab, *input, *output;
 } ws_dump_args;
 int ws_dump_clip(const ws_dump_args *a);
+int ws_dump_sam(const ws_dump_args *a);
+/* Writes /checkpoint/<file name with . and - as _>/{names,dtypes,ndim,shapes,sum,abs_sum,first8}:
+ * every tensor of the checkpoint in file order (the golden manifest layout). */
+int ws_cli_dump_manifest(ws_h5file *out, ws_at_ckpt ck);
 
 /* Default BPE vocabulary path: $WSSEED_BPE, else checkpoints/bpe_simple_vocab_16e6.txt.gz. */
 const char *ws_cli_default_vocab(void);

@@ -25,6 +25,11 @@ static const char *help =
     "         outputs: /model/*, /checkpoint/<file>/* (tensor manifest of CKPT), /image/*,\n"
     "                  /image_interp/*, /tokenizer/* (needs --vocab), /text/*, /coop/*\n"
     "         (each group only when its inputs are present)\n"
+    "  sam    --model sam_vit_*.pth\n"
+    "         inputs:  /preprocess/image_uint8, /prompts/*, /predictor/{point,box}/* prompts,\n"
+    "                  /config/decoder_transformer_num_heads (optional; default 8)\n"
+    "         outputs: /checkpoint/<file>/*, /preprocess/*, /image_encoder/*, /prompt_encoder/*,\n"
+    "                  /decoder/<case>/*, /predictor/*\n"
     "\n"
     "--model is required by modules that run a checkpoint, --vocab by those that tokenize;\n"
     "an unknown option is an error.\n";
@@ -48,6 +53,10 @@ int ws_cmd_dump(int argc, char **argv)
     if (!strcmp(module, "clip")) {
         if (!a.model) { fprintf(stderr, "wsseed dump clip: --model CKPT is required\n"); return 2; }
         return ws_dump_clip(&a) ? ws_cli_error() : 0;
+    }
+    if (!strcmp(module, "sam")) {
+        if (!a.model) { fprintf(stderr, "wsseed dump sam: --model SAM.pth is required\n"); return 2; }
+        return ws_dump_sam(&a) ? ws_cli_error() : 0;
     }
     fprintf(stderr, "wsseed dump: unknown module '%s' (see wsseed dump --help)\n", module);
     return 2;

@@ -12,73 +12,20 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "model/weights.h"
 
 /* ---- loading ------------------------------------------------------------------------------ */
 
-/* Reads tensor `name` as contiguous fp32; shape entries < 0 accept any size, ndim < 0 any rank. */
+#define CLIP_KIND "an OpenAI CLIP ViT"
+
 static int load_f32(ws_at_ckpt ck, const char *name, int ndim, const int64_t *shape, ws_at_tensor *out)
 {
-    ws_at_tensor raw = NULL, f = NULL;
-    int64_t sh[WS_AT_MAX_DIMS];
-    int nd = 0, rc = 0;
-    if (!ws_at_ckpt_has(ck, name))
-        return ws_fail(WS_EFORMAT, "checkpoint %s lacks tensor '%s': is it an OpenAI CLIP ViT checkpoint?",
-                       ws_at_ckpt_path(ck), name);
-    if (ws_at_ckpt_get(ck, name, &raw) || ws_at_shape(raw, sh, WS_AT_MAX_DIMS, &nd)) {
-        rc = ws_fail(WS_ETORCH, "%s: %s", ws_at_ckpt_path(ck), ws_at_last_error());
-        goto cleanup;
-    }
-    if (ndim >= 0) {
-        int bad = nd != ndim;
-        for (int i = 0; !bad && i < nd; i++) bad = shape[i] >= 0 && sh[i] != shape[i];
-        if (bad) {
-            char got[128] = "", want[128] = "";
-            for (int i = 0; i < nd; i++) snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? "," : "", (long long)sh[i]);
-            for (int i = 0; i < ndim; i++) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", i ? "," : "", (long long)shape[i]);
-            rc = ws_fail(WS_ESHAPE, "checkpoint %s: tensor '%s' has shape [%s], expected [%s] (-1 = any)",
-                         ws_at_ckpt_path(ck), name, got, want);
-            goto cleanup;
-        }
-    }
-    ws_at_tensor t32 = NULL;
-    if (ws_at_to_dtype(raw, WS_AT_F32, &t32) || ws_at_contiguous(t32, &f)) {
-        ws_at_free(t32);
-        rc = ws_fail(WS_ETORCH, "%s: tensor '%s': %s", ws_at_ckpt_path(ck), name, ws_at_last_error());
-        goto cleanup;
-    }
-    ws_at_free(t32);
-    *out = f;
-    f = NULL;
-cleanup:
-    ws_at_free(raw);
-    ws_at_free(f);
-    return rc;
+    return ws_weight(ck, name, ndim, shape, CLIP_KIND, out);
 }
 
 static int shape_of(ws_at_ckpt ck, const char *name, int64_t *sh, int *nd)
 {
-    ws_at_tensor t = NULL;
-    if (!ws_at_ckpt_has(ck, name))
-        return ws_fail(WS_EFORMAT, "checkpoint %s lacks tensor '%s': is it an OpenAI CLIP ViT checkpoint?",
-                       ws_at_ckpt_path(ck), name);
-    int rc = ws_at_ckpt_get(ck, name, &t) || ws_at_shape(t, sh, WS_AT_MAX_DIMS, nd);
-    ws_at_free(t);
-    return rc ? ws_fail(WS_ETORCH, "%s: %s", ws_at_ckpt_path(ck), ws_at_last_error()) : 0;
-}
-
-static int count_layers(ws_at_ckpt ck, const char *prefix)
-{
-    /* number of distinct <i> in "<prefix><i>." keys (build_model's key counting) */
-    int max = -1;
-    size_t pl = strlen(prefix);
-    for (int i = 0; i < ws_at_ckpt_count(ck); i++) {
-        const char *k = ws_at_ckpt_name(ck, i);
-        if (strncmp(k, prefix, pl) == 0) {
-            int b = atoi(k + pl);
-            if (b > max) max = b;
-        }
-    }
-    return max + 1;
+    return ws_weight_shape(ck, name, sh, nd, CLIP_KIND);
 }
 
 static int load_block(ws_at_ckpt ck, const char *prefix, int w, ws_clip_block *b)
@@ -134,7 +81,7 @@ static int infer_arch(ws_clip *m, ws_at_ckpt ck)
     m->vision_width = (int)sh[0];
     m->patch_size = (int)sh[3];
     m->vision_heads = m->vision_width / 64;
-    m->vision_layers = count_layers(ck, "visual.transformer.resblocks.");
+    m->vision_layers = ws_weight_count(ck, "visual.transformer.resblocks.");
     if ((rc = shape_of(ck, "visual.positional_embedding", sh, &nd))) return rc;
     m->grid = (int)lround(sqrt((double)(sh[0] - 1)));
     if (nd != 2 || (int64_t)m->grid * m->grid + 1 != sh[0])
@@ -149,7 +96,7 @@ static int infer_arch(ws_clip *m, ws_at_ckpt ck)
     if ((rc = shape_of(ck, "ln_final.weight", sh, &nd))) return rc;
     m->text_width = (int)sh[0];
     m->text_heads = m->text_width / 64;
-    m->text_layers = count_layers(ck, "transformer.resblocks.");
+    m->text_layers = ws_weight_count(ck, "transformer.resblocks.");
     if (m->vision_heads < 1 || m->text_heads < 1 || m->vision_layers < 1 || m->text_layers < 1)
         return ws_fail(WS_EFORMAT, "%s: implausible CLIP sizes (width %d, layers %d/%d)", path,
                        m->vision_width, m->vision_layers, m->text_layers);

@@ -302,6 +302,15 @@ int ws_at_stack(const ws_at_tensor *ts, int n, int dim, ws_at_tensor *out)
     WS_TRY put(out, at::stack(tensor_list(ts, n), dim)); WS_CATCH
 }
 
+int ws_at_pad2d(ws_at_tensor t, int64_t h, int64_t w, ws_at_tensor *out)
+{
+    WS_TRY
+    const at::Tensor &x = T(t);
+    if (x.dim() < 2 || h < x.size(-2) || w < x.size(-1)) throw std::invalid_argument("pad2d: target smaller than input");
+    put(out, at::constant_pad_nd(x, {0, w - x.size(-1), 0, h - x.size(-2)}, 0));
+    WS_CATCH
+}
+
 /* ---- elementwise ---- */
 int ws_at_binary(int op, ws_at_tensor a, ws_at_tensor b, ws_at_tensor *out)
 {
@@ -406,6 +415,16 @@ int ws_at_conv2d(ws_at_tensor x, ws_at_tensor w, ws_at_tensor b, const int64_t s
     if (b) bias = T(b);
     put(out, at::conv2d(T(x), T(w), bias, at::IntArrayRef(stride, 2), at::IntArrayRef(padding, 2),
                         at::IntArrayRef(dilation, 2), groups));
+    WS_CATCH
+}
+
+int ws_at_conv_transpose2d(ws_at_tensor x, ws_at_tensor w, ws_at_tensor b, const int64_t stride[2],
+                           const int64_t padding[2], ws_at_tensor *out)
+{
+    WS_TRY
+    c10::optional<at::Tensor> bias;
+    if (b) bias = T(b);
+    put(out, at::conv_transpose2d(T(x), T(w), bias, at::IntArrayRef(stride, 2), at::IntArrayRef(padding, 2)));
     WS_CATCH
 }
 

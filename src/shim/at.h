@@ -91,6 +91,9 @@ int ws_at_gather(ws_at_tensor t, int dim, ws_at_tensor index_i64, ws_at_tensor *
 int ws_at_cat(const ws_at_tensor *ts, int n, int dim, ws_at_tensor *out);
 int ws_at_stack(const ws_at_tensor *ts, int n, int dim, ws_at_tensor *out);
 
+/* Zero-pads the last two dims (bottom/right) to h x w (h, w >= current sizes). */
+int ws_at_pad2d(ws_at_tensor t, int64_t h, int64_t w, ws_at_tensor *out);
+
 /* ---- elementwise ------------------------------------------------------------------------ */
 typedef enum {
     WS_AT_ADD, WS_AT_SUB, WS_AT_MUL, WS_AT_DIV, WS_AT_MAXIMUM, WS_AT_MINIMUM, WS_AT_POW,
@@ -128,6 +131,9 @@ int ws_at_baddbmm(ws_at_tensor c, ws_at_tensor a, ws_at_tensor b, double beta, d
 /* 2-d convolution; b may be NULL; stride/padding/dilation are [h, w]. */
 int ws_at_conv2d(ws_at_tensor x, ws_at_tensor w, ws_at_tensor b, const int64_t stride[2],
                  const int64_t padding[2], const int64_t dilation[2], int64_t groups, ws_at_tensor *out);
+/* 2-d transposed convolution (weight (in, out, kh, kw)); b may be NULL. */
+int ws_at_conv_transpose2d(ws_at_tensor x, ws_at_tensor w, ws_at_tensor b, const int64_t stride[2],
+                           const int64_t padding[2], ws_at_tensor *out);
 /* LayerNorm over the last nd dims; w/b may be NULL. */
 int ws_at_layer_norm(ws_at_tensor x, int nd, ws_at_tensor w, ws_at_tensor b, double eps,
                      ws_at_tensor *out);

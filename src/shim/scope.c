@@ -87,6 +87,10 @@ ws_at_tensor ws_g_mul_scalar(ws_scope *g, ws_at_tensor a, double s)
     G_RUN("mul_scalar", ws_at_binary_scalar(WS_AT_MUL, a, s, &out));
 }
 ws_at_tensor ws_g_unary(ws_scope *g, int op, ws_at_tensor a) { G_RUN("unary op", ws_at_unary(op, a, &out)); }
+ws_at_tensor ws_g_where(ws_scope *g, ws_at_tensor cond, ws_at_tensor a, ws_at_tensor b)
+{
+    G_RUN("where", ws_at_where(cond, a, b, &out));
+}
 ws_at_tensor ws_g_matmul(ws_scope *g, ws_at_tensor a, ws_at_tensor b) { G_RUN("matmul", ws_at_matmul(a, b, &out)); }
 ws_at_tensor ws_g_linear(ws_scope *g, ws_at_tensor x, ws_at_tensor w, ws_at_tensor b)
 {
@@ -151,6 +155,17 @@ ws_at_tensor ws_g_conv2d(ws_scope *g, ws_at_tensor x, ws_at_tensor w, ws_at_tens
     const int64_t st[2] = {stride, stride}, pd[2] = {padding, padding}, dl[2] = {1, 1};
     G_RUN("conv2d", ws_at_conv2d(x, w, b, st, pd, dl, 1, &out));
 }
+ws_at_tensor ws_g_conv_transpose2d(ws_scope *g, ws_at_tensor x, ws_at_tensor w, ws_at_tensor b, int64_t stride)
+{
+    const int64_t st[2] = {stride, stride}, pd[2] = {0, 0};
+    G_RUN("conv_transpose2d", ws_at_conv_transpose2d(x, w, b, st, pd, &out));
+}
+
+ws_at_tensor ws_g_pad2d(ws_scope *g, ws_at_tensor x, int64_t h, int64_t w)
+{
+    G_RUN("pad2d", ws_at_pad2d(x, h, w, &out));
+}
+
 ws_at_tensor ws_g_contiguous(ws_scope *g, ws_at_tensor x) { G_RUN("contiguous", ws_at_contiguous(x, &out)); }
 ws_at_tensor ws_g_detach(ws_scope *g, ws_at_tensor x) { G_RUN("detach", ws_at_detach(x, &out)); }
 ws_at_tensor ws_g_clone(ws_scope *g, ws_at_tensor x) { G_RUN("clone", ws_at_clone(x, &out)); }

@@ -38,6 +38,7 @@ ws_at_tensor ws_g_binary(ws_scope *g, int op, ws_at_tensor a, ws_at_tensor b);
 ws_at_tensor ws_g_scalar_op(ws_scope *g, int op, ws_at_tensor a, double s);
 ws_at_tensor ws_g_mul_scalar(ws_scope *g, ws_at_tensor a, double s);
 ws_at_tensor ws_g_unary(ws_scope *g, int op, ws_at_tensor a);
+ws_at_tensor ws_g_where(ws_scope *g, ws_at_tensor cond, ws_at_tensor a, ws_at_tensor b);
 ws_at_tensor ws_g_matmul(ws_scope *g, ws_at_tensor a, ws_at_tensor b);
 ws_at_tensor ws_g_linear(ws_scope *g, ws_at_tensor x, ws_at_tensor w, ws_at_tensor b);
 ws_at_tensor ws_g_layer_norm(ws_scope *g, ws_at_tensor x, ws_at_tensor w, ws_at_tensor b, double eps);
@@ -56,6 +57,8 @@ ws_at_tensor ws_g_norm(ws_scope *g, ws_at_tensor x, int dim, int keepdim);   /* 
 ws_at_tensor ws_g_interpolate(ws_scope *g, ws_at_tensor x, int mode, int64_t h, int64_t w, int ac);
 ws_at_tensor ws_g_conv2d(ws_scope *g, ws_at_tensor x, ws_at_tensor w, ws_at_tensor b, int64_t stride,
                          int64_t padding);
+ws_at_tensor ws_g_conv_transpose2d(ws_scope *g, ws_at_tensor x, ws_at_tensor w, ws_at_tensor b, int64_t stride);
+ws_at_tensor ws_g_pad2d(ws_scope *g, ws_at_tensor x, int64_t h, int64_t w);  /* zero-pad (.., H, W) bottom/right to h x w */
 ws_at_tensor ws_g_contiguous(ws_scope *g, ws_at_tensor x);
 ws_at_tensor ws_g_detach(ws_scope *g, ws_at_tensor x);
 ws_at_tensor ws_g_clone(ws_scope *g, ws_at_tensor x);

@@ -1,0 +1,222 @@
+/* dump_sam.c - `wsseed dump sam`: every SAM output of sam_tiny_ref.h5 from its inputs.
+ *
+ * Inputs: /preprocess/image_uint8 (the decoded photo), the prompts group (points, labels, box,
+ * mask prompt in model coordinates) and the predictor prompts (in image coordinates).
+ * Outputs: /checkpoint/<file>, /preprocess, /image_encoder, /prompt_encoder, /decoder/<case>,
+ * /predictor. The decoder head count comes from /config/decoder_transformer_num_heads when the
+ * input file has it (it is not stored in checkpoints), else 8 as in the released models.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/status.h"
+#include "model/sam.h"
+
+#define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
+
+static int put(ws_h5file *f, ws_scope *g, const char *name, ws_at_tensor t)
+{
+    if (g->err) return g->err;
+    return ws_cli_put(f, name, t);
+}
+
+static int putf(ws_h5file *f, ws_scope *g, ws_at_tensor t, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int putf(ws_h5file *f, ws_scope *g, ws_at_tensor t, const char *fmt, ...)
+{
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    return put(f, g, name, t);
+}
+
+static int attr_int(const ws_h5file *f, const char *obj, const char *attr, int *out)
+{
+    if (!ws_h5_exists(f, obj) || H5Aexists_by_name(f->id, obj, attr, H5P_DEFAULT) <= 0) return 0;
+    hid_t a = H5Aopen_by_name(f->id, obj, attr, H5P_DEFAULT, H5P_DEFAULT);
+    long long v = 0;
+    int ok = a >= 0 && H5Aread(a, H5T_NATIVE_LLONG, &v) >= 0;
+    if (a >= 0) H5Aclose(a);
+    if (ok) *out = (int)v;
+    return ok;
+}
+
+static ws_at_tensor get(const ws_h5file *in, ws_scope *g, const char *name, int dtype)
+{
+    ws_at_tensor t = NULL;
+    if (g->err) return NULL;
+    int rc = ws_cli_get(in, name, dtype, &t);
+    if (rc) { ws_scope_poison(g, rc); return NULL; }
+    return ws_scope_adopt(g, t);
+}
+
+static ws_at_tensor reshape(ws_scope *g, ws_at_tensor t, int nd, const int64_t *s) { return ws_g_reshape(g, t, nd, s); }
+
+typedef struct { const char *name; int points, box, mask; } prompt_case;
+
+/* One /decoder/<case> group (both multimask settings) and its /prompt_encoder/<case> inputs. */
+static int dump_case(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws_at_tensor emb, const prompt_case *c,
+                     int rh, int rw, int oh, int ow)
+{
+    ws_scope g;
+    ws_scope_init(&g);
+    const int64_t p3[3] = {1, 2, 2}, l2[2] = {1, 2}, b2[2] = {1, 4};
+    ws_at_tensor pts = c->points ? reshape(&g, get(in, &g, "/prompts/points_model", WS_AT_F32), 3, p3) : NULL;
+    ws_at_tensor lab = c->points ? reshape(&g, get(in, &g, "/prompts/labels", WS_AT_I32), 2, l2) : NULL;
+    ws_at_tensor box = c->box ? reshape(&g, get(in, &g, "/prompts/box_model", WS_AT_F32), 2, b2) : NULL;
+    ws_at_tensor mask = c->mask ? get(in, &g, "/prompts/mask_input", WS_AT_F32) : NULL;
+    ws_at_tensor sparse = NULL, dense = NULL;
+    int rc = g.err;
+    if (!rc) rc = ws_sam_prompt(m, &g, pts, lab, box, mask, &sparse, &dense);
+    if (!rc) rc = putf(out, &g, sparse, "/prompt_encoder/%s/sparse", c->name);
+    if (!rc) rc = putf(out, &g, dense, "/prompt_encoder/%s/dense", c->name);
+    for (int mm = 1; !rc && mm >= 0; mm--) {
+        ws_sam_dec_out d;
+        if ((rc = ws_sam_decode(m, &g, emb, sparse, dense, mm, &d))) break;
+        if (mm) {   /* the transformer does not depend on the multimask switch */
+            if ((rc = putf(out, &g, d.hs, "/decoder/%s/transformer_hs", c->name))) break;
+            if ((rc = putf(out, &g, d.keys, "/decoder/%s/transformer_keys", c->name))) break;
+            if ((rc = putf(out, &g, d.upscaled, "/decoder/%s/upscaled_embedding", c->name))) break;
+        }
+        ws_at_tensor full = ws_sam_postprocess(m, &g, d.masks, rh, rw, oh, ow);
+        ws_at_tensor bin = ws_g_to_dtype(&g, ws_g_scalar_op(&g, WS_AT_GT, full, 0.0), WS_AT_U8);
+        if ((rc = putf(out, &g, d.masks, "/decoder/%s/multimask_%d/low_res_logits", c->name, mm))) break;
+        if ((rc = putf(out, &g, d.iou, "/decoder/%s/multimask_%d/iou_predictions", c->name, mm))) break;
+        if ((rc = putf(out, &g, bin, "/decoder/%s/multimask_%d/masks_binary", c->name, mm))) break;
+        /* the full-resolution logits of every case (the golden has those of points/multimask_0):
+         * they let a comparer accept binary flips exactly where our own logit is about 0 */
+        if ((rc = putf(out, &g, full, "/decoder/%s/multimask_%d/masks_logits", c->name, mm))) break;
+        if (!strcmp(c->name, "points")) {
+            ws_at_tensor up = ws_g_interpolate(&g, d.masks, WS_AT_INTERP_BILINEAR, m->img_size, m->img_size, 0);
+            if ((rc = putf(out, &g, up, "/decoder/points/multimask_%d/upscaled_128", mm))) break;
+        }
+    }
+    ws_scope_free(&g);
+    return rc;
+}
+
+/* SamPredictor.predict with prompts in original-image pixels (apply_coords in float64). */
+static int dump_predictor(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws_at_tensor emb, int rh, int rw,
+                          int oh, int ow)
+{
+    int rc = 0;
+    const double sx = (double)rw / ow, sy = (double)rh / oh;
+    for (int k = 0; k < 2 && !rc; k++) {
+        const char *grp = k == 0 ? "point" : "box";
+        char name[128];
+        snprintf(name, sizeof name, "/predictor/%s/%s", grp, k == 0 ? "point_coords" : "box");
+        if (!ws_h5_exists(in, name)) continue;
+        ws_scope g;
+        ws_scope_init(&g);
+        ws_array a = {0};
+        if ((rc = ws_h5_read(in, name, WS_F64, &a))) { ws_scope_free(&g); break; }
+        int64_t n = ws_array_numel(&a);
+        float *v = malloc((size_t)n * sizeof *v);
+        for (int64_t i = 0; v && i < n; i++) v[i] = (float)(((double *)a.data)[i] * (i % 2 ? sy : sx));
+        ws_array_free(&a);
+        ws_at_tensor pts = NULL, lab = NULL, box = NULL, sparse = NULL, dense = NULL;
+        if (k == 0) {
+            const int64_t p3[3] = {1, n / 2, 2}, l2[2] = {1, n / 2};
+            pts = ws_g_from_data(&g, v, WS_AT_F32, 3, p3);
+            snprintf(name, sizeof name, "/predictor/point/point_labels");
+            lab = reshape(&g, get(in, &g, name, WS_AT_I32), 2, l2);
+        } else {
+            const int64_t b2[2] = {1, 4};
+            box = ws_g_from_data(&g, v, WS_AT_F32, 2, b2);
+        }
+        free(v);
+        ws_sam_dec_out d;
+        rc = g.err;
+        if (!rc) rc = ws_sam_prompt(m, &g, pts, lab, box, NULL, &sparse, &dense);
+        if (!rc) rc = ws_sam_decode(m, &g, emb, sparse, dense, k == 0, &d);
+        if (!rc) {
+            ws_at_tensor full = ws_sam_postprocess(m, &g, d.masks, rh, rw, oh, ow);
+            ws_at_tensor bin = ws_g_to_dtype(&g, ws_g_scalar_op(&g, WS_AT_GT, full, 0.0), WS_AT_U8);
+            rc = putf(out, &g, ws_g_select(&g, bin, 0, 0), "/predictor/%s/masks", grp);
+            if (!rc) rc = putf(out, &g, ws_g_select(&g, full, 0, 0), "/predictor/%s/masks_logits", grp);
+            if (!rc) rc = putf(out, &g, ws_g_select(&g, d.iou, 0, 0), "/predictor/%s/scores", grp);
+            if (!rc) rc = putf(out, &g, ws_g_select(&g, d.masks, 0, 0), "/predictor/%s/low_res_logits", grp);
+        }
+        ws_scope_free(&g);
+    }
+    return rc;
+}
+
+static int dump_encoder(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws_scope *g, ws_at_tensor *emb,
+                        int *rh, int *rw, int *oh, int *ow)
+{
+    ws_array img = {0};
+    int rc = ws_h5_read(in, "/preprocess/image_uint8", WS_U8, &img);
+    if (rc) return rc;
+    if (img.ndim != 3 || img.shape[2] != 3) {
+        ws_array_free(&img);
+        return ws_fail(WS_ESHAPE, "/preprocess/image_uint8 must be (H, W, 3) uint8");
+    }
+    *oh = (int)img.shape[0];
+    *ow = (int)img.shape[1];
+    ws_at_tensor x = ws_sam_preprocess(m, g, img.data, *oh, *ow, rh, rw);
+    ws_array_free(&img);
+    ws_sam_enc_trace tr = {0};
+    tr.norm1 = calloc((size_t)m->depth, sizeof(ws_at_tensor));
+    tr.attn_out = calloc((size_t)m->depth, sizeof(ws_at_tensor));
+    tr.output = calloc((size_t)m->depth, sizeof(ws_at_tensor));
+    if (!tr.norm1 || !tr.attn_out || !tr.output) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    *emb = ws_sam_encode(m, g, x, &tr);
+    /* the resized image: undo the normalisation of the unpadded part */
+    ws_at_tensor rs = ws_g_slice(g, ws_g_slice(g, ws_g_select(g, x, 0, 0), 1, 0, *rh), 2, 0, *rw);
+    rs = ws_g_add(g, ws_g_mul(g, rs, m->pixel_std), m->pixel_mean);
+    const int64_t hwc[3] = {1, 2, 0};
+    rs = ws_g_to_dtype(g, ws_g_unary(g, WS_AT_FLOOR, ws_g_scalar_op(g, WS_AT_ADD, ws_g_permute(g, rs, 3, hwc), 0.5)), WS_AT_U8);
+    TRY(put(out, g, "/preprocess/resized_uint8", rs));
+    TRY(put(out, g, "/preprocess/input_normalized_padded", x));
+    TRY(put(out, g, "/image_encoder/patch_embed", tr.patch_embed));
+    TRY(put(out, g, "/image_encoder/pos_embed_added", tr.pos_added));
+    for (int i = 0; i < m->depth; i++) {
+        TRY(putf(out, g, tr.norm1[i], "/image_encoder/block_%d/norm1", i));
+        TRY(putf(out, g, tr.attn_out[i], "/image_encoder/block_%d/attn_out", i));
+        TRY(putf(out, g, tr.output[i], "/image_encoder/block_%d/output", i));
+    }
+    for (int i = 0; i < 4; i++) TRY(putf(out, g, tr.neck[i], "/image_encoder/neck_%d", i));
+    TRY(put(out, g, "/image_encoder/image_embedding", *emb));
+    TRY(put(out, g, "/prompt_encoder/dense_pe", ws_sam_dense_pe(m, g)));
+cleanup:
+    free(tr.norm1);
+    free(tr.attn_out);
+    free(tr.output);
+    return rc ? rc : g->err;
+}
+
+int ws_dump_sam(const ws_dump_args *a)
+{
+    ws_at_ckpt ck = NULL;
+    ws_sam m = {0};
+    ws_h5file in = {0}, out = {0};
+    ws_scope g;
+    ws_at_tensor emb = NULL;
+    int rc, heads = 0, rh = 0, rw = 0, oh = 0, ow = 0;
+    ws_scope_init(&g);
+    TRY(ws_h5_open(&in, a->input));
+    attr_int(&in, "/config", "decoder_transformer_num_heads", &heads);
+    TRY(ws_sam_load(&m, a->model, heads));
+    if (ws_at_ckpt_open(a->model, &ck)) { rc = ws_fail(WS_EFORMAT, "%s", ws_at_last_error()); goto cleanup; }
+    TRY(ws_h5_create(&out, a->output));
+    TRY(ws_cli_dump_manifest(&out, ck));
+    TRY(dump_encoder(&m, &in, &out, &g, &emb, &rh, &rw, &oh, &ow));
+    static const prompt_case cases[] = {{"points", 1, 0, 0}, {"box", 0, 1, 0}, {"box_points", 1, 1, 0},
+                                        {"mask", 0, 0, 1}, {"points_mask", 1, 0, 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) TRY(dump_case(&m, &in, &out, emb, &cases[i], rh, rw, oh, ow));
+    TRY(dump_predictor(&m, &in, &out, emb, rh, rw, oh, ow));
+    TRY(ws_h5_commit(&out));
+cleanup:
+    ws_scope_free(&g);
+    ws_h5_close(&out);
+    ws_h5_close(&in);
+    ws_sam_free(&m);
+    ws_at_ckpt_close(ck);
+    return rc;
+}

@@ -1,0 +1,18 @@
+/* resize.h - Pillow-exact resampling of 8-bit images (Image.resize with BILINEAR / BICUBIC).
+ *
+ * Separable two-pass convolution exactly as Pillow's Resample.c: the filter widens with the
+ * scale when downscaling (antialiasing), coefficients are normalised, rounded to 22-bit fixed
+ * point, and the horizontal pass is rounded to 8 bits before the vertical one.
+ */
+#ifndef WS_DATA_RESIZE_H
+#define WS_DATA_RESIZE_H
+
+#include <stdint.h>
+
+enum { WS_RESAMPLE_BILINEAR = 2, WS_RESAMPLE_BICUBIC = 3 };   /* PIL's filter numbers */
+
+/* Resizes src (h, w, ch) uint8 interleaved to dst (oh, ow, ch). Returns 0, WS_EINVAL for bad
+ * sizes or filter, WS_ENOMEM. */
+int ws_resize_u8(const uint8_t *src, int w, int h, int ch, uint8_t *dst, int ow, int oh, int filter);
+
+#endif

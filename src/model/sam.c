@@ -1,0 +1,568 @@
+/* sam.c - Segment Anything in fp32 over the ATen shim (see sam.h).
+ *
+ * The forward passes follow facebookresearch/segment-anything op by op: ViT encoder with
+ * windowed / global attention and decomposed relative positions, convolutional neck, random
+ * Fourier prompt encoding, two-way transformer decoder with hypernetwork mask heads.
+ */
+#include "model/sam.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "data/resize.h"
+#include "model/weights.h"
+
+#define SAM_KIND "a Segment Anything (sam_vit_*.pth)"
+#define TRY(x) do { if ((rc = (x))) goto fail; } while (0)
+
+/* ---- loading ------------------------------------------------------------------------------- */
+
+static int w_any(ws_at_ckpt ck, ws_at_tensor *dst, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int w_any(ws_at_ckpt ck, ws_at_tensor *dst, const char *fmt, ...)
+{
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    return ws_weight(ck, name, -1, NULL, SAM_KIND, dst);
+}
+
+static int load_attn(ws_at_ckpt ck, const char *p, ws_sam_attn *a)
+{
+    int rc;
+    TRY(w_any(ck, &a->q_w, "%s.q_proj.weight", p)); TRY(w_any(ck, &a->q_b, "%s.q_proj.bias", p));
+    TRY(w_any(ck, &a->k_w, "%s.k_proj.weight", p)); TRY(w_any(ck, &a->k_b, "%s.k_proj.bias", p));
+    TRY(w_any(ck, &a->v_w, "%s.v_proj.weight", p)); TRY(w_any(ck, &a->v_b, "%s.v_proj.bias", p));
+    TRY(w_any(ck, &a->o_w, "%s.out_proj.weight", p)); TRY(w_any(ck, &a->o_b, "%s.out_proj.bias", p));
+fail:
+    return rc;
+}
+
+static int load_mlp(ws_at_ckpt ck, const char *p, ws_sam_mlp *m)
+{
+    char pre[200];
+    int rc = 0;
+    snprintf(pre, sizeof pre, "%s.layers.", p);
+    m->n = ws_weight_count(ck, pre);
+    if (m->n < 1 || m->n > 4) return ws_fail(WS_EFORMAT, "%s: MLP %s has %d layers", ws_at_ckpt_path(ck), p, m->n);
+    for (int i = 0; i < m->n; i++) {
+        TRY(w_any(ck, &m->w[i], "%s.layers.%d.weight", p, i));
+        TRY(w_any(ck, &m->b[i], "%s.layers.%d.bias", p, i));
+    }
+fail:
+    return rc;
+}
+
+static int load_encoder(ws_sam *m, ws_at_ckpt ck)
+{
+    int64_t sh[WS_AT_MAX_DIMS];
+    int nd, rc;
+    TRY(ws_weight_shape(ck, "image_encoder.patch_embed.proj.weight", sh, &nd, SAM_KIND));
+    m->embed = (int)sh[0];
+    m->patch = (int)sh[3];
+    TRY(ws_weight_shape(ck, "image_encoder.pos_embed", sh, &nd, SAM_KIND));
+    m->grid = (int)sh[1];
+    m->img_size = m->grid * m->patch;
+    m->depth = ws_weight_count(ck, "image_encoder.blocks.");
+    TRY(ws_weight_shape(ck, "image_encoder.blocks.0.attn.rel_pos_h", sh, &nd, SAM_KIND));
+    m->heads = m->embed / (int)sh[1];
+    TRY(ws_weight_shape(ck, "image_encoder.neck.0.weight", sh, &nd, SAM_KIND));
+    m->out_chans = (int)sh[0];
+    TRY(w_any(ck, &m->patch_w, "image_encoder.patch_embed.proj.weight"));
+    TRY(w_any(ck, &m->patch_b, "image_encoder.patch_embed.proj.bias"));
+    TRY(w_any(ck, &m->pos_embed, "image_encoder.pos_embed"));
+    if (!(m->blocks = calloc((size_t)m->depth, sizeof *m->blocks))) return ws_fail(WS_ENOMEM, "SAM: out of memory");
+    for (int i = 0; i < m->depth; i++) {
+        ws_sam_block *b = &m->blocks[i];
+        char p[64];
+        snprintf(p, sizeof p, "image_encoder.blocks.%d", i);
+        TRY(w_any(ck, &b->n1_w, "%s.norm1.weight", p)); TRY(w_any(ck, &b->n1_b, "%s.norm1.bias", p));
+        TRY(w_any(ck, &b->qkv_w, "%s.attn.qkv.weight", p)); TRY(w_any(ck, &b->qkv_b, "%s.attn.qkv.bias", p));
+        TRY(w_any(ck, &b->proj_w, "%s.attn.proj.weight", p)); TRY(w_any(ck, &b->proj_b, "%s.attn.proj.bias", p));
+        TRY(w_any(ck, &b->rel_h, "%s.attn.rel_pos_h", p)); TRY(w_any(ck, &b->rel_w, "%s.attn.rel_pos_w", p));
+        TRY(w_any(ck, &b->n2_w, "%s.norm2.weight", p)); TRY(w_any(ck, &b->n2_b, "%s.norm2.bias", p));
+        TRY(w_any(ck, &b->fc1_w, "%s.mlp.lin1.weight", p)); TRY(w_any(ck, &b->fc1_b, "%s.mlp.lin1.bias", p));
+        TRY(w_any(ck, &b->fc2_w, "%s.mlp.lin2.weight", p)); TRY(w_any(ck, &b->fc2_b, "%s.mlp.lin2.bias", p));
+        /* a relative-position table spanning the whole grid marks a global-attention block */
+        char key[96];
+        snprintf(key, sizeof key, "%s.attn.rel_pos_h", p);
+        TRY(ws_weight_shape(ck, key, sh, &nd, SAM_KIND));
+        int span = (int)(sh[0] + 1) / 2;
+        b->window = span == m->grid ? 0 : span;
+    }
+    TRY(w_any(ck, &m->neck0_w, "image_encoder.neck.0.weight"));
+    TRY(w_any(ck, &m->neck1_w, "image_encoder.neck.1.weight")); TRY(w_any(ck, &m->neck1_b, "image_encoder.neck.1.bias"));
+    TRY(w_any(ck, &m->neck2_w, "image_encoder.neck.2.weight"));
+    TRY(w_any(ck, &m->neck3_w, "image_encoder.neck.3.weight")); TRY(w_any(ck, &m->neck3_b, "image_encoder.neck.3.bias"));
+fail:
+    return rc;
+}
+
+static int load_prompt(ws_sam *m, ws_at_ckpt ck)
+{
+    int rc;
+    TRY(w_any(ck, &m->pe_gauss, "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"));
+    for (int i = 0; i < 4; i++) TRY(w_any(ck, &m->point_emb[i], "prompt_encoder.point_embeddings.%d.weight", i));
+    TRY(w_any(ck, &m->not_a_point, "prompt_encoder.not_a_point_embed.weight"));
+    TRY(w_any(ck, &m->no_mask, "prompt_encoder.no_mask_embed.weight"));
+    ws_at_tensor *md[] = {&m->md0_w, &m->md0_b, &m->md1_w, &m->md1_b, &m->md3_w, &m->md3_b,
+                          &m->md4_w, &m->md4_b, &m->md6_w, &m->md6_b};
+    const int idx[] = {0, 0, 1, 1, 3, 3, 4, 4, 6, 6};
+    for (int i = 0; i < 10; i++)
+        TRY(w_any(ck, md[i], "prompt_encoder.mask_downscaling.%d.%s", idx[i], i % 2 ? "bias" : "weight"));
+fail:
+    return rc;
+}
+
+static int load_decoder(ws_sam *m, ws_at_ckpt ck)
+{
+    int rc;
+    char p[128];
+    m->dec_depth = ws_weight_count(ck, "mask_decoder.transformer.layers.");
+    TRY(w_any(ck, &m->iou_token, "mask_decoder.iou_token.weight"));
+    TRY(w_any(ck, &m->mask_tokens, "mask_decoder.mask_tokens.weight"));
+    int64_t sh[WS_AT_MAX_DIMS];
+    int nd;
+    TRY(ws_weight_shape(ck, "mask_decoder.mask_tokens.weight", sh, &nd, SAM_KIND));
+    m->n_mask_tokens = (int)sh[0];
+    if (m->n_mask_tokens != 4) return ws_fail(WS_EUNSUP, "%s: %d mask tokens (expected 4)", ws_at_ckpt_path(ck), m->n_mask_tokens);
+    if (!(m->layers = calloc((size_t)m->dec_depth, sizeof *m->layers))) return ws_fail(WS_ENOMEM, "SAM: out of memory");
+    for (int i = 0; i < m->dec_depth; i++) {
+        ws_sam_tw_layer *l = &m->layers[i];
+        const char *pre = "mask_decoder.transformer.layers";
+        snprintf(p, sizeof p, "%s.%d.self_attn", pre, i);
+        TRY(load_attn(ck, p, &l->self_attn));
+        snprintf(p, sizeof p, "%s.%d.cross_attn_token_to_image", pre, i);
+        TRY(load_attn(ck, p, &l->t2i));
+        snprintf(p, sizeof p, "%s.%d.cross_attn_image_to_token", pre, i);
+        TRY(load_attn(ck, p, &l->i2t));
+        ws_at_tensor *ns[] = {&l->n1_w, &l->n1_b, &l->n2_w, &l->n2_b, &l->n3_w, &l->n3_b, &l->n4_w, &l->n4_b};
+        for (int k = 0; k < 8; k++) TRY(w_any(ck, ns[k], "%s.%d.norm%d.%s", pre, i, k / 2 + 1, k % 2 ? "bias" : "weight"));
+        TRY(w_any(ck, &l->mlp1_w, "%s.%d.mlp.lin1.weight", pre, i)); TRY(w_any(ck, &l->mlp1_b, "%s.%d.mlp.lin1.bias", pre, i));
+        TRY(w_any(ck, &l->mlp2_w, "%s.%d.mlp.lin2.weight", pre, i)); TRY(w_any(ck, &l->mlp2_b, "%s.%d.mlp.lin2.bias", pre, i));
+    }
+    TRY(load_attn(ck, "mask_decoder.transformer.final_attn_token_to_image", &m->final_attn));
+    TRY(w_any(ck, &m->nf_w, "mask_decoder.transformer.norm_final_attn.weight"));
+    TRY(w_any(ck, &m->nf_b, "mask_decoder.transformer.norm_final_attn.bias"));
+    TRY(w_any(ck, &m->up0_w, "mask_decoder.output_upscaling.0.weight")); TRY(w_any(ck, &m->up0_b, "mask_decoder.output_upscaling.0.bias"));
+    TRY(w_any(ck, &m->up1_w, "mask_decoder.output_upscaling.1.weight")); TRY(w_any(ck, &m->up1_b, "mask_decoder.output_upscaling.1.bias"));
+    TRY(w_any(ck, &m->up3_w, "mask_decoder.output_upscaling.3.weight")); TRY(w_any(ck, &m->up3_b, "mask_decoder.output_upscaling.3.bias"));
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "mask_decoder.output_hypernetworks_mlps.%d", i);
+        TRY(load_mlp(ck, p, &m->hyper[i]));
+    }
+    TRY(load_mlp(ck, "mask_decoder.iou_prediction_head", &m->iou_head));
+fail:
+    return rc;
+}
+
+int ws_sam_load(ws_sam *m, const char *path, int decoder_heads)
+{
+    ws_at_ckpt ck = NULL;
+    int rc;
+    memset(m, 0, sizeof *m);
+    if (ws_at_ckpt_open(path, &ck)) return ws_fail(WS_EFORMAT, "%s", ws_at_last_error());
+    m->dec_heads = decoder_heads > 0 ? decoder_heads : 8;
+    TRY(load_encoder(m, ck));
+    TRY(load_prompt(m, ck));
+    TRY(load_decoder(m, ck));
+    const float mean[3] = {123.675f, 116.28f, 103.53f}, sd[3] = {58.395f, 57.12f, 57.375f};
+    const int64_t c3[3] = {3, 1, 1};
+    if (ws_at_from_data(mean, WS_AT_F32, 3, c3, &m->pixel_mean) || ws_at_from_data(sd, WS_AT_F32, 3, c3, &m->pixel_std))
+        rc = ws_fail(WS_ETORCH, "%s", ws_at_last_error());
+fail:
+    ws_at_ckpt_close(ck);
+    if (rc) ws_sam_free(m);
+    return rc;
+}
+
+static void free_all(ws_at_tensor *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) ws_at_free(t[i]);
+}
+
+#define FREE_STRUCT(s) free_all((ws_at_tensor *)&(s), sizeof(s) / sizeof(ws_at_tensor))
+
+void ws_sam_free(ws_sam *m)
+{
+    if (!m) return;
+    for (int i = 0; m->blocks && i < m->depth; i++) {
+        ws_sam_block *b = &m->blocks[i];
+        free_all(&b->n1_w, 14);
+    }
+    for (int i = 0; m->layers && i < m->dec_depth; i++) FREE_STRUCT(m->layers[i]);
+    for (int i = 0; i < 4; i++) { free_all(m->hyper[i].w, 4); free_all(m->hyper[i].b, 4); }
+    free_all(m->iou_head.w, 4);
+    free_all(m->iou_head.b, 4);
+    FREE_STRUCT(m->final_attn);
+    ws_at_tensor single[] = {m->patch_w, m->patch_b, m->pos_embed, m->neck0_w, m->neck1_w, m->neck1_b, m->neck2_w,
+                              m->neck3_w, m->neck3_b, m->pe_gauss, m->point_emb[0], m->point_emb[1], m->point_emb[2],
+                              m->point_emb[3], m->not_a_point, m->no_mask, m->md0_w, m->md0_b, m->md1_w, m->md1_b,
+                              m->md3_w, m->md3_b, m->md4_w, m->md4_b, m->md6_w, m->md6_b, m->iou_token,
+                              m->mask_tokens, m->nf_w, m->nf_b, m->up0_w, m->up0_b, m->up1_w, m->up1_b, m->up3_w,
+                              m->up3_b, m->pixel_mean, m->pixel_std};
+    free_all(single, sizeof single / sizeof single[0]);
+    free(m->blocks);
+    free(m->layers);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- shared pieces ------------------------------------------------------------------------ */
+
+static int shape(ws_scope *g, ws_at_tensor x, int64_t *s, int want_nd)
+{
+    int nd = 0;
+    if (g->err) return g->err;
+    if (ws_at_shape(x, s, WS_AT_MAX_DIMS, &nd) || nd != want_nd) {
+        ws_scope_poison(g, ws_fail(WS_ESHAPE, "SAM: expected a %d-d tensor", want_nd));
+        return g->err;
+    }
+    return 0;
+}
+
+/* LayerNorm2d on (N, C, H, W): normalise over C. */
+static ws_at_tensor ln2d(ws_scope *g, ws_at_tensor x, ws_at_tensor w, ws_at_tensor b)
+{
+    const int64_t to_last[4] = {0, 2, 3, 1}, to_first[4] = {0, 3, 1, 2};
+    ws_at_tensor y = ws_g_layer_norm(g, ws_g_permute(g, x, 4, to_last), w, b, 1e-6);
+    return ws_g_contiguous(g, ws_g_permute(g, y, 4, to_first));
+}
+
+static ws_at_tensor gelu(ws_scope *g, ws_at_tensor x) { return ws_g_unary(g, WS_AT_GELU_ERF, x); }
+static ws_at_tensor relu(ws_scope *g, ws_at_tensor x) { return ws_g_unary(g, WS_AT_RELU, x); }
+
+/* ---- image encoder ------------------------------------------------------------------------ */
+
+/* get_rel_pos: (q, k, C) relative embeddings; resizes the table linearly when it does not span
+ * 2*max(q,k)-1 positions. */
+static ws_at_tensor rel_pos(ws_scope *g, int q, int k, ws_at_tensor table)
+{
+    int64_t s[2];
+    if (shape(g, table, s, 2)) return NULL;
+    int64_t need = 2 * (q > k ? q : k) - 1;
+    if (s[0] != need) {
+        const int64_t r4[4] = {1, s[0], s[1], 1}, perm[4] = {0, 2, 1, 3}, back[2] = {s[1], need};
+        ws_at_tensor t = ws_g_permute(g, ws_g_reshape(g, table, 4, r4), 4, perm);   /* (1, C, L, 1) */
+        t = ws_g_interpolate(g, ws_g_contiguous(g, t), WS_AT_INTERP_BILINEAR, need, 1, 0);
+        table = ws_g_transpose(g, ws_g_reshape(g, t, 2, back), 0, 1);
+    }
+    int64_t *idx = malloc((size_t)q * k * sizeof *idx);
+    if (!idx) { ws_scope_poison(g, ws_fail(WS_ENOMEM, "SAM: out of memory")); return NULL; }
+    double qs = k > q ? (double)k / q : 1.0, ks = q > k ? (double)q / k : 1.0;
+    for (int i = 0; i < q; i++)
+        for (int j = 0; j < k; j++) idx[i * k + j] = (int64_t)(i * qs - j * ks + (k - 1) * ks);
+    const int64_t n1[1] = {(int64_t)q * k}, out_s[3] = {q, k, s[1]};
+    ws_at_tensor it = ws_g_from_data(g, idx, WS_AT_I64, 1, n1);
+    free(idx);
+    return ws_g_reshape(g, ws_g_index_select(g, table, 0, it), 3, out_s);
+}
+
+/* Attention of one block on x (B, H, W, E) with decomposed relative positions. */
+static ws_at_tensor enc_attention(const ws_sam *m, ws_scope *g, const ws_sam_block *b, ws_at_tensor x)
+{
+    int64_t s[4];
+    if (shape(g, x, s, 4)) return NULL;
+    const int64_t B = s[0], H = s[1], W = s[2], E = s[3], nh = m->heads, hd = E / nh, L = H * W;
+    const int64_t split[5] = {B, L, 3, nh, hd}, perm[5] = {2, 0, 3, 1, 4}, flat[4] = {3, B * nh, L, hd};
+    ws_at_tensor qkv = ws_g_reshape(g, ws_g_permute(g, ws_g_reshape(g, ws_g_linear(g, x, b->qkv_w, b->qkv_b), 5, split), 5, perm), 4, flat);
+    ws_at_tensor q = ws_g_select(g, qkv, 0, 0), k = ws_g_select(g, qkv, 0, 1), v = ws_g_select(g, qkv, 0, 2);
+    ws_at_tensor attn = ws_g_matmul(g, ws_g_mul_scalar(g, q, 1.0 / sqrt((double)hd)), ws_g_transpose(g, k, -2, -1));
+    /* rel_h[b, y, x, ky] = q[b, y, x] . Rh[y, ky];  rel_w[b, y, x, kx] = q[b, y, x] . Rw[x, kx] */
+    ws_at_tensor Rh = rel_pos(g, (int)H, (int)H, b->rel_h), Rw = rel_pos(g, (int)W, (int)W, b->rel_w);
+    const int64_t rq_s[4] = {B * nh, H, W, hd}, ph[4] = {1, 0, 2, 3}, pw[4] = {2, 0, 1, 3};
+    ws_at_tensor rq = ws_g_reshape(g, q, 4, rq_s);
+    const int64_t hsh[3] = {H, B * nh * W, hd}, wsh[3] = {W, B * nh * H, hd};
+    ws_at_tensor relh = ws_g_matmul(g, ws_g_reshape(g, ws_g_permute(g, rq, 4, ph), 3, hsh), ws_g_transpose(g, Rh, 1, 2));
+    ws_at_tensor relw = ws_g_matmul(g, ws_g_reshape(g, ws_g_permute(g, rq, 4, pw), 3, wsh), ws_g_transpose(g, Rw, 1, 2));
+    const int64_t hb[4] = {H, B * nh, W, H}, wb[4] = {W, B * nh, H, W};
+    const int64_t hback[4] = {1, 0, 2, 3}, wback[4] = {1, 2, 0, 3};
+    relh = ws_g_permute(g, ws_g_reshape(g, relh, 4, hb), 4, hback);        /* (BN, H, W, kH) */
+    relw = ws_g_permute(g, ws_g_reshape(g, relw, 4, wb), 4, wback);        /* (BN, H, W, kW) */
+    const int64_t a5[5] = {B * nh, H, W, H, W}, a3[3] = {B * nh, L, L};
+    ws_at_tensor a = ws_g_reshape(g, attn, 5, a5);
+    a = ws_g_add(g, a, ws_g_unsqueeze(g, relh, 4));
+    a = ws_g_add(g, a, ws_g_unsqueeze(g, relw, 3));
+    a = ws_g_softmax(g, ws_g_reshape(g, a, 3, a3), -1);
+    const int64_t o5[5] = {B, nh, H, W, hd}, op[5] = {0, 2, 3, 1, 4}, o4[4] = {B, H, W, E};
+    ws_at_tensor o = ws_g_reshape(g, ws_g_permute(g, ws_g_reshape(g, ws_g_matmul(g, a, v), 5, o5), 5, op), 4, o4);
+    return ws_g_linear(g, o, b->proj_w, b->proj_b);
+}
+
+/* (1, Hp, Wp, E) -> (nW, ws, ws, E) windows in row-major window order, and back. */
+static ws_at_tensor win_partition(ws_scope *g, ws_at_tensor x, int64_t Hp, int64_t Wp, int64_t E, int64_t ws)
+{
+    const int64_t s6[6] = {1, Hp / ws, ws, Wp / ws, ws, E}, p6[6] = {0, 1, 3, 2, 4, 5}, o4[4] = {(Hp / ws) * (Wp / ws), ws, ws, E};
+    return ws_g_reshape(g, ws_g_permute(g, ws_g_reshape(g, x, 6, s6), 6, p6), 4, o4);
+}
+
+static ws_at_tensor win_unpartition(ws_scope *g, ws_at_tensor w, int64_t Hp, int64_t Wp, int64_t E, int64_t ws)
+{
+    const int64_t s6[6] = {1, Hp / ws, Wp / ws, ws, ws, E}, p6[6] = {0, 1, 3, 2, 4, 5}, o4[4] = {1, Hp, Wp, E};
+    return ws_g_reshape(g, ws_g_permute(g, ws_g_reshape(g, w, 6, s6), 6, p6), 4, o4);
+}
+
+static ws_at_tensor enc_block(const ws_sam *m, ws_scope *g, const ws_sam_block *b, ws_at_tensor x, int i,
+                              ws_sam_enc_trace *tr)
+{
+    int64_t s[4];
+    if (shape(g, x, s, 4)) return NULL;
+    const int64_t H = s[1], W = s[2], E = s[3];
+    ws_at_tensor h = ws_g_layer_norm(g, x, b->n1_w, b->n1_b, 1e-6);
+    if (tr) tr->norm1[i] = h;
+    if (b->window) {
+        const int64_t ws = b->window, Hp = (H + ws - 1) / ws * ws, Wp = (W + ws - 1) / ws * ws;
+        const int64_t chw[4] = {0, 3, 1, 2}, hwc[4] = {0, 2, 3, 1};
+        /* zero padding of the norm1 output (unmasked: padded tokens are keys like any other) */
+        ws_at_tensor p = ws_g_permute(g, ws_g_pad2d(g, ws_g_permute(g, h, 4, chw), Hp, Wp), 4, hwc);
+        ws_at_tensor a = enc_attention(m, g, b, win_partition(g, p, Hp, Wp, E, ws));
+        if (tr) tr->attn_out[i] = a;
+        h = ws_g_slice(g, ws_g_slice(g, win_unpartition(g, a, Hp, Wp, E, ws), 1, 0, H), 2, 0, W);
+    } else {
+        h = enc_attention(m, g, b, h);
+        if (tr) tr->attn_out[i] = h;
+    }
+    x = ws_g_add(g, x, h);
+    ws_at_tensor y = ws_g_layer_norm(g, x, b->n2_w, b->n2_b, 1e-6);
+    y = ws_g_linear(g, gelu(g, ws_g_linear(g, y, b->fc1_w, b->fc1_b)), b->fc2_w, b->fc2_b);
+    x = ws_g_add(g, x, y);
+    if (tr) tr->output[i] = x;
+    return x;
+}
+
+ws_at_tensor ws_sam_encode(const ws_sam *m, ws_scope *g, ws_at_tensor img, ws_sam_enc_trace *tr)
+{
+    const int64_t hwc[4] = {0, 2, 3, 1}, chw[4] = {0, 3, 1, 2};
+    ws_at_tensor x = ws_g_permute(g, ws_g_conv2d(g, img, m->patch_w, m->patch_b, m->patch, 0), 4, hwc);
+    if (tr) tr->patch_embed = x;
+    x = ws_g_add(g, x, m->pos_embed);
+    if (tr) tr->pos_added = x;
+    for (int i = 0; i < m->depth; i++) x = enc_block(m, g, &m->blocks[i], x, i, tr);
+    ws_at_tensor n = ws_g_conv2d(g, ws_g_contiguous(g, ws_g_permute(g, x, 4, chw)), m->neck0_w, NULL, 1, 0);
+    ws_at_tensor n1 = ln2d(g, n, m->neck1_w, m->neck1_b);
+    ws_at_tensor n2 = ws_g_conv2d(g, n1, m->neck2_w, NULL, 1, 1);
+    ws_at_tensor n3 = ln2d(g, n2, m->neck3_w, m->neck3_b);
+    if (tr) { tr->neck[0] = n; tr->neck[1] = n1; tr->neck[2] = n2; tr->neck[3] = n3; }
+    return n3;
+}
+
+/* ---- prompt encoder ----------------------------------------------------------------------- */
+
+/* Random Fourier features of coordinates in [0, 1]: (..., 2) -> (..., C). */
+static ws_at_tensor pe_encode(const ws_sam *m, ws_scope *g, ws_at_tensor coords)
+{
+    ws_at_tensor c = ws_g_scalar_op(g, WS_AT_SUB, ws_g_mul_scalar(g, coords, 2.0), 1.0);
+    c = ws_g_mul_scalar(g, ws_g_matmul(g, c, m->pe_gauss), 2.0 * 3.14159265358979323846);
+    ws_at_tensor parts[2] = {ws_g_unary(g, WS_AT_SIN, c), ws_g_unary(g, WS_AT_COS, c)};
+    return ws_g_cat(g, parts, 2, -1);
+}
+
+ws_at_tensor ws_sam_dense_pe(const ws_sam *m, ws_scope *g)
+{
+    const int n = m->grid;
+    float *xy = malloc((size_t)n * n * 2 * sizeof *xy);
+    if (!xy) { ws_scope_poison(g, ws_fail(WS_ENOMEM, "SAM: out of memory")); return NULL; }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {   /* (cumsum - 0.5) / n, x first */
+            xy[(i * n + j) * 2 + 0] = ((float)(j + 1) - 0.5f) / (float)n;
+            xy[(i * n + j) * 2 + 1] = ((float)(i + 1) - 0.5f) / (float)n;
+        }
+    const int64_t s3[3] = {n, n, 2}, perm[3] = {2, 0, 1};
+    ws_at_tensor pe = pe_encode(m, g, ws_g_from_data(g, xy, WS_AT_F32, 3, s3));
+    free(xy);
+    return ws_g_unsqueeze(g, ws_g_contiguous(g, ws_g_permute(g, pe, 3, perm)), 0);
+}
+
+/* Point embeddings (N, P, C) for points (N, P, 2) and labels (N, P) (already padded). */
+static ws_at_tensor embed_points(const ws_sam *m, ws_scope *g, ws_at_tensor pts, ws_at_tensor labels)
+{
+    ws_at_tensor c = ws_g_scalar_op(g, WS_AT_DIV, ws_g_scalar_op(g, WS_AT_ADD, pts, 0.5), m->img_size);
+    ws_at_tensor e = pe_encode(m, g, c);
+    ws_at_tensor lab = ws_g_unsqueeze(g, labels, -1);
+    ws_at_tensor pad = ws_g_scalar_op(g, WS_AT_EQ, lab, -1.0);
+    e = ws_g_where(g, pad, ws_g_mul_scalar(g, e, 0.0), e);   /* padding points: zeros + not_a_point */
+    e = ws_g_add(g, e, ws_g_mul(g, ws_g_to_dtype(g, pad, WS_AT_F32), m->not_a_point));
+    e = ws_g_add(g, e, ws_g_mul(g, ws_g_to_dtype(g, ws_g_scalar_op(g, WS_AT_EQ, lab, 0.0), WS_AT_F32), m->point_emb[0]));
+    e = ws_g_add(g, e, ws_g_mul(g, ws_g_to_dtype(g, ws_g_scalar_op(g, WS_AT_EQ, lab, 1.0), WS_AT_F32), m->point_emb[1]));
+    return e;
+}
+
+int ws_sam_prompt(const ws_sam *m, ws_scope *g, ws_at_tensor points, ws_at_tensor labels, ws_at_tensor boxes,
+                  ws_at_tensor mask, ws_at_tensor *sparse, ws_at_tensor *dense)
+{
+    int64_t s[4];
+    int64_t n = 1;
+    const int64_t C = m->out_chans;
+    ws_at_tensor parts[2];
+    int np = 0;
+    if (points) {
+        if (shape(g, points, s, 3)) return g->err;
+        n = s[0];
+        if (!boxes) {   /* a padding point (label -1) when there is no box */
+            const int64_t zs[3] = {n, 1, 2}, ls[2] = {n, 1};
+            ws_at_tensor zp[2] = {points, ws_g_full(g, 0, WS_AT_F32, 3, zs)};
+            ws_at_tensor zl[2] = {ws_g_to_dtype(g, labels, WS_AT_F32), ws_g_full(g, -1, WS_AT_F32, 2, ls)};
+            points = ws_g_cat(g, zp, 2, 1);
+            labels = ws_g_cat(g, zl, 2, 1);
+        }
+        parts[np++] = embed_points(m, g, points, ws_g_to_dtype(g, labels, WS_AT_F32));
+    }
+    if (boxes) {
+        if (shape(g, boxes, s, 2)) return g->err;
+        n = s[0];
+        const int64_t cs[3] = {n, 2, 2};
+        ws_at_tensor c = ws_g_scalar_op(g, WS_AT_DIV, ws_g_scalar_op(g, WS_AT_ADD, ws_g_reshape(g, boxes, 3, cs), 0.5), m->img_size);
+        ws_at_tensor e = pe_encode(m, g, c);
+        ws_at_tensor corners[2] = {ws_g_add(g, ws_g_slice(g, e, 1, 0, 1), m->point_emb[2]),
+                                   ws_g_add(g, ws_g_slice(g, e, 1, 1, 2), m->point_emb[3])};
+        parts[np++] = ws_g_cat(g, corners, 2, 1);
+    }
+    if (mask && shape(g, mask, s, 4) == 0) n = s[0];
+    if (np) *sparse = np == 1 ? parts[0] : ws_g_cat(g, parts, np, 1);
+    else {
+        const int64_t es[3] = {n, 0, C};
+        *sparse = ws_g_full(g, 0, WS_AT_F32, 3, es);
+    }
+    if (mask) {
+        ws_at_tensor d = gelu(g, ln2d(g, ws_g_conv2d(g, mask, m->md0_w, m->md0_b, 2, 0), m->md1_w, m->md1_b));
+        d = gelu(g, ln2d(g, ws_g_conv2d(g, d, m->md3_w, m->md3_b, 2, 0), m->md4_w, m->md4_b));
+        *dense = ws_g_conv2d(g, d, m->md6_w, m->md6_b, 1, 0);
+    } else {
+        const int64_t r4[4] = {1, C, 1, 1}, e4[4] = {n, C, m->grid, m->grid};
+        *dense = ws_g_contiguous(g, ws_g_expand(g, ws_g_reshape(g, m->no_mask, 4, r4), 4, e4));
+    }
+    return g->err;
+}
+
+/* ---- mask decoder ------------------------------------------------------------------------- */
+
+static ws_at_tensor dec_attention(const ws_sam *m, ws_scope *g, const ws_sam_attn *a, ws_at_tensor q, ws_at_tensor k,
+                                  ws_at_tensor v)
+{
+    q = ws_g_linear(g, q, a->q_w, a->q_b);
+    k = ws_g_linear(g, k, a->k_w, a->k_b);
+    v = ws_g_linear(g, v, a->v_w, a->v_b);
+    int64_t qs[3], ks[3];
+    if (shape(g, q, qs, 3) || shape(g, k, ks, 3)) return NULL;
+    const int64_t nh = m->dec_heads, cph = qs[2] / nh;
+    const int64_t q4[4] = {qs[0], qs[1], nh, cph}, k4[4] = {ks[0], ks[1], nh, cph};
+    q = ws_g_transpose(g, ws_g_reshape(g, q, 4, q4), 1, 2);
+    k = ws_g_transpose(g, ws_g_reshape(g, k, 4, k4), 1, 2);
+    v = ws_g_transpose(g, ws_g_reshape(g, v, 4, k4), 1, 2);
+    ws_at_tensor attn = ws_g_mul_scalar(g, ws_g_matmul(g, q, ws_g_transpose(g, k, 2, 3)), 1.0 / sqrt((double)cph));
+    ws_at_tensor o = ws_g_matmul(g, ws_g_softmax(g, attn, -1), v);
+    const int64_t o3[3] = {qs[0], qs[1], qs[2]};
+    o = ws_g_reshape(g, ws_g_transpose(g, o, 1, 2), 3, o3);
+    return ws_g_linear(g, o, a->o_w, a->o_b);
+}
+
+static ws_at_tensor ln(ws_scope *g, ws_at_tensor x, ws_at_tensor w, ws_at_tensor b)
+{
+    return ws_g_layer_norm(g, x, w, b, 1e-5);
+}
+
+static void two_way_layer(const ws_sam *m, ws_scope *g, const ws_sam_tw_layer *l, int first, ws_at_tensor *queries,
+                          ws_at_tensor *keys, ws_at_tensor qpe, ws_at_tensor kpe)
+{
+    ws_at_tensor q = *queries, k = *keys;
+    if (first) q = dec_attention(m, g, &l->self_attn, q, q, q);
+    else {
+        ws_at_tensor qq = ws_g_add(g, q, qpe);
+        q = ws_g_add(g, q, dec_attention(m, g, &l->self_attn, qq, qq, q));
+    }
+    q = ln(g, q, l->n1_w, l->n1_b);
+    q = ws_g_add(g, q, dec_attention(m, g, &l->t2i, ws_g_add(g, q, qpe), ws_g_add(g, k, kpe), k));
+    q = ln(g, q, l->n2_w, l->n2_b);
+    q = ws_g_add(g, q, ws_g_linear(g, relu(g, ws_g_linear(g, q, l->mlp1_w, l->mlp1_b)), l->mlp2_w, l->mlp2_b));
+    q = ln(g, q, l->n3_w, l->n3_b);
+    k = ws_g_add(g, k, dec_attention(m, g, &l->i2t, ws_g_add(g, k, kpe), ws_g_add(g, q, qpe), q));
+    k = ln(g, k, l->n4_w, l->n4_b);
+    *queries = q;
+    *keys = k;
+}
+
+static ws_at_tensor mlp(ws_scope *g, const ws_sam_mlp *p, ws_at_tensor x)
+{
+    for (int i = 0; i < p->n; i++) {
+        x = ws_g_linear(g, x, p->w[i], p->b[i]);
+        if (i + 1 < p->n) x = relu(g, x);
+    }
+    return x;
+}
+
+int ws_sam_decode(const ws_sam *m, ws_scope *g, ws_at_tensor emb, ws_at_tensor sparse, ws_at_tensor dense,
+                  int multimask, ws_sam_dec_out *out)
+{
+    int64_t ss[3], es[4];
+    memset(out, 0, sizeof *out);
+    if (shape(g, sparse, ss, 3) || shape(g, emb, es, 4)) return g->err;
+    const int64_t N = ss[0], C = es[1], h = es[2], w = es[3];
+    ws_at_tensor toks[2] = {m->iou_token, m->mask_tokens};
+    const int64_t ot[3] = {N, 5, C};
+    ws_at_tensor out_tokens = ws_g_expand(g, ws_g_unsqueeze(g, ws_g_cat(g, toks, 2, 0), 0), 3, ot);
+    ws_at_tensor parts[2] = {out_tokens, sparse};
+    ws_at_tensor tokens = ws_g_cat(g, parts, 2, 1);                      /* (N, 5+S, C) */
+    const int64_t e4[4] = {N, C, h, w}, flat[3] = {N, C, h * w};
+    ws_at_tensor src = ws_g_add(g, ws_g_expand(g, emb, 4, e4), dense);
+    ws_at_tensor pos = ws_g_expand(g, ws_sam_dense_pe(m, g), 4, e4);
+    ws_at_tensor keys = ws_g_transpose(g, ws_g_reshape(g, src, 3, flat), 1, 2);   /* (N, hw, C) */
+    ws_at_tensor kpe = ws_g_transpose(g, ws_g_reshape(g, ws_g_contiguous(g, pos), 3, flat), 1, 2);
+    ws_at_tensor queries = tokens;
+    for (int i = 0; i < m->dec_depth; i++) two_way_layer(m, g, &m->layers[i], i == 0, &queries, &keys, tokens, kpe);
+    ws_at_tensor a = dec_attention(m, g, &m->final_attn, ws_g_add(g, queries, tokens), ws_g_add(g, keys, kpe), keys);
+    ws_at_tensor hs = ln(g, ws_g_add(g, queries, a), m->nf_w, m->nf_b);
+    out->hs = hs;
+    out->keys = keys;
+    /* upscaling: ConvT -> LayerNorm2d -> GELU -> ConvT -> GELU */
+    ws_at_tensor sp = ws_g_reshape(g, ws_g_transpose(g, keys, 1, 2), 4, e4);
+    ws_at_tensor up = gelu(g, ln2d(g, ws_g_conv_transpose2d(g, sp, m->up0_w, m->up0_b, 2), m->up1_w, m->up1_b));
+    up = gelu(g, ws_g_conv_transpose2d(g, up, m->up3_w, m->up3_b, 2));
+    out->upscaled = up;
+    ws_at_tensor hyper[4];
+    for (int i = 0; i < 4; i++) hyper[i] = mlp(g, &m->hyper[i], ws_g_select(g, hs, 1, 1 + i));
+    ws_at_tensor hin = ws_g_cat(g, (ws_at_tensor[]){ws_g_unsqueeze(g, hyper[0], 1), ws_g_unsqueeze(g, hyper[1], 1),
+                                                    ws_g_unsqueeze(g, hyper[2], 1), ws_g_unsqueeze(g, hyper[3], 1)}, 4, 1);
+    int64_t us[4];
+    if (shape(g, up, us, 4)) return g->err;
+    const int64_t uf[3] = {N, us[1], us[2] * us[3]}, m4[4] = {N, 4, us[2], us[3]};
+    ws_at_tensor masks = ws_g_reshape(g, ws_g_matmul(g, hin, ws_g_reshape(g, up, 3, uf)), 4, m4);
+    ws_at_tensor iou = mlp(g, &m->iou_head, ws_g_select(g, hs, 1, 0));
+    out->masks = multimask ? ws_g_slice(g, masks, 1, 1, 4) : ws_g_slice(g, masks, 1, 0, 1);
+    out->iou = multimask ? ws_g_slice(g, iou, 1, 1, 4) : ws_g_slice(g, iou, 1, 0, 1);
+    return g->err;
+}
+
+/* ---- pre- and post-processing ------------------------------------------------------------- */
+
+void ws_sam_preprocess_shape(int h, int w, int L, int *oh, int *ow)
+{
+    double scale = (double)L / (h > w ? h : w);
+    *oh = (int)(h * scale + 0.5);
+    *ow = (int)(w * scale + 0.5);
+}
+
+ws_at_tensor ws_sam_preprocess(const ws_sam *m, ws_scope *g, const uint8_t *rgb, int h, int w, int *rh, int *rw)
+{
+    ws_sam_preprocess_shape(h, w, m->img_size, rh, rw);
+    if (g->err) return NULL;
+    uint8_t *buf = malloc((size_t)*rh * *rw * 3);
+    if (!buf) { ws_scope_poison(g, ws_fail(WS_ENOMEM, "SAM: out of memory")); return NULL; }
+    int rc = ws_resize_u8(rgb, w, h, 3, buf, *rw, *rh, WS_RESAMPLE_BILINEAR);
+    if (rc) { free(buf); ws_scope_poison(g, rc); return NULL; }
+    const int64_t hwc[3] = {*rh, *rw, 3}, perm[3] = {2, 0, 1};
+    ws_at_tensor x = ws_g_to_dtype(g, ws_g_from_data(g, buf, WS_AT_U8, 3, hwc), WS_AT_F32);
+    free(buf);
+    x = ws_g_div(g, ws_g_sub(g, ws_g_permute(g, x, 3, perm), m->pixel_mean), m->pixel_std);
+    return ws_g_unsqueeze(g, ws_g_pad2d(g, x, m->img_size, m->img_size), 0);
+}
+
+ws_at_tensor ws_sam_postprocess(const ws_sam *m, ws_scope *g, ws_at_tensor low, int rh, int rw, int h, int w)
+{
+    ws_at_tensor x = ws_g_interpolate(g, low, WS_AT_INTERP_BILINEAR, m->img_size, m->img_size, 0);
+    x = ws_g_contiguous(g, ws_g_slice(g, ws_g_slice(g, x, 2, 0, rh), 3, 0, rw));
+    return ws_g_interpolate(g, x, WS_AT_INTERP_BILINEAR, h, w, 0);
+}
