@@ -11,6 +11,11 @@
  *              mask:A           binary masks: identical except where OUT's own logit (dataset
  *                               <name>_logits, or <stem>_logits for ..._binary) has |logit| <= A
  *            integers and strings are always exact; floats default to rel:1e-4:1e-4.
+ *   --rle P  P/rle_counts_* hold masks as uncompressed RLEs (SAM's mask generator): masks are
+ *            decoded and compared pixel by pixel; mask i may differ in at most
+ *            OUT:P/borderline_pixels[i] pixels (our own logits within tolerance of 0, the golden
+ *            README's exception); P/area must then differ by no more, P/bbox and
+ *            P/boxes_xyxy may differ only for such masks. Every other dataset stays exact.
  * String lists are compared through their variable-length form (X_utf8 pairs are skipped).
  * Each dataset is one TAP line with its max |diff|; failures show the first values side by side.
  */
@@ -138,15 +143,100 @@ done:
     ws_array_free(&b);
 }
 
+/* Pixel-by-pixel comparison of the RLE masks under prefix p (see --rle). Fills flipped[i]. */
+static void compare_rle(const ws_h5file *ref, const ws_h5file *out, const char *p, int64_t **flipped, int64_t *nmask)
+{
+    char a[600];
+    ws_array rv = {0}, ro = {0}, ov = {0}, oo = {0}, bl = {0};
+    int ok_all = 1;
+    int64_t total_flips = 0, total_allowed = 0;
+    *flipped = NULL;
+    *nmask = 0;
+    snprintf(a, sizeof a, "%s/rle_counts_values", p);
+    int rc = ws_h5_read(ref, a, WS_I64, &rv) || ws_h5_read(out, a, WS_I64, &ov);
+    snprintf(a, sizeof a, "%s/rle_counts_offsets", p);
+    rc = rc || ws_h5_read(ref, a, WS_I64, &ro) || ws_h5_read(out, a, WS_I64, &oo);
+    snprintf(a, sizeof a, "%s/borderline_pixels", p);
+    rc = rc || ws_h5_read(out, a, WS_I64, &bl);
+    if (rc || ws_array_numel(&ro) != ws_array_numel(&oo)) {
+        ok(0, "%s: RLE masks: %s", p, rc ? ws_last_error() : "different mask counts");
+        goto done;
+    }
+    int64_t n = ws_array_numel(&ro) - 1;
+    *nmask = n;
+    *flipped = calloc((size_t)n + 1, sizeof **flipped);
+    const int64_t *rvd = rv.data, *rod = ro.data, *ovd = ov.data, *ood = oo.data, *bld = bl.data;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t ka = rod[i], kb = ood[i], ea = rod[i + 1], eb = ood[i + 1], ra = 0, rb = 0, pos = 0, flips = 0;
+        int va = 0, vb = 0;
+        if (ka < ea) ra = rvd[ka];
+        if (kb < eb) rb = ovd[kb];
+        for (;;) {   /* walk both run sequences */
+            while (ra == 0 && ka < ea - 1) { ra = rvd[++ka]; va ^= 1; }
+            while (rb == 0 && kb < eb - 1) { rb = ovd[++kb]; vb ^= 1; }
+            if (ra == 0 || rb == 0) { if (ra != rb) flips = -1; break; }
+            int64_t step = ra < rb ? ra : rb;
+            if (va != vb) flips += step;
+            ra -= step;
+            rb -= step;
+            pos += step;
+        }
+        (*flipped)[i] = flips;
+        total_flips += flips > 0 ? flips : 0;
+        total_allowed += bld[i];
+        if (flips < 0 || flips > bld[i]) {
+            ok_all = 0;
+            diag("%s mask %lld: %lld pixels differ, %lld borderline (sizes differ: %s)", p, (long long)i,
+                 (long long)flips, (long long)bld[i], flips < 0 ? "yes" : "no");
+        }
+    }
+    ok(ok_all, "%s: %lld RLE masks, %lld pixels differ, all where our logit is within tolerance of 0 (%lld such pixels)",
+       p, (long long)n, (long long)total_flips, (long long)total_allowed);
+done:
+    ws_array_free(&rv); ws_array_free(&ro); ws_array_free(&ov); ws_array_free(&oo); ws_array_free(&bl);
+}
+
+/* P/area and the boxes: exact, except masks with accepted flips (area within the flip count). */
+static void compare_rle_fields(const ws_h5file *ref, const ws_h5file *out, const char *p, const int64_t *flipped,
+                               int64_t n)
+{
+    const char *fields[3] = {"area", "bbox", "boxes_xyxy"};
+    for (int f = 0; f < 3; f++) {
+        char a[600];
+        ws_array x = {0}, y = {0};
+        snprintf(a, sizeof a, "%s/%s", p, fields[f]);
+        if (!ws_h5_exists(ref, a)) continue;
+        if (ws_h5_read(ref, a, WS_I64, &x) || ws_h5_read(out, a, WS_I64, &y) || ws_array_numel(&x) != ws_array_numel(&y) ||
+            ws_array_numel(&x) % (n ? n : 1)) {
+            ok(0, "%s: %s", a, ws_last_error());
+            ws_array_free(&x); ws_array_free(&y);
+            continue;
+        }
+        int64_t per = n ? ws_array_numel(&x) / n : 0, bad = 0, excused = 0;
+        const int64_t *xv = x.data, *yv = y.data;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t k = 0; k < per; k++) {
+                int64_t d = llabs(xv[i * per + k] - yv[i * per + k]);
+                if (!d) continue;
+                if (flipped[i] > 0 && (f > 0 || d <= flipped[i])) excused++;
+                else bad++;
+            }
+        ok(bad == 0, "%s: exact but %lld values of masks with accepted flips", a, (long long)excused);
+        ws_array_free(&x);
+        ws_array_free(&y);
+    }
+}
+
 int main(int argc, char **argv)
 {
     rule rules[64];
-    const char *skips[64], *groups[16];
-    int nr = 0, ns = 0, ng = 0;
+    const char *skips[64], *groups[16], *rles[32];
+    int nr = 0, ns = 0, ng = 0, nrle = 0;
     if (argc < 3) { fprintf(stderr, "usage: h5cmp REF.h5 OUT.h5 [--group G] [--skip GLOB] [--tol GLOB=RULE]\n"); return 2; }
     for (int i = 3; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--skip") && ns < 64) skips[ns++] = argv[i + 1];
         else if (!strcmp(argv[i], "--group") && ng < 16) groups[ng++] = argv[i + 1];
+        else if (!strcmp(argv[i], "--rle") && nrle < 32) rles[nrle++] = argv[i + 1];
         else if (!strcmp(argv[i], "--tol") && nr < 64) {
             char *eq = strchr(argv[i + 1], '=');
             if (!eq) { fprintf(stderr, "h5cmp: bad --tol %s\n", argv[i + 1]); return 2; }
@@ -175,6 +265,13 @@ int main(int argc, char **argv)
             const char *g = groups[gi];
             snprintf(full, sizeof full, "%s%s%s", g, g[strlen(g) - 1] == '/' ? "" : "/", names[i]);
             int skip = ends_with(full, "_utf8") || ends_with(full, "_utf8_offsets");
+            for (int k = 0; !skip && k < nrle; k++) {   /* RLE groups are compared mask by mask */
+                size_t pl = strlen(rles[k]);
+                const char *rest = full + pl;
+                skip = !strncmp(full, rles[k], pl) && rest[0] == '/' && !strchr(rest + 1, '/') &&
+                       (!strcmp(rest, "/rle_counts_values") || !strcmp(rest, "/rle_counts_offsets") ||
+                        !strcmp(rest, "/area") || !strcmp(rest, "/bbox") || !strcmp(rest, "/boxes_xyxy"));
+            }
             for (int k = 0; !skip && k < ns; k++) skip = !fnmatch(skips[k], full, 0);
             if (skip) continue;
             if (!ws_h5_exists(&out, full)) { ok(0, "%s: missing in %s", full, argv[2]); continue; }
@@ -182,6 +279,12 @@ int main(int argc, char **argv)
             else compare_numeric(&ref, &out, full, find_rule(rules, nr, full));
         }
         ws_h5_strings_free(names, n);
+    }
+    for (int k = 0; k < nrle; k++) {
+        int64_t *flipped = NULL, n = 0;
+        compare_rle(&ref, &out, rles[k], &flipped, &n);
+        if (flipped) compare_rle_fields(&ref, &out, rles[k], flipped, n);
+        free(flipped);
     }
     ws_h5_close(&ref);
     ws_h5_close(&out);

@@ -30,6 +30,10 @@ static const char *help =
     "                  /config/decoder_transformer_num_heads (optional; default 8)\n"
     "         outputs: /checkpoint/<file>/*, /preprocess/*, /image_encoder/*, /prompt_encoder/*,\n"
     "                  /decoder/<case>/*, /predictor/*\n"
+    "  amg    --model sam_vit_*.pth\n"
+    "         inputs:  /preprocess/image_uint8 or /input/image_rgb; the attributes of each\n"
+    "                  /amg/<run> group are its generator settings; /input/rsw/<case> masks\n"
+    "         outputs: /amg/<run>/* (records, crops, grids, prefilter, stage_*), /rsw/<case>/kept_index\n"
     "\n"
     "--model is required by modules that run a checkpoint, --vocab by those that tokenize;\n"
     "an unknown option is an error.\n";
@@ -57,6 +61,10 @@ int ws_cmd_dump(int argc, char **argv)
     if (!strcmp(module, "sam")) {
         if (!a.model) { fprintf(stderr, "wsseed dump sam: --model SAM.pth is required\n"); return 2; }
         return ws_dump_sam(&a) ? ws_cli_error() : 0;
+    }
+    if (!strcmp(module, "amg")) {
+        if (!a.model) { fprintf(stderr, "wsseed dump amg: --model SAM.pth is required\n"); return 2; }
+        return ws_dump_amg(&a) ? ws_cli_error() : 0;
     }
     fprintf(stderr, "wsseed dump: unknown module '%s' (see wsseed dump --help)\n", module);
     return 2;

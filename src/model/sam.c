@@ -167,10 +167,17 @@ int ws_sam_load(ws_sam *m, const char *path, int decoder_heads)
     int rc;
     memset(m, 0, sizeof *m);
     if (ws_at_ckpt_open(path, &ck)) return ws_fail(WS_EFORMAT, "%s", ws_at_last_error());
-    m->dec_heads = decoder_heads > 0 ? decoder_heads : 8;
     TRY(load_encoder(m, ck));
     TRY(load_prompt(m, ck));
     TRY(load_decoder(m, ck));
+    /* not stored in the file: 8 in every released model (width 256); the 32-wide test model of
+     * ../shared/golden uses 2; any other width needs the caller's value */
+    m->dec_heads = decoder_heads > 0 ? decoder_heads : m->out_chans == 256 ? 8 : m->out_chans == 32 ? 2 : 0;
+    if (m->dec_heads <= 0 || m->out_chans % m->dec_heads) {
+        rc = ws_fail(WS_EUNSUP, "%s: cannot tell the mask decoder's head count for width %d: set it explicitly",
+                     path, m->out_chans);
+        goto fail;
+    }
     const float mean[3] = {123.675f, 116.28f, 103.53f}, sd[3] = {58.395f, 57.12f, 57.375f};
     const int64_t c3[3] = {3, 1, 1};
     if (ws_at_from_data(mean, WS_AT_F32, 3, c3, &m->pixel_mean) || ws_at_from_data(sd, WS_AT_F32, 3, c3, &m->pixel_std))
@@ -380,8 +387,10 @@ ws_at_tensor ws_sam_dense_pe(const ws_sam *m, ws_scope *g)
 /* Point embeddings (N, P, C) for points (N, P, 2) and labels (N, P) (already padded). */
 static ws_at_tensor embed_points(const ws_sam *m, ws_scope *g, ws_at_tensor pts, ws_at_tensor labels)
 {
+    /* +0.5 and the division run in the points' own precision (float64 in the mask generator,
+     * float32 in SamPredictor.predict), then the encoding in float32, as upstream */
     ws_at_tensor c = ws_g_scalar_op(g, WS_AT_DIV, ws_g_scalar_op(g, WS_AT_ADD, pts, 0.5), m->img_size);
-    ws_at_tensor e = pe_encode(m, g, c);
+    ws_at_tensor e = pe_encode(m, g, ws_g_to_dtype(g, c, WS_AT_F32));
     ws_at_tensor lab = ws_g_unsqueeze(g, labels, -1);
     ws_at_tensor pad = ws_g_scalar_op(g, WS_AT_EQ, lab, -1.0);
     e = ws_g_where(g, pad, ws_g_mul_scalar(g, e, 0.0), e);   /* padding points: zeros + not_a_point */
@@ -404,7 +413,9 @@ int ws_sam_prompt(const ws_sam *m, ws_scope *g, ws_at_tensor points, ws_at_tenso
         n = s[0];
         if (!boxes) {   /* a padding point (label -1) when there is no box */
             const int64_t zs[3] = {n, 1, 2}, ls[2] = {n, 1};
-            ws_at_tensor zp[2] = {points, ws_g_full(g, 0, WS_AT_F32, 3, zs)};
+            int pdt = WS_AT_F32;
+            if (!g->err) ws_at_dtype_of(points, &pdt);
+            ws_at_tensor zp[2] = {points, ws_g_full(g, 0, pdt, 3, zs)};
             ws_at_tensor zl[2] = {ws_g_to_dtype(g, labels, WS_AT_F32), ws_g_full(g, -1, WS_AT_F32, 2, ls)};
             points = ws_g_cat(g, zp, 2, 1);
             labels = ws_g_cat(g, zl, 2, 1);

@@ -3,7 +3,8 @@
  * Loads the released sam_vit_{b,l,h}_*.pth state dicts as they are; the architecture is read
  * from the tensors (depth, width, heads from the relative-position tables, window size,
  * global-attention blocks, neck channels, decoder depth). The decoder's head count is not in
- * the file: 8 as in every released model, or given by the caller. Layouts: the encoder runs
+ * the file: the caller's value, else 8 for width 256 (every released model) and 2 for width 32
+ * (the test model of ../shared/golden); other widths must be given. Layouts: the encoder runs
  * in BHWC like the official code; everything convolutional is NCHW. fp32 throughout.
  */
 #ifndef WS_MODEL_SAM_H
@@ -52,7 +53,7 @@ typedef struct ws_sam {
     ws_at_tensor pixel_mean, pixel_std;                      /* (3,1,1) */
 } ws_sam;
 
-/* Loads a SAM state dict; decoder_heads <= 0 means 8 (the released models). */
+/* Loads a SAM state dict; decoder_heads <= 0 applies the default rule above. */
 int ws_sam_load(ws_sam *m, const char *path, int decoder_heads);
 void ws_sam_free(ws_sam *m);
 

@@ -1,0 +1,290 @@
+/* dump_amg.c - `wsseed dump amg`: the automatic mask generator runs of a golden file.
+ *
+ * For every group /amg/<run> of the input, its attributes are the generator settings (upstream
+ * SAM keys, plus FMA-WSSS's score_thresh_offset, score_nms_offset, stability_score_bias,
+ * rock_sand_water_thresh when present); the image is /preprocess/image_uint8 or
+ * /input/image_rgb. Outputs per run: the records (RLE, bbox, area, scores, points, crop boxes,
+ * levels), the crop boxes and point grids, every decoded mask's scores (prefilter) and, for
+ * the level-aware generator, the stage snapshots. /input/rsw/<case> masks give
+ * /rsw/<case>/kept_index (the rock-sand-water filter alone).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/status.h"
+#include "method/amg.h"
+
+#define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
+
+static int wr(ws_h5file *f, int dtype, int nd, const int64_t *shape, const void *data, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+static int wr(ws_h5file *f, int dtype, int nd, const int64_t *shape, const void *data, const char *fmt, ...)
+{
+    char name[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    return ws_h5_write_raw(f, name, dtype, nd, shape, data);
+}
+
+/* Reads attribute `attr` of group `obj` as doubles (1 or n values); returns the count or 0. */
+static int attr_f64(const ws_h5file *f, const char *obj, const char *attr, double *v, int cap)
+{
+    if (H5Aexists_by_name(f->id, obj, attr, H5P_DEFAULT) <= 0) return 0;
+    hid_t a = H5Aopen_by_name(f->id, obj, attr, H5P_DEFAULT, H5P_DEFAULT), sp = H5Aget_space(a);
+    hssize_t n = H5Sget_simple_extent_npoints(sp);
+    int ok = n >= 1 && n <= cap && H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0;
+    H5Sclose(sp);
+    H5Aclose(a);
+    return ok ? (int)n : 0;
+}
+
+static void read_cfg(const ws_h5file *f, const char *grp, ws_amg_cfg *c)
+{
+    double v[3];
+    ws_amg_cfg_sam_default(c);
+    c->crop_n_points_downscale_factor = 1;
+#define NUM(key, dst) if (attr_f64(f, grp, key, v, 3) == 1) dst = v[0]
+#define INT(key, dst) if (attr_f64(f, grp, key, v, 3) == 1) dst = (int)v[0]
+    INT("points_per_side", c->points_per_side);
+    INT("points_per_batch", c->points_per_batch);
+    NUM("pred_iou_thresh", c->pred_iou_thresh);
+    NUM("stability_score_thresh", c->stability_score_thresh);
+    NUM("stability_score_offset", c->stability_score_offset);
+    NUM("box_nms_thresh", c->box_nms_thresh);
+    INT("crop_n_layers", c->crop_n_layers);
+    NUM("crop_nms_thresh", c->crop_nms_thresh);
+    NUM("crop_overlap_ratio", c->crop_overlap_ratio);
+    INT("crop_n_points_downscale_factor", c->crop_n_points_downscale_factor);
+    INT("min_mask_region_area", c->min_mask_region_area);
+    NUM("rock_sand_water_thresh", c->rock_sand_water_thresh);
+#undef NUM
+#undef INT
+    if (attr_f64(f, grp, "score_thresh_offset", v, 3) == 3) for (int i = 0; i < 3; i++) c->score_thresh_offset[i] = (float)v[i];
+    if (attr_f64(f, grp, "score_nms_offset", v, 3) == 3) for (int i = 0; i < 3; i++) c->score_nms_offset[i] = (float)v[i];
+    if (attr_f64(f, grp, "stability_score_bias", v, 3) == 3) for (int i = 0; i < 3; i++) c->stability_score_bias[i] = (float)v[i];
+}
+
+/* RLE lists and per-record fields of a list of records under prefix. */
+static int write_records(ws_h5file *out, const char *p, const ws_amg_list *l, int H, int W, int stage)
+{
+    int rc = 0, n = l->n;
+    int64_t total = 0, nn = n;
+    for (int i = 0; i < n; i++) total += l->r[i].n_rle;
+    int64_t *vals = malloc((size_t)(total ? total : 1) * sizeof *vals), *offs = malloc(((size_t)n + 1) * sizeof *offs);
+    int64_t *i64 = malloc(((size_t)n * 4 + 1) * sizeof *i64);
+    float *f32 = malloc(((size_t)n + 1) * sizeof *f32);
+    double *f64 = malloc(((size_t)n * 2 + 1) * sizeof *f64);
+    if (!vals || !offs || !i64 || !f32 || !f64) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    offs[0] = 0;
+    for (int i = 0; i < n; i++) {
+        memcpy(vals + offs[i], l->r[i].rle, (size_t)l->r[i].n_rle * sizeof *vals);
+        offs[i + 1] = offs[i] + l->r[i].n_rle;
+    }
+    const int64_t s1[1] = {n}, s4[2] = {n, 4}, s2[2] = {n, 2}, sv[1] = {total}, so[1] = {n + 1};
+    TRY(wr(out, WS_I64, 0, NULL, &nn, "%s/n_masks", p));
+    TRY(wr(out, WS_I64, 1, sv, vals, "%s/rle_counts_values", p));
+    TRY(wr(out, WS_I64, 1, so, offs, "%s/rle_counts_offsets", p));
+#define FIELD(dtype, buf, shape, nd, expr, name) \
+    do { for (int i = 0; i < n; i++) { expr; } TRY(wr(out, dtype, nd, shape, buf, "%s/%s", p, name)); } while (0)
+    if (stage) {
+        FIELD(WS_I64, i64, s4, 2, memcpy(i64 + 4 * i, l->r[i].box, 4 * sizeof *i64), "boxes_xyxy");
+        FIELD(WS_I64, i64, s4, 2, memcpy(i64 + 4 * i, l->r[i].crop_box, 4 * sizeof *i64), "crop_boxes");
+        FIELD(WS_F32, f32, s1, 1, f32[i] = l->r[i].iou, "iou_preds");
+        FIELD(WS_F32, f32, s1, 1, f32[i] = l->r[i].iou_thresh, "iou_preds_thresh");
+        FIELD(WS_F32, f32, s1, 1, f32[i] = l->r[i].iou_nms, "iou_preds_nms");
+        FIELD(WS_F64, f64, s2, 2, (f64[2 * i] = l->r[i].point[0], f64[2 * i + 1] = l->r[i].point[1]), "points");
+    } else {
+        FIELD(WS_I64, i64, s2, 2, (i64[2 * i] = H, i64[2 * i + 1] = W), "rle_size");
+        FIELD(WS_I64, i64, s4, 2, (i64[4 * i] = l->r[i].box[0], i64[4 * i + 1] = l->r[i].box[1],
+                                   i64[4 * i + 2] = l->r[i].box[2] - l->r[i].box[0], i64[4 * i + 3] = l->r[i].box[3] - l->r[i].box[1]), "bbox");
+        FIELD(WS_I64, i64, s1, 1, i64[i] = l->r[i].area, "area");
+        FIELD(WS_F32, f32, s1, 1, f32[i] = l->r[i].iou, "predicted_iou");
+        FIELD(WS_F32, f32, s1, 1, f32[i] = l->r[i].iou_thresh, "predicted_iou_thresh");
+        FIELD(WS_F32, f32, s1, 1, f32[i] = l->r[i].iou_nms, "predicted_iou_nms");
+        FIELD(WS_F32, f32, s1, 1, f32[i] = l->r[i].stab_bias, "stability_score_bias");
+        FIELD(WS_F64, f64, s2, 2, (f64[2 * i] = l->r[i].point[0], f64[2 * i + 1] = l->r[i].point[1]), "point_coords");
+        FIELD(WS_I64, i64, s4, 2, (i64[4 * i] = l->r[i].crop_box[0], i64[4 * i + 1] = l->r[i].crop_box[1],
+                                   i64[4 * i + 2] = l->r[i].crop_box[2] - l->r[i].crop_box[0],
+                                   i64[4 * i + 3] = l->r[i].crop_box[3] - l->r[i].crop_box[1]), "crop_box");
+    }
+    FIELD(WS_I64, i64, s1, 1, i64[i] = l->r[i].level, "level");
+    FIELD(WS_I64, i64, s1, 1, i64[i] = l->r[i].borderline, "borderline_pixels");
+    FIELD(WS_F32, f32, s1, 1, f32[i] = l->r[i].stability, "stability_score");
+#undef FIELD
+cleanup:
+    free(vals);
+    free(offs);
+    free(i64);
+    free(f32);
+    free(f64);
+    return rc;
+}
+
+static int write_trace(ws_h5file *out, const char *p, const ws_amg_trace *t, const ws_amg_cfg *cfg, int H, int W)
+{
+    int rc = 0;
+    const ws_amg_prefilter *pf = &t->pre;
+    const int64_t k1[1] = {pf->n}, k2[2] = {pf->n, 2}, c1[1] = {t->n_crops}, c4[2] = {t->n_crops, 4};
+    TRY(wr(out, WS_I64, 2, c4, t->crop_boxes, "%s/crop_boxes", p));
+    TRY(wr(out, WS_I32, 1, c1, t->crop_layer, "%s/crop_layer", p));
+    for (int l = 0; l <= cfg->crop_n_layers; l++) {
+        int n = cfg->points_per_side;
+        for (int k = 0; k < l; k++) n /= cfg->crop_n_points_downscale_factor;
+        double *g = malloc((size_t)n * n * 2 * sizeof *g);
+        if (!g) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+        ws_amg_point_grid(n, g);
+        const int64_t gs[2] = {(int64_t)n * n, 2};
+        rc = wr(out, WS_F64, 2, gs, g, "%s/point_grid_layer_%d", p, l);
+        free(g);
+        if (rc) goto cleanup;
+    }
+    TRY(wr(out, WS_I32, 1, k1, pf->crop_index, "%s/prefilter/crop_index", p));
+    TRY(wr(out, WS_I32, 1, k1, pf->batch_index, "%s/prefilter/batch_index", p));
+    TRY(wr(out, WS_I32, 1, k1, pf->point_in_batch, "%s/prefilter/point_in_batch", p));
+    TRY(wr(out, WS_I32, 1, k1, pf->slot, "%s/prefilter/mask_slot", p));
+    TRY(wr(out, WS_I32, 1, k1, pf->slot, "%s/prefilter/level", p));
+    TRY(wr(out, WS_F32, 1, k1, pf->iou, "%s/prefilter/iou_preds", p));
+    TRY(wr(out, WS_F32, 1, k1, pf->stability, "%s/prefilter/stability_score", p));
+    TRY(wr(out, WS_F64, 2, k2, pf->point_crop, "%s/prefilter/point_crop_frame", p));
+    TRY(wr(out, WS_F64, 2, k2, pf->point_model, "%s/prefilter/point_model_frame", p));
+    int nb = pf->n < 3 * cfg->points_per_batch ? pf->n / 3 : cfg->points_per_batch;
+    const int64_t fb[2] = {nb, 3};
+    TRY(wr(out, WS_F32, 2, fb, pf->iou, "%s/prefilter_first_batch/iou_preds", p));
+    TRY(wr(out, WS_F32, 2, fb, pf->stability, "%s/prefilter_first_batch/stability_score", p));
+    char sp[512];
+    snprintf(sp, sizeof sp, "%s/stage_generate", p);
+    TRY(write_records(out, sp, &t->stage_generate, H, W, 1));
+    if (cfg->min_mask_region_area > 0) {
+        snprintf(sp, sizeof sp, "%s/stage_small_regions", p);
+        TRY(write_records(out, sp, &t->stage_small_regions, H, W, 1));
+    }
+    if (cfg->rock_sand_water_thresh > 0) {
+        snprintf(sp, sizeof sp, "%s/stage_rock_sand_water", p);
+        TRY(write_records(out, sp, &t->stage_rsw, H, W, 1));
+    }
+cleanup:
+    return rc;
+}
+
+/* Decodes an uncompressed column-major RLE into a (H, W) mask. */
+static int rle_decode(const int64_t *c, int64_t n, int64_t H, int64_t W, uint8_t *m)
+{
+    int64_t pos = 0;
+    for (int64_t k = 0; k < n; k++) {
+        if (c[k] < 0 || pos + c[k] > H * W) return ws_fail(WS_EFORMAT, "RLE counts exceed the mask size");
+        for (int64_t j = 0; j < c[k]; j++, pos++) m[(pos % H) * W + pos / H] = (uint8_t)(k & 1);
+    }
+    return pos == H * W ? 0 : ws_fail(WS_EFORMAT, "RLE counts do not cover the mask");
+}
+
+static int dump_rsw(const ws_h5file *in, ws_h5file *out)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int rc = 0;
+    if (!ws_h5_exists(in, "/input/rsw")) return 0;
+    if ((rc = ws_h5_list(in, "/input/rsw", &names, &n))) return rc;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char *slash = strrchr(names[i], '/');
+        if (!slash || strcmp(slash + 1, "level")) continue;
+        *slash = '\0';
+        char p[512];
+        ws_array lv = {0}, vals = {0}, offs = {0}, size = {0};
+        snprintf(p, sizeof p, "/input/rsw/%s/level", names[i]);
+        rc = ws_h5_read(in, p, WS_I64, &lv);
+        snprintf(p, sizeof p, "/input/rsw/%s/rle_counts_values", names[i]);
+        if (!rc) rc = ws_h5_read(in, p, WS_I64, &vals);
+        snprintf(p, sizeof p, "/input/rsw/%s/rle_counts_offsets", names[i]);
+        if (!rc) rc = ws_h5_read(in, p, WS_I64, &offs);
+        snprintf(p, sizeof p, "/input/rsw/%s/rle_size", names[i]);
+        if (!rc) rc = ws_h5_read(in, p, WS_I64, &size);
+        int nm = (int)ws_array_numel(&lv);
+        uint8_t **masks = calloc((size_t)nm + 1, sizeof *masks);
+        int *levels = malloc(((size_t)nm + 1) * sizeof *levels), *keep = malloc(((size_t)nm + 1) * sizeof *keep), nk = 0;
+        if (!rc && (!masks || !levels || !keep)) rc = ws_fail(WS_ENOMEM, "out of memory");
+        const int64_t *sz = size.data, *of = offs.data;
+        for (int k = 0; !rc && k < nm; k++) {
+            int64_t H = sz[2 * k], W = sz[2 * k + 1];
+            if (!(masks[k] = malloc((size_t)(H * W)))) { rc = ws_fail(WS_ENOMEM, "out of memory"); break; }
+            levels[k] = (int)((int64_t *)lv.data)[k];
+            rc = rle_decode((int64_t *)vals.data + of[k], of[k + 1] - of[k], H, W, masks[k]);
+        }
+        if (!rc && nm) rc = ws_amg_rock_sand_water(masks, levels, nm, sz[0] * sz[1], 0.3, keep, &nk);
+        if (!rc) {
+            int64_t *k64 = malloc(((size_t)nk + 1) * sizeof *k64);
+            for (int k = 0; k64 && k < nk; k++) k64[k] = keep[k];
+            const int64_t s1[1] = {nk};
+            rc = k64 ? wr(out, WS_I64, 1, s1, k64, "/rsw/%s/kept_index", names[i]) : ws_fail(WS_ENOMEM, "out of memory");
+            free(k64);
+        }
+        for (int k = 0; masks && k < nm; k++) free(masks[k]);
+        free(masks);
+        free(levels);
+        free(keep);
+        ws_array_free(&lv);
+        ws_array_free(&vals);
+        ws_array_free(&offs);
+        ws_array_free(&size);
+    }
+    ws_h5_strings_free(names, n);
+    return rc;
+}
+
+int ws_dump_amg(const ws_dump_args *a)
+{
+    ws_sam m = {0};
+    ws_h5file in = {0}, out = {0};
+    ws_array img = {0};
+    char **runs = NULL;
+    size_t nruns = 0;
+    int rc;
+    TRY(ws_h5_open(&in, a->input));
+    double heads = 0;
+    if (ws_h5_exists(&in, "/config")) attr_f64(&in, "/config", "decoder_transformer_num_heads", &heads, 1);
+    TRY(ws_sam_load(&m, a->model, (int)heads));
+    TRY(ws_h5_read(&in, ws_h5_exists(&in, "/input/image_rgb") ? "/input/image_rgb" : "/preprocess/image_uint8", WS_U8, &img));
+    if (img.ndim != 3 || img.shape[2] != 3) { rc = ws_fail(WS_ESHAPE, "%s: the image must be (H, W, 3) uint8", a->input); goto cleanup; }
+    const int H = (int)img.shape[0], W = (int)img.shape[1];
+    TRY(ws_h5_create(&out, a->output));
+    if (ws_h5_exists(&in, "/amg")) {
+        hid_t gid = H5Gopen2(in.id, "/amg", H5P_DEFAULT);
+        hsize_t nobj = 0;
+        H5Gget_num_objs(gid, &nobj);
+        runs = calloc((size_t)nobj + 1, sizeof *runs);
+        for (hsize_t i = 0; runs && i < nobj; i++) {
+            char name[256];
+            H5Gget_objname_by_idx(gid, i, name, sizeof name);
+            runs[nruns++] = strdup(name);
+        }
+        H5Gclose(gid);
+    }
+    for (size_t r = 0; r < nruns; r++) {
+        char grp[300];
+        ws_amg_cfg cfg;
+        ws_amg_list res = {0};
+        ws_amg_trace tr = {0};
+        snprintf(grp, sizeof grp, "/amg/%s", runs[r]);
+        read_cfg(&in, grp, &cfg);
+        rc = ws_amg_generate(&m, &cfg, img.data, H, W, &res, &tr);
+        if (!rc) rc = write_records(&out, grp, &res, H, W, 0);
+        if (!rc) rc = write_trace(&out, grp, &tr, &cfg, H, W);
+        ws_amg_list_free(&res);
+        ws_amg_trace_free(&tr);
+        if (rc) { ws_fail_ctx(rc, "run %s", grp); goto cleanup; }
+    }
+    TRY(dump_rsw(&in, &out));
+    TRY(ws_h5_commit(&out));
+cleanup:
+    ws_h5_strings_free(runs, nruns);
+    ws_array_free(&img);
+    ws_h5_close(&out);
+    ws_h5_close(&in);
+    ws_sam_free(&m);
+    return rc;
+}
