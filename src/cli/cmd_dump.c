@@ -34,6 +34,9 @@ static const char *help =
     "         inputs:  /preprocess/image_uint8 or /input/image_rgb; the attributes of each\n"
     "                  /amg/<run> group are its generator settings; /input/rsw/<case> masks\n"
     "         outputs: /amg/<run>/* (records, crops, grids, prefilter, stage_*), /rsw/<case>/kept_index\n"
+    "  image-ops (no model)\n"
+    "         inputs:  /input/image_rgb, /input/small_regions/<case>/mask\n"
+    "         outputs: /sam_resize/* (ResizeLongestSide, PIL bilinear), /small_regions/<case>/*\n"
     "\n"
     "--model is required by modules that run a checkpoint, --vocab by those that tokenize;\n"
     "an unknown option is an error.\n";
@@ -66,6 +69,7 @@ int ws_cmd_dump(int argc, char **argv)
         if (!a.model) { fprintf(stderr, "wsseed dump amg: --model SAM.pth is required\n"); return 2; }
         return ws_dump_amg(&a) ? ws_cli_error() : 0;
     }
+    if (!strcmp(module, "image-ops")) return ws_dump_imageops(&a) ? ws_cli_error() : 0;
     fprintf(stderr, "wsseed dump: unknown module '%s' (see wsseed dump --help)\n", module);
     return 2;
 }
