@@ -1,7 +1,8 @@
 /* h5cmp.c - the generic golden comparer: every dataset of REF.h5 against OUT.h5, as TAP.
  *
  * Usage: h5cmp REF.h5 OUT.h5 [--group G]... [--skip GLOB]... [--tol GLOB=RULE]...
- *   --group  compare only datasets below G (default: the whole file)
+ *   --group  compare only datasets below G (default: the whole file); G:O compares REF's G
+ *            with OUT's group O
  *   --skip   datasets that are inputs (not produced by the module); fnmatch on "/a/b"
  *   --tol    first matching rule wins; RULE is one of
  *              exact            identical values (NaN == NaN)
@@ -50,11 +51,11 @@ static int dataset_type(const ws_h5file *f, const char *name, int *size)
     return cls;
 }
 
-static void compare_strings(const ws_h5file *ref, const ws_h5file *out, const char *name)
+static void compare_strings(const ws_h5file *ref, const ws_h5file *out, const char *name, const char *oname)
 {
     char **a = NULL, **b = NULL;
     size_t na = 0, nb = 0;
-    if (ws_h5_read_strings(ref, name, &a, &na) || ws_h5_read_strings(out, name, &b, &nb)) {
+    if (ws_h5_read_strings(ref, name, &a, &na) || ws_h5_read_strings(out, oname, &b, &nb)) {
         ok(0, "%s: %s", name, ws_last_error());
         return;
     }
@@ -77,13 +78,14 @@ static const rule *find_rule(const rule *rules, int n, const char *name)
 
 static char kind_of(const rule *ru) { return ru ? ru->kind : 0; }
 
-static void compare_numeric(const ws_h5file *ref, const ws_h5file *out, const char *name, const rule *ru)
+static void compare_numeric(const ws_h5file *ref, const ws_h5file *out, const char *name, const char *oname,
+                            const rule *ru)
 {
     ws_array a = {0}, b = {0};
     char sa[64], sb[64];
     int sza = 0, szb = 0;
-    int ca = dataset_type(ref, name, &sza), cb = dataset_type(out, name, &szb);
-    if (ws_h5_read(ref, name, WS_F64, &a) || ws_h5_read(out, name, WS_F64, &b)) {
+    int ca = dataset_type(ref, name, &sza), cb = dataset_type(out, oname, &szb);
+    if (ws_h5_read(ref, name, WS_F64, &a) || ws_h5_read(out, oname, WS_F64, &b)) {
         ok(0, "%s: %s", name, ws_last_error());
         goto done;
     }
@@ -97,7 +99,7 @@ static void compare_numeric(const ws_h5file *ref, const ws_h5file *out, const ch
     ws_array lg = {0};
     if (kind_of(ru) == 'm') {   /* our own logits decide where a flipped pixel is acceptable */
         char lname[1024];
-        snprintf(lname, sizeof lname, "%s", name);
+        snprintf(lname, sizeof lname, "%s", oname);
         char *suf = strstr(lname, "_binary");
         if (suf && !suf[7]) strcpy(suf, "_logits");
         else strncat(lname, "_logits", sizeof lname - strlen(lname) - 1);
@@ -257,13 +259,17 @@ int main(int argc, char **argv)
     if (ws_h5_open(&ref, argv[1])) { ok(0, "open reference: %s", ws_last_error()); return done_testing(); }
     if (ws_h5_open(&out, argv[2])) { ok(0, "open output: %s", ws_last_error()); return done_testing(); }
     for (int gi = 0; gi < ng; gi++) {
-        char **names = NULL;
+        char **names = NULL, g[512], og[512];
         size_t n = 0;
-        if (ws_h5_list(&ref, groups[gi], &names, &n)) { ok(0, "%s", ws_last_error()); continue; }
+        snprintf(g, sizeof g, "%s", groups[gi]);
+        char *colon = strchr(g, ':');
+        if (colon) *colon = '\0';
+        snprintf(og, sizeof og, "%s", colon ? colon + 1 : g);
+        if (ws_h5_list(&ref, g, &names, &n)) { ok(0, "%s", ws_last_error()); continue; }
         for (size_t i = 0; i < n; i++) {
-            char full[1024];
-            const char *g = groups[gi];
+            char full[1024], ofull[1024];
             snprintf(full, sizeof full, "%s%s%s", g, g[strlen(g) - 1] == '/' ? "" : "/", names[i]);
+            snprintf(ofull, sizeof ofull, "%s%s%s", og, og[strlen(og) - 1] == '/' ? "" : "/", names[i]);
             int skip = ends_with(full, "_utf8") || ends_with(full, "_utf8_offsets");
             for (int k = 0; !skip && k < nrle; k++) {   /* RLE groups are compared mask by mask */
                 size_t pl = strlen(rles[k]);
@@ -274,9 +280,9 @@ int main(int argc, char **argv)
             }
             for (int k = 0; !skip && k < ns; k++) skip = !fnmatch(skips[k], full, 0);
             if (skip) continue;
-            if (!ws_h5_exists(&out, full)) { ok(0, "%s: missing in %s", full, argv[2]); continue; }
-            if (dataset_type(&ref, full, NULL) == H5T_STRING) compare_strings(&ref, &out, full);
-            else compare_numeric(&ref, &out, full, find_rule(rules, nr, full));
+            if (!ws_h5_exists(&out, ofull)) { ok(0, "%s: missing in %s", ofull, argv[2]); continue; }
+            if (dataset_type(&ref, full, NULL) == H5T_STRING) compare_strings(&ref, &out, full, ofull);
+            else compare_numeric(&ref, &out, full, ofull, find_rule(rules, nr, full));
         }
         ws_h5_strings_free(names, n);
     }

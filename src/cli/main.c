@@ -18,6 +18,8 @@ static const char *usage =
     "Commands:\n"
     "  demo       encode an image and the VOC class prompts with CLIP and print the\n"
     "             zero-shot similarity table (wsseed demo --help)\n"
+    "  masks      SAM masks of a dataset split into a resumable HDF5 mask store\n"
+    "             (FMA-WSSS level-aware generator; wsseed masks --help)\n"
     "  tokenize   CLIP BPE tokenizer: each input line -> one line of 77 token ids\n"
     "  dump       run one module on the inputs of a golden-style HDF5 file and write its\n"
     "             outputs under the same names (verification interface; wsseed dump --help)\n"
@@ -76,6 +78,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "tokenize")) return ws_cmd_tokenize(argc - i, argv + i);
     if (!strcmp(cmd, "dump")) return ws_cmd_dump(argc - i, argv + i);
     if (!strcmp(cmd, "demo")) return ws_cmd_demo(argc - i, argv + i);
+    if (!strcmp(cmd, "masks")) return ws_cmd_masks(argc - i, argv + i);
     fprintf(stderr, "wsseed: error: unknown command '%s' (see wsseed --help)\n", cmd);
     return 2;
 }

@@ -1,0 +1,277 @@
+/* config.c - YAML settings against a key table (see config.h), with libyaml's event parser. */
+#define _POSIX_C_SOURCE 200809L
+#include "io/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "core/status.h"
+
+static const ws_cfg_key *find_key(const ws_cfg_key *keys, size_t n, const char *k)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(keys[i].key, k)) return &keys[i];
+    return NULL;
+}
+
+static const char *type_name(ws_cfg_type t)
+{
+    static const char *names[] = {"integer", "number", "string", "boolean", "list of 3 numbers"};
+    return names[t];
+}
+
+static int parse_num(const char *s, double *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtod(s, &end);
+    while (*end == ' ') end++;
+    return errno || end == s || *end ? -1 : 0;
+}
+
+/* Sets one key from scalar values (n = 1) or a sequence (n values). where = "file:line". */
+static int assign(const ws_cfg_key *k, void *settings, char **vals, int n, int seq, const char *where)
+{
+    char *field = (char *)settings + k->offset;
+    double v;
+    if (k->type == WS_CFG_FLOAT3) {
+        if (!seq || n != 3) return ws_fail(WS_EINVAL, "%s: key '%s' needs a list of 3 numbers, e.g. [0, 0, 0.1]", where, k->key);
+        for (int i = 0; i < 3; i++) {
+            if (parse_num(vals[i], &v)) return ws_fail(WS_EINVAL, "%s: key '%s': '%s' is not a number", where, k->key, vals[i]);
+            ((float *)field)[i] = (float)v;
+        }
+        return 0;
+    }
+    if (seq || n != 1) return ws_fail(WS_EINVAL, "%s: key '%s' needs a single %s, not a list", where, k->key, type_name(k->type));
+    const char *s = vals[0];
+    switch (k->type) {
+    case WS_CFG_INT: {
+        char *end;
+        errno = 0;
+        long x = strtol(s, &end, 10);
+        if (errno || end == s || *end) return ws_fail(WS_EINVAL, "%s: key '%s' needs an integer, got '%s'", where, k->key, s);
+        *(int *)field = (int)x;
+        return 0;
+    }
+    case WS_CFG_FLOAT:
+        if (parse_num(s, &v)) return ws_fail(WS_EINVAL, "%s: key '%s' needs a number, got '%s'", where, k->key, s);
+        *(double *)field = v;
+        return 0;
+    case WS_CFG_BOOL:
+        if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "1") || !strcmp(s, "on")) *(int *)field = 1;
+        else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "0") || !strcmp(s, "off")) *(int *)field = 0;
+        else return ws_fail(WS_EINVAL, "%s: key '%s' needs true or false, got '%s'", where, k->key, s);
+        return 0;
+    case WS_CFG_STR:
+        if (strlen(s) >= WS_CFG_STR_MAX) return ws_fail(WS_EINVAL, "%s: key '%s': value too long", where, k->key);
+        strcpy(field, s);
+        return 0;
+    default:
+        return ws_fail(WS_EINVAL, "%s: key '%s' has an unknown type", where, k->key);
+    }
+}
+
+static int unknown(const ws_cfg_key *keys, size_t n, const char *key, const char *where)
+{
+    /* suggest the keys of the same section */
+    char hint[512] = "";
+    const char *dot = strrchr(key, '.');
+    size_t pl = dot ? (size_t)(dot - key + 1) : 0, used = 0;
+    for (size_t i = 0; i < n && used + 64 < sizeof hint; i++)
+        if (pl && !strncmp(keys[i].key, key, pl)) used += (size_t)snprintf(hint + used, sizeof hint - used, "%s%s", used ? ", " : "", keys[i].key);
+    return ws_fail(WS_EINVAL, "%s: unknown key '%s'%s%s", where, key, used ? " (keys of this section: " : "", used ? hint : "");
+}
+
+#define MAX_DEPTH 8
+
+/* The dotted path of the pending keys of frames 0..depth-1. */
+static void path_of(char *const *pending, int depth, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    for (int i = 0; i < depth; i++)
+        snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", i ? "." : "", pending[i] ? pending[i] : "?");
+}
+
+int ws_cfg_load(const ws_cfg_key *keys, size_t n, void *settings, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return ws_fail(WS_EIO, "cannot open config %s", path);
+    yaml_parser_t p;
+    yaml_event_t ev;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_file(&p, f);
+    char *pending[MAX_DEPTH] = {0};   /* per open mapping: the key whose value comes next */
+    char *seqv[16], full[512], where[1200];
+    int depth = 0, in_seq = 0, nseq = 0, rc = 0, done = 0;
+    while (!done && !rc) {
+        if (!yaml_parser_parse(&p, &ev)) {
+            rc = ws_fail(WS_EFORMAT, "%s:%lu: malformed YAML: %s", path, (unsigned long)p.problem_mark.line + 1,
+                         p.problem ? p.problem : "syntax error");
+            break;
+        }
+        snprintf(where, sizeof where, "%s:%lu", path, (unsigned long)ev.start_mark.line + 1);
+        path_of(pending, depth, full, sizeof full);
+        int top_has_key = depth > 0 && pending[depth - 1];
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT: done = 1; break;
+        case YAML_MAPPING_START_EVENT:
+            if (in_seq) rc = ws_fail(WS_EINVAL, "%s: key '%s': lists of mappings are not supported", where, full);
+            else if (depth >= MAX_DEPTH) rc = ws_fail(WS_EINVAL, "%s: nesting too deep", where);
+            else if (depth > 0 && !top_has_key) rc = ws_fail(WS_EFORMAT, "%s: a mapping cannot be a key", where);
+            else pending[depth++] = NULL;
+            break;
+        case YAML_MAPPING_END_EVENT:
+            free(pending[--depth]);
+            pending[depth] = NULL;
+            if (depth > 0) { free(pending[depth - 1]); pending[depth - 1] = NULL; }
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+            if (in_seq) rc = ws_fail(WS_EINVAL, "%s: key '%s': nested lists are not supported", where, full);
+            else if (!top_has_key) rc = ws_fail(WS_EFORMAT, "%s: a config must be a mapping of keys", where);
+            else { in_seq = 1; nseq = 0; }
+            break;
+        case YAML_SEQUENCE_END_EVENT: {
+            const ws_cfg_key *k = find_key(keys, n, full);
+            rc = k ? assign(k, settings, seqv, nseq, 1, where) : unknown(keys, n, full, where);
+            for (int i = 0; i < nseq; i++) free(seqv[i]);
+            nseq = 0;
+            in_seq = 0;
+            free(pending[depth - 1]);
+            pending[depth - 1] = NULL;
+            break;
+        }
+        case YAML_SCALAR_EVENT: {
+            char *val = (char *)ev.data.scalar.value;
+            if (in_seq) {
+                if (nseq < 16) seqv[nseq++] = strdup(val);
+                else rc = ws_fail(WS_EINVAL, "%s: key '%s': list too long", where, full);
+            } else if (depth == 0) {
+                if (val[0]) rc = ws_fail(WS_EFORMAT, "%s: a config must be a mapping of keys", where);
+            } else if (!top_has_key) {
+                pending[depth - 1] = strdup(val);
+            } else {
+                const ws_cfg_key *k = find_key(keys, n, full);
+                rc = k ? assign(k, settings, &val, 1, 0, where) : unknown(keys, n, full, where);
+                free(pending[depth - 1]);
+                pending[depth - 1] = NULL;
+            }
+            break;
+        }
+        case YAML_ALIAS_EVENT: rc = ws_fail(WS_EINVAL, "%s: YAML aliases are not supported", where); break;
+        default: break;
+        }
+        yaml_event_delete(&ev);
+    }
+    for (int i = 0; i < MAX_DEPTH; i++) free(pending[i]);
+    for (int i = 0; i < nseq; i++) free(seqv[i]);
+    yaml_parser_delete(&p);
+    fclose(f);
+    return rc;
+}
+
+int ws_cfg_set(const ws_cfg_key *keys, size_t n, void *settings, const char *assignment)
+{
+    char buf[WS_CFG_STR_MAX + 256];
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment || strlen(assignment) >= sizeof buf)
+        return ws_fail(WS_EINVAL, "--set '%s': expected key=value", assignment);
+    memcpy(buf, assignment, strlen(assignment) + 1);
+    buf[eq - assignment] = '\0';
+    char *key = buf, *val = buf + (eq - assignment) + 1, where[300];
+    snprintf(where, sizeof where, "--set %.200s", key);
+    const ws_cfg_key *k = find_key(keys, n, key);
+    if (!k) return unknown(keys, n, key, where);
+    size_t vl = strlen(val);
+    if (vl >= 2 && ((val[0] == '"' && val[vl - 1] == '"') || (val[0] == '\'' && val[vl - 1] == '\''))) {
+        val[vl - 1] = '\0';
+        val++;
+    }
+    if (val[0] != '[') return assign(k, settings, &val, 1, 0, where);
+    char *items[16], *save = NULL;
+    int m = 0;
+    char *inner = val + 1, *close = strrchr(inner, ']');
+    if (!close) return ws_fail(WS_EINVAL, "%s: unterminated list '%s'", where, val);
+    *close = '\0';
+    for (char *t = strtok_r(inner, ",", &save); t && m < 16; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ') t++;
+        items[m++] = t;
+    }
+    return assign(k, settings, items, m, 1, where);
+}
+
+/* The shortest %g text (lo..hi digits) that reads back as the same value at that precision. */
+static void shortest(double v, int lo, int hi, char *buf, size_t cap)
+{
+    for (int d = lo; d <= hi; d++) {
+        snprintf(buf, cap, "%.*g", d, v);
+        double back = strtod(buf, NULL);
+        if (hi == 9 ? (float)back == (float)v : back == v) return;
+    }
+}
+
+static void value_str(const ws_cfg_key *k, const void *settings, char *buf, size_t cap)
+{
+    const char *field = (const char *)settings + k->offset;
+    switch (k->type) {
+    case WS_CFG_INT: snprintf(buf, cap, "%d", *(const int *)field); break;
+    case WS_CFG_FLOAT: shortest(*(const double *)field, 15, 17, buf, cap); break;
+    case WS_CFG_BOOL: snprintf(buf, cap, "%s", *(const int *)field ? "true" : "false"); break;
+    case WS_CFG_STR: snprintf(buf, cap, "\"%s\"", field); break;
+    case WS_CFG_FLOAT3: {
+        const float *v = (const float *)field;
+        char a[32], b[32], c[32];
+        shortest(v[0], 6, 9, a, sizeof a);
+        shortest(v[1], 6, 9, b, sizeof b);
+        shortest(v[2], 6, 9, c, sizeof c);
+        snprintf(buf, cap, "[%s, %s, %s]", a, b, c);
+        break;
+    }
+    }
+}
+
+char *ws_cfg_dump(const ws_cfg_key *keys, size_t n, const void *settings)
+{
+    size_t cap = 4096 + n * 256, len = 0;
+    char *out = malloc(cap), prev[512] = "";
+    if (!out) return NULL;
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        const char *k = keys[i].key;
+        /* open the sections of this key that differ from the previous key's */
+        int depth = 0;
+        const char *a = k, *b = prev;
+        while (1) {
+            const char *da = strchr(a, '.'), *db = strchr(b, '.');
+            if (!da || !db || da - a != db - b || strncmp(a, b, (size_t)(da - a))) break;
+            a = da + 1;
+            b = db + 1;
+            depth++;
+        }
+        for (const char *d; (d = strchr(a, '.')); a = d + 1, depth++)
+            len += (size_t)snprintf(out + len, cap - len, "%*s%.*s:\n", 2 * depth, "", (int)(d - a), a);
+        char val[WS_CFG_STR_MAX + 8];
+        value_str(&keys[i], settings, val, sizeof val);
+        len += (size_t)snprintf(out + len, cap - len, "%*s%s: %s%s%s\n", 2 * depth, "", a, val,
+                                keys[i].help ? "  # " : "", keys[i].help ? keys[i].help : "");
+        snprintf(prev, sizeof prev, "%s", k);
+        if (len + WS_CFG_STR_MAX + 300 > cap) {
+            char *p = realloc(out, cap *= 2);
+            if (!p) { free(out); return NULL; }
+            out = p;
+        }
+    }
+    return out;
+}
+
+void ws_cfg_print_help(const ws_cfg_key *keys, size_t n, const void *settings, void *file)
+{
+    FILE *f = file;
+    for (size_t i = 0; i < n; i++) {
+        char val[WS_CFG_STR_MAX + 8];
+        value_str(&keys[i], settings, val, sizeof val);
+        fprintf(f, "  %-36s %-16s %s\n", keys[i].key, val, keys[i].help ? keys[i].help : "");
+    }
+}

@@ -1,0 +1,34 @@
+/* config.h - YAML configuration files checked against a schema of known keys.
+ *
+ * A command declares its settings as a table of keys (dotted paths such as "amg.points_per_side")
+ * with a type, a default (the embedded default config is just these values) and a help text.
+ * Loading a YAML file sets the keys it names; `--set key=value` overrides follow. An unknown
+ * key, a wrong type or malformed YAML is an error naming the file, line and key. The resolved
+ * config can be written back as YAML (for experiments/<run>/ and cache keys).
+ */
+#ifndef WS_IO_CONFIG_H
+#define WS_IO_CONFIG_H
+
+#include <stddef.h>
+
+typedef enum { WS_CFG_INT, WS_CFG_FLOAT, WS_CFG_STR, WS_CFG_BOOL, WS_CFG_FLOAT3 } ws_cfg_type;
+
+typedef struct ws_cfg_key {
+    const char *key;      /* dotted path */
+    ws_cfg_type type;
+    size_t offset;        /* offset of the field in the settings struct */
+    const char *help;     /* one line for --help and the resolved YAML */
+} ws_cfg_key;
+
+#define WS_CFG_STR_MAX 1024   /* WS_CFG_STR fields are char[WS_CFG_STR_MAX] */
+
+/* Reads YAML file `path` into `settings` (which holds the defaults already). */
+int ws_cfg_load(const ws_cfg_key *keys, size_t n, void *settings, const char *path);
+/* Applies one "key=value" override (value in YAML flow syntax, e.g. "[0, 0, 0.1]"). */
+int ws_cfg_set(const ws_cfg_key *keys, size_t n, void *settings, const char *assignment);
+/* The resolved settings as YAML text (malloc'd, caller frees), keys in table order. */
+char *ws_cfg_dump(const ws_cfg_key *keys, size_t n, const void *settings);
+/* Prints the table (key, type, current value, help) for --help. */
+void ws_cfg_print_help(const ws_cfg_key *keys, size_t n, const void *settings, void *file /* FILE* */);
+
+#endif

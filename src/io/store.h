@@ -1,0 +1,58 @@
+/* store.h - the HDF5 mask store: SAM masks of one dataset split, a group per image id.
+ *
+ * Layout (readable by h5py): /masks/<id>/{rle_counts_values, rle_counts_offsets (n+1), size (H, W),
+ * area, bbox (XYWH, inclusive max), level, predicted_iou, predicted_iou_thresh,
+ * predicted_iou_nms, stability_score, stability_score_bias, point_coords (n, 2), crop_box (XYWH)};
+ * root attributes `format` (= "wsseed-masks-1") and `settings` (the resolved generator settings).
+ *
+ * Writing is crash-safe: each image is first written to its own small file in <store>.parts/
+ * (temp file + rename), so an interrupted run loses at most the image in flight and resumes
+ * where it stopped; when every image of the split is done the parts are merged into <store>
+ * (again temp file + rename). Several processes (--shard i/n) may share one parts folder.
+ */
+#ifndef WS_IO_STORE_H
+#define WS_IO_STORE_H
+
+#include <stdint.h>
+
+#define WS_STORE_FORMAT "wsseed-masks-1"
+
+typedef struct ws_mask_rec {
+    int64_t *rle;            /* uncompressed column-major counts (owned by the set) */
+    int n_rle;
+    int64_t area, bbox[4], crop_box[4];   /* XYWH */
+    int64_t level;
+    float iou, iou_thresh, iou_nms, stability, stab_bias;
+    double point[2];
+} ws_mask_rec;
+
+typedef struct ws_mask_set {   /* the masks of one image */
+    int H, W, n;
+    ws_mask_rec *r;
+} ws_mask_set;
+
+void ws_mask_set_free(ws_mask_set *s);
+
+typedef struct ws_store {
+    char *path, *parts;      /* the store file and its parts folder */
+    char *settings;          /* resolved settings text the store was made with */
+} ws_store;
+
+/* Opens (creating the parts folder) a store for writing. Refuses, naming the differing store,
+ * when the existing store or parts were made with other settings. */
+int ws_store_open_write(ws_store *s, const char *path, const char *settings);
+/* 1 if image `id` is already stored (merged or as a part). */
+int ws_store_has(const ws_store *s, const char *id);
+/* Writes the masks of image `id` atomically as a part. */
+int ws_store_put(ws_store *s, const char *id, const ws_mask_set *m);
+/* If every id of the split is stored, merges the parts into the store file (atomically) and
+ * removes them; *complete says whether the store now holds the whole split. */
+int ws_store_finish(ws_store *s, char *const *ids, int n_ids, int *complete);
+void ws_store_close(ws_store *s);
+
+/* Reading a merged store (or a single part). */
+int ws_store_read(const char *path, const char *id, ws_mask_set *out);
+/* The image ids of a store, sorted; *ids malloc'd (free with ws_h5_strings_free). */
+int ws_store_ids(const char *path, char ***ids, int *n);
+
+#endif
