@@ -41,6 +41,18 @@ tap_ok "shard 0/2" run --set output.store="$TMPD/sh.h5" --shard 0/2
 tap_ok "shard 1/2 completes the store" sh -c "'$WSSEED' masks '$V/masks.yaml' --set output.store='$TMPD/sh.h5' --shard 1/2 2> '$TMPD/s.txt' && grep -q 'store complete' '$TMPD/s.txt'"
 tap_run "$H5CMP" "$TMPD/one.h5" "$TMPD/sh.h5"
 
+# export: amg.py's PNG folders (mask x 255 + metadata.csv) and COCO-style JSON
+tap_ok "masks export --png --coco" "$WSSEED" masks export "$TMPD/one.h5" --png "$TMPD/png" --coco "$TMPD/coco.json"
+n_a=$(h5dump -d /masks/a/area -y -w 0 -o "$TMPD/area.txt" "$TMPD/one.h5" > /dev/null 2>&1; tr -s ', \n' '\n\n\n' < "$TMPD/area.txt" | grep -c .)
+tap_ok "one PNG per mask of image a ($n_a)" test "$(ls "$TMPD/png/a" | grep -c '\.png$')" -eq "$n_a"
+tap_ok "metadata.csv has the amg.py header and a row per mask" sh -c \
+    "head -n 1 '$TMPD/png/a/metadata.csv' | grep -q '^id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x' && test \$(wc -l < '$TMPD/png/a/metadata.csv') -eq $((n_a + 1))"
+area1=$(sed -n 3p "$TMPD/png/a/metadata.csv" | cut -d, -f2)
+tap_ok "PNG 1 of image a is 800x534 with as many 255 pixels as its area ($area1)" sh -c \
+    "test \"\$('$top_builddir/tests/pngstat' '$TMPD/png/a/1.png')\" = '800 534 $area1'"
+tap_ok "COCO JSON holds 3 images and every mask" sh -c \
+    "test \$(grep -c '\"file_name\"' '$TMPD/coco.json') -eq 3 && test \$(grep -c '\"segmentation\"' '$TMPD/coco.json') -eq $((3 * n_a))"
+
 # bad input
 head -c 20000 "$GOLDEN/dog.jpg" > "$V/JPEGImages/b.jpg"
 tap_ok "a corrupt JPEG stops the run naming the file" sh -c \

@@ -10,6 +10,7 @@ int ws_cmd_tokenize(int argc, char **argv);
 int ws_cmd_dump(int argc, char **argv);
 int ws_cmd_demo(int argc, char **argv);
 int ws_cmd_masks(int argc, char **argv);
+int ws_cmd_masks_export(int argc, char **argv);
 
 /* Options every `dump` module receives (the fixed contract). */
 typedef struct ws_dump_args {

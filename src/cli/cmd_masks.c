@@ -65,6 +65,7 @@ static void defaults(masks_settings *s)
 static void usage(FILE *f, const masks_settings *s)
 {
     fputs("Usage: wsseed masks [CONFIG.yaml] [--set key=value]... [--shard i/n] [--max-images N]\n"
+          "       wsseed masks export STORE.h5 [--png DIR] [--coco FILE.json]   (see export --help)\n"
           "\n"
           "SAM masks of every image of a split (FMA-WSSS's level-aware generator; defaults are its VOC\n"
           "settings, l2_nmsf_s1_rsw3) into an HDF5 mask store. A run that is interrupted or stopped\n"
@@ -216,6 +217,7 @@ int ws_cmd_masks(int argc, char **argv)
     const char *config = NULL;
     int shard_i = 0, shard_n = 1;
     long max_images = -1;
+    if (argc > 1 && !strcmp(argv[1], "export")) return ws_cmd_masks_export(argc - 1, argv + 1);
     defaults(&s);
     for (int i = 1; i < argc; i++)   /* the config first, so that --set overrides it */
         if (argv[i][0] != '-' && (i == 1 || strcmp(argv[i - 1], "--set"))) { config = argv[i]; break; }

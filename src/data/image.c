@@ -1,11 +1,13 @@
 /* image.c - JPEG (libjpeg) and PNG (libpng) decoding into RGB (see image.h). */
 #include "data/image.h"
 
+#define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jpeglib.h>
 #include <png.h>
@@ -99,4 +101,37 @@ void ws_image_free(ws_image *img)
     if (!img) return;
     free(img->rgb);
     memset(img, 0, sizeof *img);
+}
+
+int ws_png_write_u8(const char *path, const uint8_t *data, int w, int h, const uint8_t *palette)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    FILE *fp = fopen(tmp, "wb");
+    if (!fp) return ws_fail(WS_EIO, "cannot create %s (does the folder exist?)", tmp);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info || setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        fclose(fp);
+        remove(tmp);
+        return ws_fail(WS_EIO, "cannot write PNG %s", path);
+    }
+    png_init_io(png, fp);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, palette ? PNG_COLOR_TYPE_PALETTE : PNG_COLOR_TYPE_GRAY,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (palette) {
+        png_color pal[256];
+        for (int i = 0; i < 256; i++) { pal[i].red = palette[3 * i]; pal[i].green = palette[3 * i + 1]; pal[i].blue = palette[3 * i + 2]; }
+        png_set_PLTE(png, info, pal, 256);
+    }
+    png_write_info(png, info);
+    for (int y = 0; y < h; y++) png_write_row(png, (png_const_bytep)(data + (size_t)y * w));
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    if (fclose(fp) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        return ws_fail(WS_EIO, "cannot write PNG %s", path);
+    }
+    return 0;
 }

@@ -15,4 +15,8 @@ typedef struct ws_image {
 int ws_image_read(const char *path, ws_image *img);
 void ws_image_free(ws_image *img);   /* zeroed image is a no-op */
 
+/* Writes an 8-bit single-channel PNG (h, w); palette (256 RGB triples) may be NULL for grey.
+ * The file appears atomically (temp file + rename). */
+int ws_png_write_u8(const char *path, const uint8_t *data, int w, int h, const uint8_t *palette);
+
 #endif
