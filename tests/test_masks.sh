@@ -69,6 +69,21 @@ tap_ok "malformed YAML is reported" sh -c "! '$WSSEED' masks '$TMPD/broken.yaml'
 tap_ok "a wrong type is reported" sh -c "! '$WSSEED' masks --set amg.points_per_side=many 2> '$TMPD/e5.txt' && grep -q 'amg.points_per_side. needs an integer' '$TMPD/e5.txt'"
 tap_ok "a store made with other settings is refused" sh -c \
     "! '$WSSEED' masks '$V/masks.yaml' --set output.store='$TMPD/one.h5' --set amg.box_nms_thresh=0.5 2> '$TMPD/e6.txt' && grep -q 'one.h5 exists and was made with other settings' '$TMPD/e6.txt'"
+# a plain image list (paths relative to the list), PNG input, and bad PNG / checkpoint files
+mkdir -p "$TMPD/list"
+"$top_builddir/tests/pngstat" "$TMPD/png/a/1.png" > /dev/null
+cp "$TMPD/png/a/1.png" "$TMPD/list/grey.png"
+cp "$GOLDEN/dog.jpg" "$TMPD/list/dog.jpg"
+printf 'dog.jpg\ngrey.png\n' > "$TMPD/list/images.txt"
+tap_ok "data.list with a JPEG and a PNG" "$WSSEED" masks "$V/masks.yaml" --set data.list="$TMPD/list/images.txt" \
+    --set output.store="$TMPD/list.h5"
+tap_ok "the list store holds both ids" sh -c "h5ls '$TMPD/list.h5/masks' | grep -q '^dog' && h5ls '$TMPD/list.h5/masks' | grep -q '^grey'"
+head -c $(($(wc -c < "$TMPD/png/a/1.png") / 2)) "$TMPD/png/a/1.png" > "$TMPD/list/grey.png"
+tap_ok "a truncated PNG is named" sh -c \
+    "! '$WSSEED' masks '$V/masks.yaml' --set data.list='$TMPD/list/images.txt' --set output.store='$TMPD/list2.h5' 2> '$TMPD/e7.txt' && grep -q 'grey.png' '$TMPD/e7.txt'"
+tap_ok "a CLIP checkpoint given as SAM is refused by name" sh -c \
+    "! '$WSSEED' masks '$V/masks.yaml' --set model.sam='$GOLDEN/clip_tiny.pt' --set output.store='$TMPD/x.h5' 2> '$TMPD/e8.txt' && grep -q 'clip_tiny.pt' '$TMPD/e8.txt'"
+
 tap_ok "configs/voc/masks.yaml holds exactly the built-in defaults" sh -c \
     "'$WSSEED' masks '$top_srcdir/configs/voc/masks.yaml' --help > '$TMPD/h1' && '$WSSEED' masks --help > '$TMPD/h2' && cmp '$TMPD/h1' '$TMPD/h2'"
 tap_end

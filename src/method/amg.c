@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/status.h"
 
 void ws_amg_cfg_sam_default(ws_amg_cfg *c)
@@ -369,82 +370,105 @@ typedef struct {
     int ch, cw, rh, rw;           /* crop size, its resized size */
 } crop_ctx;
 
-/* One decoder batch of a crop: filters the 3 masks of each point and appends survivors to l. */
-static int process_batch(crop_ctx *c, ws_scope *g, ws_at_tensor emb, const double *pts, int B, int bi, ws_amg_list *l)
+#define PP_CHUNK 16   /* points whose full-resolution logits are held at once */
+
+/* The three masks of one point (logits (3, ch, cw)): scores, filters, box, crop-edge test; the
+ * survivors are appended to l. */
+static int filter_point(crop_ctx *c, const float *lg3, const float *iou3, uint8_t *bin, const double *pt,
+                        const double *pm, int bi, int p, ws_amg_list *l)
 {
     const ws_amg_cfg *cfg = c->cfg;
+    size_t plane = (size_t)c->ch * c->cw;
+    const float hi = (float)(0.0 + cfg->stability_score_offset), lo = (float)(0.0 - cfg->stability_score_offset);
+    for (int k = 0; k < 3; k++) {
+        const float *lg = lg3 + (size_t)k * plane;
+        int32_t inter = 0, uni = 0;
+        for (size_t i = 0; i < plane; i++) { inter += lg[i] > hi; uni += lg[i] > lo; }
+        float st = (float)inter / (float)uni, io = iou3[k];
+        int rc;
+        if (c->tr && (rc = pre_push(&c->tr->pre, c->ci, bi, p, k, io, st, pt, pm))) return rc;
+        if (c->tr) c->tr->n_decoded++;
+        float ith = io + cfg->score_thresh_offset[k];
+        if (cfg->pred_iou_thresh > 0 && !(ith > (float)cfg->pred_iou_thresh)) continue;
+        if (c->tr) c->tr->n_pass_iou++;
+        if (cfg->stability_score_thresh > 0 && !(st + cfg->stability_score_bias[k] >= (float)cfg->stability_score_thresh)) continue;
+        if (c->tr) c->tr->n_pass_iou_and_stability++;
+        ws_amg_rec r = {0};
+        float amax = 1.0f;
+        for (size_t i = 0; i < plane; i++) if (fabsf(lg[i]) > amax) amax = fabsf(lg[i]);
+        for (size_t i = 0; i < plane; i++) {
+            bin[i] = lg[i] > 0.0f;
+            r.borderline += fabsf(lg[i]) <= 1e-4f * amax;
+        }
+        mask_box(bin, c->ch, c->cw, c->cw, r.box);
+        /* drop boxes near a crop edge that is not an image edge (atol 20) */
+        int near = 0;
+        const int64_t img[4] = {0, 0, c->W, c->H};
+        for (int e = 0; e < 4; e++) {
+            int64_t v = r.box[e] + c->cb[e % 2];
+            if (llabs(v - c->cb[e]) <= 20 && !(llabs(v - img[e]) <= 20)) near = 1;
+        }
+        if (near) continue;
+        if (!(r.mask = calloc((size_t)c->H * c->W, 1))) return ws_fail(WS_ENOMEM, "mask generator: out of memory");
+        for (int y = 0; y < c->ch; y++)
+            memcpy(r.mask + (size_t)(y + c->cb[1]) * c->W + c->cb[0], bin + (size_t)y * c->cw, (size_t)c->cw);
+        r.level = k;
+        r.iou = io;
+        r.iou_thresh = ith;
+        r.iou_nms = io + cfg->score_nms_offset[k];
+        r.stability = st;
+        r.stab_bias = cfg->stability_score_bias[k];
+        r.point[0] = pt[0];
+        r.point[1] = pt[1];
+        if ((rc = list_push(l, &r))) { free(r.mask); return rc; }
+    }
+    return 0;
+}
+
+/* One decoder batch of a crop: filters the 3 masks of each point and appends survivors to l. */
+static int process_batch(crop_ctx *c, ws_at_tensor emb, const double *pts, int B, int bi, ws_amg_list *l)
+{
     double *model = malloc((size_t)B * 2 * sizeof *model);
     int32_t *ones = malloc((size_t)B * sizeof *ones);
     size_t plane = (size_t)c->ch * c->cw;
-    float *logits = malloc((size_t)B * 3 * plane * sizeof *logits), iou[3 * 256 * 4];
+    float *logits = malloc((size_t)PP_CHUNK * 3 * plane * sizeof *logits), *iou = malloc((size_t)PP_CHUNK * 3 * sizeof *iou);
     uint8_t *bin = malloc(plane);
     int rc = 0;
-    if (!model || !ones || !logits || !bin || B > 1024) { rc = ws_fail(WS_ENOMEM, "mask generator: out of memory"); goto done; }
+    if (!model || !ones || !logits || !iou || !bin) { rc = ws_fail(WS_ENOMEM, "mask generator: out of memory"); goto done; }
     for (int i = 0; i < B; i++) {   /* apply_coords in float64 */
         model[2 * i] = pts[2 * i] * ((double)c->rw / c->cw);
         model[2 * i + 1] = pts[2 * i + 1] * ((double)c->rh / c->ch);
         ones[i] = 1;
     }
-    const int64_t p3[3] = {B, 1, 2}, l2[2] = {B, 1};
-    ws_at_tensor pt = ws_g_from_data(g, model, WS_AT_F64, 3, p3), lb = ws_g_from_data(g, ones, WS_AT_I32, 2, l2);
-    ws_at_tensor sparse = NULL, dense = NULL;
-    ws_sam_dec_out d;
-    if ((rc = ws_sam_prompt(c->m, g, pt, lb, NULL, NULL, &sparse, &dense))) goto done;
-    if ((rc = ws_sam_decode(c->m, g, emb, sparse, dense, 1, &d))) goto done;
-    ws_at_tensor full = ws_sam_postprocess(c->m, g, d.masks, c->rh, c->rw, c->ch, c->cw);
-    if (g->err) { rc = g->err; goto done; }
-    if (ws_at_read(full, logits, (size_t)B * 3 * plane * sizeof *logits) || ws_at_read(d.iou, iou, (size_t)B * 3 * sizeof *iou)) {
-        rc = ws_fail(WS_ETORCH, "mask generator: %s", ws_at_last_error());
-        goto done;
+    /* the decoder and the full-resolution logits run PP_CHUNK points at a time: prompts are
+     * independent, so this bounds memory without changing any result */
+    for (int p0 = 0; p0 < B && !rc; p0 += PP_CHUNK) {
+        int np = B - p0 < PP_CHUNK ? B - p0 : PP_CHUNK;
+        ws_scope cg;
+        ws_scope_init(&cg);
+        const int64_t p3[3] = {np, 1, 2}, l2[2] = {np, 1};
+        ws_at_tensor pt = ws_g_from_data(&cg, model + 2 * p0, WS_AT_F64, 3, p3);
+        ws_at_tensor lb = ws_g_from_data(&cg, ones, WS_AT_I32, 2, l2);
+        ws_at_tensor sparse = NULL, dense = NULL, full = NULL;
+        ws_sam_dec_out d;
+        double t0 = ws_now();
+        rc = ws_sam_prompt(c->m, &cg, pt, lb, NULL, NULL, &sparse, &dense);
+        if (!rc) rc = ws_sam_decode(c->m, &cg, emb, sparse, dense, 1, &d);
+        if (c->tr) c->tr->t_decoder += ws_now() - t0;
+        if (!rc) full = ws_sam_postprocess(c->m, &cg, d.masks, c->rh, c->rw, c->ch, c->cw);
+        if (!rc && cg.err) rc = cg.err;
+        if (!rc && (ws_at_read(d.iou, iou, (size_t)np * 3 * sizeof *iou) ||
+                    ws_at_read(full, logits, (size_t)np * 3 * plane * sizeof *logits)))
+            rc = ws_fail(WS_ETORCH, "mask generator: %s", ws_at_last_error());
+        ws_scope_free(&cg);
+        for (int q = 0; q < np && !rc; q++) rc = filter_point(c, logits + (size_t)q * 3 * plane, iou + q * 3, bin,
+                                                              pts + 2 * (p0 + q), model + 2 * (p0 + q), bi, p0 + q, l);
     }
-    const float hi = (float)(0.0 + cfg->stability_score_offset), lo = (float)(0.0 - cfg->stability_score_offset);
-    for (int p = 0; p < B && !rc; p++)
-        for (int k = 0; k < 3 && !rc; k++) {
-            const float *lg = logits + ((size_t)p * 3 + k) * plane;
-            int32_t inter = 0, uni = 0;
-            for (size_t i = 0; i < plane; i++) { inter += lg[i] > hi; uni += lg[i] > lo; }
-            float st = (float)inter / (float)uni, io = iou[p * 3 + k];
-            if (c->tr && (rc = pre_push(&c->tr->pre, c->ci, bi, p, k, io, st, pts + 2 * p, model + 2 * p))) break;
-            if (c->tr) c->tr->n_decoded++;
-            float ith = io + cfg->score_thresh_offset[k];
-            if (cfg->pred_iou_thresh > 0 && !(ith > (float)cfg->pred_iou_thresh)) continue;
-            if (c->tr) c->tr->n_pass_iou++;
-            if (cfg->stability_score_thresh > 0 && !(st + cfg->stability_score_bias[k] >= (float)cfg->stability_score_thresh)) continue;
-            if (c->tr) c->tr->n_pass_iou_and_stability++;
-            ws_amg_rec r = {0};
-            float amax = 1.0f;
-            for (size_t i = 0; i < plane; i++) if (fabsf(lg[i]) > amax) amax = fabsf(lg[i]);
-            for (size_t i = 0; i < plane; i++) {
-                bin[i] = lg[i] > 0.0f;
-                r.borderline += fabsf(lg[i]) <= 1e-4f * amax;
-            }
-            mask_box(bin, c->ch, c->cw, c->cw, r.box);
-            /* drop boxes near a crop edge that is not an image edge (atol 20) */
-            int near = 0;
-            const int64_t img[4] = {0, 0, c->W, c->H};
-            for (int e = 0; e < 4; e++) {
-                int64_t v = r.box[e] + c->cb[e % 2];
-                if (llabs(v - c->cb[e]) <= 20 && !(llabs(v - img[e]) <= 20)) near = 1;
-            }
-            if (near) continue;
-            if (!(r.mask = calloc((size_t)c->H * c->W, 1))) { rc = ws_fail(WS_ENOMEM, "mask generator: out of memory"); break; }
-            for (int y = 0; y < c->ch; y++)
-                memcpy(r.mask + (size_t)(y + c->cb[1]) * c->W + c->cb[0], bin + (size_t)y * c->cw, (size_t)c->cw);
-            r.level = k;
-            r.iou = io;
-            r.iou_thresh = ith;
-            r.iou_nms = io + cfg->score_nms_offset[k];
-            r.stability = st;
-            r.stab_bias = cfg->stability_score_bias[k];
-            r.point[0] = pts[2 * p];
-            r.point[1] = pts[2 * p + 1];
-            rc = list_push(l, &r);
-            if (rc) free(r.mask);
-        }
 done:
     free(model);
     free(ones);
     free(logits);
+    free(iou);
     free(bin);
     return rc;
 }
@@ -466,15 +490,14 @@ static int process_crop(crop_ctx *c, const uint8_t *rgb, const double *grid, int
     for (int i = 0; i < npts; i++) { pts[2 * i] = grid[2 * i] * c->cw; pts[2 * i + 1] = grid[2 * i + 1] * c->ch; }
     ws_scope_init(&g);
     ws_at_tensor x = ws_sam_preprocess(c->m, &g, crop, c->ch, c->cw, &c->rh, &c->rw);
+    double t0 = ws_now();
     ws_at_tensor emb = ws_sam_encode(c->m, &g, x, NULL);
+    if (c->tr) c->tr->t_encoder += ws_now() - t0;
     free(crop);
     if ((rc = g.err)) goto done;
     int per = c->cfg->points_per_batch > 0 ? c->cfg->points_per_batch : 64;
     for (int s = 0, bi = 0; s < npts && !rc; s += per, bi++) {
-        ws_scope bg;
-        ws_scope_init(&bg);
-        rc = process_batch(c, &bg, emb, pts + 2 * s, npts - s < per ? npts - s : per, bi, &l);
-        ws_scope_free(&bg);
+        rc = process_batch(c, emb, pts + 2 * s, npts - s < per ? npts - s : per, bi, &l);
     }
     if (rc) goto done;
     /* within-crop NMS, score = iou + score_nms_offset[level] */

@@ -66,6 +66,7 @@ typedef struct ws_amg_trace {   /* optional intermediate results for verificatio
     int64_t (*crop_boxes)[4];
     int32_t *crop_layer;
     int n_decoded, n_pass_iou, n_pass_iou_and_stability;
+    double t_encoder, t_decoder;   /* seconds in encoder / decoder forward passes */
     ws_amg_list stage_generate, stage_small_regions, stage_rsw;   /* snapshots (RLE only) */
 } ws_amg_trace;
 

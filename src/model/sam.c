@@ -161,12 +161,11 @@ fail:
     return rc;
 }
 
-int ws_sam_load(ws_sam *m, const char *path, int decoder_heads)
+int ws_sam_from_ckpt(ws_sam *m, ws_at_ckpt ck, int decoder_heads)
 {
-    ws_at_ckpt ck = NULL;
     int rc;
+    const char *path = ws_at_ckpt_path(ck);
     memset(m, 0, sizeof *m);
-    if (ws_at_ckpt_open(path, &ck)) return ws_fail(WS_EFORMAT, "%s", ws_at_last_error());
     TRY(load_encoder(m, ck));
     TRY(load_prompt(m, ck));
     TRY(load_decoder(m, ck));
@@ -183,8 +182,17 @@ int ws_sam_load(ws_sam *m, const char *path, int decoder_heads)
     if (ws_at_from_data(mean, WS_AT_F32, 3, c3, &m->pixel_mean) || ws_at_from_data(sd, WS_AT_F32, 3, c3, &m->pixel_std))
         rc = ws_fail(WS_ETORCH, "%s", ws_at_last_error());
 fail:
-    ws_at_ckpt_close(ck);
     if (rc) ws_sam_free(m);
+    return rc;
+}
+
+int ws_sam_load(ws_sam *m, const char *path, int decoder_heads)
+{
+    ws_at_ckpt ck = NULL;
+    memset(m, 0, sizeof *m);
+    if (ws_at_ckpt_open(path, &ck)) return ws_fail(WS_EFORMAT, "%s", ws_at_last_error());
+    int rc = ws_sam_from_ckpt(m, ck, decoder_heads);
+    ws_at_ckpt_close(ck);
     return rc;
 }
 
@@ -291,9 +299,9 @@ static ws_at_tensor enc_attention(const ws_sam *m, ws_scope *g, const ws_sam_blo
     relh = ws_g_permute(g, ws_g_reshape(g, relh, 4, hb), 4, hback);        /* (BN, H, W, kH) */
     relw = ws_g_permute(g, ws_g_reshape(g, relw, 4, wb), 4, wback);        /* (BN, H, W, kW) */
     const int64_t a5[5] = {B * nh, H, W, H, W}, a3[3] = {B * nh, L, L};
-    ws_at_tensor a = ws_g_reshape(g, attn, 5, a5);
-    a = ws_g_add(g, a, ws_g_unsqueeze(g, relh, 4));
-    a = ws_g_add(g, a, ws_g_unsqueeze(g, relw, 3));
+    ws_at_tensor a = ws_g_reshape(g, attn, 5, a5);   /* a view of the fresh scores: add in place */
+    a = ws_g_add_(g, a, ws_g_unsqueeze(g, relh, 4));
+    a = ws_g_add_(g, a, ws_g_unsqueeze(g, relw, 3));
     a = ws_g_softmax(g, ws_g_reshape(g, a, 3, a3), -1);
     const int64_t o5[5] = {B, nh, H, W, hd}, op[5] = {0, 2, 3, 1, 4}, o4[4] = {B, H, W, E};
     ws_at_tensor o = ws_g_reshape(g, ws_g_permute(g, ws_g_reshape(g, ws_g_matmul(g, a, v), 5, o5), 5, op), 4, o4);
@@ -313,32 +321,39 @@ static ws_at_tensor win_unpartition(ws_scope *g, ws_at_tensor w, int64_t Hp, int
     return ws_g_reshape(g, ws_g_permute(g, ws_g_reshape(g, w, 6, s6), 6, p6), 4, o4);
 }
 
-static ws_at_tensor enc_block(const ws_sam *m, ws_scope *g, const ws_sam_block *b, ws_at_tensor x, int i,
+static ws_at_tensor enc_block(const ws_sam *m, ws_scope *outer, const ws_sam_block *b, ws_at_tensor x, int i,
                               ws_sam_enc_trace *tr)
 {
     int64_t s[4];
-    if (shape(g, x, s, 4)) return NULL;
+    ws_scope in, *g = &in;   /* the block's temporaries die with it: keeps the peak at one block */
+    if (shape(outer, x, s, 4)) return NULL;
+    ws_scope_init(g);
     const int64_t H = s[1], W = s[2], E = s[3];
     ws_at_tensor h = ws_g_layer_norm(g, x, b->n1_w, b->n1_b, 1e-6);
     if (tr) tr->norm1[i] = h;
+    ws_at_tensor attn_out;
     if (b->window) {
         const int64_t ws = b->window, Hp = (H + ws - 1) / ws * ws, Wp = (W + ws - 1) / ws * ws;
         const int64_t chw[4] = {0, 3, 1, 2}, hwc[4] = {0, 2, 3, 1};
         /* zero padding of the norm1 output (unmasked: padded tokens are keys like any other) */
         ws_at_tensor p = ws_g_permute(g, ws_g_pad2d(g, ws_g_permute(g, h, 4, chw), Hp, Wp), 4, hwc);
-        ws_at_tensor a = enc_attention(m, g, b, win_partition(g, p, Hp, Wp, E, ws));
-        if (tr) tr->attn_out[i] = a;
-        h = ws_g_slice(g, ws_g_slice(g, win_unpartition(g, a, Hp, Wp, E, ws), 1, 0, H), 2, 0, W);
+        attn_out = enc_attention(m, g, b, win_partition(g, p, Hp, Wp, E, ws));
+        h = ws_g_slice(g, ws_g_slice(g, win_unpartition(g, attn_out, Hp, Wp, E, ws), 1, 0, H), 2, 0, W);
     } else {
-        h = enc_attention(m, g, b, h);
-        if (tr) tr->attn_out[i] = h;
+        h = attn_out = enc_attention(m, g, b, h);
     }
     x = ws_g_add(g, x, h);
     ws_at_tensor y = ws_g_layer_norm(g, x, b->n2_w, b->n2_b, 1e-6);
     y = ws_g_linear(g, gelu(g, ws_g_linear(g, y, b->fc1_w, b->fc1_b)), b->fc2_w, b->fc2_b);
     x = ws_g_add(g, x, y);
-    if (tr) tr->output[i] = x;
-    return x;
+    if (tr) {
+        tr->norm1[i] = ws_scope_move(g, outer, tr->norm1[i]);
+        tr->attn_out[i] = ws_scope_move(g, outer, attn_out);
+        tr->output[i] = x;
+    }
+    x = ws_scope_move(g, outer, x);
+    ws_scope_end(g, outer);
+    return outer->err ? NULL : x;
 }
 
 ws_at_tensor ws_sam_encode(const ws_sam *m, ws_scope *g, ws_at_tensor img, ws_sam_enc_trace *tr)
@@ -476,9 +491,11 @@ static ws_at_tensor ln(ws_scope *g, ws_at_tensor x, ws_at_tensor w, ws_at_tensor
     return ws_g_layer_norm(g, x, w, b, 1e-5);
 }
 
-static void two_way_layer(const ws_sam *m, ws_scope *g, const ws_sam_tw_layer *l, int first, ws_at_tensor *queries,
+static void two_way_layer(const ws_sam *m, ws_scope *outer, const ws_sam_tw_layer *l, int first, ws_at_tensor *queries,
                           ws_at_tensor *keys, ws_at_tensor qpe, ws_at_tensor kpe)
 {
+    ws_scope in, *g = &in;   /* the layer's temporaries (image-sized per prompt) die with it */
+    ws_scope_init(g);
     ws_at_tensor q = *queries, k = *keys;
     if (first) q = dec_attention(m, g, &l->self_attn, q, q, q);
     else {
@@ -492,8 +509,9 @@ static void two_way_layer(const ws_sam *m, ws_scope *g, const ws_sam_tw_layer *l
     q = ln(g, q, l->n3_w, l->n3_b);
     k = ws_g_add(g, k, dec_attention(m, g, &l->i2t, ws_g_add(g, k, kpe), ws_g_add(g, q, qpe), q));
     k = ln(g, k, l->n4_w, l->n4_b);
-    *queries = q;
-    *keys = k;
+    *queries = ws_scope_move(g, outer, q);
+    *keys = ws_scope_move(g, outer, k);
+    ws_scope_end(g, outer);
 }
 
 static ws_at_tensor mlp(ws_scope *g, const ws_sam_mlp *p, ws_at_tensor x)
@@ -573,7 +591,15 @@ ws_at_tensor ws_sam_preprocess(const ws_sam *m, ws_scope *g, const uint8_t *rgb,
 
 ws_at_tensor ws_sam_postprocess(const ws_sam *m, ws_scope *g, ws_at_tensor low, int rh, int rw, int h, int w)
 {
-    ws_at_tensor x = ws_g_interpolate(g, low, WS_AT_INTERP_BILINEAR, m->img_size, m->img_size, 0);
-    x = ws_g_contiguous(g, ws_g_slice(g, ws_g_slice(g, x, 2, 0, rh), 3, 0, rw));
+    /* upsampling to S x S and cropping to (rh, rw) is computed directly as the (rh, rw) corner of
+     * the S x S result (same source coordinates), which saves the padded area */
+    int64_t s[4];
+    if (shape(g, low, s, 4)) return NULL;
+    const double sc_h = (double)m->img_size / s[2], sc_w = (double)m->img_size / s[3];
+    ws_at_tensor x = NULL;
+    if (!g->err) {
+        int rc = ws_at_interpolate_scaled(low, WS_AT_INTERP_BILINEAR, rh, rw, sc_h, sc_w, &x);
+        x = ws_scope_track(g, rc, x, "interpolate");
+    }
     return ws_g_interpolate(g, x, WS_AT_INTERP_BILINEAR, h, w, 0);
 }

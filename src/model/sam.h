@@ -55,6 +55,8 @@ typedef struct ws_sam {
 
 /* Loads a SAM state dict; decoder_heads <= 0 applies the default rule above. */
 int ws_sam_load(ws_sam *m, const char *path, int decoder_heads);
+/* The same from an opened (or in-memory) checkpoint. */
+int ws_sam_from_ckpt(ws_sam *m, ws_at_ckpt ck, int decoder_heads);
 void ws_sam_free(ws_sam *m);
 
 typedef struct ws_sam_enc_trace {   /* optional intermediate outputs of the encoder */

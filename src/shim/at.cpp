@@ -459,6 +459,21 @@ int ws_at_interpolate(ws_at_tensor x, int mode, int64_t oh, int64_t ow, int alig
     WS_CATCH
 }
 
+int ws_at_interpolate_scaled(ws_at_tensor x, int mode, int64_t oh, int64_t ow, double sh, double sw, ws_at_tensor *out)
+{
+    WS_TRY
+    std::vector<int64_t> sz{oh, ow};
+    const at::Tensor &t = T(x);
+    if (t.dim() != 4) throw std::invalid_argument("interpolate expects (N, C, H, W)");
+    switch (mode) {
+    case WS_AT_INTERP_BILINEAR: put(out, at::upsample_bilinear2d(t, sz, false, sh, sw)); break;
+    case WS_AT_INTERP_BICUBIC: put(out, at::upsample_bicubic2d(t, sz, false, sh, sw)); break;
+    case WS_AT_INTERP_NEAREST: put(out, at::upsample_nearest2d(t, sz, sh, sw)); break;
+    default: throw std::invalid_argument("unknown interpolation mode");
+    }
+    WS_CATCH
+}
+
 /* ---- reductions ---- */
 int ws_at_reduce_dim(int op, ws_at_tensor x, int dim, int keepdim, ws_at_tensor *out)
 {
@@ -723,6 +738,20 @@ int ws_at_ckpt_get(ws_at_ckpt c, const char *name, ws_at_tensor *out)
     for (size_t i = 0; i < c->names.size(); i++)
         if (c->names[i] == name) { put(out, c->tensors[i]); return WS_AT_OK; }
     throw std::runtime_error(c->path + " lacks tensor '" + name + "'");
+    WS_CATCH
+}
+
+int ws_at_ckpt_new(const char *label, ws_at_ckpt *out)
+{
+    WS_TRY *out = new ws_at_ckpt_opaque{label ? label : "(memory)", {}, {}}; WS_CATCH
+}
+
+int ws_at_ckpt_add(ws_at_ckpt c, const char *name, ws_at_tensor t)
+{
+    WS_TRY
+    if (!c || !name) throw std::invalid_argument("NULL argument");
+    c->names.push_back(name);
+    c->tensors.push_back(T(t));
     WS_CATCH
 }
 

@@ -144,6 +144,10 @@ typedef enum { WS_AT_INTERP_NEAREST, WS_AT_INTERP_BILINEAR, WS_AT_INTERP_BICUBIC
 /* F.interpolate on (N, C, H, W) to (out_h, out_w); align_corners is ignored for nearest. */
 int ws_at_interpolate(ws_at_tensor x, int mode, int64_t out_h, int64_t out_w, int align_corners,
                       ws_at_tensor *out);
+/* The same with explicit scale factors (F.interpolate(scale_factor=...) semantics for the source
+ * coordinates): the output is the top-left out_h x out_w part of the full-size result. */
+int ws_at_interpolate_scaled(ws_at_tensor x, int mode, int64_t out_h, int64_t out_w, double scale_h, double scale_w,
+                             ws_at_tensor *out);
 
 /* ---- reductions ------------------------------------------------------------------------- */
 typedef enum { WS_AT_RSUM, WS_AT_RMEAN, WS_AT_RAMAX, WS_AT_RAMIN, WS_AT_RARGMAX } ws_at_reduce;
@@ -211,6 +215,11 @@ const char *ws_at_ckpt_name(ws_at_ckpt c, int i);
 int ws_at_ckpt_has(ws_at_ckpt c, const char *name);
 /* New handle to the tensor `name`; fails naming the key and the file when it is absent. */
 int ws_at_ckpt_get(ws_at_ckpt c, const char *name, ws_at_tensor *out);
+/* An empty in-memory checkpoint named `label` (for models built without a file, e.g.
+ * benchmarks with random weights); entries are added with ws_at_ckpt_add. */
+int ws_at_ckpt_new(const char *label, ws_at_ckpt *out);
+/* Appends tensor t under `name` (the checkpoint keeps its own reference). */
+int ws_at_ckpt_add(ws_at_ckpt c, const char *name, ws_at_tensor t);
 /* Borrowed path the checkpoint was opened from. */
 const char *ws_at_ckpt_path(ws_at_ckpt c);
 

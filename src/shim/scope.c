@@ -47,6 +47,29 @@ ws_at_tensor ws_scope_keep(ws_scope *g, ws_at_tensor t)
     return t;
 }
 
+ws_at_tensor ws_scope_move(ws_scope *from, ws_scope *to, ws_at_tensor t)
+{
+    if (!t) return NULL;
+    ws_scope_keep(from, t);
+    return ws_scope_adopt(to, t);
+}
+
+void ws_scope_end(ws_scope *inner, ws_scope *outer)
+{
+    if (inner->err) ws_scope_poison(outer, inner->err);
+    ws_scope_free(inner);
+}
+
+ws_at_tensor ws_g_add_(ws_scope *g, ws_at_tensor t, ws_at_tensor other)
+{
+    if (g->err) return NULL;
+    if (ws_at_add_scaled_(t, other, 1.0)) {
+        ws_scope_poison(g, ws_fail(WS_ETORCH, "add_: %s", ws_at_last_error()));
+        return NULL;
+    }
+    return t;
+}
+
 void ws_scope_poison(ws_scope *g, int code)
 {
     if (!g->err) g->err = code ? code : WS_EINVAL;

@@ -24,6 +24,13 @@ void ws_scope_free(ws_scope *g);
 ws_at_tensor ws_scope_keep(ws_scope *g, ws_at_tensor t);
 /* Takes ownership of a tensor the caller made (returns t). */
 ws_at_tensor ws_scope_adopt(ws_scope *g, ws_at_tensor t);
+/* Moves t from scope `from` to scope `to` (returns t): an inner scope for the temporaries of one
+ * step hands its results to the outer one and frees the rest. */
+ws_at_tensor ws_scope_move(ws_scope *from, ws_scope *to, ws_at_tensor t);
+/* Frees the inner scope, moving its first error (if any) into the outer one. */
+void ws_scope_end(ws_scope *inner, ws_scope *outer);
+/* In place: t += other (broadcasting); returns t. For tensors outside autograd. */
+ws_at_tensor ws_g_add_(ws_scope *g, ws_at_tensor t, ws_at_tensor other);
 /* Registers the result of a shim call: on rc != 0 poisons the scope with "op: message". */
 ws_at_tensor ws_scope_track(ws_scope *g, int rc, ws_at_tensor t, const char *op);
 /* Poisons the scope with a caller-made error (code + message already set via ws_fail). */
