@@ -69,8 +69,10 @@ typedef struct ws_sam_enc_trace {   /* optional intermediate outputs of the enco
  * (its arrays must then be allocated by the caller with depth entries). */
 ws_at_tensor ws_sam_encode(const ws_sam *m, ws_scope *g, ws_at_tensor x, ws_sam_enc_trace *trace);
 
-/* Prompt encoder. points (N, P, 2) in model-input pixels with labels (N, P) i32 (1 fg, 0 bg,
- * -1 padding), boxes (N, 4) XYXY, mask (N, 1, 4g, 4g); any may be NULL (not all). */
+/* Prompt encoder. points (N, P, 2) in model-input pixels (float32 or float64) with labels
+ * (N, P) i32 (1 fg, 0 bg, -1 padding), boxes (N, 4) XYXY, mask (N, 1, 4g, 4g); any may be NULL.
+ * sparse: (N, S, C); dense: (N, C, g, g) with mask prompts, else (1, C, g, g) (the same for every
+ * prompt; it broadcasts). */
 int ws_sam_prompt(const ws_sam *m, ws_scope *g, ws_at_tensor points, ws_at_tensor labels, ws_at_tensor boxes,
                   ws_at_tensor mask, ws_at_tensor *sparse, ws_at_tensor *dense);
 /* get_dense_pe(): (1, C, g, g). */
