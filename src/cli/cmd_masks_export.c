@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "data/image.h"
+#include "data/rle.h"
 #include "io/h5.h"
 #include "io/store.h"
 
@@ -46,16 +47,6 @@ static void pyfloat_mode(double v, char *buf, size_t cap, int json)
 static void pyfloat(double v, char *buf, size_t cap) { pyfloat_mode(v, buf, cap, 0); }
 static void jsfloat(double v, char *buf, size_t cap) { pyfloat_mode(v, buf, cap, 1); }
 
-static int decode(const ws_mask_rec *r, int H, int W, uint8_t *m)
-{
-    int64_t pos = 0, hw = (int64_t)H * W;
-    for (int k = 0; k < r->n_rle; k++) {
-        if (r->rle[k] < 0 || pos + r->rle[k] > hw) return ws_fail(WS_EFORMAT, "mask store: RLE exceeds the image size");
-        for (int64_t j = 0; j < r->rle[k]; j++, pos++) m[(pos % H) * W + pos / H] = (k & 1) ? 255 : 0;
-    }
-    return pos == hw ? 0 : ws_fail(WS_EFORMAT, "mask store: RLE does not cover the image");
-}
-
 static int export_png(const char *store, char **ids, int n, const char *dir)
 {
     int rc = 0;
@@ -79,7 +70,7 @@ static int export_png(const char *store, char **ids, int n, const char *dir)
             const ws_mask_rec *r = &s.r[k];
             char px[64], py[64], iou[64], st[64];
             snprintf(f, sizeof f, "%s/%d.png", p, k);
-            if ((rc = decode(r, s.H, s.W, m)) || (rc = ws_png_write_u8(f, m, s.W, s.H, NULL))) break;
+            if ((rc = ws_rle_decode(r->rle, r->n_rle, s.H, s.W, 255, m)) || (rc = ws_png_write_u8(f, m, s.W, s.H, NULL))) break;
             pyfloat(r->point[0], px, sizeof px);
             pyfloat(r->point[1], py, sizeof py);
             pyfloat(r->iou, iou, sizeof iou);

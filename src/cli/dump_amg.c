@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "core/status.h"
+#include "data/rle.h"
 #include "method/amg.h"
 
 #define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
@@ -74,18 +75,15 @@ static void read_cfg(const ws_h5file *f, const char *grp, ws_amg_cfg *c)
 static int write_records(ws_h5file *out, const char *p, const ws_amg_list *l, int H, int W, int stage)
 {
     int rc = 0, n = l->n;
-    int64_t total = 0, nn = n;
-    for (int i = 0; i < n; i++) total += l->r[i].n_rle;
-    int64_t *vals = malloc((size_t)(total ? total : 1) * sizeof *vals), *offs = malloc(((size_t)n + 1) * sizeof *offs);
+    int64_t total = 0, nn = n, *vals = NULL, *offs = NULL;
+    int64_t **rles = malloc(((size_t)n + 1) * sizeof *rles);
+    int *lens = malloc(((size_t)n + 1) * sizeof *lens);
     int64_t *i64 = malloc(((size_t)n * 4 + 1) * sizeof *i64);
     float *f32 = malloc(((size_t)n + 1) * sizeof *f32);
     double *f64 = malloc(((size_t)n * 2 + 1) * sizeof *f64);
-    if (!vals || !offs || !i64 || !f32 || !f64) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
-    offs[0] = 0;
-    for (int i = 0; i < n; i++) {
-        memcpy(vals + offs[i], l->r[i].rle, (size_t)l->r[i].n_rle * sizeof *vals);
-        offs[i + 1] = offs[i] + l->r[i].n_rle;
-    }
+    if (!rles || !lens || !i64 || !f32 || !f64) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    for (int i = 0; i < n; i++) { rles[i] = l->r[i].rle; lens[i] = l->r[i].n_rle; }
+    if ((rc = ws_rle_concat(rles, lens, n, &vals, &offs, &total))) goto cleanup;
     const int64_t s1[1] = {n}, s4[2] = {n, 4}, s2[2] = {n, 2}, sv[1] = {total}, so[1] = {n + 1};
     TRY(wr(out, WS_I64, 0, NULL, &nn, "%s/n_masks", p));
     TRY(wr(out, WS_I64, 1, sv, vals, "%s/rle_counts_values", p));
@@ -118,6 +116,8 @@ static int write_records(ws_h5file *out, const char *p, const ws_amg_list *l, in
     FIELD(WS_F32, f32, s1, 1, f32[i] = l->r[i].stability, "stability_score");
 #undef FIELD
 cleanup:
+    free(rles);
+    free(lens);
     free(vals);
     free(offs);
     free(i64);
@@ -172,17 +172,6 @@ cleanup:
     return rc;
 }
 
-/* Decodes an uncompressed column-major RLE into a (H, W) mask. */
-static int rle_decode(const int64_t *c, int64_t n, int64_t H, int64_t W, uint8_t *m)
-{
-    int64_t pos = 0;
-    for (int64_t k = 0; k < n; k++) {
-        if (c[k] < 0 || pos + c[k] > H * W) return ws_fail(WS_EFORMAT, "RLE counts exceed the mask size");
-        for (int64_t j = 0; j < c[k]; j++, pos++) m[(pos % H) * W + pos / H] = (uint8_t)(k & 1);
-    }
-    return pos == H * W ? 0 : ws_fail(WS_EFORMAT, "RLE counts do not cover the mask");
-}
-
 static int dump_rsw(const ws_h5file *in, ws_h5file *out)
 {
     char **names = NULL;
@@ -213,7 +202,7 @@ static int dump_rsw(const ws_h5file *in, ws_h5file *out)
             int64_t H = sz[2 * k], W = sz[2 * k + 1];
             if (!(masks[k] = malloc((size_t)(H * W)))) { rc = ws_fail(WS_ENOMEM, "out of memory"); break; }
             levels[k] = (int)((int64_t *)lv.data)[k];
-            rc = rle_decode((int64_t *)vals.data + of[k], of[k + 1] - of[k], H, W, masks[k]);
+            rc = ws_rle_decode((int64_t *)vals.data + of[k], of[k + 1] - of[k], H, W, 1, masks[k]);
         }
         if (!rc && nm) rc = ws_amg_rock_sand_water(masks, levels, nm, sz[0] * sz[1], 0.3, keep, &nk);
         if (!rc) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/status.h"
+#include "data/rle.h"
 #include "io/h5.h"
 
 void ws_mask_set_free(ws_mask_set *s)
@@ -68,18 +69,15 @@ static int write_set(ws_h5file *f, const char *id, const ws_mask_set *m)
 {
     char p[512];
     int n = m->n, rc = 0;
-    int64_t total = 0;
-    for (int i = 0; i < n; i++) total += m->r[i].n_rle;
-    int64_t *vals = malloc((size_t)(total ? total : 1) * sizeof *vals), *offs = malloc(((size_t)n + 1) * sizeof *offs);
+    int64_t total = 0, *vals = NULL, *offs = NULL;
+    int64_t **rles = malloc(((size_t)n + 1) * sizeof *rles);
+    int *lens = malloc(((size_t)n + 1) * sizeof *lens);
     int64_t *i64 = malloc(((size_t)n * 4 + 1) * sizeof *i64);
     float *f32 = malloc(((size_t)n + 1) * sizeof *f32);
     double *f64 = malloc(((size_t)n * 2 + 1) * sizeof *f64);
-    if (!vals || !offs || !i64 || !f32 || !f64) { rc = ws_fail(WS_ENOMEM, "mask store: out of memory"); goto done; }
-    offs[0] = 0;
-    for (int i = 0; i < n; i++) {
-        memcpy(vals + offs[i], m->r[i].rle, (size_t)m->r[i].n_rle * sizeof *vals);
-        offs[i + 1] = offs[i] + m->r[i].n_rle;
-    }
+    if (!rles || !lens || !i64 || !f32 || !f64) { rc = ws_fail(WS_ENOMEM, "mask store: out of memory"); goto done; }
+    for (int i = 0; i < n; i++) { rles[i] = m->r[i].rle; lens[i] = m->r[i].n_rle; }
+    if ((rc = ws_rle_concat(rles, lens, n, &vals, &offs, &total))) goto done;
     const int64_t s1[1] = {n}, s2[2] = {n, 2}, s4[2] = {n, 4}, sv[1] = {total}, so[1] = {n + 1}, sz[1] = {2};
     const int64_t hw[2] = {m->H, m->W};
 #define W(dtype, nd, shape, buf, name) \
@@ -101,6 +99,8 @@ static int write_set(ws_h5file *f, const char *id, const ws_mask_set *m)
 #undef W
 #undef EACH
 done:
+    free(rles);
+    free(lens);
     free(vals);
     free(offs);
     free(i64);

@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "core/status.h"
+#include "data/rle.h"
 
 void ws_amg_cfg_sam_default(ws_amg_cfg *c)
 {
@@ -94,7 +95,7 @@ static int list_snapshot(const ws_amg_list *src, int H, int W, ws_amg_list *dst)
     for (int i = 0; i < src->n; i++) {
         ws_amg_rec r = src->r[i];
         r.mask = NULL;
-        int rc = ws_amg_rle_encode(src->r[i].mask, H, W, &r.rle, &r.n_rle);
+        int rc = ws_rle_encode(src->r[i].mask, H, W, &r.rle, &r.n_rle);
         if (!rc) rc = list_push(dst, &r);
         if (rc) return rc;
     }
@@ -128,33 +129,6 @@ static void mask_box(const uint8_t *m, int h, int w, int stride, int64_t box[4])
             }
     if (x1 < 0) { box[0] = box[1] = box[2] = box[3] = 0; return; }
     box[0] = x0; box[1] = y0; box[2] = x1; box[3] = y1;
-}
-
-int ws_amg_rle_encode(const uint8_t *mask, int H, int W, int64_t **counts, int *n)
-{
-    size_t cap = 16, k = 0;
-    int64_t *c = malloc(cap * sizeof *c), run = 0;
-    uint8_t cur = 0;
-    if (!c) return ws_fail(WS_ENOMEM, "RLE: out of memory");
-    for (int x = 0; x < W; x++)
-        for (int y = 0; y < H; y++) {
-            uint8_t v = mask[(size_t)y * W + x] ? 1 : 0;
-            if (v != cur) {
-                if (k + 2 > cap) {
-                    int64_t *p = realloc(c, (cap *= 2) * sizeof *p);
-                    if (!p) { free(c); return ws_fail(WS_ENOMEM, "RLE: out of memory"); }
-                    c = p;
-                }
-                c[k++] = run;
-                run = 0;
-                cur = v;
-            }
-            run++;
-        }
-    c[k++] = run;
-    *counts = c;
-    *n = (int)k;
-    return 0;
 }
 
 /* torchvision nms: stable sort by decreasing score, greedy suppression when IoU > thresh
@@ -610,7 +584,7 @@ int ws_amg_generate(const ws_sam *m, const ws_amg_cfg *cfg, const uint8_t *rgb, 
     }
     for (int i = 0; i < out->n && !rc; i++) {   /* final encoding: RLE and area */
         ws_amg_rec *r = &out->r[i];
-        if ((rc = ws_amg_rle_encode(r->mask, H, W, &r->rle, &r->n_rle))) break;
+        if ((rc = ws_rle_encode(r->mask, H, W, &r->rle, &r->n_rle))) break;
         r->area = 0;
         for (int k = 1; k < r->n_rle; k += 2) r->area += r->rle[k];
         free(r->mask);

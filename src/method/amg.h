@@ -82,8 +82,6 @@ void ws_amg_point_grid(int n, double *xy);
 /* remove_small_regions(mask, area, mode): fills small holes (holes = 1) or removes small islands
  * (8-connectivity; if every island is small the largest stays). Returns 1 if anything changed. */
 int ws_amg_remove_small_regions(uint8_t *mask, int H, int W, int64_t area_thresh, int holes);
-/* Column-major uncompressed RLE of a (H, W) 0/1 mask; *counts malloc'd. */
-int ws_amg_rle_encode(const uint8_t *mask, int H, int W, int64_t **counts, int *n);
 /* Indices kept by the rock-sand-water filter for masks with levels, in output order. */
 int ws_amg_rock_sand_water(uint8_t *const *masks, const int *levels, int n, int64_t hw, double thresh, int *keep,
                            int *n_keep);
