@@ -525,6 +525,19 @@ static ws_at_tensor mlp(ws_scope *g, const ws_sam_mlp *p, ws_at_tensor x)
     return x;
 }
 
+/* ConvTranspose2d with kernel 2 and stride 2 on channels-last x (N, h, w, Ci), weight
+ * (Ci, Co, 2, 2): one matrix product Ci -> Co*4 and a pixel shuffle; returns (N, 2h, 2w, Co). */
+static ws_at_tensor conv_t2x2_cl(ws_scope *g, ws_at_tensor x, ws_at_tensor wt, ws_at_tensor b)
+{
+    int64_t xs[4], wsz[4];
+    if (shape(g, x, xs, 4) || shape(g, wt, wsz, 4)) return NULL;
+    const int64_t N = xs[0], h = xs[1], w = xs[2], ci = wsz[0], co = wsz[1];
+    const int64_t wm[2] = {ci, co * 4}, s6[6] = {N, h, w, co, 2, 2}, p6[6] = {0, 1, 4, 2, 5, 3}, o4[4] = {N, 2 * h, 2 * w, co};
+    ws_at_tensor y = ws_g_matmul(g, x, ws_g_reshape(g, wt, 2, wm));
+    y = ws_g_reshape(g, ws_g_permute(g, ws_g_reshape(g, y, 6, s6), 6, p6), 4, o4);
+    return ws_g_add(g, y, b);
+}
+
 int ws_sam_decode(const ws_sam *m, ws_scope *g, ws_at_tensor emb, ws_at_tensor sparse, ws_at_tensor dense,
                   int multimask, ws_sam_dec_out *out)
 {
@@ -542,7 +555,7 @@ int ws_sam_decode(const ws_sam *m, ws_scope *g, ws_at_tensor emb, ws_at_tensor s
      * products), which removes about a third of the decoder's work for point batches. */
     int64_t ds[4];
     if (shape(g, dense, ds, 4)) return g->err;
-    const int64_t e4[4] = {N, C, h, w}, flat[3] = {ds[0], C, h * w}, flat1[3] = {1, C, h * w};
+    const int64_t flat[3] = {ds[0], C, h * w}, flat1[3] = {1, C, h * w};
     ws_at_tensor src = ws_g_add(g, emb, dense);                                   /* (1 or N, C, h, w) */
     ws_at_tensor keys = ws_g_transpose(g, ws_g_reshape(g, src, 3, flat), 1, 2);   /* (1 or N, hw, C) */
     ws_at_tensor kpe = ws_g_transpose(g, ws_g_reshape(g, ws_sam_dense_pe(m, g), 3, flat1), 1, 2);
@@ -552,19 +565,21 @@ int ws_sam_decode(const ws_sam *m, ws_scope *g, ws_at_tensor emb, ws_at_tensor s
     ws_at_tensor hs = ln(g, ws_g_add(g, queries, a), m->nf_w, m->nf_b);
     out->hs = hs;
     out->keys = keys;
-    /* upscaling: ConvT -> LayerNorm2d -> GELU -> ConvT -> GELU */
-    ws_at_tensor sp = ws_g_reshape(g, ws_g_transpose(g, keys, 1, 2), 4, e4);
-    ws_at_tensor up = gelu(g, ln2d(g, ws_g_conv_transpose2d(g, sp, m->up0_w, m->up0_b, 2), m->up1_w, m->up1_b));
-    up = gelu(g, ws_g_conv_transpose2d(g, up, m->up3_w, m->up3_b, 2));
-    out->upscaled = up;
+    /* upscaling: ConvT -> LayerNorm2d -> GELU -> ConvT -> GELU, kept channels-last (the keys
+     * already are) so both transposed convolutions are single matrix products */
+    const int64_t cl[4] = {N, h, w, C}, to_nchw[4] = {0, 3, 1, 2};
+    ws_at_tensor up = ws_g_reshape(g, keys, 4, cl);
+    up = gelu(g, ws_g_layer_norm(g, conv_t2x2_cl(g, up, m->up0_w, m->up0_b), m->up1_w, m->up1_b, 1e-6));
+    up = gelu(g, conv_t2x2_cl(g, up, m->up3_w, m->up3_b));                 /* (N, 4h, 4w, C/8) */
+    out->upscaled = ws_g_permute(g, up, 4, to_nchw);
     ws_at_tensor hyper[4];
     for (int i = 0; i < 4; i++) hyper[i] = mlp(g, &m->hyper[i], ws_g_select(g, hs, 1, 1 + i));
     ws_at_tensor hin = ws_g_cat(g, (ws_at_tensor[]){ws_g_unsqueeze(g, hyper[0], 1), ws_g_unsqueeze(g, hyper[1], 1),
                                                     ws_g_unsqueeze(g, hyper[2], 1), ws_g_unsqueeze(g, hyper[3], 1)}, 4, 1);
     int64_t us[4];
     if (shape(g, up, us, 4)) return g->err;
-    const int64_t uf[3] = {N, us[1], us[2] * us[3]}, m4[4] = {N, 4, us[2], us[3]};
-    ws_at_tensor masks = ws_g_reshape(g, ws_g_matmul(g, hin, ws_g_reshape(g, up, 3, uf)), 4, m4);
+    const int64_t uf[3] = {N, us[1] * us[2], us[3]}, m4[4] = {N, 4, us[1], us[2]};
+    ws_at_tensor masks = ws_g_reshape(g, ws_g_matmul(g, hin, ws_g_transpose(g, ws_g_reshape(g, up, 3, uf), 1, 2)), 4, m4);
     ws_at_tensor iou = mlp(g, &m->iou_head, ws_g_select(g, hs, 1, 0));
     out->masks = multimask ? ws_g_slice(g, masks, 1, 1, 4) : ws_g_slice(g, masks, 1, 0, 1);
     out->iou = multimask ? ws_g_slice(g, iou, 1, 1, 4) : ws_g_slice(g, iou, 1, 0, 1);
