@@ -28,6 +28,8 @@ EOC
 run() { "$WSSEED" masks "$V/masks.yaml" "$@" 2> "$TMPD/log.txt"; }
 
 tap_ok "one run over the split" run --set output.store="$TMPD/one.h5"
+tap_ok "missing output folders are created" run --set output.store="$TMPD/new/sub/one.h5"
+tap_ok "... and hold the complete store" test -s "$TMPD/new/sub/one.h5"
 tap_ok "the parts folder is gone after completion" test ! -e "$TMPD/one.h5.parts"
 "$WSSEED" dump amg --model "$GOLDEN/sam_tiny.pth" --input "$GOLDEN/amg_fma_ref.h5" --output "$TMPD/amg.h5"
 tap_run "$H5CMP" "$TMPD/one.h5" "$TMPD/amg.h5" --group /masks/a:/amg/main --skip /masks/a/size

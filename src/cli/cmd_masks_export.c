@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/fs.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "data/image.h"
@@ -50,7 +51,7 @@ static void jsfloat(double v, char *buf, size_t cap) { pyfloat_mode(v, buf, cap,
 static int export_png(const char *store, char **ids, int n, const char *dir)
 {
     int rc = 0;
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) return ws_fail(WS_EIO, "cannot create %s", dir);
+    if ((rc = ws_mkdir_p(dir))) return rc;
     ws_progress bar;
     ws_progress_start(&bar, "export", n);
     for (int i = 0; i < n && !rc; i++) {
@@ -92,6 +93,8 @@ static int export_png(const char *store, char **ids, int n, const char *dir)
 static int export_coco(const char *store, char **ids, int n, const char *path)
 {
     char tmp[4200];
+    int rc0 = ws_mkdir_parent(path);
+    if (rc0) return rc0;
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) return ws_fail(WS_EIO, "cannot create %s", tmp);

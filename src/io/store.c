@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fs.h"
 #include "core/status.h"
 #include "data/rle.h"
 #include "io/h5.h"
@@ -126,6 +127,8 @@ int ws_store_open_write(ws_store *s, const char *path, const char *settings)
     s->settings = strdup(settings);
     if (!s->path || !s->parts || !s->settings) { ws_store_close(s); return ws_fail(WS_ENOMEM, "out of memory"); }
     snprintf(s->parts, n, "%s.parts", path);
+    int rc0 = ws_mkdir_parent(path);
+    if (rc0) { ws_store_close(s); return rc0; }
     if (access(path, F_OK) == 0) {
         char *old = file_settings(path);
         int same = old && !strcmp(old, settings);

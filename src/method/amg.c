@@ -497,11 +497,11 @@ done:
 
 static int postprocess_small_regions(ws_amg_list *l, int H, int W, int64_t area, double thresh)
 {
+    const int n0 = l->n;   /* the NMS below shrinks the list */
     float *scores = malloc((size_t)(l->n ? l->n : 1) * sizeof *scores);
     uint8_t **fixed = calloc((size_t)l->n + 1, sizeof *fixed);
-    int64_t (*old_box)[4] = malloc((size_t)(l->n ? l->n : 1) * sizeof *old_box);
     int rc = 0;
-    if (!scores || !fixed || !old_box) { rc = ws_fail(WS_ENOMEM, "small regions: out of memory"); goto done; }
+    if (!scores || !fixed) { rc = ws_fail(WS_ENOMEM, "small regions: out of memory"); goto done; }
     for (int i = 0; i < l->n && !rc; i++) {
         if (!(fixed[i] = malloc((size_t)H * W))) { rc = ws_fail(WS_ENOMEM, "small regions: out of memory"); break; }
         memcpy(fixed[i], l->r[i].mask, (size_t)H * W);
@@ -509,21 +509,16 @@ static int postprocess_small_regions(ws_amg_list *l, int H, int W, int64_t area,
         int c2 = c1 < 0 ? c1 : ws_amg_remove_small_regions(fixed[i], H, W, area, 0);
         if (c1 < 0 || c2 < 0) { rc = c1 < 0 ? c1 : c2; break; }
         scores[i] = (float)(!c1 && !c2);
-        memcpy(old_box[i], l->r[i].box, sizeof old_box[i]);
-        mask_box(fixed[i], H, W, W, l->r[i].box);   /* NMS runs on the new boxes */
+        mask_box(fixed[i], H, W, W, l->r[i].box);
     }
     if (rc) goto done;
-    for (int i = 0; i < l->n; i++) {   /* only changed masks take the new mask (and box) */
+    for (int i = 0; i < l->n; i++)   /* changed masks take the new mask; unchanged ones keep theirs */
         if (scores[i] == 0.0f) { free(l->r[i].mask); l->r[i].mask = fixed[i]; fixed[i] = NULL; }
-    }
-    /* unchanged masks keep their old box (identical anyway: same mask) */
-    for (int i = 0; i < l->n; i++) if (scores[i] != 0.0f) memcpy(l->r[i].box, old_box[i], sizeof old_box[i]);
-    rc = list_nms(l, scores, thresh);
+    rc = list_nms(l, scores, thresh);   /* on the new boxes (equal to the old for unchanged masks) */
 done:
-    for (int i = 0; fixed && i < l->n; i++) free(fixed[i]);
+    for (int i = 0; fixed && i < n0; i++) free(fixed[i]);
     free(fixed);
     free(scores);
-    free(old_box);
     return rc;
 }
 
