@@ -466,6 +466,37 @@ int ws_sam_prompt(const ws_sam *m, ws_scope *g, ws_at_tensor points, ws_at_tenso
 
 /* ---- mask decoder ------------------------------------------------------------------------- */
 
+/* Attention of many queries (the image tokens) over few keys (the prompt tokens), all heads in
+ * two plain matrix products: the keys and values are laid out block-diagonally per head, so the
+ * image side is never transposed into per-head batches. q (Bq, L, C'), k, v (Bk, S, C'). */
+static ws_at_tensor many_to_few(ws_scope *g, ws_at_tensor q, ws_at_tensor k, ws_at_tensor v, int64_t nh, int64_t cph,
+                                const int64_t *ks)
+{
+    const int64_t B = ks[0], S = ks[1];
+    float eye[64 * 64];
+    if (nh > 64) { ws_scope_poison(g, ws_fail(WS_EUNSUP, "SAM decoder: more than 64 heads")); return NULL; }
+    for (int64_t i = 0; i < nh * nh; i++) eye[i] = i / nh == i % nh;
+    const int64_t e5k[5] = {1, nh, nh, 1, 1}, e5v[5] = {1, nh, 1, nh, 1};
+    const int64_t k4[4] = {B, S, nh, cph}, pk[4] = {0, 2, 3, 1}, pk5[5] = {0, 1, 3, 2, 4}, kb[3] = {B, nh * cph, nh * S};
+    const int64_t pv[4] = {0, 2, 1, 3}, vb[3] = {B, nh * S, nh * cph};
+    /* Kbd[n, h*cph + d, h2*S + j] = k[n, j, h2, d] / sqrt(cph) if h == h2 */
+    ws_at_tensor kt = ws_g_unsqueeze(g, ws_g_permute(g, ws_g_reshape(g, k, 4, k4), 4, pk), 1);   /* (B,1,H2,d,S) */
+    ws_at_tensor kbd = ws_g_mul(g, kt, ws_g_from_data(g, eye, WS_AT_F32, 5, e5k));             /* (B,H,H2,d,S) */
+    kbd = ws_g_reshape(g, ws_g_permute(g, kbd, 5, pk5), 3, kb);
+    kbd = ws_g_mul_scalar(g, kbd, 1.0 / sqrt((double)cph));
+    /* Vbd[n, h*S + j, h2*cph + d] = v[n, j, h, d] if h == h2 */
+    ws_at_tensor vt = ws_g_unsqueeze(g, ws_g_permute(g, ws_g_reshape(g, v, 4, k4), 4, pv), 3);   /* (B,H,S,1,d) */
+    ws_at_tensor vbd = ws_g_reshape(g, ws_g_mul(g, vt, ws_g_from_data(g, eye, WS_AT_F32, 5, e5v)), 3, vb);
+    int64_t qs[3];
+    if (shape(g, q, qs, 3)) return NULL;
+    ws_at_tensor sc = ws_g_matmul(g, q, kbd);                                                   /* (Bq|B, L, H*S) */
+    int64_t ss[3];
+    if (shape(g, sc, ss, 3)) return NULL;
+    const int64_t s4[4] = {ss[0], ss[1], nh, S}, s3[3] = {ss[0], ss[1], nh * S};
+    ws_at_tensor p = ws_g_reshape(g, ws_g_softmax(g, ws_g_reshape(g, sc, 4, s4), -1), 3, s3);
+    return ws_g_matmul(g, p, vbd);                                                               /* (.., L, C') */
+}
+
 static ws_at_tensor dec_attention(const ws_sam *m, ws_scope *g, const ws_sam_attn *a, ws_at_tensor q, ws_at_tensor k,
                                   ws_at_tensor v)
 {
@@ -475,6 +506,7 @@ static ws_at_tensor dec_attention(const ws_sam *m, ws_scope *g, const ws_sam_att
     int64_t qs[3], ks[3];
     if (shape(g, q, qs, 3) || shape(g, k, ks, 3)) return NULL;
     const int64_t nh = m->dec_heads, cph = qs[2] / nh;
+    if (qs[1] >= 4 * ks[1]) return ws_g_linear(g, many_to_few(g, q, k, v, nh, cph, ks), a->o_w, a->o_b);
     const int64_t q4[4] = {qs[0], qs[1], nh, cph}, k4[4] = {ks[0], ks[1], nh, cph};
     q = ws_g_transpose(g, ws_g_reshape(g, q, 4, q4), 1, 2);
     k = ws_g_transpose(g, ws_g_reshape(g, k, 4, k4), 1, 2);
