@@ -49,7 +49,6 @@ static void read_cfg(const ws_h5file *f, const char *grp, ws_amg_cfg *c)
 {
     double v[3];
     ws_amg_cfg_sam_default(c);
-    c->crop_n_points_downscale_factor = 1;
 #define NUM(key, dst) if (attr_f64(f, grp, key, v, 3) == 1) dst = v[0]
 #define INT(key, dst) if (attr_f64(f, grp, key, v, 3) == 1) dst = (int)v[0]
     INT("points_per_side", c->points_per_side);

@@ -263,7 +263,6 @@ int ws_amg_rock_sand_water(uint8_t *const *masks, const int *levels, int n, int6
     int nc = 0;
     *n_keep = 0;
     for (int lv = 2; lv >= 0; lv--) {
-        int first = *n_keep;
         for (int i = 0; i < n; i++) {
             if (levels[i] != lv) continue;
             if (nc == 0) { keep[(*n_keep)++] = i; continue; }   /* empty container: level taken whole */
@@ -281,7 +280,6 @@ int ws_amg_rock_sand_water(uint8_t *const *masks, const int *levels, int n, int6
             if (!nan && best < (float)thresh) keep[(*n_keep)++] = i;
         }
         nc = *n_keep;
-        (void)first;
     }
     return 0;
 }

@@ -155,9 +155,6 @@ ws_at_tensor ws_g_index_select(ws_scope *g, ws_at_tensor x, int dim, ws_at_tenso
 }
 ws_at_tensor ws_g_cat(ws_scope *g, const ws_at_tensor *ts, int n, int dim)
 {
-    if (!g->err)
-        for (int i = 0; i < n; i++)
-            if (!ts[i]) return ws_scope_track(g, ws_fail(WS_EINVAL, "cat: NULL input"), NULL, "cat");
     G_RUN("cat", ws_at_cat(ts, n, dim, &out));
 }
 ws_at_tensor ws_g_reduce(ws_scope *g, int op, ws_at_tensor x, int dim, int keepdim)
