@@ -1,8 +1,12 @@
 /* dump_imageops.c - `wsseed dump image-ops`: the image operations of image_ops_ref.h5 that the
  * SAM side uses: ResizeLongestSide (/sam_resize, PIL bilinear) and small-region removal
  * (/small_regions/<case>: holes, islands, holes then islands, as the mask generator runs them).
- * Inputs: /input/image_rgb, /input/small_regions/<case>/mask; /sam_resize/target_length when
- * present (default 1024). The training-side resizes and colour jitter come with training.
+ * Training side: /resize/<case> (the four AlchemyCat scale_img_label cases of the golden: PIL
+ * BICUBIC image, NEAREST label, sizes by Python rounding) and /color_jitter/<case>/output_bgr
+ * (RandColorJitter with the given params and order); for composed cases the params and order
+ * drawn from their numpy seed by our MT19937 go to /jitter_draw/<case>/{params,order}.
+ * Inputs: /input/image_rgb, /input/label, /input/chart_bgr, /input/color_jitter/<case>/{params,order,numpy_seed},
+ * /input/small_regions/<case>/mask; /sam_resize/target_length when present (default 1024).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -11,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "core/status.h"
+#include "data/augment.h"
 #include "data/resize.h"
 #include "method/amg.h"
 #include "model/sam.h"
@@ -85,6 +90,117 @@ static int small_regions(const ws_h5file *in, ws_h5file *out)
     return rc;
 }
 
+/* ---- training resizes ---- */
+
+typedef struct { const char *name; int t; double scale; int align; } resize_case;
+static const resize_case RESIZE_CASES[] = {
+    {"train_t288", 288, 0, 0},      /* RandRangeScale(288, 288, short_thresh=224) */
+    {"train_t480", 480, 0, 0},
+    {"infer_div16", 0, 1.0, 16},    /* MultiScale([1.0], divisible_by_n(16, 'larger')) */
+    {"upscale_1p37", 0, 1.37, 0},   /* scale_img_label(1.37, ...) */
+};
+
+static int resize_one(const resize_case *c, const ws_array *img, const ws_array *lb, ws_h5file *out)
+{
+    const int H = (int)img->shape[0], W = (int)img->shape[1];
+    double s = c->t ? ws_aug_range_scale(H, W, c->t, 224) : c->scale;
+    int oh, ow, rc;
+    ws_aug_scaled_size(H, W, s, &oh, &ow);
+    if (c->align) { oh = ws_aug_ceil_to(oh, c->align); ow = ws_aug_ceil_to(ow, c->align); }
+    uint8_t *im = malloc((size_t)oh * ow * 3), *l = malloc((size_t)oh * ow);
+    char p[256];
+    const int64_t s3[3] = {oh, ow, 3}, s2[1] = {2}, hw[2] = {oh, ow};
+    rc = im && l ? 0 : ws_fail(WS_ENOMEM, "out of memory");
+    if (!rc) rc = ws_resize_u8(img->data, W, H, 3, im, ow, oh, WS_RESAMPLE_BICUBIC);
+    if (!rc) rc = ws_resize_nearest_u8(lb->data, W, H, 1, l, ow, oh);
+    snprintf(p, sizeof p, "/resize/%s/image_bicubic", c->name);
+    if (!rc) rc = ws_h5_write_raw(out, p, WS_U8, 3, s3, im);
+    snprintf(p, sizeof p, "/resize/%s/label_nearest", c->name);
+    if (!rc) rc = ws_h5_write_raw(out, p, WS_U8, 2, hw, l);
+    snprintf(p, sizeof p, "/resize/%s/size_hw", c->name);
+    if (!rc) rc = ws_h5_write_raw(out, p, WS_I64, 1, s2, (int64_t[2]){oh, ow});
+    snprintf(p, sizeof p, "/resize/%s/scale", c->name);
+    if (!rc) rc = ws_h5_write_raw(out, p, WS_F64, 0, NULL, &s);
+    free(im);
+    free(l);
+    return rc;
+}
+
+static int train_resizes(const ws_h5file *in, ws_h5file *out)
+{
+    ws_array img = {0}, lb = {0};
+    int rc = 0;
+    if (!ws_h5_exists(in, "/input/image_rgb") || !ws_h5_exists(in, "/input/label")) return 0;
+    if (!(rc = ws_h5_read(in, "/input/image_rgb", WS_U8, &img)) && !(rc = ws_h5_read(in, "/input/label", WS_U8, &lb)))
+        for (size_t i = 0; i < sizeof RESIZE_CASES / sizeof RESIZE_CASES[0] && !rc; i++)
+            rc = resize_one(&RESIZE_CASES[i], &img, &lb, out);
+    ws_array_free(&img);
+    ws_array_free(&lb);
+    return rc;
+}
+
+/* ---- colour jitter ---- */
+
+static int jitter_case(const ws_h5file *in, ws_h5file *out, const char *name)
+{
+    char p[512], img_name[64] = "image_bgr";
+    ws_array par = {0}, ord = {0}, img = {0}, seed = {0};
+    ws_jitter j;
+    int rc;
+    snprintf(p, sizeof p, "/input/color_jitter/%s/params", name);
+    if ((rc = ws_h5_read(in, p, WS_F64, &par))) return rc;
+    snprintf(p, sizeof p, "/input/color_jitter/%s/order", name);
+    if ((rc = ws_h5_read(in, p, WS_I64, &ord))) goto done;
+    for (int k = 0; k < 4; k++) { j.value[k] = ((double *)par.data)[k]; j.order[k] = (int)((int64_t *)ord.data)[k]; }
+    snprintf(p, sizeof p, "/input/color_jitter/%s", name);
+    if (ws_h5_attr_string(in, p, "image", img_name, sizeof img_name)) goto done;
+    snprintf(p, sizeof p, "/input/%s", img_name);
+    if (!strcmp(img_name, "image_bgr")) {
+        if ((rc = ws_h5_read(in, "/input/image_rgb", WS_U8, &img))) goto done;
+        uint8_t *d = img.data;
+        for (int64_t i = 0; i < img.shape[0] * img.shape[1]; i++) { uint8_t t = d[3 * i]; d[3 * i] = d[3 * i + 2]; d[3 * i + 2] = t; }
+    } else if ((rc = ws_h5_read(in, p, WS_U8, &img))) goto done;
+    if ((rc = ws_jitter_apply(img.data, (int)img.shape[0], (int)img.shape[1], 1, &j))) goto done;
+    snprintf(p, sizeof p, "/color_jitter/%s/output_bgr", name);
+    if ((rc = ws_h5_write(out, p, &img))) goto done;
+    snprintf(p, sizeof p, "/input/color_jitter/%s/numpy_seed", name);
+    if (ws_h5_exists(in, p)) {   /* composed case: our draw from the same numpy seed */
+        ws_rng r;
+        int64_t o[4];
+        if ((rc = ws_h5_read(in, p, WS_I64, &seed))) goto done;
+        ws_rng_seed(&r, (uint32_t)*(int64_t *)seed.data);
+        ws_jitter_draw(&r, &j);
+        for (int k = 0; k < 4; k++) o[k] = j.order[k];
+        snprintf(p, sizeof p, "/jitter_draw/%s/params", name);
+        if ((rc = ws_h5_write_raw(out, p, WS_F64, 1, (int64_t[1]){4}, j.value))) goto done;
+        snprintf(p, sizeof p, "/jitter_draw/%s/order", name);
+        rc = ws_h5_write_raw(out, p, WS_I64, 1, (int64_t[1]){4}, o);
+    }
+done:
+    ws_array_free(&par);
+    ws_array_free(&ord);
+    ws_array_free(&img);
+    ws_array_free(&seed);
+    return rc;
+}
+
+static int color_jitter(const ws_h5file *in, ws_h5file *out)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int rc;
+    if (!ws_h5_exists(in, "/input/color_jitter")) return 0;
+    if ((rc = ws_h5_list(in, "/input/color_jitter", &names, &n))) return rc;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char *slash = strrchr(names[i], '/');
+        if (!slash || strcmp(slash + 1, "params")) continue;
+        *slash = '\0';
+        rc = jitter_case(in, out, names[i]);
+    }
+    ws_h5_strings_free(names, n);
+    return rc;
+}
+
 int ws_dump_imageops(const ws_dump_args *a)
 {
     ws_h5file in = {0}, out = {0};
@@ -92,6 +208,8 @@ int ws_dump_imageops(const ws_dump_args *a)
     if (!rc) rc = ws_h5_create(&out, a->output);
     if (!rc) rc = sam_resize(&in, &out);
     if (!rc) rc = small_regions(&in, &out);
+    if (!rc) rc = train_resizes(&in, &out);
+    if (!rc) rc = color_jitter(&in, &out);
     if (!rc) rc = ws_h5_commit(&out);
     ws_h5_close(&out);
     ws_h5_close(&in);

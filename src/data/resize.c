@@ -118,3 +118,36 @@ done:
     free_coeffs(&chz);
     return rc;
 }
+
+/* Source indices of one axis for NEAREST; the accumulation order is Pillow's. */
+static int *nearest_index(int n, int m)
+{
+    int *idx = malloc((size_t)m * sizeof *idx);
+    if (!idx) return NULL;
+    double scale = (double)n / m, acc = scale * 0.5;
+    for (int i = 0; i < m; i++, acc += scale) {
+        int v = (int)acc;
+        idx[i] = v < n ? v : n - 1;
+    }
+    return idx;
+}
+
+int ws_resize_nearest_u8(const uint8_t *src, int w, int h, int ch, uint8_t *dst, int ow, int oh)
+{
+    if (w < 1 || h < 1 || ow < 1 || oh < 1 || ch < 1)
+        return ws_fail(WS_EINVAL, "resize: bad size %dx%d -> %dx%d", w, h, ow, oh);
+    int *xs = nearest_index(w, ow), *ys = nearest_index(h, oh);
+    if (!xs || !ys) {
+        free(xs);
+        free(ys);
+        return ws_fail(WS_ENOMEM, "resize: out of memory");
+    }
+    for (int y = 0; y < oh; y++) {
+        const uint8_t *row = src + (size_t)ys[y] * w * ch;
+        for (int x = 0; x < ow; x++)
+            memcpy(dst + ((size_t)y * ow + x) * ch, row + (size_t)xs[x] * ch, (size_t)ch);
+    }
+    free(xs);
+    free(ys);
+    return 0;
+}

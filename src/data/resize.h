@@ -15,4 +15,8 @@ enum { WS_RESAMPLE_BILINEAR = 2, WS_RESAMPLE_BICUBIC = 3 };   /* PIL's filter nu
  * sizes or filter, WS_ENOMEM. */
 int ws_resize_u8(const uint8_t *src, int w, int h, int ch, uint8_t *dst, int ow, int oh, int filter);
 
+/* Pillow NEAREST (labels): output i of an axis takes source index (int)acc_i, acc_0 = scale/2,
+ * acc_{i+1} = acc_i + scale, accumulated in double with scale = in/out. Any channel count. */
+int ws_resize_nearest_u8(const uint8_t *src, int w, int h, int ch, uint8_t *dst, int ow, int oh);
+
 #endif

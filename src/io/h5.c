@@ -342,3 +342,36 @@ int ws_h5_list(const ws_h5file *f, const char *group, char ***names, size_t *n)
     *n = c.n;
     return 0;
 }
+
+int ws_h5_attr_string(const ws_h5file *f, const char *obj, const char *attr, char *buf, size_t cap)
+{
+    int rc = ws_fail(WS_EFORMAT, "%s: %s lacks the string attribute '%s'", f->path, obj, attr);
+    hid_t a = H5Aopen_by_name(f->id, obj, attr, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0) return rc;
+    hid_t t = H5Aget_type(a), mt = H5Tcopy(H5T_C_S1);
+    if (t >= 0 && H5Tget_class(t) == H5T_STRING) {
+        if (H5Tis_variable_str(t) > 0) {
+            char *s = NULL;
+            H5Tset_size(mt, H5T_VARIABLE);
+            H5Tset_cset(mt, H5Tget_cset(t));
+            if (H5Aread(a, mt, &s) >= 0 && s) {
+                snprintf(buf, cap, "%s", s);
+                H5free_memory(s);
+                rc = 0;
+            }
+        } else {
+            size_t n = H5Tget_size(t);
+            char *s = calloc(n + 1, 1);
+            H5Tset_size(mt, n + 1);
+            if (s && H5Aread(a, mt, s) >= 0) {
+                snprintf(buf, cap, "%s", s);
+                rc = 0;
+            }
+            free(s);
+        }
+    }
+    H5Tclose(mt);
+    if (t >= 0) H5Tclose(t);
+    H5Aclose(a);
+    return rc;
+}

@@ -44,4 +44,6 @@ void ws_h5_strings_free(char **strs, size_t n);
 /* Names of the datasets below group (recursive, "a/b/c" paths without leading '/'), sorted. */
 int ws_h5_list(const ws_h5file *f, const char *group, char ***names, size_t *n);
 
+/* Reads the string attribute attr of object obj (group or dataset) into buf (truncated to cap). */
+int ws_h5_attr_string(const ws_h5file *f, const char *obj, const char *attr, char *buf, size_t cap);
 #endif
