@@ -9,6 +9,8 @@
  *              abs:A            |c - r| <= A
  *              rel:A:R          |c - r| <= A + R*|r|
  *              scaled:A         |c - r| <= A * max(1, max |r| over the dataset)
+ *              both:A:R:S       |c - r| <= A + R*|r| and |c - r| <= S * max |r| (the golden
+ *                               README's check for small quantities)
  *              mask:A           binary masks: identical except where OUT's own logit (dataset
  *                               <name>_logits, or <stem>_logits for ..._binary) has |logit| <= A
  *            integers and strings are always exact; floats default to rel:1e-4:1e-4.
@@ -30,7 +32,7 @@
 #include "io/h5.h"
 #include "tap.h"
 
-typedef struct { const char *glob; char kind; double a, r; } rule;
+typedef struct { const char *glob; char kind; double a, r, s; } rule;
 
 static int ends_with(const char *s, const char *suf)
 {
@@ -121,16 +123,18 @@ static void compare_numeric(const ws_h5file *ref, const ws_h5file *out, const ch
         if (isnan(r[i]) || isinf(r[i])) good = isnan(r[i]) ? isnan(c[i]) : c[i] == r[i];
         else {
             tol = kind == 'e' || kind == 'm' ? 0 : kind == 'a' ? A : kind == 's' ? A * (maxref > 1 ? maxref : 1) : A + R * fabs(r[i]);
+            if (kind == 'b' && tol > ru->s * maxref) tol = ru->s * maxref;
             good = d <= tol;
             if (!good && kind == 'm' && fabs(own[i]) <= A) good = 1, flips++;
             if (d > maxdiff || isnan(d)) maxdiff = isnan(d) ? INFINITY : d;
         }
         if (!good) { nbad++; if (first < 0) first = i; }
     }
-    const char *desc = kind == 'e' ? "exact" : kind == 'a' ? "abs" : kind == 's' ? "scaled" : kind == 'm' ? "mask" : "rel";
+    const char *desc = kind == 'e' ? "exact" : kind == 'a' ? "abs" : kind == 's' ? "scaled" : kind == 'm' ? "mask" : kind == 'b' ? "both" : "rel";
     char tol[64] = "";
     if (kind == 'a' || kind == 's') snprintf(tol, sizeof tol, " %.0e", A);
     else if (kind == 'r') snprintf(tol, sizeof tol, " %.0e + %.0e|ref|", A, R);
+    else if (kind == 'b') snprintf(tol, sizeof tol, " %.0e + %.0e|ref| and %.0e max|ref|", A, R, ru->s);
     else if (kind == 'm') snprintf(tol, sizeof tol, ", %lld flips where |own logit| <= %.0e", (long long)flips, A);
     ok(nbad == 0, "%s %s: max|diff| %.3g (%s%s, max|ref| %.3g)", name, ws_array_shape_str(&a, sa, sizeof sa),
        maxdiff, desc, tol, maxref);
@@ -250,6 +254,7 @@ int main(int argc, char **argv)
             else if (sscanf(eq + 1, "abs:%lf", &ru->a) == 1) ru->kind = 'a';
             else if (sscanf(eq + 1, "rel:%lf:%lf", &ru->a, &ru->r) == 2) ru->kind = 'r';
             else if (sscanf(eq + 1, "scaled:%lf", &ru->a) == 1) ru->kind = 's';
+            else if (sscanf(eq + 1, "both:%lf:%lf:%lf", &ru->a, &ru->r, &ru->s) == 3) ru->kind = 'b';
             else if (sscanf(eq + 1, "mask:%lf", &ru->a) == 1) ru->kind = 'm';
             else { fprintf(stderr, "h5cmp: bad rule %s\n", eq + 1); return 2; }
         } else { fprintf(stderr, "h5cmp: bad option %s\n", argv[i]); return 2; }

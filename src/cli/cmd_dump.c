@@ -34,9 +34,16 @@ static const char *help =
     "         inputs:  /preprocess/image_uint8 or /input/image_rgb; the attributes of each\n"
     "                  /amg/<run> group are its generator settings; /input/rsw/<case> masks\n"
     "         outputs: /amg/<run>/* (records, crops, grids, prefilter, stage_*), /rsw/<case>/kept_index\n"
+    "  step   --model CLIP.pt|.pth [--vocab BPE]  (FMA-WSSS prompt-training steps, VOC names)\n"
+    "         inputs:  /inputs/{images,cls_lb,seg_label}, /inputs/infer_{image,cls_lb,ctx}\n"
+    "         outputs: /cls/*, /seg/* (prompts, ctx init, forward, losses, d loss/d ctx, SGD\n"
+    "                  steps), /diag/{cls,seg}/*, /lr_schedule/*, /infer/*\n"
     "  image-ops (no model)\n"
-    "         inputs:  /input/image_rgb, /input/small_regions/<case>/mask\n"
-    "         outputs: /sam_resize/* (ResizeLongestSide, PIL bilinear), /small_regions/<case>/*\n"
+    "         inputs:  /input/image_rgb, /input/label, /input/chart_bgr,\n"
+    "                  /input/color_jitter/<case>/*, /input/small_regions/<case>/mask\n"
+    "         outputs: /sam_resize/* (ResizeLongestSide, PIL bilinear), /small_regions/<case>/*,\n"
+    "                  /resize/<case>/* (PIL bicubic/nearest), /color_jitter/<case>/output_bgr,\n"
+    "                  /jitter_draw/<case>/* (composed cases: our draw from numpy_seed)\n"
     "\n"
     "--model is required by modules that run a checkpoint, --vocab by those that tokenize;\n"
     "an unknown option is an error.\n";
@@ -68,6 +75,10 @@ int ws_cmd_dump(int argc, char **argv)
     if (!strcmp(module, "amg")) {
         if (!a.model) { fprintf(stderr, "wsseed dump amg: --model SAM.pth is required\n"); return 2; }
         return ws_dump_amg(&a) ? ws_cli_error() : 0;
+    }
+    if (!strcmp(module, "step")) {
+        if (!a.model) { fprintf(stderr, "wsseed dump step: --model CLIP.pt is required\n"); return 2; }
+        return ws_dump_step(&a) ? ws_cli_error() : 0;
     }
     if (!strcmp(module, "image-ops")) return ws_dump_imageops(&a) ? ws_cli_error() : 0;
     fprintf(stderr, "wsseed dump: unknown module '%s' (see wsseed dump --help)\n", module);

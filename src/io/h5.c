@@ -79,6 +79,19 @@ int ws_h5_exists(const ws_h5file *f, const char *name)
     return 1;
 }
 
+/* IEEE binary16, little-endian (the type h5py writes for numpy float16); made once. */
+static hid_t half_type(void)
+{
+    static hid_t t = -1;
+    if (t < 0) {
+        t = H5Tcopy(H5T_IEEE_F32LE);
+        H5Tset_fields(t, 15, 10, 5, 0, 10);
+        H5Tset_size(t, 2);
+        H5Tset_ebias(t, 15);
+    }
+    return t;
+}
+
 static hid_t mem_type(int dtype)
 {
     switch (dtype) {
@@ -87,7 +100,7 @@ static hid_t mem_type(int dtype)
     case WS_I64: return H5T_NATIVE_INT64;
     case WS_I32: return H5T_NATIVE_INT32;
     case WS_U8: case WS_BOOL: return H5T_NATIVE_UINT8;
-    case WS_F16: return H5T_NATIVE_UINT16; /* raw bits; only written, never converted */
+    case WS_F16: return half_type();   /* raw binary16 bits in memory */
     default: return -1;
     }
 }
@@ -100,7 +113,7 @@ static hid_t file_type(int dtype)
     case WS_I64: return H5T_STD_I64LE;
     case WS_I32: return H5T_STD_I32LE;
     case WS_U8: case WS_BOOL: return H5T_STD_U8LE;
-    case WS_F16: return H5T_STD_U16LE;
+    case WS_F16: return half_type();
     default: return -1;
     }
 }

@@ -1,0 +1,386 @@
+/* dump_step.c - `wsseed dump step`: the FMA-WSSS prompt-training steps of fma_step_ref.h5.
+ *
+ * From /inputs (images, cls_lb, seg_label, infer_*) and the built-in VOC name lists, for both
+ * tasks: prompts (token ids, ctx initialisation from the string seeds), forward (features,
+ * logits, masked softmax, Grad-CAM with create_graph), losses, d loss / d ctx (second order in
+ * seg), SGD steps (cls: 2 steps at the scheduled warm lr and at 1e-3; seg: 1 step at 1e-3), the
+ * diagnostics of /diag, both LR schedules and the inference CAM of /infer.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/status.h"
+#include "method/fma.h"
+#include "method/names.h"
+#include "model/bpe.h"
+#include "train/optim.h"
+
+#define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
+#define N_FG 20
+
+typedef struct step_ctx {
+    const ws_clip *m;
+    const ws_bpe *bpe;
+    ws_h5file *out;
+    ws_at_tensor images;   /* (N, 3, H, W) */
+    int N, H, W;
+    uint8_t *cls_fg;       /* (N, 20) from cls_lb[:, 1:] */
+    uint8_t *seg_label;    /* (N, H, W) */
+} step_ctx;
+
+static int put(ws_h5file *f, ws_scope *g, const char *grp, const char *name, ws_at_tensor t)
+{
+    char p[256];
+    if (g->err) return g->err;
+    snprintf(p, sizeof p, "%s/%s", grp, name);
+    return ws_cli_put(f, p, t);
+}
+
+static int put_raw(ws_h5file *f, const char *grp, const char *name, int dt, int nd, const int64_t *s, const void *d)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", grp, name);
+    return ws_h5_write_raw(f, p, dt, nd, s, d);
+}
+
+/* Builds the task's prompt learner with its official initialisation. */
+static int task_prompt(const step_ctx *c, int seg, ws_prompt *p)
+{
+    const char *names[45];
+    for (int i = 0; i < 20; i++) names[i] = WS_VOC_FG[i];
+    for (int i = 0; i < 25; i++) names[20 + i] = seg ? "" : WS_VOC_BG[i];
+    int rc = ws_prompt_build(p, c->m, c->bpe, names, 45, 16, seg, seg);
+    return rc ? rc : ws_prompt_init_ctx(p, seg ? "\xe6\x9c\xba" : "\xe7\x9c\x9f", seg ? 0.0125 : 0.015);
+}
+
+/* The batch of a task: cls uses the image labels (and the seed maps as its zero-weight CAM
+ * label), seg the presence of classes in the seed maps. */
+static void task_batch(const step_ctx *c, int seg, uint8_t *fg, ws_fma_batch *b, ws_fma_opts *o)
+{
+    const size_t hw = (size_t)c->H * c->W;
+    for (int n = 0; n < c->N; n++) {
+        if (seg) ws_fma_presence(c->seg_label + n * hw, hw, N_FG, fg + n * N_FG);
+        else memcpy(fg + n * N_FG, c->cls_fg + n * N_FG, N_FG);
+    }
+    *b = (ws_fma_batch){.N = c->N, .H = c->H, .W = c->W, .images = c->images, .fg_labels = fg,
+                        .mcl_labels = seg ? NULL : fg, .seeds = c->seg_label};
+    *o = (ws_fma_opts){.n_fg = N_FG, .sm_eps = 1e-5, .w_mcl = seg ? 0 : 1, .w_cam_fg = seg ? 1 : 0,
+                       .w_cam_bg = seg ? 1 : 0, .cam = 1, .create_graph = 1, .pos_interp = WS_CLIP_POS_BILINEAR,
+                       .attn_mean = 1, .proj_all = 1};
+}
+
+/* d loss / d ctx at the learner's current ctx; *loss gets the loss value. */
+static int loss_and_grad(const step_ctx *c, int seg, ws_prompt *p, ws_scope *g, ws_at_tensor *loss, ws_at_tensor *grad)
+{
+    uint8_t fg[64 * N_FG];
+    ws_fma_batch b;
+    ws_fma_opts o;
+    ws_fma_out fo;
+    task_batch(c, seg, fg, &b, &o);
+    int rc = ws_fma_forward(c->m, p, g, &b, &o, &fo);
+    if (!rc && ws_at_autograd_grad(&fo.loss_total, 1, NULL, &p->ctx, 1, 0, 0, 0, grad))
+        rc = ws_fail(WS_ETORCH, "d loss / d ctx: %s", ws_at_last_error());
+    if (!rc) ws_scope_adopt(g, *grad);
+    *loss = fo.loss_total;
+    ws_fma_out_free(&fo);
+    return rc;
+}
+
+/* n SGD steps from ctx_init at the given lrs, writing grp/{lr, momentum_buffer_step*, ctx_step*,
+ * grad_ctx_step2, loss_total_step2}. */
+static int sgd_steps(const step_ctx *c, int seg, ws_prompt *p, const float *ctx0, const char *grp,
+                     const double *lrs, int n)
+{
+    ws_sgd s = {.momentum = 0.9, .weight_decay = 5e-4};
+    int64_t cs[3];
+    int nd = 0, rc = 0;
+    char name[64];
+    ws_at_shape(p->ctx, cs, 3, &nd);
+    if ((rc = ws_prompt_set_ctx(p, ctx0, nd, cs))) return rc;
+    int64_t nl = n;
+    TRY(put_raw(c->out, grp, "lr", WS_F64, 1, &nl, lrs));
+    for (int k = 0; k < n; k++) {
+        ws_scope g;
+        ws_at_tensor loss = NULL, grad = NULL;
+        ws_scope_init(&g);
+        rc = loss_and_grad(c, seg, p, &g, &loss, &grad);
+        if (!rc && k > 0) {
+            snprintf(name, sizeof name, "grad_ctx_step%d", k + 1);
+            rc = put(c->out, &g, grp, name, grad);
+            snprintf(name, sizeof name, "loss_total_step%d", k + 1);
+            if (!rc) rc = put(c->out, &g, grp, name, loss);
+        }
+        if (!rc) rc = ws_sgd_step(&s, p->ctx, grad, lrs[k]);
+        snprintf(name, sizeof name, "momentum_buffer_step%d", k + 1);
+        if (!rc) rc = put(c->out, &g, grp, name, s.buf);
+        snprintf(name, sizeof name, "ctx_step%d", k + 1);
+        if (!rc) rc = put(c->out, &g, grp, name, p->ctx);
+        ws_scope_free(&g);
+        if (rc) break;
+    }
+cleanup:
+    ws_sgd_free(&s);
+    return rc;
+}
+
+/* Per-positive MultiLabelSoftMarginLoss of fg logits (weight 0 in seg; reported only). */
+static int mlsm(ws_scope *g, ws_at_tensor fg_logits, const uint8_t *lab, int N, ws_at_tensor *out)
+{
+    float x[64 * N_FG];
+    if (ws_at_read(fg_logits, x, (size_t)N * N_FG * sizeof(float))) return ws_fail(WS_ETORCH, "%s", ws_at_last_error());
+    double tot = 0;
+    for (int n = 0; n < N; n++) {
+        double row = 0;
+        for (int k = 0; k < N_FG; k++) {
+            double v = x[n * N_FG + k], y = lab[n * N_FG + k];
+            double ls_pos = -log1p(exp(-v)), ls_neg = -log1p(exp(v));   /* logsigmoid(v), logsigmoid(-v) */
+            row += -(y * ls_pos + (1 - y) * ls_neg);
+        }
+        tot += row / N_FG;
+    }
+    float v = (float)(tot / N);
+    *out = ws_g_from_data(g, &v, WS_AT_F32, 0, NULL);
+    return g->err;
+}
+
+static int write_diag(const step_ctx *c, int seg, ws_scope *g, ws_fma_out *fo, const char *dg)
+{
+    ws_h5file *f = c->out;
+    int rc = 0;
+    char name[64];
+    const int64_t hw = (int64_t)fo->img.grid_h * fo->img.grid_w;
+    ws_at_tensor ins[3] = {fo->logits, fo->text.features, fo->gc.cam}, gr[3] = {0};
+    if (ws_at_autograd_grad(&fo->loss_total, 1, NULL, ins, seg ? 3 : 2, 1, 0, 1, gr))
+        return ws_fail(WS_ETORCH, "diagnostic gradients: %s", ws_at_last_error());
+    for (int i = 0; i < 3; i++) ws_scope_adopt(g, gr[i]);
+    ws_at_tensor dy = ws_gradcam_per_positive(g, fo->gc.targets, &fo->pos, c->N, fo->img.patch_mean, 0);
+    const struct { const char *n; ws_at_tensor t; } items[] = {
+        {"prompt_embedding", fo->prompt_emb},
+        {"text_features_normalized", ws_clip_l2_normalize(g, fo->text.features)},
+        {"img_emb_normalized", ws_clip_l2_normalize(g, fo->img.patch_mean)},
+        {"cls_emb", fo->img.embedding},
+        {"patch_emb", ws_g_slice(g, fo->img.proj_all, 1, 1, 1 + hw)},
+        {"A", fo->img.ln1_leaf}, {"grad_A_pos", fo->gc.grad_A}, {"cam_weights", fo->gc.weights},
+        {"dy_dimg_emb", dy}, {"dloss_dlogits", gr[0]}, {"dloss_dtext_features", gr[1]},
+    };
+    for (size_t i = 0; i < sizeof items / sizeof items[0] && !rc; i++) rc = put(f, g, dg, items[i].n, items[i].t);
+    for (int i = 0; i < c->m->vision_layers && !rc; i++) {
+        snprintf(name, sizeof name, "attn_weights_block_%d", i);
+        rc = put(f, g, dg, name, fo->img.attn_mean[i]);
+    }
+    if (!rc && seg) {
+        int64_t P = fo->pos.P;
+        rc = put(f, g, dg, "dloss_dpos_cam", gr[2]);
+        if (!rc) rc = put_raw(f, dg, "fg_count", WS_I64, 1, &P, fo->cl.fg_count);
+        if (!rc) rc = put_raw(f, dg, "bg_count", WS_I64, 1, &P, fo->cl.bg_count);
+        if (!rc) rc = put(f, g, dg, "max_fg_cam", fo->cl.max_fg);
+    }
+    return rc;
+}
+
+static int dump_task(const step_ctx *c, int seg)
+{
+    const char *grp = seg ? "/seg" : "/cls", *dg = seg ? "/diag/seg" : "/diag/cls";
+    ws_prompt p = {0};
+    ws_scope g;
+    ws_fma_out fo = {0};
+    ws_fma_batch b;
+    ws_fma_opts o;
+    uint8_t fg[64 * N_FG], sm[64 * 45];
+    float *ctx0 = NULL;
+    ws_at_tensor grad = NULL;
+    int rc;
+    ws_scope_init(&g);
+    TRY(task_prompt(c, seg, &p));
+    const int64_t G = p.n_cls, ts[2] = {G, p.context_length}, N = c->N;
+    TRY(put_raw(c->out, grp, "token_ids", WS_I32, 2, ts, p.token_ids));
+    TRY(put(c->out, &g, grp, "eot_index", p.eot));
+    TRY(put_raw(c->out, grp, "name_lens", WS_I64, 1, &G, p.name_lens));
+    TRY(put(c->out, &g, grp, "ctx_init", p.ctx));
+    size_t nctx = (size_t)(seg ? G : 1) * p.n_ctx * p.width;
+    if (!(ctx0 = malloc(nctx * sizeof *ctx0))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    if (ws_at_read(p.ctx, ctx0, nctx * sizeof *ctx0)) { rc = ws_fail(WS_ETORCH, "%s", ws_at_last_error()); goto cleanup; }
+
+    task_batch(c, seg, fg, &b, &o);
+    TRY(ws_fma_forward(c->m, &p, &g, &b, &o, &fo));
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < G; k++) sm[n * G + k] = k < N_FG ? fg[n * N_FG + k] : 1;
+    ws_at_tensor fl = ws_g_slice(&g, fo.logits, 1, 0, N_FG);
+    const struct { const char *n; ws_at_tensor t; } items[] = {
+        {"text_features", fo.text.features}, {"img_emb", fo.img.patch_mean}, {"logits", fo.logits},
+        {"fg_logits", fl}, {"sm_logits", fo.y}, {"pos_logits", fo.gc.targets}, {"pos_cam", fo.gc.cam},
+        {"loss_cam_fg", fo.cl.fg}, {"loss_cam_bg", fo.cl.bg}, {"loss_total", fo.loss_total},
+    };
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) TRY(put(c->out, &g, grp, items[i].n, items[i].t));
+    const int64_t ms[2] = {N, G}, P = fo.pos.P;
+    TRY(put_raw(c->out, grp, "sm_mask", WS_U8, 2, ms, sm));
+    TRY(put_raw(c->out, grp, "pos_batch_idx", WS_I64, 1, &P, fo.pos.batch));
+    TRY(put_raw(c->out, grp, "pos_fg_cls", WS_I64, 1, &P, fo.pos.cls));
+    if (seg) {
+        int64_t ol[64 * 21];
+        const int64_t s21[2] = {N, 21}, s20[2] = {N, N_FG};
+        for (int n = 0; n < N; n++) {
+            ol[n * 21] = 0;
+            for (size_t i = 0; i < (size_t)c->H * c->W; i++) ol[n * 21] |= c->seg_label[n * c->H * c->W + i] == 0;
+            for (int k = 0; k < N_FG; k++) ol[n * 21 + 1 + k] = fg[n * N_FG + k];
+        }
+        TRY(put_raw(c->out, grp, "ol_cls_lb", WS_I64, 2, s21, ol));
+        for (int n = 0; n < N; n++)
+            for (int k = 0; k < N_FG; k++) ol[n * N_FG + k] = fg[n * N_FG + k];
+        TRY(put_raw(c->out, grp, "fg_cls_lb", WS_I64, 2, s20, ol));
+        TRY(put(c->out, &g, grp, "pos_cam_upsampled", fo.cl.upsampled));
+        ws_at_tensor ml = NULL;
+        TRY(mlsm(&g, fl, fg, c->N, &ml));
+        TRY(put(c->out, &g, grp, "loss_multilabel_soft_margin", ml));
+    } else {
+        TRY(put(c->out, &g, grp, "loss_mcl", fo.loss_mcl));
+    }
+    TRY(write_diag(c, seg, &g, &fo, dg));
+    if (ws_at_autograd_grad(&fo.loss_total, 1, NULL, &p.ctx, 1, 0, 0, 0, &grad)) {
+        rc = ws_fail(WS_ETORCH, "d loss / d ctx: %s", ws_at_last_error());
+        goto cleanup;
+    }
+    ws_scope_adopt(&g, grad);
+    TRY(put(c->out, &g, grp, "grad_ctx", grad));
+    ws_fma_out_free(&fo);
+    ws_scope_free(&g);
+    ws_scope_init(&g);
+    char sg[64];
+    if (!seg) {
+        const ws_lr_sched sch = {.base_lr = 1e-3, .warm_iters = 500, .warm_factor = 0.01, .max_iter = 1800};
+        const double warm[2] = {ws_lr_at(&sch, 0), ws_lr_at(&sch, 1)}, fixed[2] = {1e-3, 1e-3};
+        snprintf(sg, sizeof sg, "%s/sgd_warm", grp);
+        TRY(sgd_steps(c, seg, &p, ctx0, sg, warm, 2));
+        snprintf(sg, sizeof sg, "%s/sgd_lr1e3", grp);
+        TRY(sgd_steps(c, seg, &p, ctx0, sg, fixed, 2));
+    } else {
+        const double fixed[1] = {1e-3};
+        snprintf(sg, sizeof sg, "%s/sgd_lr1e3", grp);
+        TRY(sgd_steps(c, seg, &p, ctx0, sg, fixed, 1));
+    }
+cleanup:
+    ws_fma_out_free(&fo);
+    ws_scope_free(&g);
+    ws_prompt_free(&p);
+    free(ctx0);
+    return rc;
+}
+
+static int dump_schedules(ws_h5file *out)
+{
+    const int iters[2] = {1800, 17000};
+    int rc = 0;
+    for (int k = 0; k < 2 && !rc; k++) {
+        const ws_lr_sched s = {.base_lr = 1e-3, .warm_iters = 500, .warm_factor = 0.01, .max_iter = iters[k]};
+        double *lr = malloc((size_t)iters[k] * sizeof *lr);
+        char name[64];
+        if (!lr) return ws_fail(WS_ENOMEM, "out of memory");
+        for (int t = 0; t < iters[k]; t++) lr[t] = ws_lr_at(&s, t);
+        int64_t n = iters[k];
+        snprintf(name, sizeof name, "/lr_schedule/max_iter_%d/lr", iters[k]);
+        rc = ws_h5_write_raw(out, name, WS_F64, 1, &n, lr);
+        free(lr);
+    }
+    return rc;
+}
+
+static int dump_infer(const step_ctx *c, const ws_h5file *in)
+{
+    ws_prompt p = {0};
+    ws_scope g;
+    ws_fma_out fo = {0};
+    ws_array ctx = {0}, lb = {0};
+    ws_at_tensor img = NULL;
+    uint8_t fg[N_FG];
+    int rc;
+    if (!ws_h5_exists(in, "/inputs/infer_image")) return 0;
+    ws_scope_init(&g);
+    TRY(ws_cli_get(in, "/inputs/infer_image", WS_F32, &img));
+    ws_scope_adopt(&g, img);
+    TRY(ws_h5_read(in, "/inputs/infer_ctx", WS_F32, &ctx));
+    TRY(ws_h5_read(in, "/inputs/infer_cls_lb", WS_I64, &lb));
+    for (int k = 0; k < N_FG; k++) fg[k] = ((int64_t *)lb.data)[1 + k] != 0;
+    TRY(task_prompt(c, 0, &p));
+    TRY(ws_prompt_set_ctx(&p, ctx.data, ctx.ndim, ctx.shape));
+    int64_t is[4];
+    int nd = 0;
+    ws_at_shape(img, is, 4, &nd);
+    ws_fma_batch b = {.N = 1, .H = (int)is[2], .W = (int)is[3], .images = img, .fg_labels = fg};
+    ws_fma_opts o = {.n_fg = N_FG, .sm_eps = 1e-5, .cam = 1, .create_graph = 0, .pos_interp = WS_CLIP_POS_BILINEAR,
+                     .attn_mean = 1};
+    TRY(ws_fma_forward(c->m, &p, &g, &b, &o, &fo));
+    const int L = c->m->vision_layers;
+    ws_at_tensor att = ws_fma_merge_att(&g, fo.img.attn_mean, L, 8);
+    ws_at_tensor att0 = ws_g_select(&g, att, 0, 0), layers, stack[16];
+    for (int i = 0; i < L && i < 16; i++) stack[i] = ws_g_select(&g, fo.img.attn_mean[i], 0, 0);
+    layers = ws_g_reshape(&g, ws_g_cat(&g, stack, L, 0), 3,
+                          (int64_t[3]){L, 1 + (int64_t)fo.img.grid_h * fo.img.grid_w, 1 + (int64_t)fo.img.grid_h * fo.img.grid_w});
+    ws_at_tensor logit_row = ws_g_select(&g, fo.logits, 0, 0);
+    const int64_t P = fo.pos.P;
+    const struct { const char *n; ws_at_tensor t; } items[] = {
+        {"pos_embedding_interp", fo.img.pos}, {"text_features", fo.text.features}, {"img_emb", fo.img.patch_mean},
+        {"logits", fo.logits}, {"sm_logits", fo.y}, {"all_logit", ws_g_slice(&g, logit_row, 0, 0, N_FG)},
+        {"fg_logit", ws_g_index_select(&g, logit_row, 0, ws_g_from_data(&g, fo.pos.cls, WS_AT_I64, 1, &P))},
+        {"cam", fo.gc.cam}, {"A", fo.img.ln1_leaf}, {"att_layers", layers}, {"att_merged", att0},
+        {"att_merged_fp16", ws_g_to_dtype(&g, att0, WS_AT_F16)},
+    };
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) TRY(put(c->out, &g, "/infer", items[i].n, items[i].t));
+    TRY(put_raw(c->out, "/infer", "fg_cls", WS_I64, 1, &P, fo.pos.cls));
+cleanup:
+    ws_fma_out_free(&fo);
+    ws_scope_free(&g);
+    ws_prompt_free(&p);
+    ws_array_free(&ctx);
+    ws_array_free(&lb);
+    return rc;
+}
+
+int ws_dump_step(const ws_dump_args *a)
+{
+    ws_clip m = {0};
+    ws_bpe bpe = {0};
+    ws_h5file in = {0}, out = {0};
+    ws_array lb = {0}, seg = {0};
+    step_ctx c = {0};
+    int rc;
+    TRY(ws_clip_load(&m, a->model));
+    TRY(ws_bpe_load(&bpe, a->vocab ? a->vocab : ws_cli_default_vocab()));
+    TRY(ws_h5_open(&in, a->input));
+    TRY(ws_h5_create(&out, a->output));
+    TRY(ws_cli_get(&in, "/inputs/images", WS_F32, &c.images));
+    TRY(ws_h5_read(&in, "/inputs/cls_lb", WS_I64, &lb));
+    TRY(ws_h5_read(&in, "/inputs/seg_label", WS_U8, &seg));
+    c.m = &m;
+    c.bpe = &bpe;
+    c.out = &out;
+    c.N = (int)seg.shape[0];
+    c.H = (int)seg.shape[1];
+    c.W = (int)seg.shape[2];
+    if (c.N > 64 || lb.shape[0] != c.N || lb.shape[1] != 21) {
+        rc = ws_fail(WS_ESHAPE, "%s: /inputs/cls_lb must be (N, 21) and /inputs/seg_label (N, H, W), N <= 64", a->input);
+        goto cleanup;
+    }
+    c.seg_label = seg.data;
+    if (!(c.cls_fg = malloc((size_t)c.N * N_FG))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    for (int n = 0; n < c.N; n++)
+        for (int k = 0; k < N_FG; k++) c.cls_fg[n * N_FG + k] = ((int64_t *)lb.data)[n * 21 + 1 + k] != 0;
+    TRY(dump_task(&c, 0));
+    TRY(dump_task(&c, 1));
+    TRY(dump_schedules(&out));
+    TRY(dump_infer(&c, &in));
+    TRY(ws_h5_commit(&out));
+cleanup:
+    free(c.cls_fg);
+    ws_at_free(c.images);
+    ws_array_free(&lb);
+    ws_array_free(&seg);
+    ws_h5_close(&out);
+    ws_h5_close(&in);
+    ws_bpe_free(&bpe);
+    ws_clip_free(&m);
+    return rc;
+}

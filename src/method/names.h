@@ -1,0 +1,10 @@
+/* names.h - the class-name lists of FMA-WSSS (CLIP-ES renaming), index = label - 1.
+ * VOC: 20 fg (configs/patterns/voc_names/clip_es.py), 25 bg words for the cls task.
+ * COCO-2014: 80 fg (CLIP-ES new_class_names_coco), 23 bg words (VOC's minus keyboard, sign). */
+#ifndef WS_METHOD_NAMES_H
+#define WS_METHOD_NAMES_H
+extern const char *const WS_VOC_FG[20];
+extern const char *const WS_VOC_BG[25];
+extern const char *const WS_COCO_FG[80];
+extern const char *const WS_COCO_BG[23];
+#endif
