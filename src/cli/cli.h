@@ -11,6 +11,9 @@ int ws_cmd_dump(int argc, char **argv);
 int ws_cmd_demo(int argc, char **argv);
 int ws_cmd_masks(int argc, char **argv);
 int ws_cmd_masks_export(int argc, char **argv);
+int ws_cmd_train(int argc, char **argv);
+int ws_cmd_synth(int argc, char **argv);
+int ws_cmd_export_ctx(int argc, char **argv);
 
 /* Options every `dump` module receives (the fixed contract). */
 typedef struct ws_dump_args {

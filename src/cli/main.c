@@ -20,6 +20,10 @@ static const char *usage =
     "             zero-shot similarity table (wsseed demo --help)\n"
     "  masks      SAM masks of a dataset split into a resumable HDF5 mask store\n"
     "             (FMA-WSSS level-aware generator; wsseed masks --help)\n"
+    "  train      train the FMA-WSSS classification or segmentation prompts on frozen CLIP\n"
+    "             (YAML config, HDF5 checkpoints, exact resume; wsseed train --help)\n"
+    "  export-ctx a training checkpoint's prompt context as a PyTorch state dict\n"
+    "  synth      write a synthetic dataset in the VOC layout (tests, demo)\n"
     "  tokenize   CLIP BPE tokenizer: each input line -> one line of 77 token ids\n"
     "  dump       run one module on the inputs of a golden-style HDF5 file and write its\n"
     "             outputs under the same names (verification interface; wsseed dump --help)\n"
@@ -79,6 +83,9 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "dump")) return ws_cmd_dump(argc - i, argv + i);
     if (!strcmp(cmd, "demo")) return ws_cmd_demo(argc - i, argv + i);
     if (!strcmp(cmd, "masks")) return ws_cmd_masks(argc - i, argv + i);
+    if (!strcmp(cmd, "train")) return ws_cmd_train(argc - i, argv + i);
+    if (!strcmp(cmd, "synth")) return ws_cmd_synth(argc - i, argv + i);
+    if (!strcmp(cmd, "export-ctx")) return ws_cmd_export_ctx(argc - i, argv + i);
     fprintf(stderr, "wsseed: error: unknown command '%s' (see wsseed --help)\n", cmd);
     return 2;
 }

@@ -176,3 +176,52 @@ int ws_jitter_apply(uint8_t *img, int h, int w, int bgr, const ws_jitter *j)
     }
     return 0;
 }
+
+/* ---- the training pipeline ------------------------------------------------------------------ */
+
+void ws_aug_normalize(const uint8_t *rgb, int h, int w, float *out)
+{
+    static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
+    static const float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+    const size_t hw = (size_t)h * w;
+    for (int c = 0; c < 3; c++)
+        for (size_t i = 0; i < hw; i++) out[c * hw + i] = ((float)rgb[3 * i + c] / 255.0f - mean[c]) / std[c];
+}
+
+int ws_aug_train(const ws_aug_cfg *c, ws_rng *r, const uint8_t *rgb, const uint8_t *map, int h, int w, float *out,
+                 uint8_t *map_out)
+{
+    uint8_t *img = malloc((size_t)h * w * 3), *sim = NULL, *smap = NULL, *crop = NULL;
+    int rc = 0;
+    if (!img) return ws_fail(WS_ENOMEM, "augmentation: out of memory");
+    memcpy(img, rgb, (size_t)h * w * 3);
+    if (c->jitter) {
+        ws_jitter j;
+        ws_jitter_draw(r, &j);
+        if ((rc = ws_jitter_apply(img, h, w, 0, &j))) goto done;
+    }
+    int t = (int)ws_rng_randint(r, c->scale_low, c->scale_high + 1), oh, ow;
+    ws_aug_scaled_size(h, w, ws_aug_range_scale(h, w, t, c->short_thresh), &oh, &ow);
+    sim = malloc((size_t)oh * ow * 3);
+    smap = map ? malloc((size_t)oh * ow) : NULL;
+    crop = malloc((size_t)c->crop * c->crop * 3);
+    if (!sim || (map && !smap) || !crop) { rc = ws_fail(WS_ENOMEM, "augmentation: out of memory"); goto done; }
+    if ((rc = ws_resize_u8(img, w, h, 3, sim, ow, oh, WS_RESAMPLE_BICUBIC))) goto done;
+    if (map && (rc = ws_resize_nearest_u8(map, w, h, 1, smap, ow, oh))) goto done;
+    const int C = c->crop;
+    int y0 = oh > C ? (int)ws_rng_randint(r, 0, oh - C + 1) : 0, x0 = ow > C ? (int)ws_rng_randint(r, 0, ow - C + 1) : 0;
+    int flip = c->flip && ws_rng_double(r) < 0.5;
+    for (int y = 0; y < C; y++)
+        for (int x = 0; x < C; x++) {
+            int sy = y0 + y, sx = x0 + (flip ? C - 1 - x : x), in = sy < oh && sx < ow;
+            for (int k = 0; k < 3; k++) crop[((size_t)y * C + x) * 3 + k] = in ? sim[((size_t)sy * ow + sx) * 3 + k] : 0;
+            if (map) map_out[(size_t)y * C + x] = in ? smap[(size_t)sy * ow + sx] : 255;
+        }
+    ws_aug_normalize(crop, C, C, out);
+done:
+    free(img);
+    free(sim);
+    free(smap);
+    free(crop);
+    return rc;
+}

@@ -9,6 +9,7 @@
 #define WS_DATA_AUGMENT_H
 #include <stdint.h>
 #include "core/rng.h"
+#include "data/resize.h"
 
 /* (round(s*h), round(s*w)), half to even; at least 1. */
 void ws_aug_scaled_size(int h, int w, double s, int *oh, int *ow);
@@ -30,6 +31,24 @@ void ws_jitter_draw(ws_rng *r, ws_jitter *j);
 /* Applies j in place to an 8-bit 3-channel image (h, w, 3); bgr = 1 when channel 0 is blue
  * (AlchemyCat's order), 0 for RGB. Returns 0 or WS_ENOMEM. */
 int ws_jitter_apply(uint8_t *img, int h, int w, int bgr, const ws_jitter *j);
+
+/* FMA-WSSS training augmentation (VOC2Auger): colour jitter, RandRangeScale (t uniform in
+ * [scale_low, scale_high], PIL bicubic image / nearest map), random crop x crop (label padding
+ * 255 and image padding 0 if a side is short), horizontal flip p = 0.5, ToTensor + CLIP
+ * normalisation. Draw order: jitter, t, crop y, crop x, flip. */
+typedef struct ws_aug_cfg {
+    int jitter;                 /* RandColorJitter on/off */
+    int scale_low, scale_high;  /* 288, 480 */
+    int short_thresh;           /* 224 */
+    int crop;                   /* 224 */
+    int flip;                   /* random horizontal flip on/off */
+} ws_aug_cfg;
+/* rgb (h, w, 3) and map (h, w) (may be NULL) -> out (3, crop, crop) f32 normalised and
+ * map_out (crop, crop) (when map). Returns 0 or WS_ENOMEM. */
+int ws_aug_train(const ws_aug_cfg *c, ws_rng *r, const uint8_t *rgb, const uint8_t *map, int h, int w, float *out,
+                 uint8_t *map_out);
+/* ToTensor + Normalize(CLIP mean, std) of rgb (h, w, 3) into out (3, h, w). */
+void ws_aug_normalize(const uint8_t *rgb, int h, int w, float *out);
 
 /* OpenCV cvtColor pieces, exposed for tests: 8-bit BGR<->HSV with hue range 180 or 256 (FULL). */
 void ws_bgr2hsv_u8(const uint8_t *src, uint8_t *dst, int h, int w, int full, int bgr);

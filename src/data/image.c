@@ -135,3 +135,84 @@ int ws_png_write_u8(const char *path, const uint8_t *data, int w, int h, const u
     }
     return 0;
 }
+
+/* ---- label maps and JPEG writing ------------------------------------------------------------ */
+
+int ws_png_read_index(const char *path, uint8_t **data, int *w, int *h)
+{
+    FILE *fp = fopen(path, "rb");
+    *data = NULL;
+    if (!fp) return ws_fail(WS_EIO, "cannot open label map %s", path);
+    png_structp p = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = p ? png_create_info_struct(p) : NULL;
+    uint8_t *volatile buf = NULL;
+    png_bytep *volatile rows = NULL;
+    int rc = 0;
+    if (!p || !info) { rc = ws_fail(WS_ENOMEM, "%s: out of memory", path); goto done; }
+    if (setjmp(png_jmpbuf(p))) { rc = ws_fail(WS_EFORMAT, "%s: corrupt or truncated PNG", path); goto done; }
+    png_init_io(p, fp);
+    png_read_info(p, info);
+    int ct = png_get_color_type(p, info), bd = png_get_bit_depth(p, info);
+    if ((ct != PNG_COLOR_TYPE_PALETTE && ct != PNG_COLOR_TYPE_GRAY) || bd > 8) {
+        rc = ws_fail(WS_EFORMAT, "%s: a label map must be an 8-bit palette or greyscale PNG (class index per "
+                     "pixel), not colour type %d with %d bits", path, ct, bd);
+        goto done;
+    }
+    if (bd < 8) png_set_packing(p);
+    png_read_update_info(p, info);
+    int W = (int)png_get_image_width(p, info), H = (int)png_get_image_height(p, info);
+    buf = malloc((size_t)W * H);
+    rows = malloc((size_t)H * sizeof *rows);
+    if (!buf || !rows) { rc = ws_fail(WS_ENOMEM, "%s: out of memory", path); goto done; }
+    for (int y = 0; y < H; y++) rows[y] = buf + (size_t)y * W;
+    png_read_image(p, rows);
+    png_read_end(p, NULL);
+    *data = buf;
+    buf = NULL;
+    *w = W;
+    *h = H;
+done:
+    png_destroy_read_struct(p ? &p : NULL, info ? &info : NULL, NULL);
+    free(buf);
+    free(rows);
+    fclose(fp);
+    return rc;
+}
+
+int ws_jpeg_write(const char *path, const uint8_t *rgb, int w, int h, int quality)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    FILE *fp = fopen(tmp, "wb");
+    if (!fp) return ws_fail(WS_EIO, "cannot write %s", tmp);
+    struct jpeg_compress_struct c;
+    jerr_t e;
+    c.err = jpeg_std_error(&e.pub);
+    e.pub.error_exit = jpeg_fail;
+    if (setjmp(e.jb)) {
+        jpeg_destroy_compress(&c);
+        fclose(fp);
+        remove(tmp);
+        return ws_fail(WS_EIO, "%s: JPEG encoding failed (%s)", path, e.msg);
+    }
+    jpeg_create_compress(&c);
+    jpeg_stdio_dest(&c, fp);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, quality, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = (JSAMPROW)(rgb + (size_t)c.next_scanline * w * 3);
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    if (fclose(fp) || rename(tmp, path)) {
+        remove(tmp);
+        return ws_fail(WS_EIO, "cannot write %s", path);
+    }
+    return 0;
+}

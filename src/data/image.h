@@ -19,4 +19,10 @@ void ws_image_free(ws_image *img);   /* zeroed image is a no-op */
  * The file appears atomically (temp file + rename). */
 int ws_png_write_u8(const char *path, const uint8_t *data, int w, int h, const uint8_t *palette);
 
+/* Reads a label map: an 8-bit palette or greyscale PNG as its raw indices (h, w) (VOC's
+ * SegmentationClass[Aug], seeds). *data is malloc'd. Other PNG kinds fail naming the file. */
+int ws_png_read_index(const char *path, uint8_t **data, int *w, int *h);
+/* Writes an RGB JPEG (quality 1..100) atomically (temp file + rename). */
+int ws_jpeg_write(const char *path, const uint8_t *rgb, int w, int h, int quality);
+
 #endif

@@ -95,6 +95,25 @@ static void path_of(char *const *pending, int depth, char *buf, size_t cap)
         snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", i ? "." : "", pending[i] ? pending[i] : "?");
 }
 
+static int include_depth;   /* nesting of `base:` files (cycles end at 8) */
+
+/* `base: FILE` (first key of a file): FILE, relative to the including file's folder, is loaded
+ * first and this file's keys override it. */
+static int load_base(const ws_cfg_key *keys, size_t n, void *settings, const char *path, const char *base,
+                     const char *where, int assigned)
+{
+    char full[2048];
+    if (assigned) return ws_fail(WS_EINVAL, "%s: 'base' must be the first key of the file", where);
+    if (include_depth >= 8) return ws_fail(WS_EINVAL, "%s: 'base' files nest more than 8 deep (a cycle?)", where);
+    const char *slash = strrchr(path, '/');
+    if (base[0] == '/' || !slash) snprintf(full, sizeof full, "%s", base);
+    else snprintf(full, sizeof full, "%.*s/%s", (int)(slash - path), path, base);
+    include_depth++;
+    int rc = ws_cfg_load(keys, n, settings, full);
+    include_depth--;
+    return rc ? ws_fail(rc, "%s (base of %s)", ws_last_error(), where) : 0;
+}
+
 int ws_cfg_load(const ws_cfg_key *keys, size_t n, void *settings, const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -105,7 +124,7 @@ int ws_cfg_load(const ws_cfg_key *keys, size_t n, void *settings, const char *pa
     yaml_parser_set_input_file(&p, f);
     char *pending[MAX_DEPTH] = {0};   /* per open mapping: the key whose value comes next */
     char *seqv[16], full[512], where[1200];
-    int depth = 0, in_seq = 0, nseq = 0, rc = 0, done = 0;
+    int depth = 0, in_seq = 0, nseq = 0, rc = 0, done = 0, assigned = 0;
     while (!done && !rc) {
         if (!yaml_parser_parse(&p, &ev)) {
             rc = ws_fail(WS_EFORMAT, "%s:%lu: malformed YAML: %s", path, (unsigned long)p.problem_mark.line + 1,
@@ -136,6 +155,7 @@ int ws_cfg_load(const ws_cfg_key *keys, size_t n, void *settings, const char *pa
         case YAML_SEQUENCE_END_EVENT: {
             const ws_cfg_key *k = find_key(keys, n, full);
             rc = k ? assign(k, settings, seqv, nseq, 1, where) : unknown(keys, n, full, where);
+            assigned = 1;
             for (int i = 0; i < nseq; i++) free(seqv[i]);
             nseq = 0;
             in_seq = 0;
@@ -152,9 +172,14 @@ int ws_cfg_load(const ws_cfg_key *keys, size_t n, void *settings, const char *pa
                 if (val[0]) rc = ws_fail(WS_EFORMAT, "%s: a config must be a mapping of keys", where);
             } else if (!top_has_key) {
                 pending[depth - 1] = strdup(val);
+            } else if (!strcmp(full, "base")) {
+                rc = load_base(keys, n, settings, path, val, where, assigned);
+                free(pending[depth - 1]);
+                pending[depth - 1] = NULL;
             } else {
                 const ws_cfg_key *k = find_key(keys, n, full);
                 rc = k ? assign(k, settings, &val, 1, 0, where) : unknown(keys, n, full, where);
+                assigned = 1;
                 free(pending[depth - 1]);
                 pending[depth - 1] = NULL;
             }

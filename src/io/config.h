@@ -22,7 +22,8 @@ typedef struct ws_cfg_key {
 
 #define WS_CFG_STR_MAX 1024   /* WS_CFG_STR fields are char[WS_CFG_STR_MAX] */
 
-/* Reads YAML file `path` into `settings` (which holds the defaults already). */
+/* Reads YAML file `path` into `settings` (which holds the defaults already). A first key
+ * `base: FILE` (relative to path's folder) loads FILE first; path's keys override it. */
 int ws_cfg_load(const ws_cfg_key *keys, size_t n, void *settings, const char *path);
 /* Applies one "key=value" override (value in YAML flow syntax, e.g. "[0, 0, 0.1]"). */
 int ws_cfg_set(const ws_cfg_key *keys, size_t n, void *settings, const char *assignment);

@@ -9,12 +9,13 @@
 
 ws_at_tensor ws_loss_mcl(ws_scope *g, ws_at_tensor fg_logits, const uint8_t *labels, int N, int C, int *n_pairs)
 {
-    float *pos = malloc((size_t)N * C * 2 * sizeof *pos), *neg = pos ? pos + (size_t)N * C : NULL;
+    float *pos = malloc((size_t)N * C * 2 * sizeof *pos);
     int pairs = 0;
     if (!pos) {
         ws_scope_poison(g, ws_fail(WS_ENOMEM, "MCL: out of memory"));
         return NULL;
     }
+    float *neg = pos + (size_t)N * C;
     for (int n = 0; n < N; n++) {
         int np = 0;
         for (int c = 0; c < C; c++) np += labels[n * C + c] != 0;

@@ -14,6 +14,7 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/generated/variable_factories.h>
 #include <torch/csrc/jit/serialization/import.h>
+#include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/version.h>
 
 #include <cstdio>
@@ -752,6 +753,27 @@ int ws_at_ckpt_add(ws_at_ckpt c, const char *name, ws_at_tensor t)
     if (!c || !name) throw std::invalid_argument("NULL argument");
     c->names.push_back(name);
     c->tensors.push_back(T(t));
+    WS_CATCH
+}
+
+int ws_at_ckpt_save(ws_at_ckpt c, const char *path)
+{
+    WS_TRY
+    if (!c || !path) throw std::invalid_argument("NULL argument");
+    c10::Dict<std::string, at::Tensor> d;
+    for (size_t i = 0; i < c->names.size(); i++) d.insert(c->names[i], c->tensors[i].detach().contiguous());
+    std::vector<char> bytes = torch::jit::pickle_save(at::IValue(d));
+    std::string tmp = std::string(path) + ".tmp";
+    {
+        std::ofstream f(tmp, std::ios::binary);
+        if (!f) throw std::runtime_error(std::string("cannot write ") + tmp);
+        f.write(bytes.data(), (std::streamsize)bytes.size());
+        if (!f) throw std::runtime_error(std::string("cannot write ") + tmp);
+    }
+    if (std::rename(tmp.c_str(), path)) {
+        std::remove(tmp.c_str());
+        throw std::runtime_error(std::string("cannot write ") + path);
+    }
     WS_CATCH
 }
 

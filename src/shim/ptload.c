@@ -234,6 +234,9 @@ static val *reduce(unpickler *u, val *fn, val *args)
         t->ndim = nd;
         return t;
     }
+    /* torch::jit::pickle_save wraps containers as restore_type_tag(value, "Dict[str, Tensor]") */
+    if (!strcmp(g, "torch.jit._pickle.restore_type_tag") && args && args->kind == V_TUPLE && args->n >= 1)
+        return args->items[0];
     if (!strncmp(g, "torch._utils._rebuild_parameter", 31) && args && args->kind == V_TUPLE && args->n >= 1)
         return args->items[0];
     return new_val(u, V_OBJ);

@@ -1,0 +1,43 @@
+/* train.h - the FMA-WSSS prompt-training loop (both tasks) and its settings.
+ *
+ * build (CLIP, tokenizer, prompt learner, dataset) -> for each iteration: load + augment a batch,
+ * forward (frozen trunk without autograd), d loss / d ctx (second order in seg), SGD step, LR
+ * schedule, metrics -> checkpoints every save_every iterations and at the end. A run lives in
+ * experiments/<run>/ (config.yaml, build.txt, train.log, metrics.csv, checkpoints/).
+ */
+#ifndef WS_TRAIN_TRAIN_H
+#define WS_TRAIN_TRAIN_H
+#include <stddef.h>
+#include "io/config.h"
+
+typedef struct ws_train_cfg {
+    char task[WS_CFG_STR_MAX];            /* cls | seg */
+    char run[WS_CFG_STR_MAX];             /* run name: experiments/<run> */
+    char out_dir[WS_CFG_STR_MAX];         /* experiments */
+    char clip[WS_CFG_STR_MAX], vocab[WS_CFG_STR_MAX];
+    char dataset[WS_CFG_STR_MAX];         /* voc | coco (names, n_fg) */
+    char root[WS_CFG_STR_MAX], split[WS_CFG_STR_MAX];
+    char image_dir[WS_CFG_STR_MAX], label_dir[WS_CFG_STR_MAX], split_file[WS_CFG_STR_MAX];
+    char labels_file[WS_CFG_STR_MAX], seed_dir[WS_CFG_STR_MAX];
+    int n_ctx, csc;
+    char cls_token_pos[WS_CFG_STR_MAX];   /* end | front */
+    char bg_names[WS_CFG_STR_MAX];        /* clip_es | empty */
+    int n_bg;                             /* number of bg prompts (25 VOC; COCO 23 words) */
+    char init_seed[WS_CFG_STR_MAX];
+    double init_std;
+    char init_file[WS_CFG_STR_MAX];       /* optional start ctx: wsseed .h5 checkpoint or .pth */
+    int jitter, scale_low, scale_high, short_thresh, crop, flip, online_labels;
+    double w_mcl, w_cam_fg, w_cam_bg, sm_eps;
+    double lr, momentum, weight_decay, warm_factor, eta_min;
+    int warm_iters;
+    int batch, max_iter, sub_iters, seed, save_every, threads, workers;
+} ws_train_cfg;
+
+extern const ws_cfg_key WS_TRAIN_KEYS[];
+extern const size_t WS_TRAIN_NKEYS;
+/* The VOC cls defaults (configs/voc/cls.yaml states the same values). */
+void ws_train_defaults(ws_train_cfg *c);
+/* Runs (or resumes: resume NULL, "auto" = newest checkpoint of the run, or a path) the training
+ * described by c. Returns 0 or a WS_E* code; the message names the file/iteration at fault. */
+int ws_train_run(const ws_train_cfg *c, const char *resume);
+#endif
