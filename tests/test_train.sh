@@ -3,6 +3,7 @@
 # with the tiny CLIP of the golden folder (native 64x64 input, so the crop is 64):
 #   - a cls run writes config.yaml, build.txt, train.log, metrics.csv and start/iter/final
 #     checkpoints; the checked-in VOC/COCO configs resolve (configs/voc/cls.yaml = the defaults);
+#   - loader threads do not change results (runtime.workers 1 vs 2);
 #   - exact resume: a run killed with SIGKILL after a checkpoint and resumed with --resume auto
 #     ends with the same context, momentum, data order and RNG state, bit for bit, and the same
 #     metrics, as an uninterrupted run;
@@ -58,6 +59,9 @@ for f in config.yaml build.txt train.log metrics.csv checkpoints/start.h5 checkp
     tap_ok "run folder has $f" test -s "$E/full/$f"
 done
 tap_ok "metrics.csv has one row per iteration" sh -c "test \$(wc -l < '$E/full/metrics.csv') -eq 41"
+
+tap_ok "one loader thread (runtime.workers=1)" train --set run=w1 --set runtime.workers=1
+same_ckpt "$E/full/checkpoints/final.h5" "$E/w1/checkpoints/final.h5"
 
 # -- killed with SIGKILL, then resumed --
 train --set run=killed > "$TMPD/killed.log" 2>&1 &
