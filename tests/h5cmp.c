@@ -9,6 +9,9 @@
  *              abs:A            |c - r| <= A
  *              rel:A:R          |c - r| <= A + R*|r|
  *              scaled:A         |c - r| <= A * max(1, max |r| over the dataset)
+ *              rows             exact after sorting the rows of a 2-d dataset (a multiset of
+ *                               rows, e.g. boxes whose order the reference leaves open)
+ *              maxrel:S:R       |c - r| <= S * max |r| + R*|r|
  *              both:A:R:S       |c - r| <= A + R*|r| and |c - r| <= S * max |r| (the golden
  *                               README's check for small quantities)
  *              mask:A           binary masks: identical except where OUT's own logit (dataset
@@ -80,6 +83,22 @@ static const rule *find_rule(const rule *rules, int n, const char *name)
 
 static char kind_of(const rule *ru) { return ru ? ru->kind : 0; }
 
+static int row_len;   /* qsort context of cmp_rows */
+static int cmp_rows(const void *a, const void *b)
+{
+    const double *x = a, *y = b;
+    for (int i = 0; i < row_len; i++)
+        if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
+    return 0;
+}
+
+static void sort_rows(ws_array *a)
+{
+    if (a->ndim != 2 || !a->shape[0]) return;
+    row_len = (int)a->shape[1];
+    qsort(a->data, (size_t)a->shape[0], (size_t)row_len * sizeof(double), cmp_rows);
+}
+
 static void compare_numeric(const ws_h5file *ref, const ws_h5file *out, const char *name, const char *oname,
                             const rule *ru)
 {
@@ -110,12 +129,13 @@ static void compare_numeric(const ws_h5file *ref, const ws_h5file *out, const ch
             goto done;
         }
     }
+    if (kind_of(ru) == 'w') { sort_rows(&a); sort_rows(&b); }
     const double *r = a.data, *c = b.data, *own = lg.data;
     int64_t flips = 0;
     int64_t n = ws_array_numel(&a), nbad = 0, first = -1;
     double maxref = 0, maxdiff = 0;
     for (int64_t i = 0; i < n; i++) if (isfinite(r[i]) && fabs(r[i]) > maxref) maxref = fabs(r[i]);
-    char kind = ru ? ru->kind : (ca == H5T_FLOAT ? 'r' : 'e');
+    char kind = ru ? (ru->kind == 'w' ? 'e' : ru->kind) : (ca == H5T_FLOAT ? 'r' : 'e');
     double A = ru ? ru->a : 1e-4, R = ru ? ru->r : 1e-4;
     for (int64_t i = 0; i < n; i++) {
         double d = fabs(c[i] - r[i]), tol;
@@ -124,16 +144,18 @@ static void compare_numeric(const ws_h5file *ref, const ws_h5file *out, const ch
         else {
             tol = kind == 'e' || kind == 'm' ? 0 : kind == 'a' ? A : kind == 's' ? A * (maxref > 1 ? maxref : 1) : A + R * fabs(r[i]);
             if (kind == 'b' && tol > ru->s * maxref) tol = ru->s * maxref;
+            if (kind == 'x') tol = A * maxref + R * fabs(r[i]);
             good = d <= tol;
             if (!good && kind == 'm' && fabs(own[i]) <= A) good = 1, flips++;
             if (d > maxdiff || isnan(d)) maxdiff = isnan(d) ? INFINITY : d;
         }
         if (!good) { nbad++; if (first < 0) first = i; }
     }
-    const char *desc = kind == 'e' ? "exact" : kind == 'a' ? "abs" : kind == 's' ? "scaled" : kind == 'm' ? "mask" : kind == 'b' ? "both" : "rel";
+    const char *desc = kind == 'e' ? "exact" : kind == 'a' ? "abs" : kind == 's' ? "scaled" : kind == 'm' ? "mask" : kind == 'b' ? "both" : kind == 'x' ? "maxrel" : "rel";
     char tol[64] = "";
     if (kind == 'a' || kind == 's') snprintf(tol, sizeof tol, " %.0e", A);
     else if (kind == 'r') snprintf(tol, sizeof tol, " %.0e + %.0e|ref|", A, R);
+    else if (kind == 'x') snprintf(tol, sizeof tol, " %.0e max|ref| + %.0e|ref|", A, R);
     else if (kind == 'b') snprintf(tol, sizeof tol, " %.0e + %.0e|ref| and %.0e max|ref|", A, R, ru->s);
     else if (kind == 'm') snprintf(tol, sizeof tol, ", %lld flips where |own logit| <= %.0e", (long long)flips, A);
     ok(nbad == 0, "%s %s: max|diff| %.3g (%s%s, max|ref| %.3g)", name, ws_array_shape_str(&a, sa, sizeof sa),
@@ -251,10 +273,12 @@ int main(int argc, char **argv)
             ru->glob = argv[i + 1];
             ru->a = ru->r = 0;
             if (!strcmp(eq + 1, "exact")) ru->kind = 'e';
+            else if (!strcmp(eq + 1, "rows")) ru->kind = 'w';
             else if (sscanf(eq + 1, "abs:%lf", &ru->a) == 1) ru->kind = 'a';
             else if (sscanf(eq + 1, "rel:%lf:%lf", &ru->a, &ru->r) == 2) ru->kind = 'r';
             else if (sscanf(eq + 1, "scaled:%lf", &ru->a) == 1) ru->kind = 's';
             else if (sscanf(eq + 1, "both:%lf:%lf:%lf", &ru->a, &ru->r, &ru->s) == 3) ru->kind = 'b';
+            else if (sscanf(eq + 1, "maxrel:%lf:%lf", &ru->a, &ru->r) == 2) ru->kind = 'x';
             else if (sscanf(eq + 1, "mask:%lf", &ru->a) == 1) ru->kind = 'm';
             else { fprintf(stderr, "h5cmp: bad rule %s\n", eq + 1); return 2; }
         } else { fprintf(stderr, "h5cmp: bad option %s\n", argv[i]); return 2; }

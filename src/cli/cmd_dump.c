@@ -38,12 +38,19 @@ static const char *help =
     "         inputs:  /inputs/{images,cls_lb,seg_label}, /inputs/infer_{image,cls_lb,ctx}\n"
     "         outputs: /cls/*, /seg/* (prompts, ctx init, forward, losses, d loss/d ctx, SGD\n"
     "                  steps), /diag/{cls,seg}/*, /lr_schedule/*, /infer/*\n"
+    "  caa    (no model) inputs /input/caa/<case>/{att,cam}; outputs /caa/<case>/{score,aff,\n"
+    "         aff_pow,cls/*,seg/*} (official cls and seg CAA settings)\n"
+    "  sams   (no model) inputs /input/sams/<case>/{cam,fg_cls,image_hw,rle_*,level}; outputs\n"
+    "         /sams/<case>/{cam_upsampled,mask_mean_relu_cam,pow_<p>/*}\n"
+    "  merge  (no model) inputs /input/merge/{label,rle_*}; outputs /merge/{merged,claimed_by}\n"
+    "  eval   (no model) inputs /input/eval/pairs/<i>/{pred,gt}; outputs /eval/* (21 classes)\n"
     "  image-ops (no model)\n"
     "         inputs:  /input/image_rgb, /input/label, /input/chart_bgr,\n"
     "                  /input/color_jitter/<case>/*, /input/small_regions/<case>/mask\n"
     "         outputs: /sam_resize/* (ResizeLongestSide, PIL bilinear), /small_regions/<case>/*,\n"
     "                  /resize/<case>/* (PIL bicubic/nearest), /color_jitter/<case>/output_bgr,\n"
-    "                  /jitter_draw/<case>/* (composed cases: our draw from numpy_seed)\n"
+    "                  /jitter_draw/<case>/* (composed cases: our draw from numpy_seed),\n"
+    "                  /boxes/<case>/* (CAA box extraction)\n"
     "\n"
     "--model is required by modules that run a checkpoint, --vocab by those that tokenize;\n"
     "an unknown option is an error.\n";
@@ -80,6 +87,10 @@ int ws_cmd_dump(int argc, char **argv)
         if (!a.model) { fprintf(stderr, "wsseed dump step: --model CLIP.pt is required\n"); return 2; }
         return ws_dump_step(&a) ? ws_cli_error() : 0;
     }
+    if (!strcmp(module, "caa")) return ws_dump_caa(&a) ? ws_cli_error() : 0;
+    if (!strcmp(module, "sams")) return ws_dump_sams(&a) ? ws_cli_error() : 0;
+    if (!strcmp(module, "merge")) return ws_dump_merge(&a) ? ws_cli_error() : 0;
+    if (!strcmp(module, "eval")) return ws_dump_eval(&a) ? ws_cli_error() : 0;
     if (!strcmp(module, "image-ops")) return ws_dump_imageops(&a) ? ws_cli_error() : 0;
     fprintf(stderr, "wsseed dump: unknown module '%s' (see wsseed dump --help)\n", module);
     return 2;

@@ -5,6 +5,7 @@
  * BICUBIC image, NEAREST label, sizes by Python rounding) and /color_jitter/<case>/output_bgr
  * (RandColorJitter with the given params and order); for composed cases the params and order
  * drawn from their numpy seed by our MT19937 go to /jitter_draw/<case>/{params,order}.
+ * /boxes/<case>: CAA box extraction (scoremap2bbox) at thresholds 0.4 and 0.5.
  * Inputs: /input/image_rgb, /input/label, /input/chart_bgr, /input/color_jitter/<case>/{params,order,numpy_seed},
  * /input/small_regions/<case>/mask; /sam_resize/target_length when present (default 1024).
  */
@@ -18,6 +19,7 @@
 #include "data/augment.h"
 #include "data/resize.h"
 #include "method/amg.h"
+#include "method/caa.h"
 #include "model/sam.h"
 
 static int sam_resize(const ws_h5file *in, ws_h5file *out)
@@ -139,6 +141,60 @@ static int train_resizes(const ws_h5file *in, ws_h5file *out)
     return rc;
 }
 
+/* ---- CAA box extraction ---- */
+
+static int boxes_case(const ws_h5file *in, ws_h5file *out, const char *name)
+{
+    char p[512];
+    ws_array sc = {0};
+    int rc;
+    snprintf(p, sizeof p, "/input/boxes/%s/score", name);
+    if ((rc = ws_h5_read(in, p, WS_F32, &sc))) return rc;
+    const int h = (int)sc.shape[0], w = (int)sc.shape[1];
+    const int64_t s2[2] = {h, w};
+    uint8_t *q = malloc((size_t)h * w), *m = malloc((size_t)h * w);
+    rc = q && m ? 0 : ws_fail(WS_ENOMEM, "out of memory");
+    static const double thetas[2] = {0.4, 0.5};
+    for (int k = 0; k < 2 && !rc; k++) {
+        int64_t *bx = NULL;
+        int nb = 0, T = 0;
+        if ((rc = ws_caa_boxes(sc.data, h, w, thetas[k], m, &bx, &nb, &T, q))) break;
+        int64_t tv = T, nc = nb, bs[2] = {nb, 4};
+        snprintf(p, sizeof p, "/boxes/%s/thresh_%.1f/boxes", name, thetas[k]);
+        rc = ws_h5_write_raw(out, p, WS_I64, 2, bs, bx);
+        snprintf(p, sizeof p, "/boxes/%s/thresh_%.1f/n_contours", name, thetas[k]);
+        if (!rc) rc = ws_h5_write_raw(out, p, WS_I64, 0, NULL, &nc);
+        snprintf(p, sizeof p, "/boxes/%s/thresh_%.1f/thresh_value", name, thetas[k]);
+        if (!rc) rc = ws_h5_write_raw(out, p, WS_I64, 0, NULL, &tv);
+        snprintf(p, sizeof p, "/boxes/%s/thresh_%.1f/in_box_mask", name, thetas[k]);
+        if (!rc) rc = ws_h5_write_raw(out, p, WS_U8, 2, s2, m);
+        free(bx);
+    }
+    snprintf(p, sizeof p, "/boxes/%s/quantized", name);
+    if (!rc) rc = ws_h5_write_raw(out, p, WS_U8, 2, s2, q);
+    free(q);
+    free(m);
+    ws_array_free(&sc);
+    return rc;
+}
+
+static int boxes(const ws_h5file *in, ws_h5file *out)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int rc;
+    if (!ws_h5_exists(in, "/input/boxes")) return 0;
+    if ((rc = ws_h5_list(in, "/input/boxes", &names, &n))) return rc;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char *slash = strrchr(names[i], '/');
+        if (!slash || strcmp(slash + 1, "score")) continue;
+        *slash = '\0';
+        rc = boxes_case(in, out, names[i]);
+    }
+    ws_h5_strings_free(names, n);
+    return rc;
+}
+
 /* ---- colour jitter ---- */
 
 static int jitter_case(const ws_h5file *in, ws_h5file *out, const char *name)
@@ -210,6 +266,7 @@ int ws_dump_imageops(const ws_dump_args *a)
     if (!rc) rc = small_regions(&in, &out);
     if (!rc) rc = train_resizes(&in, &out);
     if (!rc) rc = color_jitter(&in, &out);
+    if (!rc) rc = boxes(&in, &out);
     if (!rc) rc = ws_h5_commit(&out);
     ws_h5_close(&out);
     ws_h5_close(&in);

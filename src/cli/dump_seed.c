@@ -1,0 +1,263 @@
+/* dump_seed.c - `wsseed dump caa|sams|merge|eval`: the seed stages of seed_ref.h5.
+ *
+ * caa:   /input/caa/<case>/{att, cam} -> /caa/<case>/{score, aff, aff_pow, cls, seg} with the
+ *        official cls (score, box 0.4) and seg (cam, box 0.5) settings, 1 Sinkhorn iteration,
+ *        matrix power 2.
+ * sams:  /input/sams/<case>/{cam, fg_cls, image_hw, rle_*, area, level} -> /sams/<case>/...
+ *        for bg powers 0.6, 0.7 (refined) and 0.7, 1 (raw).
+ * merge: /input/merge/{label, rle_*} -> /merge/{merged, claimed_by} (released rule).
+ * eval:  /input/eval/pairs/<i>/{pred, gt} -> /eval/... (21 classes, ignore 255).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/status.h"
+#include "method/caa.h"
+#include "method/evaluate.h"
+#include "method/merge.h"
+#include "method/sams.h"
+
+#define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
+
+/* Case names below group (the first path component of every dataset). */
+static int case_names(const ws_h5file *in, const char *group, char ***names, size_t *n)
+{
+    char **all = NULL;
+    size_t na = 0;
+    *names = NULL;
+    *n = 0;
+    int rc = ws_h5_list(in, group, &all, &na);
+    if (rc) return rc;
+    char **out = calloc(na ? na : 1, sizeof *out);
+    for (size_t i = 0; out && i < na; i++) {
+        char *slash = strchr(all[i], '/');
+        if (slash) *slash = '\0';
+        if (*n && !strcmp(out[*n - 1], all[i])) continue;
+        out[(*n)++] = strdup(all[i]);
+    }
+    ws_h5_strings_free(all, na);
+    *names = out;
+    return out ? 0 : ws_fail(WS_ENOMEM, "out of memory");
+}
+
+static int write(ws_h5file *f, const char *fmt, const char *a, const char *b, int dt, int nd, const int64_t *s,
+                 const void *d)
+{
+    char p[512];
+    snprintf(p, sizeof p, fmt, a, b);
+    return ws_h5_write_raw(f, p, dt, nd, s, d);
+}
+
+static int caa_case(const ws_h5file *in, ws_h5file *out, const char *name)
+{
+    char p[512];
+    ws_array att = {0}, cam = {0};
+    float *score = NULL, *W = NULL, *T = NULL, *res = NULL;
+    uint8_t *box = NULL;
+    int rc;
+    snprintf(p, sizeof p, "/input/caa/%s/att", name);
+    TRY(ws_h5_read(in, p, WS_F32, &att));
+    snprintf(p, sizeof p, "/input/caa/%s/cam", name);
+    TRY(ws_h5_read(in, p, WS_F32, &cam));
+    const int P = (int)cam.shape[0], h = (int)cam.shape[1], w = (int)cam.shape[2], n = h * w;
+    if (att.ndim != 2 || att.shape[0] != n || att.shape[1] != n) {
+        rc = ws_fail(WS_ESHAPE, "%s: /input/caa/%s/att must be (%d, %d) for a %dx%d cam", in->path, name, n, n, h, w);
+        goto cleanup;
+    }
+    score = malloc((size_t)P * n * sizeof *score);
+    W = malloc((size_t)n * n * sizeof *W);
+    T = malloc((size_t)n * n * sizeof *T);
+    res = malloc((size_t)P * n * sizeof *res);
+    box = malloc((size_t)P * n);
+    if (!score || !W || !T || !res || !box) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    const int64_t s3[3] = {P, h, w}, s2[2] = {n, n};
+    ws_caa_score(cam.data, P, n, score);
+    ws_caa_affinity(att.data, n, 1, W);
+    TRY(ws_caa_power(W, n, 2, T));
+    TRY(write(out, "/caa/%s/score%s", name, "", WS_F32, 3, s3, score));
+    TRY(write(out, "/caa/%s/aff%s", name, "", WS_F32, 2, s2, W));
+    TRY(write(out, "/caa/%s/aff_pow%s", name, "", WS_F32, 2, s2, T));
+    for (int seg = 0; seg < 2; seg++) {
+        ws_caa_cfg c;
+        ws_caa_cfg_fma(&c, seg);
+        TRY(ws_caa_run(&c, att.data, cam.data, P, h, w, res, NULL, box));
+        TRY(write(out, "/caa/%s/%s/box_mask", name, seg ? "seg" : "cls", WS_U8, 3, s3, box));
+        TRY(write(out, "/caa/%s/%s/cam_affed", name, seg ? "seg" : "cls", WS_F32, 3, s3, res));
+    }
+cleanup:
+    ws_array_free(&att);
+    ws_array_free(&cam);
+    free(score); free(W); free(T); free(res); free(box);
+    return rc;
+}
+
+int ws_dump_caa(const ws_dump_args *a)
+{
+    ws_h5file in = {0}, out = {0};
+    char **names = NULL;
+    size_t n = 0;
+    int rc;
+    TRY(ws_h5_open(&in, a->input));
+    TRY(ws_h5_create(&out, a->output));
+    TRY(case_names(&in, "/input/caa", &names, &n));
+    for (size_t i = 0; i < n; i++) TRY(caa_case(&in, &out, names[i]));
+    TRY(ws_h5_commit(&out));
+cleanup:
+    ws_h5_strings_free(names, n);
+    ws_h5_close(&out);
+    ws_h5_close(&in);
+    return rc;
+}
+
+/* ---- SAMS ---- */
+
+static int sams_case(const ws_h5file *in, ws_h5file *out, const char *name)
+{
+    static const struct { const char *name; double p[2]; } POWS[] = {{"refined", {0.6, 0.7}}, {"raw", {0.7, 1.0}}};
+    char p[512];
+    ws_array cam = {0}, fg = {0}, hw = {0}, vals = {0}, offs = {0}, lev = {0};
+    float *up = NULL, *u = NULL, *score = NULL, *conf = NULL;
+    int64_t *label = NULL, *order = NULL;
+    uint8_t *seed = NULL;
+    int rc;
+    const double *pows = NULL;
+    for (size_t i = 0; i < sizeof POWS / sizeof POWS[0]; i++)
+        if (!strcmp(POWS[i].name, name)) pows = POWS[i].p;
+    if (!pows) return ws_fail(WS_EINVAL, "dump sams: unknown case '%s' (known: refined, raw)", name);
+#define IN(ds, dt, arr) snprintf(p, sizeof p, "/input/sams/%s/" ds, name); TRY(ws_h5_read(in, p, dt, arr))
+    IN("cam", WS_F32, &cam);
+    IN("fg_cls", WS_I64, &fg);
+    IN("image_hw", WS_I64, &hw);
+    IN("rle_counts_values", WS_I64, &vals);
+    IN("rle_counts_offsets", WS_I64, &offs);
+    IN("level", WS_I64, &lev);
+#undef IN
+    const int P = (int)cam.shape[0], h = (int)cam.shape[1], w = (int)cam.shape[2];
+    const int H = (int)((int64_t *)hw.data)[0], W = (int)((int64_t *)hw.data)[1], S = (int)lev.shape[0];
+    up = malloc((size_t)P * H * W * sizeof *up);
+    u = malloc((size_t)P * S * sizeof *u);
+    score = malloc((size_t)S * (P + 1) * sizeof *score);
+    conf = malloc((size_t)S * sizeof *conf);
+    label = malloc((size_t)S * sizeof *label);
+    order = malloc((size_t)S * sizeof *order);
+    seed = malloc((size_t)H * W);
+    if (!up || !u || !score || !conf || !label || !order || !seed) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    TRY(ws_cam_upsample(cam.data, P, h, w, H, W, up));
+    const int64_t s3[3] = {P, H, W}, ps[2] = {P, S}, ss[2] = {S, P + 1}, s1[1] = {S}, hw2[2] = {H, W};
+    TRY(write(out, "/sams/%s/cam_upsampled%s", name, "", WS_F32, 3, s3, up));
+    for (int k = 0; k < 2; k++) {
+        ws_sams_out so = {.u = u, .score = score, .label = label, .conf = conf, .order = order};
+        char grp[64];
+        TRY(ws_sams_seed(up, P, H, W, fg.data, vals.data, offs.data, lev.data, S, pows[k], seed, &so));
+        if (k == 0) TRY(write(out, "/sams/%s/mask_mean_relu_cam%s", name, "", WS_F32, 2, ps, u));
+        snprintf(grp, sizeof grp, "pow_%g", pows[k]);
+        TRY(write(out, "/sams/%s/%s/score", name, grp, WS_F32, 2, ss, score));
+        TRY(write(out, "/sams/%s/%s/label", name, grp, WS_I64, 1, s1, label));
+        TRY(write(out, "/sams/%s/%s/conf", name, grp, WS_F32, 1, s1, conf));
+        TRY(write(out, "/sams/%s/%s/paint_order", name, grp, WS_I64, 1, s1, order));
+        TRY(write(out, "/sams/%s/%s/seed", name, grp, WS_U8, 2, hw2, seed));
+    }
+cleanup:
+    ws_array_free(&cam); ws_array_free(&fg); ws_array_free(&hw);
+    ws_array_free(&vals); ws_array_free(&offs); ws_array_free(&lev);
+    free(up); free(u); free(score); free(conf); free(label); free(order); free(seed);
+    return rc;
+}
+
+int ws_dump_sams(const ws_dump_args *a)
+{
+    ws_h5file in = {0}, out = {0};
+    char **names = NULL;
+    size_t n = 0;
+    int rc;
+    TRY(ws_h5_open(&in, a->input));
+    TRY(ws_h5_create(&out, a->output));
+    TRY(case_names(&in, "/input/sams", &names, &n));
+    for (size_t i = 0; i < n; i++) TRY(sams_case(&in, &out, names[i]));
+    TRY(ws_h5_commit(&out));
+cleanup:
+    ws_h5_strings_free(names, n);
+    ws_h5_close(&out);
+    ws_h5_close(&in);
+    return rc;
+}
+
+/* ---- merge ---- */
+
+int ws_dump_merge(const ws_dump_args *a)
+{
+    ws_h5file in = {0}, out = {0};
+    ws_array lb = {0}, vals = {0}, offs = {0};
+    uint8_t *merged = NULL;
+    int64_t *claimed = NULL;
+    int rc;
+    TRY(ws_h5_open(&in, a->input));
+    TRY(ws_h5_read(&in, "/input/merge/label", WS_U8, &lb));
+    TRY(ws_h5_read(&in, "/input/merge/rle_counts_values", WS_I64, &vals));
+    TRY(ws_h5_read(&in, "/input/merge/rle_counts_offsets", WS_I64, &offs));
+    const int H = (int)lb.shape[0], W = (int)lb.shape[1], K = (int)offs.shape[0] - 1;
+    merged = malloc((size_t)H * W);
+    claimed = malloc((size_t)(K > 0 ? K : 1) * sizeof *claimed);
+    if (!merged || !claimed) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    TRY(ws_merge(lb.data, H, W, 20, vals.data, offs.data, K, WS_MERGE_MAX_IOU_IMP2, WS_ASSIGN_FIRST, merged, claimed));
+    TRY(ws_h5_create(&out, a->output));
+    const int64_t s2[2] = {H, W}, sk[1] = {K};
+    TRY(ws_h5_write_raw(&out, "/merge/merged", WS_U8, 2, s2, merged));
+    TRY(ws_h5_write_raw(&out, "/merge/claimed_by", WS_I64, 1, sk, claimed));
+    TRY(ws_h5_commit(&out));
+cleanup:
+    ws_array_free(&lb); ws_array_free(&vals); ws_array_free(&offs);
+    free(merged); free(claimed);
+    ws_h5_close(&out);
+    ws_h5_close(&in);
+    return rc;
+}
+
+/* ---- evaluation ---- */
+
+int ws_dump_eval(const ws_dump_args *a)
+{
+    ws_h5file in = {0}, out = {0};
+    char **names = NULL;
+    size_t n = 0;
+    int64_t total[21 * 21] = {0};
+    const int64_t cs[2] = {21, 21}, s21[1] = {21};
+    int rc;
+    TRY(ws_h5_open(&in, a->input));
+    TRY(ws_h5_create(&out, a->output));
+    TRY(case_names(&in, "/input/eval/pairs", &names, &n));
+    for (size_t i = 0; i < n; i++) {
+        char p[512];
+        ws_array pr = {0}, gt = {0};
+        int64_t conf[21 * 21] = {0};
+        snprintf(p, sizeof p, "/input/eval/pairs/%s/pred", names[i]);
+        rc = ws_h5_read(&in, p, WS_U8, &pr);
+        snprintf(p, sizeof p, "/input/eval/pairs/%s/gt", names[i]);
+        if (!rc) rc = ws_h5_read(&in, p, WS_U8, &gt);
+        if (!rc && ws_array_numel(&pr) != ws_array_numel(&gt)) rc = ws_fail(WS_ESHAPE, "pair %s: pred and gt sizes differ", names[i]);
+        if (!rc) rc = ws_eval_add(conf, 21, pr.data, gt.data, (size_t)ws_array_numel(&gt));
+        ws_array_free(&pr);
+        ws_array_free(&gt);
+        if (rc) goto cleanup;
+        for (int k = 0; k < 21 * 21; k++) total[k] += conf[k];
+        TRY(write(&out, "/eval/pairs/%s/conf_matrix%s", names[i], "", WS_I64, 2, cs, conf));
+    }
+    ws_eval_metrics m;
+    ws_eval_metrics_of(total, 21, &m);
+    TRY(ws_h5_write_raw(&out, "/eval/conf_matrix", WS_I64, 2, cs, total));
+    TRY(ws_h5_write_raw(&out, "/eval/cls_IoU", WS_F64, 1, s21, m.iou));
+    TRY(ws_h5_write_raw(&out, "/eval/cls_precision", WS_F64, 1, s21, m.precision));
+    TRY(ws_h5_write_raw(&out, "/eval/cls_recall", WS_F64, 1, s21, m.recall));
+    TRY(ws_h5_write_raw(&out, "/eval/valid", WS_U8, 1, s21, m.valid));
+    TRY(ws_h5_write_raw(&out, "/eval/mIoU", WS_F64, 0, NULL, &m.miou));
+    TRY(ws_h5_write_raw(&out, "/eval/accuracy", WS_F64, 0, NULL, &m.accuracy));
+    TRY(ws_h5_commit(&out));
+cleanup:
+    ws_h5_strings_free(names, n);
+    ws_h5_close(&out);
+    ws_h5_close(&in);
+    return rc;
+}
