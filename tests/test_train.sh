@@ -107,6 +107,30 @@ tap_ok "the exported context loads back bit for bit (prompt.init_file)" train --
 tap_run "$H5CMP" "$E/full/checkpoints/final.h5" "$E/reload/checkpoints/start.h5" --skip /config --skip '/meta/*' \
     --skip '/data/*' --skip '/rng/*' --skip '/optim/*' --tol '*=exact'
 
+# -- COCO layout and a labels file --
+C="$TMPD/coco"
+mkdir -p "$C/JPEGImages/train" "$C/SegmentationClass/train" "$C/ImageSets"
+cp "$V"/JPEGImages/*.jpg "$C/JPEGImages/train/"
+cp "$V"/SegmentationClassAug/*.png "$C/SegmentationClass/train/"
+cp "$V/ImageSets/Segmentation/train_aug.txt" "$C/ImageSets/train.txt"
+tap_ok "cls training on the COCO-2014 layout (80 names, 23 bg words, 2 accumulation chunks)" \
+    "$WSSEED" train "$top_srcdir/configs/coco/cls.yaml" --set out_dir="$E" --set run=coco --set data.root="$C" \
+    --set model.clip="$GOLDEN/clip_tiny.pt" --set model.vocab="$GOLDEN/bpe_simple_vocab_16e6.txt.gz" \
+    --set aug.scale_low=72 --set aug.scale_high=120 --set aug.short_thresh=64 --set aug.crop=64 \
+    --set train.batch=4 --set train.sub_iters=2 --set train.max_iter=2
+rm -rf "$C/SegmentationClass"
+awk '{ printf "%s", $1; for (i = 2; i <= 4; i++) printf " %d", (NR * i) % 80 + 1; printf "\n" }' "$C/ImageSets/train.txt" > "$C/labels.txt"
+tap_ok "image labels from a labels file when there are no masks" \
+    "$WSSEED" train "$top_srcdir/configs/coco/cls.yaml" --set out_dir="$E" --set run=coco2 --set data.root="$C" \
+    --set model.clip="$GOLDEN/clip_tiny.pt" --set model.vocab="$GOLDEN/bpe_simple_vocab_16e6.txt.gz" \
+    --set aug.scale_low=72 --set aug.scale_high=120 --set aug.short_thresh=64 --set aug.crop=64 \
+    --set train.batch=4 --set train.sub_iters=2 --set train.max_iter=2 --set data.label_dir= --set data.labels_file=labels.txt
+echo "synth_000000 81" > "$C/bad_labels.txt"
+tap_ok "a labels file with a bad class is refused with file:line" sh -c "! '$WSSEED' train '$top_srcdir/configs/coco/cls.yaml' \
+    --set out_dir='$E' --set run=coco3 --set data.root='$C' --set model.clip='$GOLDEN/clip_tiny.pt' \
+    --set model.vocab='$GOLDEN/bpe_simple_vocab_16e6.txt.gz' --set data.label_dir= --set data.labels_file=bad_labels.txt \
+    2> '$TMPD/e9' && grep -q 'bad_labels.txt:1' '$TMPD/e9'"
+
 # -- bad input --
 printf 'train:\n  max_iters: 3\n' > "$TMPD/unknown.yaml"
 tap_ok "an unknown key is named with file:line" sh -c "! '$WSSEED' train '$TMPD/unknown.yaml' 2> '$TMPD/e4' &&
