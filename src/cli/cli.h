@@ -14,6 +14,11 @@ int ws_cmd_masks_export(int argc, char **argv);
 int ws_cmd_train(int argc, char **argv);
 int ws_cmd_synth(int argc, char **argv);
 int ws_cmd_export_ctx(int argc, char **argv);
+int ws_cmd_cam(int argc, char **argv);
+int ws_cmd_caa(int argc, char **argv);
+int ws_cmd_seed(int argc, char **argv);
+int ws_cmd_merge(int argc, char **argv);
+int ws_cmd_eval(int argc, char **argv);
 
 /* Options every `dump` module receives (the fixed contract). */
 typedef struct ws_dump_args {

@@ -23,6 +23,11 @@ static const char *usage =
     "  train      train the FMA-WSSS classification or segmentation prompts on frozen CLIP\n"
     "             (YAML config, HDF5 checkpoints, exact resume; wsseed train --help)\n"
     "  export-ctx a training checkpoint's prompt context as a PyTorch state dict\n"
+    "  cam        CAM inference of a split with trained prompts into an HDF5 CAM store\n"
+    "  caa        class-aware attention affinity refinement of a CAM store\n"
+    "  seed       SAMS seeds (PNG) from a CAM store and the SAM mask store\n"
+    "  merge      SAM-enhanced pseudo-labels: any label-map folder + the mask store\n"
+    "  eval       mIoU of a folder of label maps against ground truth\n"
     "  synth      write a synthetic dataset in the VOC layout (tests, demo)\n"
     "  tokenize   CLIP BPE tokenizer: each input line -> one line of 77 token ids\n"
     "  dump       run one module on the inputs of a golden-style HDF5 file and write its\n"
@@ -85,6 +90,11 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "masks")) return ws_cmd_masks(argc - i, argv + i);
     if (!strcmp(cmd, "train")) return ws_cmd_train(argc - i, argv + i);
     if (!strcmp(cmd, "synth")) return ws_cmd_synth(argc - i, argv + i);
+    if (!strcmp(cmd, "cam")) return ws_cmd_cam(argc - i, argv + i);
+    if (!strcmp(cmd, "caa")) return ws_cmd_caa(argc - i, argv + i);
+    if (!strcmp(cmd, "seed")) return ws_cmd_seed(argc - i, argv + i);
+    if (!strcmp(cmd, "merge")) return ws_cmd_merge(argc - i, argv + i);
+    if (!strcmp(cmd, "eval")) return ws_cmd_eval(argc - i, argv + i);
     if (!strcmp(cmd, "export-ctx")) return ws_cmd_export_ctx(argc - i, argv + i);
     fprintf(stderr, "wsseed: error: unknown command '%s' (see wsseed --help)\n", cmd);
     return 2;

@@ -54,3 +54,25 @@ const char *ws_array_shape_str(const ws_array *a, char *buf, size_t cap)
     if (k < cap) snprintf(buf + k, cap - k, "]");
     return buf;
 }
+
+uint16_t ws_f32_to_f16(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    uint32_t sign = (u >> 16) & 0x8000u, mant = u & 0x7fffffu;
+    int32_t exp = (int32_t)((u >> 23) & 0xff);
+    if (exp == 0xff) return (uint16_t)(sign | 0x7c00u | (mant ? 0x200u : 0));   /* inf, nan */
+    int32_t e = exp - 127 + 15;
+    if (e >= 0x1f) return (uint16_t)(sign | 0x7c00u);                          /* overflow */
+    if (e <= 0) {                                                               /* subnormal or 0 */
+        if (e < -10) return (uint16_t)sign;
+        mant |= 0x800000u;
+        int shift = 14 - e;
+        uint32_t h = mant >> shift, rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (h & 1))) h++;
+        return (uint16_t)(sign | h);
+    }
+    uint32_t h = ((uint32_t)e << 10) | (mant >> 13), rem = mant & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) h++;                     /* may carry into exp */
+    return (uint16_t)(sign | h);
+}

@@ -23,5 +23,7 @@ int ws_array_alloc(ws_array *a, int dtype, int ndim, const int64_t *shape);
 void ws_array_free(ws_array *a);      /* frees data; NULL or zeroed array is a no-op */
 /* "[2,3,64]" into buf. */
 const char *ws_array_shape_str(const ws_array *a, char *buf, size_t cap);
+/* IEEE binary16 bits of x, rounded to nearest even (numpy's float16 cast). */
+uint16_t ws_f32_to_f16(float x);
 
 #endif

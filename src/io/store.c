@@ -120,7 +120,14 @@ static char *part_path(const ws_store *s, const char *id)
 
 int ws_store_open_write(ws_store *s, const char *path, const char *settings)
 {
+    return ws_store_open_write_as(s, path, settings, "masks", WS_STORE_FORMAT);
+}
+
+int ws_store_open_write_as(ws_store *s, const char *path, const char *settings, const char *group, const char *format)
+{
     memset(s, 0, sizeof *s);
+    s->group = group;
+    s->format = format;
     size_t n = strlen(path) + 8;
     s->path = strdup(path);
     s->parts = malloc(n);
@@ -135,8 +142,8 @@ int ws_store_open_write(ws_store *s, const char *path, const char *settings)
         free(old);
         if (!same) {
             ws_store_close(s);
-            return ws_fail(WS_EINVAL, "mask store %s exists and was made with other settings (or is not a wsseed "
-                           "mask store): delete it or choose another output.store", path);
+            return ws_fail(WS_EINVAL, "store %s exists and was made with other settings (or is not a wsseed "
+                           "%s store): delete it or choose another output", path, group);
         }
     }
     if (mkdir(s->parts, 0777) != 0 && errno != EEXIST) {
@@ -167,12 +174,12 @@ int ws_store_open_write(ws_store *s, const char *path, const char *settings)
     return 0;
 }
 
-static int store_has_group(const char *path, const char *id)
+static int store_has_group(const char *path, const char *group, const char *id)
 {
     ws_h5file f;
     char p[512];
     if (access(path, F_OK) != 0 || ws_h5_open(&f, path)) return 0;
-    snprintf(p, sizeof p, "/masks/%s", id);
+    snprintf(p, sizeof p, "/%s/%s", group, id);
     int has = ws_h5_exists(&f, p);
     ws_h5_close(&f);
     return has;
@@ -183,34 +190,49 @@ int ws_store_has(const ws_store *s, const char *id)
     char *p = part_path(s, id);
     int has = p && access(p, F_OK) == 0;
     free(p);
-    return has || store_has_group(s->path, id);
+    return has || store_has_group(s->path, s->group, id);
+}
+
+int ws_store_part_begin(ws_store *s, const char *id, ws_h5file *f)
+{
+    char *p = part_path(s, id);
+    memset(f, 0, sizeof *f);
+    if (!p) return ws_fail(WS_ENOMEM, "out of memory");
+    int rc = ws_h5_create(f, p);
+    if (!rc && (write_str_attr(f->id, "format", s->format) || write_str_attr(f->id, "settings", s->settings)))
+        rc = ws_fail(WS_EIO, "%s: cannot write attributes", p);
+    free(p);
+    if (rc) ws_h5_close(f);
+    return rc;
+}
+
+int ws_store_part_commit(ws_h5file *f)
+{
+    int rc = ws_h5_commit(f);
+    ws_h5_close(f);
+    return rc;
 }
 
 int ws_store_put(ws_store *s, const char *id, const ws_mask_set *m)
 {
     ws_h5file f;
-    char *p = part_path(s, id);
-    if (!p) return ws_fail(WS_ENOMEM, "out of memory");
-    int rc = ws_h5_create(&f, p);
-    if (!rc && (write_str_attr(f.id, "format", WS_STORE_FORMAT) || write_str_attr(f.id, "settings", s->settings)))
-        rc = ws_fail(WS_EIO, "%s: cannot write attributes", p);
+    int rc = ws_store_part_begin(s, id, &f);
     if (!rc) rc = write_set(&f, id, m);
-    if (!rc) rc = ws_h5_commit(&f);
+    if (!rc) return ws_store_part_commit(&f);
     ws_h5_close(&f);
-    free(p);
     return rc;
 }
 
-/* Copies /masks/<id> of src into dst. */
-static int copy_group(hid_t src, hid_t dst, const char *id, const char *from)
+/* Copies /<group>/<id> of src into dst. */
+static int copy_group(hid_t src, hid_t dst, const char *group, const char *id, const char *from)
 {
     char p[512];
-    snprintf(p, sizeof p, "/masks/%s", id);
+    snprintf(p, sizeof p, "/%s/%s", group, id);
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
     herr_t r = H5Ocopy(src, p, dst, p, H5P_DEFAULT, lcpl);
     H5Pclose(lcpl);
-    return r < 0 ? ws_fail(WS_EIO, "mask store: cannot copy %s from %s", p, from) : 0;
+    return r < 0 ? ws_fail(WS_EIO, "store: cannot copy %s from %s", p, from) : 0;
 }
 
 int ws_store_finish(ws_store *s, char *const *ids, int n_ids, int *complete)
@@ -226,16 +248,16 @@ int ws_store_finish(ws_store *s, char *const *ids, int n_ids, int *complete)
     ws_h5file out, old = {0};
     int rc = ws_h5_create(&out, s->path), have_old = access(s->path, F_OK) == 0;
     if (!rc && have_old) rc = ws_h5_open(&old, s->path);
-    if (!rc && (write_str_attr(out.id, "format", WS_STORE_FORMAT) || write_str_attr(out.id, "settings", s->settings)))
+    if (!rc && (write_str_attr(out.id, "format", s->format) || write_str_attr(out.id, "settings", s->settings)))
         rc = ws_fail(WS_EIO, "%s: cannot write attributes", out.tmp);
     for (int i = 0; i < n_ids && !rc; i++) {
         char p[512], *pp = part_path(s, ids[i]);
-        snprintf(p, sizeof p, "/masks/%s", ids[i]);
-        if (have_old && ws_h5_exists(&old, p)) rc = copy_group(old.id, out.id, ids[i], s->path);
+        snprintf(p, sizeof p, "/%s/%s", s->group, ids[i]);
+        if (have_old && ws_h5_exists(&old, p)) rc = copy_group(old.id, out.id, s->group, ids[i], s->path);
         else {
             ws_h5file part = {0};
             rc = pp ? ws_h5_open(&part, pp) : ws_fail(WS_ENOMEM, "out of memory");
-            if (!rc) rc = copy_group(part.id, out.id, ids[i], pp);
+            if (!rc) rc = copy_group(part.id, out.id, s->group, ids[i], pp);
             ws_h5_close(&part);
         }
         free(pp);
@@ -338,12 +360,19 @@ static herr_t add_id(hid_t g, const char *name, const H5L_info_t *info, void *op
 
 int ws_store_ids(const char *path, char ***ids, int *n)
 {
+    return ws_store_ids_in(path, "masks", ids, n);
+}
+
+int ws_store_ids_in(const char *path, const char *group, char ***ids, int *n)
+{
     ws_h5file f;
     id_list l = {0};
+    char gp[256];
     int rc = ws_h5_open(&f, path);
     if (rc) return rc;
-    if (ws_h5_exists(&f, "/masks")) {
-        hid_t g = H5Gopen2(f.id, "/masks", H5P_DEFAULT);
+    snprintf(gp, sizeof gp, "/%s", group);
+    if (ws_h5_exists(&f, gp)) {
+        hid_t g = H5Gopen2(f.id, gp, H5P_DEFAULT);
         if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, add_id, &l) < 0) rc = ws_fail(WS_EFORMAT, "cannot list %s", path);
         H5Gclose(g);
     }

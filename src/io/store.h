@@ -14,6 +14,7 @@
 #define WS_IO_STORE_H
 
 #include <stdint.h>
+#include "io/h5.h"
 
 #define WS_STORE_FORMAT "wsseed-masks-1"
 
@@ -35,12 +36,21 @@ void ws_mask_set_free(ws_mask_set *s);
 
 typedef struct ws_store {
     char *path, *parts;      /* the store file and its parts folder */
+    const char *group;       /* top-level group of the per-image groups ("masks", "cams") */
+    const char *format;      /* root attribute `format` */
     char *settings;          /* resolved settings text the store was made with */
 } ws_store;
 
 /* Opens (creating the parts folder) a store for writing. Refuses, naming the differing store,
  * when the existing store or parts were made with other settings. */
 int ws_store_open_write(ws_store *s, const char *path, const char *settings);
+/* The same machinery for another per-image content: images live under /<group>/<id>/ and the
+ * root attribute `format` is `format` (static strings). */
+int ws_store_open_write_as(ws_store *s, const char *path, const char *settings, const char *group, const char *format);
+/* Generic parts: begin creates the (temporary) part file of image id, the caller writes its
+ * datasets under /<group>/<id>/, commit renames it into place and closes f. */
+int ws_store_part_begin(ws_store *s, const char *id, ws_h5file *f);
+int ws_store_part_commit(ws_h5file *f);
 /* 1 if image `id` is already stored (merged or as a part). */
 int ws_store_has(const ws_store *s, const char *id);
 /* Writes the masks of image `id` atomically as a part. */
@@ -54,5 +64,6 @@ void ws_store_close(ws_store *s);
 int ws_store_read(const char *path, const char *id, ws_mask_set *out);
 /* The image ids of a store, sorted; *ids malloc'd (free with ws_h5_strings_free). */
 int ws_store_ids(const char *path, char ***ids, int *n);
+int ws_store_ids_in(const char *path, const char *group, char ***ids, int *n);
 
 #endif

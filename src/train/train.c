@@ -171,38 +171,55 @@ static int setup_model(trainer *t)
     return 0;
 }
 
-/* The start ctx: the official initialisation, or a given file. */
-static int init_ctx(trainer *t)
+int ws_train_build_prompt(const ws_train_cfg *c, ws_clip *m, ws_bpe *bpe, ws_prompt *p, int *n_fg)
 {
-    const char *f = t->c->init_file;
-    if (!f[0]) return ws_prompt_init_ctx(&t->p, t->c->init_seed, t->c->init_std);
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.c = c;
+    int rc = setup_model(&t);
+    *m = t.m;
+    *bpe = t.bpe;
+    *p = t.p;
+    *n_fg = t.n_fg;
+    return rc;
+}
+
+int ws_train_load_ctx(ws_prompt *p, const char *f)
+{
     size_t n = strlen(f);
     if (n > 3 && !strcmp(f + n - 3, ".h5")) {
         ws_ckpt k;
         int rc = ws_ckpt_read(f, &k);
-        if (!rc) rc = ws_prompt_set_ctx(&t->p, k.ctx.data, k.ctx.ndim, k.ctx.shape);
+        if (!rc) rc = ws_prompt_set_ctx(p, k.ctx.data, k.ctx.ndim, k.ctx.shape);
         ws_ckpt_free(&k);
-        return rc ? ws_fail(rc, "prompt.init_file %s: %s", f, ws_last_error()) : 0;
+        return rc ? ws_fail(rc, "prompt context %s: %s", f, ws_last_error()) : 0;
     }
     ws_at_ckpt ck = NULL;
-    ws_at_tensor x = NULL;
-    int64_t sh[3];
+    ws_at_tensor x = NULL, x32 = NULL;
+    int64_t sh[3], numel = 0;
     int nd = 0, rc = 0;
     float *buf = NULL;
     if (ws_at_ckpt_open(f, &ck) || ws_at_ckpt_get(ck, "prompt_learner.ctx", &x) || ws_at_shape(x, sh, 3, &nd))
-        rc = ws_fail(WS_EFORMAT, "prompt.init_file %s: %s", f, ws_at_last_error());
-    ws_at_tensor x32 = NULL;
+        rc = ws_fail(WS_EFORMAT, "prompt context %s: %s", f, ws_at_last_error());
     if (!rc && ws_at_to_dtype(x, WS_AT_F32, &x32)) rc = ws_fail(WS_ETORCH, "%s", ws_at_last_error());
-    int64_t numel = 0;
     if (!rc) ws_at_numel(x32, &numel);
     if (!rc && !(buf = malloc((size_t)numel * sizeof *buf))) rc = ws_fail(WS_ENOMEM, "out of memory");
     if (!rc && ws_at_read(x32, buf, (size_t)numel * sizeof *buf)) rc = ws_fail(WS_ETORCH, "%s", ws_at_last_error());
-    if (!rc) rc = ws_prompt_set_ctx(&t->p, buf, nd, sh);
+    if (!rc) rc = ws_prompt_set_ctx(p, buf, nd, sh);
     free(buf);
     ws_at_free(x);
     ws_at_free(x32);
     ws_at_ckpt_close(ck);
     return rc;
+}
+
+/* The start ctx: the official initialisation, or a given file. */
+static int init_ctx(trainer *t)
+{
+    const char *f = t->c->init_file;
+    if (!f[0]) return ws_prompt_init_ctx(&t->p, t->c->init_seed, t->c->init_std);
+    int rc = ws_train_load_ctx(&t->p, f);
+    return rc ? ws_fail(rc, "prompt.init_file: %s", ws_last_error()) : 0;
 }
 
 static int setup_data(trainer *t)
@@ -405,8 +422,9 @@ static void newest_ckpt(const trainer *t, char *out, size_t cap)
         char tail[8];
         if (!strcmp(e->d_name, "final.h5")) { snprintf(out, cap, "%s/final.h5", d); best = 1L << 40; }
         else if (sscanf(e->d_name, "iter-%ld%4s", &it, tail) == 2 && !strcmp(tail, ".h5") && it > best) {
-            best = it;
-            snprintf(out, cap, "%s/%.64s", d, e->d_name);
+            int k = snprintf(out, cap, "%s/%s", d, e->d_name);
+            if (k > 0 && (size_t)k < cap) best = it;
+            else out[0] = '\0';
         }
     }
     if (dir) closedir(dir);

@@ -9,6 +9,7 @@
 #define WS_TRAIN_TRAIN_H
 #include <stddef.h>
 #include "io/config.h"
+#include "method/prompt.h"
 
 typedef struct ws_train_cfg {
     char task[WS_CFG_STR_MAX];            /* cls | seg */
@@ -40,4 +41,9 @@ void ws_train_defaults(ws_train_cfg *c);
 /* Runs (or resumes: resume NULL, "auto" = newest checkpoint of the run, or a path) the training
  * described by c. Returns 0 or a WS_E* code; the message names the file/iteration at fault. */
 int ws_train_run(const ws_train_cfg *c, const char *resume);
+/* Loads CLIP, the tokenizer and the prompt learner c describes (names, layout, bg prompts), ctx
+ * zero; *n_fg = 20 or 80. On failure the parts built so far are in *m, *bpe, *p (free them). */
+int ws_train_build_prompt(const ws_train_cfg *c, ws_clip *m, ws_bpe *bpe, ws_prompt *p, int *n_fg);
+/* Sets p's ctx from a wsseed .h5 checkpoint or a .pth state dict with prompt_learner.ctx. */
+int ws_train_load_ctx(ws_prompt *p, const char *path);
 #endif
