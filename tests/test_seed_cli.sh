@@ -49,10 +49,9 @@ EOC
 CK="$E/tiny/checkpoints/final.h5"
 tap_ok "train cls prompts (4 iterations)" "$WSSEED" train "$TMPD/tiny.yaml"
 tap_ok "wsseed cam" "$WSSEED" cam "$TMPD/tiny.yaml" --ckpt "$CK"
-tap_ok "CAM store layout: cam, fg_cls, fg_logit, all_logit, att (float16), image_hw" sh -c \
+tap_ok "CAM store layout: cam, fg_cls, fg_logit, all_logit, att, image_hw" sh -c \
     "'$H5CMP' '$E/tiny/cams/train_aug.h5' '$E/tiny/cams/train_aug.h5' --group /cams/synth_000000 > '$TMPD/ls.txt'
-     for d in cam fg_cls fg_logit all_logit att image_hw; do grep -q \"synth_000000/\$d \" '$TMPD/ls.txt' || exit 1; done
-     grep 'synth_000000/att ' '$TMPD/ls.txt' | grep -q 'class 1, 2 bytes' || '$H5CMP' '$E/tiny/cams/train_aug.h5' '$E/tiny/cams/train_aug.h5' --group /cams/synth_000000 | grep -q att"
+     for d in cam fg_cls fg_logit all_logit att image_hw; do grep -q \"synth_000000/\$d \" '$TMPD/ls.txt' || exit 1; done"
 tap_ok "an interrupted cam run (--max-images 3) ..." "$WSSEED" cam "$TMPD/tiny.yaml" --ckpt "$CK" --out "$E/part.h5" --max-images 3
 tap_ok "... is incomplete" sh -c "test ! -e '$E/part.h5' && test -d '$E/part.h5.parts'"
 tap_ok "... and resumes" "$WSSEED" cam "$TMPD/tiny.yaml" --ckpt "$CK" --out "$E/part.h5"
