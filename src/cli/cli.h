@@ -2,7 +2,9 @@
 #ifndef WS_CLI_CLI_H
 #define WS_CLI_CLI_H
 
+#include "io/config.h"
 #include "io/h5.h"
+#include "method/amg.h"
 #include "shim/at.h"
 
 /* Each subcommand: argv[0] is the subcommand name; returns the process exit status. */
@@ -19,6 +21,28 @@ int ws_cmd_caa(int argc, char **argv);
 int ws_cmd_seed(int argc, char **argv);
 int ws_cmd_merge(int argc, char **argv);
 int ws_cmd_eval(int argc, char **argv);
+
+/* `wsseed masks` settings (also a section of the pipeline config). */
+typedef struct masks_settings {
+    char sam[WS_CFG_STR_MAX];
+    int decoder_heads;
+    char root[WS_CFG_STR_MAX], split[WS_CFG_STR_MAX], list[WS_CFG_STR_MAX];
+    char store[WS_CFG_STR_MAX];
+    int threads;
+    ws_amg_cfg amg;
+} masks_settings;
+const ws_cfg_key *ws_masks_keys(size_t *n);
+void ws_masks_defaults(masks_settings *s);
+/* Fills the mask store s->store for the images of the split (resumable; shard i of n). */
+int ws_masks_run(masks_settings *s, int shard_i, int shard_n, long max_images);
+
+/* The seed-stage commands as functions (cmd_seed.c). */
+typedef struct ws_train_cfg ws_train_cfg;
+int ws_cli_cam(const ws_train_cfg *c, const char *ckpt, const char *out, long max_images);
+int ws_cli_caa(const char *in_path, const char *out, const void *caa_cfg /* ws_caa_cfg */);
+int ws_cli_seed(const char *cams, const char *masks, const char *dir, double pw);
+/* Evaluates every pred/<id>.png against gt/<id>.png; writes json/md when given; *miou (may be NULL). */
+int ws_cli_eval(const char *pred, const char *gt, int nc, const char *json, const char *md, double *miou, int quiet);
 
 /* Options every `dump` module receives (the fixed contract). */
 typedef struct ws_dump_args {

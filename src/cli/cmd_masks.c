@@ -16,15 +16,6 @@
 #include "io/store.h"
 #include "method/amg.h"
 
-typedef struct masks_settings {
-    char sam[WS_CFG_STR_MAX];
-    int decoder_heads;
-    char root[WS_CFG_STR_MAX], split[WS_CFG_STR_MAX], list[WS_CFG_STR_MAX];
-    char store[WS_CFG_STR_MAX];
-    int threads;
-    ws_amg_cfg amg;
-} masks_settings;
-
 #define OFF(f) offsetof(masks_settings, f)
 static const ws_cfg_key keys[] = {
     {"model.sam", WS_CFG_STR, OFF(sam), "SAM checkpoint (sam_vit_{b,l,h}_*.pth as released)"},
@@ -52,7 +43,13 @@ static const ws_cfg_key keys[] = {
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
-static void defaults(masks_settings *s)
+const ws_cfg_key *ws_masks_keys(size_t *n)
+{
+    *n = NKEYS;
+    return keys;
+}
+
+void ws_masks_defaults(masks_settings *s)
 {
     memset(s, 0, sizeof *s);
     strcpy(s->sam, "checkpoints/sam_vit_h_4b8939.pth");
@@ -82,7 +79,8 @@ static int list_images(const masks_settings *s, char ***ids, char ***paths, int 
     char lp[2 * WS_CFG_STR_MAX], *line = NULL, dir[WS_CFG_STR_MAX] = ".";
     size_t cap = 0;
     int voc = !s->list[0], cnt = 0, max = 0;
-    if (voc) snprintf(lp, sizeof lp, "%s/ImageSets/Segmentation/%s.txt", s->root, s->split);
+    if (voc && snprintf(lp, sizeof lp, "%s/ImageSets/Segmentation/%s.txt", s->root, s->split) >= (int)sizeof lp)
+        return ws_fail(WS_EINVAL, "data.root is too long");
     else {
         snprintf(lp, sizeof lp, "%s", s->list);
         const char *slash = strrchr(s->list, '/');
@@ -162,13 +160,13 @@ static char *store_settings(const masks_settings *s)
     return out;
 }
 
-static int run(masks_settings *s, int shard_i, int shard_n, long max_images)
+int ws_masks_run(masks_settings *s, int shard_i, int shard_n, long max_images)
 {
     char **ids = NULL, **paths = NULL, *settings = NULL;
     int n = 0, rc, done_new = 0, todo = 0, complete = 0;
     ws_sam m = {0};
     ws_store st = {0};
-    if (!s->store[0]) snprintf(s->store, sizeof s->store, "experiments/masks/%s.h5", s->split);
+    if (!s->store[0] && snprintf(s->store, sizeof s->store, "experiments/masks/%.900s.h5", s->split) < 0) return WS_EINVAL;
     if ((rc = list_images(s, &ids, &paths, &n))) goto done;
     if (!(settings = store_settings(s))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto done; }
     if ((rc = ws_store_open_write(&st, s->store, settings))) goto done;
@@ -218,7 +216,7 @@ int ws_cmd_masks(int argc, char **argv)
     int shard_i = 0, shard_n = 1;
     long max_images = -1;
     if (argc > 1 && !strcmp(argv[1], "export")) return ws_cmd_masks_export(argc - 1, argv + 1);
-    defaults(&s);
+    ws_masks_defaults(&s);
     for (int i = 1; i < argc; i++)   /* the config first, so that --set overrides it */
         if (argv[i][0] != '-' && (i == 1 || strcmp(argv[i - 1], "--set"))) { config = argv[i]; break; }
     if (config && ws_cfg_load(keys, NKEYS, &s, config)) return ws_cli_error();
@@ -241,5 +239,5 @@ int ws_cmd_masks(int argc, char **argv)
         }
     }
     if (s.threads > 0) ws_at_set_num_threads(s.threads);
-    return run(&s, shard_i, shard_n, max_images) ? ws_cli_error() : 0;
+    return ws_masks_run(&s, shard_i, shard_n, max_images) ? ws_cli_error() : 0;
 }

@@ -71,7 +71,7 @@ cleanup:
     return rc;
 }
 
-static int cam_run(const ws_train_cfg *c, const char *ckpt, const char *out, long max_images)
+int ws_cli_cam(const ws_train_cfg *c, const char *ckpt, const char *out, long max_images)
 {
     ws_clip m = {0};
     ws_bpe bpe = {0};
@@ -154,7 +154,7 @@ int ws_cmd_cam(int argc, char **argv)
         out = def;
     }
     ws_at_set_num_threads(c.threads);
-    return cam_run(&c, ckpt, out, max_images) ? ws_cli_error() : 0;
+    return ws_cli_cam(&c, ckpt, out, max_images) ? ws_cli_error() : 0;
 }
 
 /* ---- wsseed caa ---------------------------------------------------------------------------- */
@@ -228,12 +228,20 @@ int ws_cmd_caa(int argc, char **argv)
     if (power >= 1) cfg.power = power;
     if (sink >= 0) cfg.sinkhorn_iters = sink;
     if (at) cfg.at_cam = !strcmp(at, "cam");
-    char def[4096], settings[8192];
+    char def[4096];
     if (!out) {
         size_t n = strlen(in_path);
         snprintf(def, sizeof def, "%.*s_caa.h5", (int)(n > 3 && !strcmp(in_path + n - 3, ".h5") ? n - 3 : n), in_path);
         out = def;
     }
+    return ws_cli_caa(in_path, out, &cfg) ? ws_cli_error() : 0;
+}
+
+int ws_cli_caa(const char *in_path, const char *out, const void *caa_cfg)
+{
+    const ws_caa_cfg *c = caa_cfg;
+    ws_caa_cfg cfg = *c;
+    char settings[8192];
     snprintf(settings, sizeof settings, "caa: from %s, sinkhorn %d, power %d, box %.6g, at %s", in_path,
              cfg.sinkhorn_iters, cfg.power, cfg.box_thresh, cfg.at_cam ? "cam" : "score");
     ws_h5file in = {0};
@@ -257,7 +265,7 @@ cleanup:
     ws_store_close(&st);
     ws_h5_close(&in);
     ws_h5_strings_free(ids, (size_t)n);
-    return rc ? ws_cli_error() : 0;
+    return rc;
 }
 
 /* ---- wsseed seed ------------------------------------------------------------------------- */
@@ -332,6 +340,11 @@ int ws_cmd_seed(int argc, char **argv)
         else { fprintf(stderr, "wsseed seed: unknown option '%s' (see wsseed seed --help)\n", o); return 2; }
     }
     if (!cams || !masks || !dir) { fprintf(stderr, "wsseed seed: CAMS.h5, --masks and --out are required\n"); return 2; }
+    return ws_cli_seed(cams, masks, dir, pw) ? ws_cli_error() : 0;
+}
+
+int ws_cli_seed(const char *cams, const char *masks, const char *dir, double pw)
+{
     ws_h5file in = {0};
     char **ids = NULL, path[4096];
     int n = 0, rc;
@@ -353,7 +366,7 @@ int ws_cmd_seed(int argc, char **argv)
 cleanup:
     ws_h5_close(&in);
     ws_h5_strings_free(ids, (size_t)n);
-    return rc ? ws_cli_error() : 0;
+    return rc;
 }
 
 /* ---- shared: ids of the PNGs of a folder -------------------------------------------------- */
@@ -521,10 +534,15 @@ int ws_cmd_eval(int argc, char **argv)
         else { fprintf(stderr, "wsseed eval: unknown option '%s' (see wsseed eval --help)\n", o); return 2; }
     }
     if (!pred || !gt || nc < 2 || nc > 255) { fprintf(stderr, "wsseed eval: PRED_DIR and --gt are required\n"); return 2; }
+    return ws_cli_eval(pred, gt, nc, json, md, NULL, 0) ? ws_cli_error() : 0;
+}
+
+int ws_cli_eval(const char *pred, const char *gt, int nc, const char *json, const char *md, double *miou, int quiet)
+{
     char **ids = NULL, path[4096];
     int n = 0, rc;
     int64_t *conf = calloc((size_t)nc * nc, sizeof *conf);
-    if (!conf) return ws_cli_error();
+    if (!conf) return ws_fail(WS_ENOMEM, "out of memory");
     TRY(png_ids(pred, &ids, &n));
     for (int i = 0; i < n; i++) {
         uint8_t *p = NULL, *g = NULL;
@@ -541,14 +559,18 @@ int ws_cmd_eval(int argc, char **argv)
     }
     ws_eval_metrics m;
     ws_eval_metrics_of(conf, nc, &m);
-    printf("%-14s %7s %9s %7s\n", "class", "IoU", "precision", "recall");
-    for (int c = 0; c < nc; c++)
-        if (m.valid[c] || !isnan(m.iou[c]))
-            printf("%-14s %7.2f %9.2f %7.2f\n", nc == 21 ? VOC_CLASSES[c] : "", 100 * m.iou[c], 100 * m.precision[c], 100 * m.recall[c]);
-    printf("mIoU %.2f over %d images (pixel accuracy %.2f)\n", 100 * m.miou, n, 100 * m.accuracy);
+    if (miou) *miou = m.miou;
+    if (!quiet) {
+        printf("%-14s %7s %9s %7s\n", "class", "IoU", "precision", "recall");
+        for (int c = 0; c < nc; c++)
+            if (m.valid[c] || !isnan(m.iou[c]))
+                printf("%-14s %7.2f %9.2f %7.2f\n", nc == 21 ? VOC_CLASSES[c] : "", 100 * m.iou[c], 100 * m.precision[c],
+                       100 * m.recall[c]);
+        printf("mIoU %.2f over %d images (pixel accuracy %.2f)\n", 100 * m.miou, n, 100 * m.accuracy);
+    }
     rc = write_reports(&m, nc, n, json, md);
 cleanup:
     free(conf);
     ws_h5_strings_free(ids, (size_t)n);
-    return rc ? ws_cli_error() : 0;
+    return rc;
 }
