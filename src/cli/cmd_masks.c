@@ -79,9 +79,10 @@ static int list_images(const masks_settings *s, char ***ids, char ***paths, int 
     char lp[2 * WS_CFG_STR_MAX], *line = NULL, dir[WS_CFG_STR_MAX] = ".";
     size_t cap = 0;
     int voc = !s->list[0], cnt = 0, max = 0;
-    if (voc && snprintf(lp, sizeof lp, "%s/ImageSets/Segmentation/%s.txt", s->root, s->split) >= (int)sizeof lp)
-        return ws_fail(WS_EINVAL, "data.root is too long");
-    else {
+    if (voc) {
+        if (snprintf(lp, sizeof lp, "%s/ImageSets/Segmentation/%s.txt", s->root, s->split) >= (int)sizeof lp)
+            return ws_fail(WS_EINVAL, "data.root is too long");
+    } else {
         snprintf(lp, sizeof lp, "%s", s->list);
         const char *slash = strrchr(s->list, '/');
         if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - s->list), s->list);
@@ -172,7 +173,7 @@ int ws_masks_run(masks_settings *s, int shard_i, int shard_n, long max_images)
     if ((rc = ws_store_open_write(&st, s->store, settings))) goto done;
     for (int i = 0; i < n; i++) todo += i % shard_n == shard_i && !ws_store_has(&st, ids[i]);
     ws_log("%d images in the split, %d to do in shard %d/%d -> %s", n, todo, shard_i, shard_n, s->store);
-    if (todo > 0 && (rc = ws_sam_load(&m, s->sam, s->decoder_heads))) goto done;
+    if (todo > 0 && (rc = ws_sam_open(&m, s->sam, s->decoder_heads))) goto done;
     ws_progress bar;
     ws_progress_start(&bar, "masks", todo);
     for (int i = 0; i < n && !rc; i++) {

@@ -74,6 +74,11 @@ int ws_bpe_load(ws_bpe *b, const char *path)
     size_t len = 0;
     int order[256], rc;
     memset(b, 0, sizeof *b);
+    if (!strcmp(path, "builtin:bytes")) {
+        b->bytes_only = 1;
+        b->vocab_size = WS_BPE_EOT + 1;
+        return 0;
+    }
     if ((rc = read_gz(path, &data, &len))) return rc;
     bytes_to_unicode(b->byte_enc, order);
     b->decoder = calloc(2 * 256 + N_MERGES + 2, sizeof *b->decoder);
@@ -132,7 +137,7 @@ void ws_bpe_free(ws_bpe *b)
 
 const char *ws_bpe_piece(const ws_bpe *b, int id)
 {
-    return id >= 0 && id < b->vocab_size ? b->decoder[id] : NULL;
+    return b->decoder && id >= 0 && id < b->vocab_size ? b->decoder[id] : NULL;
 }
 
 /* ---- cleaning: html.unescape x2, whitespace runs -> ' ', strip, lower ---- */
@@ -316,6 +321,19 @@ int ws_bpe_encode(const ws_bpe *b, const char *text, int32_t **ids, size_t *n)
     *ids = NULL;
     *n = 0;
     if (rc) return rc;
+    if (b->bytes_only) {   /* the stand-in tokenizer: UTF-8 bytes of the cleaned text */
+        char *u = ws_utf8_encode(s, len);
+        free(s);
+        if (!u) return ws_fail(WS_ENOMEM, "tokenizer: out of memory");
+        size_t nb = strlen(u);
+        int32_t *v = malloc((nb ? nb : 1) * sizeof *v);
+        if (!v) { free(u); return ws_fail(WS_ENOMEM, "tokenizer: out of memory"); }
+        for (size_t i = 0; i < nb; i++) v[i] = (uint8_t)u[i];
+        free(u);
+        *ids = v;
+        *n = nb;
+        return 0;
+    }
     word = malloc(8 * len + 8);
     if (!word) { free(s); return ws_fail(WS_ENOMEM, "tokenizer: out of memory"); }
     for (size_t i = 0; i < len && !rc;) {

@@ -24,9 +24,12 @@ typedef struct ws_bpe {
     char **decoder;         /* [vocab_size] id -> vocabulary string */
     int vocab_size;         /* 49408 */
     uint32_t byte_enc[256]; /* byte -> printable code point (bytes_to_unicode) */
+    int bytes_only;         /* "builtin:bytes": ids are the UTF-8 bytes of the cleaned text */
 } ws_bpe;
 
-/* Loads the merges file (gzip). Fails naming the file when it is missing or not a CLIP BPE file. */
+/* Loads the merges file (gzip). Fails naming the file when it is missing or not a CLIP BPE file.
+ * The path "builtin:bytes" gives a stand-in for random-weight models (the demo): each byte of the
+ * cleaned text is one id (0..255), SOT/EOT as CLIP's; it is not CLIP's tokenizer. */
 int ws_bpe_load(ws_bpe *b, const char *path);
 void ws_bpe_free(ws_bpe *b);                       /* zeroed tokenizer is a no-op */
 

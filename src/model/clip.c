@@ -506,3 +506,18 @@ fail:
     ws_clip_free(m);
     return rc;
 }
+
+const ws_clip_arch WS_CLIP_TINY = {.embed_dim = 64, .vision_width = 128, .vision_layers = 3, .patch_size = 16,
+                                   .grid = 7, .context_length = 77, .vocab_size = 49408, .text_width = 128,
+                                   .text_layers = 3};
+
+int ws_clip_open(ws_clip *m, const char *spec)
+{
+    if (!strncmp(spec, "random:", 7)) {
+        const char *k = spec + 7;
+        const ws_clip_arch *a = !strcmp(k, "tiny") ? &WS_CLIP_TINY : !strcmp(k, "vit_b16") ? &WS_CLIP_VIT_B16 : NULL;
+        if (!a) return ws_fail(WS_EINVAL, "unknown random CLIP '%s' (random:tiny, random:vit_b16)", spec);
+        return ws_clip_init_random(m, a, 0);
+    }
+    return ws_clip_load(m, spec);
+}

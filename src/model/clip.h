@@ -129,4 +129,8 @@ extern const ws_clip_arch WS_CLIP_VIT_B16;
 /* A model of the given sizes with random weights (N(0, 0.02), LayerNorm weight 1, bias 0),
  * from generator seed; for benchmarks and tests that need full-size shapes without weights. */
 int ws_clip_init_random(ws_clip *m, const ws_clip_arch *a, uint64_t seed);
+/* A reduced random CLIP (width 128, 3 layers, 7x7 grid at 112 px; the demo). */
+extern const ws_clip_arch WS_CLIP_TINY;
+/* A checkpoint path, or "random:tiny" / "random:vit_b16" (random weights, seed 0). */
+int ws_clip_open(ws_clip *m, const char *spec);
 #endif

@@ -656,3 +656,159 @@ ws_at_tensor ws_sam_postprocess(const ws_sam *m, ws_scope *g, ws_at_tensor low, 
     }
     return ws_g_interpolate(g, x, WS_AT_INTERP_BILINEAR, h, w, 0);
 }
+
+/* ---- random-weight models (benchmarks, the demo) ----------------------------------------------- */
+
+const ws_sam_arch WS_SAM_VIT_B = {.embed = 768, .depth = 12, .heads = 12, .globals = {2, 5, 8, 11}, .grid = 64,
+                                  .window = 14, .C = 256, .mlp_dim = 2048};
+const ws_sam_arch WS_SAM_VIT_H = {.embed = 1280, .depth = 32, .heads = 16, .globals = {7, 15, 23, 31}, .grid = 64,
+                                  .window = 14, .C = 256, .mlp_dim = 2048};
+const ws_sam_arch WS_SAM_TINY = {.embed = 64, .depth = 2, .heads = 2, .globals = {1, -1, -1, -1}, .grid = 8,
+                                 .window = 3, .C = 32, .mlp_dim = 64, .condition = 1};
+
+
+static int add(ws_at_gen gen, ws_at_ckpt ck, const char *name, double fill, int nd, ...)
+{
+    int64_t sh[8];
+    va_list ap;
+    va_start(ap, nd);
+    for (int i = 0; i < nd; i++) sh[i] = va_arg(ap, int64_t);
+    va_end(ap);
+    ws_at_tensor t = NULL;
+    int rc = ws_at_empty(WS_AT_F32, nd, sh, &t) ||
+             (isnan(fill) || fill < 0 ? ws_at_normal_(t, 0, 0.02 * (fill < 0 ? -fill : 1), gen) : ws_at_fill_(t, fill)) ||
+             ws_at_ckpt_add(ck, name, t);
+    ws_at_free(t);
+    return rc ? ws_fail(WS_ETORCH, "%s: %s", name, ws_at_last_error()) : 0;
+}
+
+#define R NAN
+#define I64(x) ((int64_t)(x))
+
+static int attn(ws_at_gen gen, ws_at_ckpt ck, const char *p, int64_t C, int64_t inner)
+{
+    char n[256];
+    int rc = 0;
+    const char *qkv[3] = {"q", "k", "v"};
+    for (int i = 0; i < 3 && !rc; i++) {
+        snprintf(n, sizeof n, "%s.%s_proj.weight", p, qkv[i]);
+        rc = add(gen, ck, n, R, 2, inner, C);
+        snprintf(n, sizeof n, "%s.%s_proj.bias", p, qkv[i]);
+        if (!rc) rc = add(gen, ck, n, R, 1, inner);
+    }
+    snprintf(n, sizeof n, "%s.out_proj.weight", p);
+    if (!rc) rc = add(gen, ck, n, R, 2, C, inner);
+    snprintf(n, sizeof n, "%s.out_proj.bias", p);
+    if (!rc) rc = add(gen, ck, n, R, 1, C);
+    return rc;
+}
+
+/* A random state dict with the released key names and shapes of arch a. */
+static int random_sam(ws_at_gen gen, const ws_sam_arch *a, ws_at_ckpt ck)
+{
+    char n[256];
+    int rc = 0;
+    const int64_t E = a->embed, g = a->grid, C = a->C, win = a->window;
+    rc |= add(gen, ck, "image_encoder.pos_embed", R, 4, I64(1), g, g, E);
+    rc |= add(gen, ck, "image_encoder.patch_embed.proj.weight", R, 4, E, I64(3), I64(16), I64(16));
+    rc |= add(gen, ck, "image_encoder.patch_embed.proj.bias", R, 1, E);
+    for (int b = 0; b < a->depth && !rc; b++) {
+        int global = 0;
+        for (int k = 0; k < 4; k++) global |= a->globals[k] == b;
+        int64_t span = global ? 2 * g - 1 : 2 * win - 1, hd = E / a->heads;
+        const char *names[] = {"norm1.weight", "norm1.bias", "norm2.weight", "norm2.bias"};
+        for (int k = 0; k < 4; k++) { snprintf(n, sizeof n, "image_encoder.blocks.%d.%s", b, names[k]); rc |= add(gen, ck, n, k % 2 ? 0 : 1, 1, E); }
+        snprintf(n, sizeof n, "image_encoder.blocks.%d.attn.rel_pos_h", b); rc |= add(gen, ck, n, R, 2, span, hd);
+        snprintf(n, sizeof n, "image_encoder.blocks.%d.attn.rel_pos_w", b); rc |= add(gen, ck, n, R, 2, span, hd);
+        snprintf(n, sizeof n, "image_encoder.blocks.%d.attn.qkv.weight", b); rc |= add(gen, ck, n, R, 2, 3 * E, E);
+        snprintf(n, sizeof n, "image_encoder.blocks.%d.attn.qkv.bias", b); rc |= add(gen, ck, n, R, 1, 3 * E);
+        snprintf(n, sizeof n, "image_encoder.blocks.%d.attn.proj.weight", b); rc |= add(gen, ck, n, R, 2, E, E);
+        snprintf(n, sizeof n, "image_encoder.blocks.%d.attn.proj.bias", b); rc |= add(gen, ck, n, R, 1, E);
+        snprintf(n, sizeof n, "image_encoder.blocks.%d.mlp.lin1.weight", b); rc |= add(gen, ck, n, R, 2, 4 * E, E);
+        snprintf(n, sizeof n, "image_encoder.blocks.%d.mlp.lin1.bias", b); rc |= add(gen, ck, n, R, 1, 4 * E);
+        snprintf(n, sizeof n, "image_encoder.blocks.%d.mlp.lin2.weight", b); rc |= add(gen, ck, n, R, 2, E, 4 * E);
+        snprintf(n, sizeof n, "image_encoder.blocks.%d.mlp.lin2.bias", b); rc |= add(gen, ck, n, R, 1, E);
+    }
+    rc |= add(gen, ck, "image_encoder.neck.0.weight", R, 4, C, E, I64(1), I64(1));
+    rc |= add(gen, ck, "image_encoder.neck.1.weight", 1, 1, C);
+    rc |= add(gen, ck, "image_encoder.neck.1.bias", 0, 1, C);
+    rc |= add(gen, ck, "image_encoder.neck.2.weight", R, 4, C, C, I64(3), I64(3));
+    rc |= add(gen, ck, "image_encoder.neck.3.weight", 1, 1, C);
+    rc |= add(gen, ck, "image_encoder.neck.3.bias", 0, 1, C);
+    rc |= add(gen, ck, "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix", R, 2, I64(2), C / 2);
+    for (int k = 0; k < 4; k++) { snprintf(n, sizeof n, "prompt_encoder.point_embeddings.%d.weight", k); rc |= add(gen, ck, n, R, 2, I64(1), C); }
+    rc |= add(gen, ck, "prompt_encoder.not_a_point_embed.weight", R, 2, I64(1), C);
+    rc |= add(gen, ck, "prompt_encoder.mask_downscaling.0.weight", R, 4, I64(4), I64(1), I64(2), I64(2));
+    rc |= add(gen, ck, "prompt_encoder.mask_downscaling.0.bias", R, 1, I64(4));
+    rc |= add(gen, ck, "prompt_encoder.mask_downscaling.1.weight", 1, 1, I64(4));
+    rc |= add(gen, ck, "prompt_encoder.mask_downscaling.1.bias", 0, 1, I64(4));
+    rc |= add(gen, ck, "prompt_encoder.mask_downscaling.3.weight", R, 4, I64(16), I64(4), I64(2), I64(2));
+    rc |= add(gen, ck, "prompt_encoder.mask_downscaling.3.bias", R, 1, I64(16));
+    rc |= add(gen, ck, "prompt_encoder.mask_downscaling.4.weight", 1, 1, I64(16));
+    rc |= add(gen, ck, "prompt_encoder.mask_downscaling.4.bias", 0, 1, I64(16));
+    rc |= add(gen, ck, "prompt_encoder.mask_downscaling.6.weight", R, 4, C, I64(16), I64(1), I64(1));
+    rc |= add(gen, ck, "prompt_encoder.mask_downscaling.6.bias", R, 1, C);
+    rc |= add(gen, ck, "prompt_encoder.no_mask_embed.weight", R, 2, I64(1), C);
+    for (int l = 0; l < 2 && !rc; l++) {
+        const char *pre = "mask_decoder.transformer.layers";
+        snprintf(n, sizeof n, "%s.%d.self_attn", pre, l); rc |= attn(gen, ck, n, C, C);
+        snprintf(n, sizeof n, "%s.%d.cross_attn_token_to_image", pre, l); rc |= attn(gen, ck, n, C, C / 2);
+        snprintf(n, sizeof n, "%s.%d.cross_attn_image_to_token", pre, l); rc |= attn(gen, ck, n, C, C / 2);
+        for (int k = 1; k <= 4; k++) {
+            snprintf(n, sizeof n, "%s.%d.norm%d.weight", pre, l, k); rc |= add(gen, ck, n, 1, 1, C);
+            snprintf(n, sizeof n, "%s.%d.norm%d.bias", pre, l, k); rc |= add(gen, ck, n, 0, 1, C);
+        }
+        snprintf(n, sizeof n, "%s.%d.mlp.lin1.weight", pre, l); rc |= add(gen, ck, n, R, 2, I64(a->mlp_dim), C);
+        snprintf(n, sizeof n, "%s.%d.mlp.lin1.bias", pre, l); rc |= add(gen, ck, n, R, 1, I64(a->mlp_dim));
+        snprintf(n, sizeof n, "%s.%d.mlp.lin2.weight", pre, l); rc |= add(gen, ck, n, R, 2, C, I64(a->mlp_dim));
+        snprintf(n, sizeof n, "%s.%d.mlp.lin2.bias", pre, l); rc |= add(gen, ck, n, R, 1, C);
+    }
+    rc |= attn(gen, ck, "mask_decoder.transformer.final_attn_token_to_image", C, C / 2);
+    rc |= add(gen, ck, "mask_decoder.transformer.norm_final_attn.weight", 1, 1, C);
+    rc |= add(gen, ck, "mask_decoder.transformer.norm_final_attn.bias", 0, 1, C);
+    rc |= add(gen, ck, "mask_decoder.iou_token.weight", R, 2, I64(1), C);
+    rc |= add(gen, ck, "mask_decoder.mask_tokens.weight", R, 2, I64(4), C);
+    rc |= add(gen, ck, "mask_decoder.output_upscaling.0.weight", R, 4, C, C / 4, I64(2), I64(2));
+    rc |= add(gen, ck, "mask_decoder.output_upscaling.0.bias", R, 1, C / 4);
+    rc |= add(gen, ck, "mask_decoder.output_upscaling.1.weight", 1, 1, C / 4);
+    rc |= add(gen, ck, "mask_decoder.output_upscaling.1.bias", 0, 1, C / 4);
+    rc |= add(gen, ck, "mask_decoder.output_upscaling.3.weight", R, 4, C / 4, C / 8, I64(2), I64(2));
+    rc |= add(gen, ck, "mask_decoder.output_upscaling.3.bias", R, 1, C / 8);
+    for (int h = 0; h < 5 && !rc; h++) {
+        char p[128];
+        if (h < 4) snprintf(p, sizeof p, "mask_decoder.output_hypernetworks_mlps.%d", h);
+        else snprintf(p, sizeof p, "mask_decoder.iou_prediction_head");
+        int64_t out = h < 4 ? C / 8 : 4;
+        for (int l = 0; l < 3; l++) {
+            snprintf(n, sizeof n, "%s.layers.%d.weight", p, l); rc |= add(gen, ck, n, l == 2 && a->condition ? (h < 4 ? -300.0 : -10.0) : R, 2, l == 2 ? out : C, C);
+            snprintf(n, sizeof n, "%s.layers.%d.bias", p, l); rc |= add(gen, ck, n, R, 1, l == 2 ? out : C);
+        }
+    }
+    return rc ? WS_ETORCH : 0;
+}
+
+
+int ws_sam_init_random(ws_sam *m, const ws_sam_arch *a, uint64_t seed)
+{
+    ws_at_gen gen = NULL;
+    ws_at_ckpt ck = NULL;
+    memset(m, 0, sizeof *m);
+    int rc = ws_at_gen_new(seed, &gen) || ws_at_ckpt_new("random SAM", &ck) ? ws_fail(WS_ETORCH, "%s", ws_at_last_error()) : 0;
+    if (!rc && random_sam(gen, a, ck)) rc = ws_fail(WS_ETORCH, "random SAM: %s", ws_last_error());
+    if (!rc) rc = ws_sam_from_ckpt(m, ck, 0);
+    ws_at_ckpt_close(ck);
+    ws_at_gen_free(gen);
+    return rc;
+}
+
+int ws_sam_open(ws_sam *m, const char *spec, int decoder_heads)
+{
+    if (!strncmp(spec, "random:", 7)) {
+        const char *k = spec + 7;
+        const ws_sam_arch *a = !strcmp(k, "tiny") ? &WS_SAM_TINY : !strcmp(k, "vit_b") ? &WS_SAM_VIT_B
+                             : !strcmp(k, "vit_h") ? &WS_SAM_VIT_H : NULL;
+        if (!a) return ws_fail(WS_EINVAL, "unknown random SAM '%s' (random:tiny, random:vit_b, random:vit_h)", spec);
+        return ws_sam_init_random(m, a, 0);
+    }
+    return ws_sam_load(m, spec, decoder_heads);
+}

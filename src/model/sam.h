@@ -59,6 +59,19 @@ int ws_sam_load(ws_sam *m, const char *path, int decoder_heads);
 int ws_sam_from_ckpt(ws_sam *m, ws_at_ckpt ck, int decoder_heads);
 void ws_sam_free(ws_sam *m);
 
+/* Sizes of a SAM for random-weight construction (the released key names and shapes). */
+typedef struct ws_sam_arch {
+    int embed, depth, heads, globals[4];   /* encoder; globals: global-attention blocks (-1 unused) */
+    int grid, window;                      /* patch grid (img_size / 16) and window size */
+    int C, mlp_dim;                        /* decoder width and MLP size */
+    int condition;                         /* scale the mask/IoU heads so random masks have contrast */
+} ws_sam_arch;
+extern const ws_sam_arch WS_SAM_VIT_B, WS_SAM_VIT_H, WS_SAM_TINY;
+/* A SAM of arch a with N(0, 0.02) weights (norms 1/0) from generator seed. */
+int ws_sam_init_random(ws_sam *m, const ws_sam_arch *a, uint64_t seed);
+/* A checkpoint path, or "random:tiny" / "random:vit_b" / "random:vit_h" (random weights). */
+int ws_sam_open(ws_sam *m, const char *spec, int decoder_heads);
+
 typedef struct ws_sam_enc_trace {   /* optional intermediate outputs of the encoder */
     ws_at_tensor patch_embed, pos_added;        /* (1, g, g, E) */
     ws_at_tensor *norm1, *attn_out, *output;    /* [depth] */

@@ -158,7 +158,7 @@ static int setup_model(trainer *t)
     if (!front && strcmp(c->cls_token_pos, "end")) return ws_fail(WS_EINVAL, "prompt.cls_token_pos must be end or front");
     for (int i = 0; i < t->n_fg; i++) names[i] = coco ? WS_COCO_FG[i] : WS_VOC_FG[i];
     for (int i = 0; i < c->n_bg; i++) names[t->n_fg + i] = empty ? "" : coco ? WS_COCO_BG[i] : WS_VOC_BG[i];
-    int rc = ws_clip_load(&t->m, c->clip);
+    int rc = ws_clip_open(&t->m, c->clip);
     if (!rc) rc = ws_bpe_load(&t->bpe, c->vocab);
     if (!rc) rc = ws_prompt_build(&t->p, &t->m, &t->bpe, names, t->n_fg + c->n_bg, c->n_ctx, c->csc, front);
     if (!rc && t->m.image_resolution != c->crop)
