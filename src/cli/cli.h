@@ -5,6 +5,7 @@
 #include "io/config.h"
 #include "io/h5.h"
 #include "method/amg.h"
+#include "method/evaluate.h"
 #include "shim/at.h"
 
 /* Each subcommand: argv[0] is the subcommand name; returns the process exit status. */
@@ -21,6 +22,8 @@ int ws_cmd_caa(int argc, char **argv);
 int ws_cmd_seed(int argc, char **argv);
 int ws_cmd_merge(int argc, char **argv);
 int ws_cmd_eval(int argc, char **argv);
+int ws_cmd_pipeline(int argc, char **argv);
+int ws_cmd_sweep(int argc, char **argv);
 
 /* `wsseed masks` settings (also a section of the pipeline config). */
 typedef struct masks_settings {
@@ -41,8 +44,9 @@ typedef struct ws_train_cfg ws_train_cfg;
 int ws_cli_cam(const ws_train_cfg *c, const char *ckpt, const char *out, long max_images);
 int ws_cli_caa(const char *in_path, const char *out, const void *caa_cfg /* ws_caa_cfg */);
 int ws_cli_seed(const char *cams, const char *masks, const char *dir, double pw);
-/* Evaluates every pred/<id>.png against gt/<id>.png; writes json/md when given; *miou (may be NULL). */
-int ws_cli_eval(const char *pred, const char *gt, int nc, const char *json, const char *md, double *miou, int quiet);
+/* Evaluates every pred/<id>.png against gt/<id>.png; writes json/md when given; *m (may be NULL)
+ * receives the metrics; quiet: no table on stdout. */
+int ws_cli_eval(const char *pred, const char *gt, int nc, const char *json, const char *md, ws_eval_metrics *m, int quiet);
 
 /* Options every `dump` module receives (the fixed contract). */
 typedef struct ws_dump_args {

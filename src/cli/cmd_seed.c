@@ -537,7 +537,7 @@ int ws_cmd_eval(int argc, char **argv)
     return ws_cli_eval(pred, gt, nc, json, md, NULL, 0) ? ws_cli_error() : 0;
 }
 
-int ws_cli_eval(const char *pred, const char *gt, int nc, const char *json, const char *md, double *miou, int quiet)
+int ws_cli_eval(const char *pred, const char *gt, int nc, const char *json, const char *md, ws_eval_metrics *out, int quiet)
 {
     char **ids = NULL, path[4096];
     int n = 0, rc;
@@ -559,7 +559,7 @@ int ws_cli_eval(const char *pred, const char *gt, int nc, const char *json, cons
     }
     ws_eval_metrics m;
     ws_eval_metrics_of(conf, nc, &m);
-    if (miou) *miou = m.miou;
+    if (out) *out = m;
     if (!quiet) {
         printf("%-14s %7s %9s %7s\n", "class", "IoU", "precision", "recall");
         for (int c = 0; c < nc; c++)

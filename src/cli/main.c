@@ -16,6 +16,9 @@ static const char *usage =
     "Usage: wsseed [--threads N] COMMAND [options]\n"
     "\n"
     "Commands:\n"
+    "  pipeline   the whole run from one YAML: masks, both trainings, CAMs, CAA, seeds, eval,\n"
+    "             report.html; cached and resumable (wsseed pipeline --help)\n"
+    "  sweep      pipeline runs over a grid or list of overrides + summary (wsseed sweep --help)\n"
     "  demo       encode an image and the VOC class prompts with CLIP and print the\n"
     "             zero-shot similarity table (wsseed demo --help)\n"
     "  masks      SAM masks of a dataset split into a resumable HDF5 mask store\n"
@@ -90,6 +93,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "masks")) return ws_cmd_masks(argc - i, argv + i);
     if (!strcmp(cmd, "train")) return ws_cmd_train(argc - i, argv + i);
     if (!strcmp(cmd, "synth")) return ws_cmd_synth(argc - i, argv + i);
+    if (!strcmp(cmd, "pipeline")) return ws_cmd_pipeline(argc - i, argv + i);
+    if (!strcmp(cmd, "sweep")) return ws_cmd_sweep(argc - i, argv + i);
     if (!strcmp(cmd, "cam")) return ws_cmd_cam(argc - i, argv + i);
     if (!strcmp(cmd, "caa")) return ws_cmd_caa(argc - i, argv + i);
     if (!strcmp(cmd, "seed")) return ws_cmd_seed(argc - i, argv + i);

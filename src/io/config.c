@@ -300,3 +300,32 @@ void ws_cfg_print_help(const ws_cfg_key *keys, size_t n, const void *settings, v
         fprintf(f, "  %-36s %-16s %s\n", keys[i].key, val, keys[i].help ? keys[i].help : "");
     }
 }
+
+int ws_cfg_table_add(ws_cfg_key **tab, size_t *n, const ws_cfg_key *src, size_t ns, const char *const *only,
+                     const char *strip, const char *prefix, size_t base)
+{
+    for (size_t i = 0; i < ns; i++) {
+        const char *k = src[i].key;
+        int keep = !only;
+        for (int j = 0; only && only[j]; j++) keep |= !strncmp(k, only[j], strlen(only[j]));
+        if (!keep) continue;
+        if (strip && !strncmp(k, strip, strlen(strip))) k += strlen(strip);
+        size_t len = strlen(prefix) + strlen(k) + 1;
+        char *name = malloc(len);
+        ws_cfg_key *t = realloc(*tab, (*n + 1) * sizeof *t);
+        if (!name || !t) { free(name); if (t) *tab = t; return ws_fail(WS_ENOMEM, "out of memory"); }
+        snprintf(name, len, "%s%s", prefix, k);
+        *tab = t;
+        t[*n] = src[i];
+        t[*n].key = name;
+        t[*n].offset = base + src[i].offset;
+        (*n)++;
+    }
+    return 0;
+}
+
+void ws_cfg_table_free(ws_cfg_key *tab, size_t n)
+{
+    for (size_t i = 0; tab && i < n; i++) free((char *)tab[i].key);
+    free(tab);
+}

@@ -32,4 +32,11 @@ char *ws_cfg_dump(const ws_cfg_key *keys, size_t n, const void *settings);
 /* Prints the table (key, type, current value, help) for --help. */
 void ws_cfg_print_help(const ws_cfg_key *keys, size_t n, const void *settings, void *file /* FILE* */);
 
+/* Builds composite tables (a pipeline config made of sections): appends to *tab (malloc'd, grown)
+ * the keys of src whose name starts with one of `only` (NULL-terminated; NULL = all), named
+ * prefix + the name without a leading `strip` (may be NULL), their offsets shifted by base (the
+ * section's offset in the composite struct). Free with ws_cfg_table_free. */
+int ws_cfg_table_add(ws_cfg_key **tab, size_t *n, const ws_cfg_key *src, size_t ns, const char *const *only,
+                     const char *strip, const char *prefix, size_t base);
+void ws_cfg_table_free(ws_cfg_key *tab, size_t n);
 #endif

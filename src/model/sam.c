@@ -788,6 +788,41 @@ static int random_sam(ws_at_gen gen, const ws_sam_arch *a, ws_at_ckpt ck)
 }
 
 
+/* The golden tiny SAM's "decoder conditioning", so that a random decoder gives local masks with
+ * contrast: image-to-token attention with q = k and a 4x output projection, and 2x2 upscaling
+ * kernels close to their mean (smooth upsampling). */
+static int condition_decoder(ws_at_gen gen, const ws_sam_arch *a, ws_at_ckpt ck)
+{
+    char n[256], n2[256];
+    int rc = 0;
+    (void)a;
+    for (int l = 0; l < 2 && !rc; l++) {
+        ws_at_tensor q = NULL, k = NULL, o = NULL;
+        snprintf(n, sizeof n, "mask_decoder.transformer.layers.%d.cross_attn_image_to_token.q_proj.weight", l);
+        snprintf(n2, sizeof n2, "mask_decoder.transformer.layers.%d.cross_attn_image_to_token.k_proj.weight", l);
+        rc = ws_at_ckpt_get(ck, n, &q) || ws_at_ckpt_get(ck, n2, &k) || ws_at_copy_(q, k);
+        snprintf(n, sizeof n, "mask_decoder.transformer.layers.%d.cross_attn_image_to_token.out_proj.weight", l);
+        if (!rc) rc = ws_at_ckpt_get(ck, n, &o) || ws_at_mul_scalar_(o, 4.0);
+        ws_at_free(q); ws_at_free(k); ws_at_free(o);
+    }
+    for (int u = 0; u < 2 && !rc; u++) {
+        ws_at_tensor w = NULL, mean = NULL, noise = NULL;
+        int64_t sh[4];
+        int nd = 0;
+        snprintf(n, sizeof n, "mask_decoder.output_upscaling.%d.weight", u ? 3 : 0);
+        rc = ws_at_ckpt_get(ck, n, &w) || ws_at_shape(w, sh, 4, &nd);
+        if (!rc) {
+            ws_at_tensor m1 = NULL;
+            rc = ws_at_reduce_dim(WS_AT_RMEAN, w, 3, 1, &m1) || ws_at_reduce_dim(WS_AT_RMEAN, m1, 2, 1, &mean);
+            ws_at_free(m1);
+        }
+        if (!rc) rc = ws_at_empty(WS_AT_F32, 4, sh, &noise) || ws_at_normal_(noise, 0, 0.01, gen) ||
+                      ws_at_copy_(w, noise) || ws_at_add_scaled_(w, mean, 1.0);
+        ws_at_free(w); ws_at_free(mean); ws_at_free(noise);
+    }
+    return rc ? ws_fail(WS_ETORCH, "random SAM conditioning: %s", ws_at_last_error()) : 0;
+}
+
 int ws_sam_init_random(ws_sam *m, const ws_sam_arch *a, uint64_t seed)
 {
     ws_at_gen gen = NULL;
@@ -795,6 +830,7 @@ int ws_sam_init_random(ws_sam *m, const ws_sam_arch *a, uint64_t seed)
     memset(m, 0, sizeof *m);
     int rc = ws_at_gen_new(seed, &gen) || ws_at_ckpt_new("random SAM", &ck) ? ws_fail(WS_ETORCH, "%s", ws_at_last_error()) : 0;
     if (!rc && random_sam(gen, a, ck)) rc = ws_fail(WS_ETORCH, "random SAM: %s", ws_last_error());
+    if (!rc && a->condition) rc = condition_decoder(gen, a, ck);
     if (!rc) rc = ws_sam_from_ckpt(m, ck, 0);
     ws_at_ckpt_close(ck);
     ws_at_gen_free(gen);

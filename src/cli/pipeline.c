@@ -1,0 +1,410 @@
+/* pipeline.c - `wsseed pipeline` (see pipeline.h). */
+#define _DEFAULT_SOURCE
+#include "cli/pipeline.h"
+
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/sha1.h"
+#include "core/status.h"
+#include "data/dataset.h"
+#include "io/report.h"
+
+#define OFF(f) offsetof(ws_pipe_cfg, f)
+static const ws_cfg_key OWN_KEYS[] = {
+    {"run", WS_CFG_STR, OFF(run), "run name: <out_dir>/<run>/ holds links to the stages, eval and report.html"},
+    {"out_dir", WS_CFG_STR, OFF(out_dir), "folder of runs"},
+    {"cache_dir", WS_CFG_STR, OFF(cache_dir), "stage outputs, shared by runs; '' = <out_dir>/cache"},
+    {"model.clip", WS_CFG_STR, OFF(clip), "CLIP checkpoint (ViT-B-16.pt) or random:tiny / random:vit_b16"},
+    {"model.vocab", WS_CFG_STR, OFF(vocab), "CLIP BPE vocabulary, or builtin:bytes (random models only)"},
+    {"model.sam", WS_CFG_STR, OFF(sam), "SAM checkpoint (sam_vit_h_4b8939.pth) or random:tiny / random:vit_b"},
+    {"model.decoder_heads", WS_CFG_INT, OFF(decoder_heads), "SAM mask-decoder heads; 0 = 8 for released models"},
+    {"data.dataset", WS_CFG_STR, OFF(dataset), "voc or coco"},
+    {"data.root", WS_CFG_STR, OFF(root), "dataset root"},
+    {"data.split", WS_CFG_STR, OFF(split), "the split that is trained on and gets seeds (train_aug)"},
+    {"data.image_dir", WS_CFG_STR, OFF(image_dir), "images below root; {split} is replaced"},
+    {"data.label_dir", WS_CFG_STR, OFF(label_dir), "ground-truth maps (image labels, evaluation); '' = none"},
+    {"data.split_file", WS_CFG_STR, OFF(split_file), "id list below root"},
+    {"data.labels_file", WS_CFG_STR, OFF(labels_file), "'' or '<id> <class> ...' lines (no maps: no evaluation)"},
+    {"data.synth", WS_CFG_INT, OFF(synth), "> 0: first write a synthetic VOC-layout dataset of this many images"},
+    {"data.synth_min_side", WS_CFG_INT, OFF(synth_min), "synthetic image sides from"},
+    {"data.synth_max_side", WS_CFG_INT, OFF(synth_max), "... to"},
+    {"data.synth_classes", WS_CFG_INT, OFF(synth_classes), "synthetic classes 1..N"},
+    {"caa.cls.sinkhorn", WS_CFG_INT, OFF(caa_cls.sinkhorn_iters), "coarse CAA: Sinkhorn iterations"},
+    {"caa.cls.power", WS_CFG_INT, OFF(caa_cls.power), "coarse CAA: affinity matrix power"},
+    {"caa.cls.box_thresh", WS_CFG_FLOAT, OFF(caa_cls.box_thresh), "coarse CAA: box threshold on the score"},
+    {"caa.cls.at_cam", WS_CFG_BOOL, OFF(caa_cls.at_cam), "coarse CAA: propagate the raw CAM (else the score)"},
+    {"caa.seg.sinkhorn", WS_CFG_INT, OFF(caa_seg.sinkhorn_iters), "fine CAA: Sinkhorn iterations"},
+    {"caa.seg.power", WS_CFG_INT, OFF(caa_seg.power), "fine CAA: affinity matrix power"},
+    {"caa.seg.box_thresh", WS_CFG_FLOAT, OFF(caa_seg.box_thresh), "fine CAA: box threshold on the score"},
+    {"caa.seg.at_cam", WS_CFG_BOOL, OFF(caa_seg.at_cam), "fine CAA: propagate the raw CAM (else the score)"},
+    {"seed.cls_pow", WS_CFG_FLOAT, OFF(pow_cls), "coarse seeds: background score (1 - max)^pow"},
+    {"seed.seg_pow", WS_CFG_FLOAT, OFF(pow_seg), "fine seeds: background score (1 - max)^pow"},
+    {"runtime.threads", WS_CFG_INT, OFF(threads), "libtorch intra-op threads"},
+    {"runtime.workers", WS_CFG_INT, OFF(workers), "training image-loading threads"},
+    {"report.images", WS_CFG_INT, OFF(report_images), "images shown in report.html"},
+};
+
+int ws_pipe_keys(ws_cfg_key **tab, size_t *n)
+{
+    static const char *const train_sections[] = {"prompt.", "aug.", "loss.", "optim.", "train.", NULL};
+    static const char *const amg_section[] = {"amg.", NULL};
+    size_t nm = 0;
+    const ws_cfg_key *mk = ws_masks_keys(&nm);
+    *tab = NULL;
+    *n = 0;
+    int rc = ws_cfg_table_add(tab, n, OWN_KEYS, sizeof OWN_KEYS / sizeof OWN_KEYS[0], NULL, NULL, "", 0);
+    if (!rc) rc = ws_cfg_table_add(tab, n, mk, nm, amg_section, "amg.", "masks.", OFF(masks));
+    if (!rc) rc = ws_cfg_table_add(tab, n, WS_TRAIN_KEYS, WS_TRAIN_NKEYS, train_sections, NULL, "cls.", OFF(cls));
+    if (!rc) rc = ws_cfg_table_add(tab, n, WS_TRAIN_KEYS, WS_TRAIN_NKEYS, train_sections, NULL, "seg.", OFF(seg));
+    return rc;
+}
+
+void ws_pipe_defaults(ws_pipe_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    strcpy(c->run, "voc");
+    strcpy(c->out_dir, "experiments");
+    strcpy(c->clip, "checkpoints/ViT-B-16.pt");
+    strcpy(c->vocab, "checkpoints/bpe_simple_vocab_16e6.txt.gz");
+    strcpy(c->sam, "checkpoints/sam_vit_h_4b8939.pth");
+    strcpy(c->dataset, "voc");
+    strcpy(c->root, "data/VOC2012");
+    strcpy(c->split, "train_aug");
+    strcpy(c->image_dir, "JPEGImages");
+    strcpy(c->label_dir, "SegmentationClassAug");
+    strcpy(c->split_file, "ImageSets/Segmentation/{split}.txt");
+    c->synth_min = 160;
+    c->synth_max = 320;
+    c->synth_classes = 20;
+    ws_masks_defaults(&c->masks);
+    ws_train_defaults(&c->cls);
+    ws_train_defaults(&c->seg);
+    ws_train_cfg *s = &c->seg;   /* configs/voc/seg.yaml */
+    strcpy(s->task, "seg");
+    s->csc = 1;
+    strcpy(s->cls_token_pos, "front");
+    strcpy(s->bg_names, "empty");
+    strcpy(s->init_seed, "\xe6\x9c\xba");   /* 机 */
+    s->init_std = 0.0125;
+    s->online_labels = 1;
+    s->w_mcl = 0;
+    s->w_cam_fg = s->w_cam_bg = 1;
+    s->max_iter = 17000;
+    ws_caa_cfg_fma(&c->caa_cls, 0);
+    ws_caa_cfg_fma(&c->caa_seg, 1);
+    c->pow_cls = 0.6;
+    c->pow_seg = 0.7;
+    c->threads = 1;
+    c->workers = 2;
+    c->report_images = 6;
+}
+
+/* ---- content-addressed stages ----------------------------------------------------------------- */
+
+typedef struct stage {
+    char key[41];                      /* sha1 hex of the stage's settings text */
+    char dir[2 * WS_CFG_STR_MAX + 64]; /* cache folder */
+    int done;
+} stage;
+
+/* The YAML of the keys of table tab whose names start with one of the prefixes. */
+static char *keys_text(const ws_cfg_key *tab, size_t n, const void *settings, const char *const *prefixes)
+{
+    ws_cfg_key *sub = malloc(n * sizeof *sub);
+    size_t k = 0;
+    for (size_t i = 0; sub && i < n; i++)
+        for (int j = 0; prefixes[j]; j++)
+            if (!strncmp(tab[i].key, prefixes[j], strlen(prefixes[j]))) { sub[k++] = tab[i]; break; }
+    char *t = sub ? ws_cfg_dump(sub, k, settings) : NULL;
+    free(sub);
+    return t;
+}
+
+/* Sets up stage `name`: key = sha1(name, text, upstream keys), its cache folder, the run's link. */
+static int stage_begin(const ws_pipe_cfg *c, const char *run_dir, const char *name, const char *text,
+                       const stage *const *up, int n_up, stage *st)
+{
+    size_t len = strlen(name) + strlen(text) + 64 * (size_t)n_up + 64;
+    char *all = malloc(len), link[2 * WS_CFG_STR_MAX + 64];
+    uint8_t d[20];
+    if (!all) return ws_fail(WS_ENOMEM, "out of memory");
+    int o = snprintf(all, len, "%s\n%s", name, text);   /* settings + inputs + the format version */
+    for (int i = 0; i < n_up; i++) o += snprintf(all + o, len - (size_t)o, "\n%s", up[i]->key);
+    snprintf(all + o, len - (size_t)o, "\nwsseed %s", PACKAGE_VERSION);
+    ws_sha1(all, strlen(all), d);
+    free(all);
+    for (int i = 0; i < 20; i++) snprintf(st->key + 2 * i, 3, "%02x", d[i]);
+    char cache[WS_CFG_STR_MAX + 16];
+    if (c->cache_dir[0]) snprintf(cache, sizeof cache, "%s", c->cache_dir);
+    else snprintf(cache, sizeof cache, "%.1000s/cache", c->out_dir);
+    snprintf(st->dir, sizeof st->dir, "%s/%s-%.12s", cache, name, st->key);
+    int rc = ws_mkdir_p(st->dir);
+    if (rc) return rc;
+    char stamp[sizeof st->dir + 8];
+    snprintf(stamp, sizeof stamp, "%s/DONE", st->dir);
+    st->done = access(stamp, F_OK) == 0;
+    /* <run>/<name> -> the cache folder (absolute, so the run folder can move within the disk) */
+    char abs[4096];
+    if (!realpath(st->dir, abs)) return ws_fail(WS_EIO, "cannot resolve %s", st->dir);
+    snprintf(link, sizeof link, "%s/%s", run_dir, name);
+    unlink(link);
+    if (symlink(abs, link)) return ws_fail(WS_EIO, "cannot link %s -> %s", link, abs);
+    ws_log("%s %s (%.12s)", st->done ? "skip " : "stage", name, st->key);
+    return 0;
+}
+
+static int stage_finish(stage *st, const char *text)
+{
+    char stamp[sizeof st->dir + 8], tmp[sizeof stamp + 8];
+    snprintf(stamp, sizeof stamp, "%s/DONE", st->dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", stamp);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return ws_fail(WS_EIO, "cannot write %s", tmp);
+    fputs(text, f);
+    if (fclose(f) || rename(tmp, stamp)) return ws_fail(WS_EIO, "cannot write %s", stamp);
+    st->done = 1;
+    return 0;
+}
+
+/* ---- the stages ------------------------------------------------------------------------------- */
+
+typedef struct prun {
+    const ws_pipe_cfg *c;
+    ws_cfg_key *keys;
+    size_t nkeys;
+    char run_dir[2 * WS_CFG_STR_MAX];
+    stage masks, train[2], cam[2], caa[2], seed[2];
+} prun;
+
+/* The training settings of task t (0 cls, 1 seg), with the pipeline's model and data. */
+static void train_cfg(const prun *p, int t, ws_train_cfg *tc)
+{
+    const ws_pipe_cfg *c = p->c;
+    *tc = t ? c->seg : c->cls;
+    snprintf(tc->clip, sizeof tc->clip, "%s", c->clip);
+    snprintf(tc->vocab, sizeof tc->vocab, "%s", c->vocab);
+    snprintf(tc->dataset, sizeof tc->dataset, "%s", c->dataset);
+    snprintf(tc->root, sizeof tc->root, "%s", c->root);
+    snprintf(tc->split, sizeof tc->split, "%s", c->split);
+    snprintf(tc->image_dir, sizeof tc->image_dir, "%s", c->image_dir);
+    snprintf(tc->label_dir, sizeof tc->label_dir, "%s", c->label_dir);
+    snprintf(tc->split_file, sizeof tc->split_file, "%s", c->split_file);
+    snprintf(tc->labels_file, sizeof tc->labels_file, "%s", c->labels_file);
+    snprintf(tc->task, sizeof tc->task, "%s", t ? "seg" : "cls");
+    snprintf(tc->out_dir, sizeof tc->out_dir, "%.1000s", p->train[t].dir);
+    snprintf(tc->run, sizeof tc->run, "train");
+    if (t) snprintf(tc->seed_dir, sizeof tc->seed_dir, "%.1000s/seeds", p->seed[0].dir);
+    else tc->seed_dir[0] = '\0';
+    tc->threads = c->threads;
+    tc->workers = c->workers;
+}
+
+
+static int run_masks(prun *p)
+{
+    const ws_pipe_cfg *c = p->c;
+    static const char *const pre[] = {"data.", "model.sam", "model.decoder_heads", "masks.", NULL};
+    char *text = keys_text(p->keys, p->nkeys, c, pre);
+    int rc = text ? stage_begin(c, p->run_dir, "masks", text, NULL, 0, &p->masks) : ws_fail(WS_ENOMEM, "out of memory");
+    if (!rc && !p->masks.done) {
+        /* the image list of the split, in any dataset layout */
+        ws_dataset ds = {0};
+        ws_dataset_spec s = {.root = c->root, .split = c->split, .image_dir = c->image_dir, .label_dir = c->label_dir,
+                             .split_file = c->split_file, .labels_file = c->labels_file, .image_ext = ".jpg",
+                             .n_fg = !strcmp(c->dataset, "coco") ? 80 : 20};
+        char list[sizeof p->masks.dir + 16];
+        snprintf(list, sizeof list, "%s/images.txt", p->masks.dir);
+        rc = ws_dataset_open(&ds, &s);
+        FILE *f = rc ? NULL : fopen(list, "w");
+        if (!rc && !f) rc = ws_fail(WS_EIO, "cannot write %s", list);
+        for (int i = 0; f && i < ds.n; i++) {
+            char abs[4096], path[3 * WS_CFG_STR_MAX];
+            snprintf(path, sizeof path, "%s/%s%s", ds.image_dir, ds.ids[i], ds.image_ext);
+            fprintf(f, "%s\n", realpath(path, abs) ? abs : path);
+        }
+        if (f && fclose(f)) rc = ws_fail(WS_EIO, "cannot write %s", list);
+        ws_dataset_close(&ds);
+        masks_settings ms = c->masks;
+        snprintf(ms.sam, sizeof ms.sam, "%s", c->sam);
+        ms.decoder_heads = c->decoder_heads;
+        snprintf(ms.list, sizeof ms.list, "%.1000s", list);
+        snprintf(ms.store, sizeof ms.store, "%.1000s/masks.h5", p->masks.dir);
+        ms.threads = c->threads;
+        if (!rc) rc = ws_masks_run(&ms, 0, 1, -1);
+        if (!rc) rc = stage_finish(&p->masks, text);
+    }
+    free(text);
+    return rc;
+}
+
+static int run_train(prun *p, int t)
+{
+    static const char *const pre_cls[] = {"data.", "model.clip", "model.vocab", "cls.", NULL};
+    static const char *const pre_seg[] = {"data.", "model.clip", "model.vocab", "seg.", NULL};
+    char *text = keys_text(p->keys, p->nkeys, p->c, t ? pre_seg : pre_cls);
+    const stage *up[1] = {&p->seed[0]};
+    int rc = text ? stage_begin(p->c, p->run_dir, t ? "train_seg" : "train_cls", text, up, t, &p->train[t])
+                  : ws_fail(WS_ENOMEM, "out of memory");
+    if (!rc && !p->train[t].done) {
+        ws_train_cfg tc;
+        train_cfg(p, t, &tc);
+        rc = ws_train_run(&tc, "auto");
+        if (!rc) rc = stage_finish(&p->train[t], text);
+    }
+    free(text);
+    return rc;
+}
+
+static int run_cam(prun *p, int t)
+{
+    const stage *up[1] = {&p->train[t]};
+    int rc = stage_begin(p->c, p->run_dir, t ? "cam_seg" : "cam_cls", "cam", up, 1, &p->cam[t]);
+    if (!rc && !p->cam[t].done) {
+        ws_train_cfg tc;
+        char ckpt[sizeof p->train[t].dir + 64], out[sizeof p->cam[t].dir + 16];
+        train_cfg(p, t, &tc);
+        snprintf(ckpt, sizeof ckpt, "%s/train/checkpoints/final.h5", p->train[t].dir);
+        snprintf(out, sizeof out, "%s/cams.h5", p->cam[t].dir);
+        rc = ws_cli_cam(&tc, ckpt, out, -1);
+        if (!rc) rc = stage_finish(&p->cam[t], "cam");
+    }
+    return rc;
+}
+
+static int run_caa(prun *p, int t)
+{
+    static const char *const pre_cls[] = {"caa.cls.", NULL}, *const pre_seg[] = {"caa.seg.", NULL};
+    char *text = keys_text(p->keys, p->nkeys, p->c, t ? pre_seg : pre_cls);
+    const stage *up[1] = {&p->cam[t]};
+    int rc = text ? stage_begin(p->c, p->run_dir, t ? "caa_seg" : "caa_cls", text, up, 1, &p->caa[t])
+                  : ws_fail(WS_ENOMEM, "out of memory");
+    if (!rc && !p->caa[t].done) {
+        char in[sizeof p->cam[t].dir + 16], out[sizeof p->caa[t].dir + 16];
+        snprintf(in, sizeof in, "%s/cams.h5", p->cam[t].dir);
+        snprintf(out, sizeof out, "%s/caa.h5", p->caa[t].dir);
+        rc = ws_cli_caa(in, out, t ? &p->c->caa_seg : &p->c->caa_cls);
+        if (!rc) rc = stage_finish(&p->caa[t], text);
+    }
+    free(text);
+    return rc;
+}
+
+static int run_seed(prun *p, int t)
+{
+    static const char *const pre_cls[] = {"seed.cls_pow", NULL}, *const pre_seg[] = {"seed.seg_pow", NULL};
+    char *text = keys_text(p->keys, p->nkeys, p->c, t ? pre_seg : pre_cls);
+    const stage *up[2] = {&p->caa[t], &p->masks};
+    int rc = text ? stage_begin(p->c, p->run_dir, t ? "seeds_fine" : "seeds_coarse", text, up, 2, &p->seed[t])
+                  : ws_fail(WS_ENOMEM, "out of memory");
+    if (!rc && !p->seed[t].done) {
+        char cams[sizeof p->caa[t].dir + 16], masks[sizeof p->masks.dir + 16], out[sizeof p->seed[t].dir + 16];
+        snprintf(cams, sizeof cams, "%s/caa.h5", p->caa[t].dir);
+        snprintf(masks, sizeof masks, "%s/masks.h5", p->masks.dir);
+        snprintf(out, sizeof out, "%s/seeds", p->seed[t].dir);
+        rc = ws_cli_seed(cams, masks, out, t ? p->c->pow_seg : p->c->pow_cls);
+        if (!rc) rc = stage_finish(&p->seed[t], text);
+    }
+    free(text);
+    return rc;
+}
+
+/* Seed quality against the ground truth maps (when the dataset has them). */
+static int run_eval(prun *p, double *miou, ws_eval_metrics *m)
+{
+    const ws_pipe_cfg *c = p->c;
+    char gt[3 * WS_CFG_STR_MAX], path[sizeof p->run_dir + 64], seeds[sizeof p->seed[0].dir + 16];
+    miou[0] = miou[1] = NAN;
+    if (!c->label_dir[0]) { ws_log("no ground-truth maps (data.label_dir): seeds are not evaluated"); return 0; }
+    snprintf(gt, sizeof gt, "%s/%s", c->root, c->label_dir);
+    char *s = strstr(gt, "{split}");
+    if (s) { char rest[WS_CFG_STR_MAX]; snprintf(rest, sizeof rest, "%s", s + 7); snprintf(s, sizeof gt - (size_t)(s - gt), "%s%s", c->split, rest); }
+    for (int t = 0; t < 2; t++) {
+        char json[sizeof path], md[sizeof path];
+        snprintf(seeds, sizeof seeds, "%s/seeds", p->seed[t].dir);
+        snprintf(json, sizeof json, "%s/eval_%s.json", p->run_dir, t ? "fine" : "coarse");
+        snprintf(md, sizeof md, "%s/eval_%s.md", p->run_dir, t ? "fine" : "coarse");
+        int rc = ws_cli_eval(seeds, gt, !strcmp(c->dataset, "coco") ? 81 : 21, json, md, &m[t], 1);
+        if (rc) return rc;
+        miou[t] = m[t].miou;
+    }
+    ws_log("seed mIoU: coarse %.2f, fine %.2f (%s/eval_*.md)", 100 * miou[0], 100 * miou[1], p->run_dir);
+    return 0;
+}
+
+static int write_config(const prun *p)
+{
+    char path[sizeof p->run_dir + 32];
+    char *text = ws_cfg_dump(p->keys, p->nkeys, p->c);
+    if (!text) return ws_fail(WS_ENOMEM, "out of memory");
+    snprintf(path, sizeof path, "%s/config.yaml", p->run_dir);
+    FILE *f = fopen(path, "w");
+    int rc = f ? 0 : ws_fail(WS_EIO, "cannot write %s", path);
+    if (f) { fputs(text, f); if (fclose(f)) rc = ws_fail(WS_EIO, "cannot write %s", path); }
+    free(text);
+    return rc;
+}
+
+int ws_pipe_run(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fine)
+{
+    prun p;
+    double miou[2] = {NAN, NAN};
+    ws_eval_metrics em[2];
+    int have_eval = 0;
+    memset(&p, 0, sizeof p);
+    p.c = c;
+    int rc = ws_pipe_keys(&p.keys, &p.nkeys);
+    snprintf(p.run_dir, sizeof p.run_dir, "%s/%s", c->out_dir, c->run);
+    if (!rc) rc = ws_mkdir_p(p.run_dir);
+    if (!rc) rc = write_config(&p);
+    ws_at_set_num_threads(c->threads);
+    if (!rc && c->synth > 0) {   /* a synthetic dataset, written once */
+        char split[3 * WS_CFG_STR_MAX];
+        snprintf(split, sizeof split, "%s/ImageSets/Segmentation/%s.txt", c->root, c->split);
+        if (access(split, F_OK)) {
+            ws_log("writing a synthetic dataset of %d images to %s", c->synth, c->root);
+            rc = ws_synth_voc(c->root, c->synth, c->synth_min, c->synth_max, c->synth_classes, 0);
+        }
+    }
+    if (!rc) rc = run_masks(&p);
+    for (int t = 0; t < 2 && !rc; t++) {
+        rc = run_train(&p, t);
+        if (!rc) rc = run_cam(&p, t);
+        if (!rc) rc = run_caa(&p, t);
+        if (!rc) rc = run_seed(&p, t);
+    }
+    if (!rc) rc = run_eval(&p, miou, em);
+    have_eval = !rc && isfinite(miou[0]);
+    if (!rc) {
+        ws_report_input ri = {.run_dir = p.run_dir, .root = c->root, .split = c->split, .image_dir = c->image_dir,
+                              .label_dir = c->label_dir, .n_images = c->report_images, .miou_coarse = miou[0],
+                              .miou_fine = miou[1], .n_classes = !strcmp(c->dataset, "coco") ? 81 : 21,
+                              .iou = {have_eval ? em[0].iou : NULL, have_eval ? em[1].iou : NULL}};
+        char a[4][sizeof p.seed[0].dir + 32];
+        snprintf(a[0], sizeof a[0], "%s/seeds", p.seed[0].dir);
+        snprintf(a[1], sizeof a[1], "%s/seeds", p.seed[1].dir);
+        snprintf(a[2], sizeof a[2], "%s/train/metrics.csv", p.train[0].dir);
+        snprintf(a[3], sizeof a[3], "%s/train/metrics.csv", p.train[1].dir);
+        char cams[2][sizeof p.caa[0].dir + 16];
+        snprintf(cams[0], sizeof cams[0], "%s/caa.h5", p.caa[0].dir);
+        snprintf(cams[1], sizeof cams[1], "%s/caa.h5", p.caa[1].dir);
+        ri.seeds[0] = a[0]; ri.seeds[1] = a[1]; ri.metrics[0] = a[2]; ri.metrics[1] = a[3];
+        ri.cams[0] = cams[0]; ri.cams[1] = cams[1];
+        rc = ws_report_write(&ri);
+        if (!rc) ws_log("report: %s/report.html", p.run_dir);
+    }
+    if (miou_coarse) *miou_coarse = miou[0];
+    if (miou_fine) *miou_fine = miou[1];
+    ws_cfg_table_free(p.keys, p.nkeys);
+    return rc;
+}

@@ -1,0 +1,37 @@
+/* pipeline.h - `wsseed pipeline`: the whole FMA-WSSS run from one YAML, and its settings.
+ *
+ * Stages: masks -> train cls -> cam -> caa -> coarse seeds -> train seg -> cam -> caa -> fine
+ * seeds -> eval -> report. Every stage's output lives in a content-addressed cache folder
+ * <cache_dir>/<stage>-<sha1 of its settings and of its inputs' keys>/ with a DONE stamp, linked from
+ * <out_dir>/<run>/<stage>: a stage whose inputs and settings did not change is skipped, runs (and
+ * sweeps) that share upstream settings share its output, and an interrupted stage resumes (each
+ * stage is resumable on its own).
+ */
+#ifndef WS_CLI_PIPELINE_H
+#define WS_CLI_PIPELINE_H
+#include "cli/cli.h"
+#include "method/caa.h"
+#include "train/train.h"
+
+typedef struct ws_pipe_cfg {
+    char run[WS_CFG_STR_MAX], out_dir[WS_CFG_STR_MAX], cache_dir[WS_CFG_STR_MAX];
+    char clip[WS_CFG_STR_MAX], vocab[WS_CFG_STR_MAX], sam[WS_CFG_STR_MAX];
+    int decoder_heads;
+    char dataset[WS_CFG_STR_MAX], root[WS_CFG_STR_MAX], split[WS_CFG_STR_MAX], image_dir[WS_CFG_STR_MAX];
+    char label_dir[WS_CFG_STR_MAX], split_file[WS_CFG_STR_MAX], labels_file[WS_CFG_STR_MAX];
+    int synth, synth_min, synth_max, synth_classes;
+    masks_settings masks;          /* masks.* = its amg.* keys */
+    ws_train_cfg cls, seg;         /* cls.* / seg.*: prompt, aug, loss, optim, train keys */
+    ws_caa_cfg caa_cls, caa_seg;
+    double pow_cls, pow_seg;
+    int threads, workers, report_images;
+} ws_pipe_cfg;
+
+/* The composite key table (malloc'd; ws_cfg_table_free) and the built-in defaults (the official
+ * VOC recipe, = configs/voc/pipeline.yaml). */
+int ws_pipe_keys(ws_cfg_key **tab, size_t *n);
+void ws_pipe_defaults(ws_pipe_cfg *c);
+/* Runs every stage not yet done; *miou_coarse/_fine (may be NULL) receive the seed mIoUs (NaN
+ * without ground truth). */
+int ws_pipe_run(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fine);
+#endif
