@@ -64,13 +64,13 @@ tap_ok "one loader thread (runtime.workers=1)" train --set run=w1 --set runtime.
 same_ckpt "$E/full/checkpoints/final.h5" "$E/w1/checkpoints/final.h5"
 
 # -- killed with SIGKILL, then resumed --
-train --set run=killed > "$TMPD/killed.log" 2>&1 &
-pid=$!
+"$WSSEED" train "$TMPD/tiny.yaml" --set run=killed > "$TMPD/killed.log" 2>&1 &
+pid=$!   # the wsseed process itself (not a subshell), so that SIGKILL stops it
 n=0
 while [ ! -e "$E/killed/checkpoints/iter-000012.h5" ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n + 1)); done
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
-tap_ok "the run was killed before its end" sh -c "test ! -e '$E/killed/checkpoints/final.h5'"
+tap_ok "the run was killed before its end" sh -c "test ! -e '$E/killed/checkpoints/final.h5' && ! kill -0 $pid 2> /dev/null"
 tap_ok "no temporary checkpoint is left behind as a checkpoint" sh -c "! ls '$E/killed/checkpoints/' | grep -v '^iter-0000[0-9][0-9].h5\$' | grep -v '^start.h5\$' | grep -qv tmp"
 tap_ok "--resume auto continues the killed run" train --set run=killed --resume
 same_ckpt "$E/full/checkpoints/final.h5" "$E/killed/checkpoints/final.h5"

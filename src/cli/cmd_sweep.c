@@ -72,17 +72,17 @@ static int parse(const char *path, sweep *s)
         case YAML_STREAM_END_EVENT: done = 1; break;
         case YAML_MAPPING_START_EVENT:
             depth++;
-            if (depth == 3 && !strcmp(section, "list") && in_seq) {
+            if (depth == 2 && !strcmp(section, "list") && in_seq) {
                 if (s->nlist >= MAXRUNS) rc = ws_fail(WS_EINVAL, "%s: more than %d runs", where, MAXRUNS);
                 else { in_item = 1; s->ln[s->nlist] = 0; }
             }
             have_key = 0;
             break;
         case YAML_MAPPING_END_EVENT:
-            if (in_item && depth == 3) { in_item = 0; s->nlist++; }
+            if (in_item && depth == 2) { in_item = 0; s->nlist++; }
             depth--;
             have_key = 0;
-            if (depth == 1) section[0] = '\0';
+            if (depth == 1 && !in_seq) section[0] = '\0';
             break;
         case YAML_SEQUENCE_START_EVENT:
             in_seq = 1;
@@ -112,6 +112,14 @@ static int parse(const char *path, sweep *s)
                 else rc = ws_fail(WS_EINVAL, "%s: '%s' must be a mapping", where, section);
                 have_key = 0;
                 section[0] = '\0';
+            } else if (depth == 2 && in_item && !have_key) {
+                snprintf(key, sizeof key, "%s", v);
+                have_key = 1;
+            } else if (depth == 2 && in_item) {
+                int r = s->nlist, k = s->ln[r];
+                if (k >= MAXK) rc = ws_fail(WS_EINVAL, "%s: more than %d overrides in a run", where, MAXK);
+                else { s->lkey[r][k] = strdup(key); s->lval[r][k] = strdup(v); s->ln[r]++; }
+                have_key = 0;
             } else if (depth == 2 && !in_seq && !have_key) {
                 snprintf(key, sizeof key, "%s", v);
                 have_key = 1;
@@ -122,14 +130,6 @@ static int parse(const char *path, sweep *s)
             } else if (depth == 2 && in_seq && !strcmp(section, "grid")) {
                 if (s->nv[s->nk] >= MAXV) rc = ws_fail(WS_EINVAL, "%s: more than %d values", where, MAXV);
                 else s->val[s->nk][s->nv[s->nk]++] = strdup(v);
-            } else if (depth == 3 && in_item && !have_key) {
-                snprintf(key, sizeof key, "%s", v);
-                have_key = 1;
-            } else if (depth == 3 && in_item) {
-                int r = s->nlist, k = s->ln[r];
-                if (k >= MAXK) rc = ws_fail(WS_EINVAL, "%s: more than %d overrides in a run", where, MAXK);
-                else { s->lkey[r][k] = strdup(key); s->lval[r][k] = strdup(v); s->ln[r]++; }
-                have_key = 0;
             } else {
                 rc = ws_fail(WS_EINVAL, "%s: unexpected '%s' (see wsseed sweep --help)", where, v);
             }
@@ -206,7 +206,7 @@ static int summarise(const char *dir, const sweep *s, const result *res, int nr,
     return 0;
 }
 
-static int run_sweep(const char *file, sweep *s)
+static int run_sweep(const char *file, sweep *s, int list_only)
 {
     ws_cfg_key *keys = NULL;
     size_t nk = 0;
@@ -262,12 +262,13 @@ static int run_sweep(const char *file, sweep *s)
         if (!c.cache_dir[0]) snprintf(c.cache_dir, sizeof c.cache_dir, "%.1000s/cache", c0.out_dir);
         snprintf(c.out_dir, sizeof c.out_dir, "%.1000s", dir);
         snprintf(c.run, sizeof c.run, "%.1000s", o->label);
+        if (list_only) { printf("%s/%s\n", dir, o->label); continue; }
         ws_log("sweep run %d/%d: %s", r + 1, total, o->label);
         rc = ws_pipe_run(&c, &o->coarse, &o->fine);
         if (!rc) nr++;
     }
-    if (!rc) rc = summarise(dir, s, res, nr, nkeys, names);
-    if (!rc) ws_log("sweep done: %s/summary.md", dir);
+    if (!rc && !list_only) rc = summarise(dir, s, res, nr, nkeys, names);
+    if (!rc && !list_only) ws_log("sweep done: %s/summary.md", dir);
     for (int r = 0; r < MAXRUNS && res; r++)
         for (int k = 0; k < MAXK; k++) free(res[r].vals[k]);
     free(res);
@@ -277,8 +278,9 @@ static int run_sweep(const char *file, sweep *s)
 
 int ws_cmd_sweep(int argc, char **argv)
 {
-    if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs("Usage: wsseed sweep SWEEP.yaml\n\n"
+    int list_only = argc == 3 && !strcmp(argv[2], "--list");
+    if ((argc != 2 && !list_only) || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs("Usage: wsseed sweep SWEEP.yaml [--list]\n\n"
               "Runs `wsseed pipeline` for every combination of a grid (or every entry of a list) of\n"
               "overrides of a pipeline config:\n"
               "  pipeline: ../demo.yaml         # base config, relative to the sweep file\n"
@@ -289,13 +291,14 @@ int ws_cmd_sweep(int argc, char **argv)
               "    caa.seg.box_thresh: [0.4, 0.5]\n"
               "Stages shared by runs are computed once (the pipeline's cache); an interrupted sweep\n"
               "continues when started again. Writes summary.csv, summary.md and <key>.png (seed mIoU\n"
-              "against the key's values) in <out_dir>/<name>/.\n", argc == 2 ? stdout : stderr);
+              "against the key's values) in <out_dir>/<name>/. --list prints the run folders only.\n",
+              argc == 2 ? stdout : stderr);
         return argc == 2 ? 0 : 2;
     }
     sweep s;
     memset(&s, 0, sizeof s);
     int rc = parse(argv[1], &s);
-    if (!rc) rc = run_sweep(argv[1], &s);
+    if (!rc) rc = run_sweep(argv[1], &s, list_only);
     sweep_free(&s);
     return rc ? ws_cli_error() : 0;
 }
