@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "core/status.h"
-#include "data/rle.h"
 #include "shim/at.h"
 
 int ws_cam_upsample(const float *cam, int P, int h, int w, int H, int W, float *out)
@@ -32,25 +31,48 @@ static int cmp_paint(const void *a, const void *b)
     return x->idx < y->idx ? -1 : x->idx > y->idx;   /* stable */
 }
 
-/* u[c, s] = mean over mask s of max(cam_up[c], 0). */
+/* u[c, s] = mean over mask s of max(cam_up[c], 0), from the masks' column-major runs and per-class
+ * prefix sums of the ReLU'd CAM in column-major order (O(runs) per mask and class). */
 static int gather(const float *cam_up, int P, int H, int W, const int64_t *vals, const int64_t *offs, int S,
-                  float *u, uint8_t *scratch)
+                  float *u)
 {
-    const size_t HW = (size_t)H * W;
-    for (int s = 0; s < S; s++) {
-        int rc = ws_rle_decode(vals + offs[s], offs[s + 1] - offs[s], H, W, 1, scratch);
-        if (rc) return rc;
-        int64_t area = 0;
-        for (size_t i = 0; i < HW; i++) area += scratch[i];
-        for (int c = 0; c < P; c++) {
-            const float *m = cam_up + c * HW;
+    const int64_t HW = (int64_t)H * W;
+    double *pre = malloc((size_t)(HW + 1) * sizeof *pre);
+    if (!pre) return ws_fail(WS_ENOMEM, "SAMS: out of memory");
+    for (int c = 0; c < P; c++) {
+        const float *m = cam_up + (size_t)c * HW;
+        pre[0] = 0;
+        for (int x = 0, k = 0; x < W; x++)
+            for (int y = 0; y < H; y++, k++) {
+                float v = m[(size_t)y * W + x];
+                pre[k + 1] = pre[k] + (v > 0 ? v : 0.0);
+            }
+        for (int s = 0; s < S; s++) {
+            int64_t pos = 0, area = 0;
             double acc = 0;
-            for (size_t i = 0; i < HW; i++)
-                if (scratch[i] && m[i] > 0) acc += m[i];
+            for (int64_t r = offs[s]; r < offs[s + 1]; r++) {
+                int64_t len = vals[r], end = pos + len > HW ? HW : pos + len;
+                if ((r - offs[s]) % 2 == 1) { acc += pre[end] - pre[pos]; area += end - pos; }
+                pos = end;
+            }
+            if (pos != HW) { free(pre); return ws_fail(WS_EFORMAT, "SAMS: mask %d does not cover %dx%d", s, H, W); }
             u[(size_t)c * S + s] = area ? (float)(acc / (double)area) : 0.0f;
         }
     }
+    free(pre);
     return 0;
+}
+
+/* Paints value v over the ones of a column-major RLE into the row-major map (H, W). */
+static void paint(uint8_t *map, int H, int W, const int64_t *counts, int64_t n, uint8_t v)
+{
+    int64_t pos = 0, HW = (int64_t)H * W;
+    for (int64_t r = 0; r < n && pos < HW; r++) {
+        int64_t end = pos + counts[r] > HW ? HW : pos + counts[r];
+        if (r % 2 == 1)
+            for (int64_t k = pos; k < end; k++) map[(size_t)(k % H) * W + (size_t)(k / H)] = v;
+        pos = end;
+    }
 }
 
 int ws_sams_seed(const float *cam_up, int P, int H, int W, const int64_t *fg_cls, const int64_t *rle_values,
@@ -62,9 +84,8 @@ int ws_sams_seed(const float *cam_up, int P, int H, int W, const int64_t *fg_cls
     float *sc = malloc((size_t)(S ? S : 1) * (P + 1) * sizeof *sc);
     paint_key *key = malloc((size_t)(S ? S : 1) * sizeof *key);
     int64_t *lab = malloc((size_t)(S ? S : 1) * sizeof *lab);
-    uint8_t *scratch = malloc(HW);
-    int rc = u && sc && key && lab && scratch ? 0 : ws_fail(WS_ENOMEM, "SAMS: out of memory");
-    if (!rc) rc = gather(cam_up, P, H, W, rle_values, rle_offsets, S, u, scratch);
+    int rc = u && sc && key && lab ? 0 : ws_fail(WS_ENOMEM, "SAMS: out of memory");
+    if (!rc) rc = gather(cam_up, P, H, W, rle_values, rle_offsets, S, u);
     for (int c = 0; !rc && c < P; c++) {   /* per-class min-max across the masks, float32 */
         float mn = 0, mx = 0;
         for (int s = 0; s < S; s++) {
@@ -88,11 +109,9 @@ int ws_sams_seed(const float *cam_up, int P, int H, int W, const int64_t *fg_cls
     if (!rc) {
         qsort(key, (size_t)S, sizeof *key, cmp_paint);
         memset(seed, 0, HW);
-        for (int k = 0; k < S && !rc; k++) {
+        for (int k = 0; k < S; k++) {
             int64_t s = key[k].idx;
-            rc = ws_rle_decode(rle_values + rle_offsets[s], rle_offsets[s + 1] - rle_offsets[s], H, W, 1, scratch);
-            for (size_t i = 0; !rc && i < HW; i++)
-                if (scratch[i]) seed[i] = (uint8_t)lab[s];
+            paint(seed, H, W, rle_values + rle_offsets[s], rle_offsets[s + 1] - rle_offsets[s], (uint8_t)lab[s]);
         }
     }
     if (!rc && out) {
@@ -104,6 +123,6 @@ int ws_sams_seed(const float *cam_up, int P, int H, int W, const int64_t *fg_cls
             if (out->order) out->order[k] = key[k].idx;
         }
     }
-    free(u); free(sc); free(key); free(lab); free(scratch);
+    free(u); free(sc); free(key); free(lab);
     return rc;
 }
