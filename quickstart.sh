@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # quickstart.sh - install what wsseed needs (Debian packages), bootstrap, configure and build,
 # then run the demo or the whole test suite.
-#   ./quickstart.sh demo   # the main job on the embedded default
+#   ./quickstart.sh demo   # the main job on the embedded default: the pipeline on configs/demo.yaml
 #   ./quickstart.sh test   # make check; last line "N passed, N failed, N skipped"
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -32,7 +32,7 @@ make -s -j"$jobs"
 
 case $what in
 demo)
-    ./wsseed demo
+    ./wsseed pipeline configs/demo.yaml
     ;;
 test)
     rc=0
