@@ -235,7 +235,7 @@ static int run_sweep(const char *file, sweep *s, int list_only)
     if (!rc) rc = ws_cfg_load(keys, nk, &c0, base);
     for (int i = 0; !rc && i < s->nset; i++) rc = ws_cfg_set(keys, nk, &c0, s->set[i]);
     snprintf(dir, sizeof dir, "%s/%s", c0.out_dir, s->name);
-    if (!rc) rc = ws_mkdir_p(dir);
+    if (!rc && !list_only) rc = ws_mkdir_p(dir);
     for (int r = 0; !rc && r < total; r++) {
         ws_pipe_cfg c = c0;
         result *o = &res[nr];
