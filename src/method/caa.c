@@ -153,27 +153,63 @@ int ws_caa_boxes(const float *score, int h, int w, double theta, uint8_t *mask, 
     return 0;
 }
 
+/* Sinkhorn's scalings: after the iterations A = diag(R) att diag(C) (columns, then rows, each
+ * iteration), so W = (A + A^T)/2 never needs to be formed. */
+static void sinkhorn_scalings(const float *att, int n, int iters, float *R, float *C, float *tmp)
+{
+    for (int i = 0; i < n; i++) R[i] = C[i] = 1.0f;
+    for (int it = 0; it < iters; it++) {
+        for (int j = 0; j < n; j++) tmp[j] = 0;   /* column sums of diag(R) att diag(C) */
+        for (int i = 0; i < n; i++) {
+            const float *row = att + (size_t)i * n;
+            for (int j = 0; j < n; j++) tmp[j] += R[i] * row[j];
+        }
+        for (int j = 0; j < n; j++) C[j] = tmp[j] != 0 ? 1.0f / tmp[j] : 1.0f;   /* = C / (C o tmp) */
+        for (int i = 0; i < n; i++) {              /* row sums with the new columns */
+            const float *row = att + (size_t)i * n;
+            float r = 0;
+            for (int j = 0; j < n; j++) r += row[j] * C[j];
+            R[i] = 1.0f / r;
+        }
+    }
+}
+
 int ws_caa_run(const ws_caa_cfg *c, const float *att, const float *cam, int P, int h, int w, float *out,
                float *score, uint8_t *box_mask)
 {
-    const int n = h * w;
-    float *W = malloc((size_t)n * n * sizeof *W), *T = malloc((size_t)n * n * sizeof *T);
-    float *s = malloc((size_t)P * n * sizeof *s), *v = malloc((size_t)n * sizeof *v);
-    uint8_t *m = malloc((size_t)P * n);
-    int rc = W && T && s && v && m ? 0 : ws_fail(WS_ENOMEM, "CAA: out of memory");
+    /* out_c = W^k (box_c * v_c) with W = (A + A^T)/2, A = diag(R) att diag(C): each power step is two
+     * products of att with the (n, P) block of all classes, W^k itself is never formed */
+    const int n = h * w, Pp = P > 0 ? P : 1;
+    float *s = malloc((size_t)Pp * n * sizeof *s), *R = malloc((size_t)n * sizeof *R), *C = malloc((size_t)n * sizeof *C);
+    float *V = malloc((size_t)n * Pp * sizeof *V), *X = malloc((size_t)n * Pp * sizeof *X), *Y = malloc((size_t)n * Pp * sizeof *Y);
+    float *tmp = malloc((size_t)n * sizeof *tmp);
+    uint8_t *m = malloc((size_t)Pp * n);
+    int rc = s && R && C && V && X && Y && tmp && m ? 0 : ws_fail(WS_ENOMEM, "CAA: out of memory");
     if (!rc) {
         ws_caa_score(cam, P, n, s);
-        ws_caa_affinity(att, n, c->sinkhorn_iters, W);
-        rc = ws_caa_power(W, n, c->power, T);
+        sinkhorn_scalings(att, n, c->sinkhorn_iters, R, C, tmp);
     }
-    for (int k = 0; !rc && k < P; k++) {
+    for (int k = 0; !rc && k < P; k++) {   /* V (n, P): the in-box values of every class */
         rc = ws_caa_boxes(s + (size_t)k * n, h, w, c->box_thresh, m + (size_t)k * n, NULL, NULL, NULL, NULL);
         const float *src = c->at_cam ? cam + (size_t)k * n : s + (size_t)k * n;
-        for (int j = 0; j < n; j++) v[j] = m[(size_t)k * n + j] ? src[j] : 0.0f;
-        if (!rc) cblas_sgemv(CblasRowMajor, CblasNoTrans, n, n, 1.0f, T, n, v, 1, 0.0f, out + (size_t)k * n, 1);
+        for (int j = 0; j < n; j++) V[(size_t)j * P + k] = m[(size_t)k * n + j] ? src[j] : 0.0f;
     }
+    for (int it = 0; !rc && P > 0 && it < (c->power > 0 ? c->power : 1); it++) {
+        /* X = att (C o V), Y = att^T (R o V); V <- (R o X + C o Y) / 2 */
+        for (int j = 0; j < n; j++)
+            for (int k = 0; k < P; k++) Y[(size_t)j * P + k] = C[j] * V[(size_t)j * P + k];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, P, n, 1.0f, att, n, Y, P, 0.0f, X, P);
+        for (int j = 0; j < n; j++)
+            for (int k = 0; k < P; k++) Y[(size_t)j * P + k] = R[j] * V[(size_t)j * P + k];
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, P, n, 1.0f, att, n, Y, P, 0.0f, V, P);
+        for (int j = 0; j < n; j++)
+            for (int k = 0; k < P; k++)
+                V[(size_t)j * P + k] = (R[j] * X[(size_t)j * P + k] + C[j] * V[(size_t)j * P + k]) / 2;
+    }
+    for (int k = 0; !rc && k < P; k++)
+        for (int j = 0; j < n; j++) out[(size_t)k * n + j] = V[(size_t)j * P + k];
     if (!rc && score) memcpy(score, s, (size_t)P * n * sizeof *s);
     if (!rc && box_mask) memcpy(box_mask, m, (size_t)P * n);
-    free(W); free(T); free(s); free(v); free(m);
+    free(s); free(R); free(C); free(V); free(X); free(Y); free(tmp); free(m);
     return rc;
 }

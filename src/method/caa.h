@@ -37,7 +37,8 @@ int ws_caa_boxes(const float *score, int h, int w, double theta, uint8_t *mask, 
                  int *thresh_value, uint8_t *quantized);
 
 /* The whole refinement: cam (P, h, w), att (hw, hw) -> out (P, h, w); optional score (P, h, w)
- * and box masks (P, h, w) outputs (NULL to skip). */
+ * and box masks (P, h, w) outputs (NULL to skip). W^k is applied as k matrix-vector products per
+ * class (the matrix power itself, ws_caa_power, is never formed: n^3 work saved). */
 int ws_caa_run(const ws_caa_cfg *c, const float *att, const float *cam, int P, int h, int w, float *out,
                float *score, uint8_t *box_mask);
 #endif
