@@ -4,8 +4,10 @@
  * text encoder of 45 prompts in the graph), d loss / d ctx and the SGD update, exactly the
  * loop's train step minus data loading. cls: shared ctx, MCL (no Grad-CAM: zero weight). seg:
  * class-specific ctx, softmax Grad-CAM with create_graph and the CAM loss (second order).
- * Batch 16 of 224x224 images, 1-3 positives each. Prints the median of R steps after one
- * warm-up, and peak RSS; with --json the last line is one JSON object.
+ * Batch 16 of 224x224 images, 1-3 positives each. Each case runs plain (the text encoder over all
+ * 77 positions of every prompt) and fast (causal horizon + a shared context's prefix once, the
+ * training default). Prints the median of R steps after one warm-up, and peak RSS; with --json
+ * the last line is one JSON object.
  *
  * Usage: bench/train [--json] [--reps R] [--threads N] [--batch B]   (WSSEED_BPE: vocabulary)
  */
@@ -34,7 +36,7 @@ typedef struct bench_case {
     ws_prompt *p;
     ws_at_tensor images;
     uint8_t *fg, *seeds;
-    int B, seg;
+    int B, seg, fast;
     ws_sgd sgd;
 } bench_case;
 
@@ -47,7 +49,7 @@ static int step(bench_case *c)
     ws_fma_batch b = {.N = c->B, .H = 224, .W = 224, .images = c->images, .fg_labels = c->fg,
                       .mcl_labels = c->seg ? NULL : c->fg, .seeds = c->seg ? c->seeds : NULL};
     ws_fma_opts o = {.n_fg = 20, .sm_eps = 1e-5, .w_mcl = c->seg ? 0 : 1, .w_cam_fg = c->seg, .w_cam_bg = c->seg,
-                     .create_graph = 1, .pos_interp = WS_CLIP_POS_BILINEAR};
+                     .create_graph = 1, .pos_interp = WS_CLIP_POS_BILINEAR, .fast_text = c->fast};
     int rc = ws_fma_forward(c->m, c->p, &g, &b, &o, &fo);
     if (!rc && ws_at_autograd_grad(&fo.loss_total, 1, NULL, &c->p->ctx, 1, 0, 0, 0, &grad))
         rc = ws_fail(WS_ETORCH, "%s", ws_at_last_error());
@@ -119,18 +121,20 @@ int main(int argc, char **argv)
     cs.p = &ps;
     cs.seg = 1;
     double tc = time_case(&cc, reps), ts = time_case(&cs, reps);
-    if (tc < 0 || ts < 0) { fprintf(stderr, "bench/train: %s\n", ws_last_error()); return 1; }
+    cc.fast = cs.fast = 1;
+    double tcf = time_case(&cc, reps), tsf = time_case(&cs, reps);
+    if (tc < 0 || ts < 0 || tcf < 0 || tsf < 0) { fprintf(stderr, "bench/train: %s\n", ws_last_error()); return 1; }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss = ru.ru_maxrss / 1024.0;
     printf("FMA-WSSS training step, ViT-B/16 (random weights), batch %d, 45 prompts x 16 ctx, %d ATen thread(s)\n",
            B, ws_at_get_num_threads());
-    printf("  cls step (MCL, shared ctx)                       %8.2f s\n", tc);
-    printf("  seg step (Grad-CAM 2nd order, CAM loss, csc ctx) %8.2f s\n", ts);
+    printf("  cls step (MCL, shared ctx)                       plain %8.2f s  fast %8.2f s  (x%.2f)\n", tc, tcf, tcf / tc);
+    printf("  seg step (Grad-CAM 2nd order, CAM loss, csc ctx) plain %8.2f s  fast %8.2f s  (x%.2f)\n", ts, tsf, tsf / ts);
     printf("  peak RSS %.0f MB\n", rss);
     if (json)
-        printf("{\"batch\": %d, \"cls_step_s\": %.4f, \"seg_step_s\": %.4f, \"peak_rss_mb\": %.1f, \"threads\": %d}\n", B,
-               tc, ts, rss, ws_at_get_num_threads());
+        printf("{\"batch\": %d, \"cls_plain_s\": %.4f, \"cls_fast_s\": %.4f, \"seg_plain_s\": %.4f, \"seg_fast_s\": %.4f, "
+               "\"peak_rss_mb\": %.1f, \"threads\": %d}\n", B, tc, tcf, ts, tsf, rss, ws_at_get_num_threads());
     ws_sgd_free(&cc.sgd);
     ws_sgd_free(&cs.sgd);
     ws_at_free(images);

@@ -35,6 +35,26 @@ static ws_at_tensor weighted_total(ws_scope *g, const ws_fma_opts *o, ws_fma_out
     return t ? t : ws_g_full(g, 0.0, WS_AT_F32, 0, NULL);
 }
 
+/* Text features of the prompts: plain (all 77 positions) or fast (causal horizon, shared prefix). */
+static int encode_prompts(const ws_clip *m, const ws_prompt *p, ws_scope *g, int fast, ws_fma_out *out)
+{
+    if (!fast || p->max_len <= 0 || p->max_len >= p->context_length) {
+        out->prompt_emb = ws_prompt_embed(p, g);
+        return ws_clip_encode_text_emb(m, g, out->prompt_emb, p->eot, NULL, &out->text);
+    }
+    const int64_t L = p->max_len, M = p->n_ctx;
+    if (!p->csc && !p->front && L > 1 + M) {   /* one shared context in front: a shared prefix */
+        const int64_t ps[3] = {1, M, p->width};
+        ws_at_tensor parts[2] = {ws_g_slice(g, ws_g_slice(g, p->tok_emb, 0, 0, 1), 1, 0, 1),
+                                 ws_g_reshape(g, p->ctx, 3, ps)};
+        ws_at_tensor prefix = ws_g_cat(g, parts, 2, 1);
+        ws_at_tensor suffix = ws_g_slice(g, p->tok_emb, 1, 1 + M, L);
+        return ws_clip_encode_text_shared(m, g, prefix, suffix, p->eot, &out->text);
+    }
+    out->prompt_emb = ws_g_slice(g, ws_prompt_embed(p, g), 1, 0, L);
+    return ws_clip_encode_text_emb(m, g, out->prompt_emb, p->eot, NULL, &out->text);
+}
+
 int ws_fma_forward(const ws_clip *m, const ws_prompt *p, ws_scope *g, const ws_fma_batch *b,
                    const ws_fma_opts *o, ws_fma_out *out)
 {
@@ -43,8 +63,7 @@ int ws_fma_forward(const ws_clip *m, const ws_prompt *p, ws_scope *g, const ws_f
                              .attn_mean = o->attn_mean, .proj_all = o->proj_all};
     int rc = ws_clip_encode_image(m, g, b->images, &io, &out->img);
     if (rc) return rc;
-    out->prompt_emb = ws_prompt_embed(p, g);
-    if ((rc = ws_clip_encode_text_emb(m, g, out->prompt_emb, p->eot, NULL, &out->text))) return rc;
+    if ((rc = encode_prompts(m, p, g, o->fast_text, out))) return rc;
     out->logit_scale = ws_g_unary(g, WS_AT_EXP, m->logit_scale);
     out->logits = ws_fma_logits(g, out->img.patch_mean, out->text.features, out->logit_scale);
     out->sm_mask = ws_fma_softmax_mask(g, b->fg_labels, b->N, o->n_fg, p->n_cls);

@@ -31,12 +31,14 @@ typedef struct ws_fma_opts {
     int pos_interp;            /* WS_CLIP_POS_* for non-native grids (FMA: bilinear) */
     int attn_mean;             /* keep head-averaged attention of every block */
     int proj_all;              /* keep ln_post + proj of every token (diagnostics) */
+    int fast_text;             /* text encoder on positions < max EOT + 1 only, and a shared context's
+                                * prefix computed once (exact under the causal mask); 0 = plain */
 } ws_fma_opts;
 
 typedef struct ws_fma_out {
     ws_clip_image_out img;     /* image path (img.patch_mean = img_emb, img.ln1_leaf = A) */
     ws_clip_text_out text;     /* text path (text.features) */
-    ws_at_tensor prompt_emb;   /* (G, L, Wt) */
+    ws_at_tensor prompt_emb;   /* (G, L, Wt); NULL on the shared-prefix path */
     ws_at_tensor logit_scale;  /* () exp(logit_scale) */
     ws_at_tensor logits;       /* (N, G) */
     ws_at_tensor sm_mask;      /* (N, G) f32 */

@@ -36,6 +36,10 @@ static int tokenize_all(ws_prompt *p, const ws_bpe *bpe, const char *const *name
         if (rc) return ws_fail(rc, "prompt for class '%s' (%d context tokens): %s", names[c], p->n_ctx,
                                ws_last_error());
         p->name_lens[c] = (int64_t)nl;
+        int eot = 0;
+        for (int j = 1; j < L; j++)
+            if (p->token_ids[(size_t)c * L + j] > p->token_ids[(size_t)c * L + eot]) eot = j;
+        if (eot + 1 > p->max_len) p->max_len = eot + 1;
     }
     return 0;
 }

@@ -25,6 +25,7 @@ typedef struct ws_prompt {
     ws_at_tensor gather;    /* front layout: (G*L) i64 rows of cat(tok_emb, ctx) per output row */
     ws_at_tensor ctx;       /* (M, W) or (G, M, W) f32, requires grad: the learned context */
     int context_length;     /* L (77) */
+    int max_len;            /* 1 + the largest EOT position: the text encoder's causal horizon */
 } ws_prompt;
 
 /* Builds the learner for names[G] over CLIP m (token embeddings) and tokenizer bpe; ctx is

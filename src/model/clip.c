@@ -426,6 +426,87 @@ void ws_clip_text_out_free(ws_clip_text_out *out)
     out->block_tokens = out->attn_heads = NULL;
 }
 
+/* Multi-head attention of queries from hq (N, Lq, W) over keys/values from hkv (N, Lk, W) of the
+ * same block; mask (Lq, Lk) or NULL. Returns (N, Lq, W). */
+static ws_at_tensor cross_attention(ws_scope *g, const ws_clip_block *b, int heads, ws_at_tensor q_in,
+                                    ws_at_tensor k, ws_at_tensor v, ws_at_tensor mask)
+{
+    int64_t d[4];
+    int nd = 0;
+    if (g->err) return NULL;
+    ws_at_shape(q_in, d, 4, &nd);
+    const int64_t n = d[0], lq = d[1], w = d[2], hd = w / heads;
+    const int64_t split[4] = {n, lq, heads, hd}, perm[4] = {0, 2, 1, 3};
+    ws_at_tensor wq = ws_g_slice(g, b->in_w, 0, 0, w), bq = ws_g_slice(g, b->in_b, 0, 0, w);
+    ws_at_tensor q = ws_g_permute(g, ws_g_reshape(g, ws_g_linear(g, q_in, wq, bq), 4, split), 4, perm);
+    q = ws_g_mul_scalar(g, q, 1.0 / sqrt((double)hd));
+    ws_at_tensor s = ws_g_matmul(g, q, ws_g_transpose(g, k, -2, -1));   /* (N, H, Lq, Lk) */
+    if (mask) s = ws_g_add(g, s, mask);
+    ws_at_tensor a = ws_g_softmax(g, s, -1);
+    const int64_t merged[3] = {n, lq, w};
+    ws_at_tensor o = ws_g_reshape(g, ws_g_permute(g, ws_g_matmul(g, a, v), 4, perm), 3, merged);
+    return ws_g_linear(g, o, b->out_w, b->out_b);
+}
+
+/* Keys and values (N, H, L, hd) of h (N, L, W) for block b. */
+static void keys_values(ws_scope *g, const ws_clip_block *b, int heads, ws_at_tensor h, ws_at_tensor *k,
+                        ws_at_tensor *v)
+{
+    int64_t d[3];
+    *k = *v = NULL;
+    if (dims3(g, h, d)) return;
+    const int64_t n = d[0], l = d[1], w = d[2], hd = w / heads;
+    const int64_t split[5] = {n, l, 2, heads, hd}, perm[5] = {2, 0, 3, 1, 4};
+    ws_at_tensor kv = ws_g_linear(g, h, ws_g_slice(g, b->in_w, 0, w, 3 * w), ws_g_slice(g, b->in_b, 0, w, 3 * w));
+    kv = ws_g_permute(g, ws_g_reshape(g, kv, 5, split), 5, perm);
+    *k = ws_g_select(g, kv, 0, 0);
+    *v = ws_g_select(g, kv, 0, 1);
+}
+
+int ws_clip_encode_text_shared(const ws_clip *m, ws_scope *g, ws_at_tensor prefix, ws_at_tensor suffix,
+                               ws_at_tensor eot, ws_clip_text_out *out)
+{
+    int64_t dp[3], ds[3];
+    memset(out, 0, sizeof *out);
+    if (dims3(g, prefix, dp) || dims3(g, suffix, ds)) return g->err;
+    const int64_t P0 = dp[1], G = ds[0], Ls = ds[1], W = ds[2];
+    if (dp[0] != 1 || P0 + Ls > m->context_length || W != m->text_width || dp[2] != W)
+        return ws_fail(WS_ESHAPE, "shared-prefix text: prefix (1, P0, W) + suffix (G, Ls, W) must fit (%d, %d)",
+                       m->context_length, m->text_width);
+    /* the full causal mask's rows: prefix (P0, P0); suffix rows over all columns (Ls, P0 + Ls) */
+    ws_at_tensor mp = ws_g_slice(g, ws_g_slice(g, m->causal_mask, 0, 0, P0), 1, 0, P0);
+    ws_at_tensor ms = ws_g_slice(g, ws_g_slice(g, m->causal_mask, 0, P0, P0 + Ls), 1, 0, P0 + Ls);
+    ws_at_tensor xp = ws_g_add(g, prefix, ws_g_slice(g, m->pos_emb, 0, 0, P0));
+    ws_at_tensor xs = ws_g_add(g, suffix, ws_g_slice(g, m->pos_emb, 0, P0, P0 + Ls));
+    const int64_t heads = m->text_heads, hd = W / heads, kshape[4] = {G, heads, P0, hd};
+    for (int i = 0; i < m->text_layers; i++) {
+        const ws_clip_block *b = &m->tblocks[i];
+        ws_at_tensor hp = ws_g_layer_norm(g, xp, b->ln1_w, b->ln1_b, 1e-5);
+        ws_at_tensor hs = ws_g_layer_norm(g, xs, b->ln1_w, b->ln1_b, 1e-5);
+        ws_at_tensor kp, vp, ks, vs;
+        keys_values(g, b, (int)heads, hp, &kp, &vp);
+        keys_values(g, b, (int)heads, hs, &ks, &vs);
+        ws_at_tensor kk[2] = {ws_g_expand(g, kp, 4, kshape), ks}, vv[2] = {ws_g_expand(g, vp, 4, kshape), vs};
+        ws_at_tensor att_s = cross_attention(g, b, (int)heads, hs, ws_g_cat(g, kk, 2, 2), ws_g_cat(g, vv, 2, 2), ms);
+        ws_at_tensor att_p = cross_attention(g, b, (int)heads, hp, kp, vp, mp);
+        xp = ws_g_add(g, xp, att_p);
+        xs = ws_g_add(g, xs, att_s);
+        ws_at_tensor mlp[2] = {xp, xs};
+        for (int k = 0; k < 2; k++) {
+            ws_at_tensor h = ws_g_layer_norm(g, mlp[k], b->ln2_w, b->ln2_b, 1e-5);
+            h = ws_g_quick_gelu(g, ws_g_linear(g, h, b->fc_w, b->fc_b));
+            mlp[k] = ws_g_add(g, mlp[k], ws_g_linear(g, h, b->proj_w, b->proj_b));
+        }
+        xp = mlp[0];
+        xs = mlp[1];
+    }
+    /* EOT rows live in the suffix: index - P0 */
+    ws_at_tensor e = ws_g_scalar_op(g, WS_AT_SUB, eot, (double)P0);
+    ws_at_tensor rows = ws_g_layer_norm(g, gather_rows(g, xs, ws_g_to_dtype(g, e, WS_AT_I64)), m->ln_final_w, m->ln_final_b, 1e-5);
+    out->features = ws_g_matmul(g, rows, m->text_proj);
+    return g->err;
+}
+
 ws_at_tensor ws_clip_l2_normalize(ws_scope *g, ws_at_tensor x)
 {
     return ws_g_div(g, x, ws_g_norm(g, x, -1, 1));

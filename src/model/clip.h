@@ -114,6 +114,13 @@ int ws_clip_encode_text_emb(const ws_clip *m, ws_scope *g, ws_at_tensor prompt_e
 int ws_clip_encode_text(const ws_clip *m, ws_scope *g, ws_at_tensor ids, const ws_clip_text_opts *opts,
                         ws_clip_text_out *out);
 void ws_clip_text_out_free(ws_clip_text_out *out);
+/* The text transformer for G prompts whose first P0 positions are identical (SOS + one shared
+ * context): the prefix (1, P0, Wt) is computed once per layer and every suffix (G, Ls, Wt)
+ * (positions P0..P0+Ls-1) attends to it; under the causal mask this equals the full computation
+ * (gradients reach the one prefix copy). eot (G) indexes the full sequence (>= P0). Only
+ * out->features is set. */
+int ws_clip_encode_text_shared(const ws_clip *m, ws_scope *g, ws_at_tensor prefix, ws_at_tensor suffix,
+                               ws_at_tensor eot, ws_clip_text_out *out);
 
 /* x / ||x||_2 along the last dim. */
 ws_at_tensor ws_clip_l2_normalize(ws_scope *g, ws_at_tensor x);

@@ -69,6 +69,7 @@ const ws_cfg_key WS_TRAIN_KEYS[] = {
     {"train.sub_iters", WS_CFG_INT, OFF(sub_iters), "gradient accumulation: the batch in this many chunks"},
     {"train.seed", WS_CFG_INT, OFF(seed), "run seed (data order, augmentation)"},
     {"train.save_every", WS_CFG_INT, OFF(save_every), "checkpoint interval; 0 = max(max_iter/10, 1000)"},
+    {"train.fast_text", WS_CFG_BOOL, OFF(fast_text), "text encoder on the causal horizon, shared prefix once (exact)"},
     {"runtime.threads", WS_CFG_INT, OFF(threads), "libtorch intra-op threads"},
     {"runtime.workers", WS_CFG_INT, OFF(workers), "image loading/augmentation threads (results identical)"},
 };
@@ -110,6 +111,7 @@ void ws_train_defaults(ws_train_cfg *c)
     c->sub_iters = 1;
     c->threads = 1;
     c->workers = 2;
+    c->fast_text = 1;
 }
 
 /* ---- the run's state -------------------------------------------------------------------------- */
@@ -329,7 +331,8 @@ static int chunk_grad(trainer *t, batch *b, int k0, int n, ws_at_tensor *acc, st
                        .seeds = b->want_map ? b->maps + k0 * CC : NULL,
                        .images = ws_g_from_data(&g, b->images + (size_t)k0 * 3 * CC, WS_AT_F32, 4, is)};
     ws_fma_opts o = {.n_fg = b->n_fg, .sm_eps = c->sm_eps, .w_mcl = c->w_mcl, .w_cam_fg = c->w_cam_fg,
-                     .w_cam_bg = c->w_cam_bg, .create_graph = 1, .pos_interp = WS_CLIP_POS_BILINEAR};
+                     .w_cam_bg = c->w_cam_bg, .create_graph = 1, .pos_interp = WS_CLIP_POS_BILINEAR,
+                     .fast_text = c->fast_text};
     int rc = g.err ? g.err : ws_fma_forward(&t->m, &t->p, &g, &fb, &o, &fo);
     double v = 0;
     if (!rc && ws_at_item(fo.loss_total, &v)) rc = ws_fail(WS_ETORCH, "%s", ws_at_last_error());

@@ -32,6 +32,7 @@ typedef struct ws_train_cfg {
     double lr, momentum, weight_decay, warm_factor, eta_min;
     int warm_iters;
     int batch, max_iter, sub_iters, seed, save_every, threads, workers;
+    int fast_text;                        /* causal horizon + shared prefix in the text encoder */
 } ws_train_cfg;
 
 extern const ws_cfg_key WS_TRAIN_KEYS[];
