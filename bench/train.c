@@ -7,7 +7,8 @@
  * Batch 16 of 224x224 images, 1-3 positives each. Each case runs plain (the text encoder over all
  * 77 positions of every prompt) and fast (causal horizon + a shared context's prefix once, the
  * training default). Prints the median of R steps after one warm-up, and peak RSS; with --json
- * the last line is one JSON object.
+ * the last line is one JSON object. cls_cached_s: the cls step from float16 trunk features (the
+ * feature cache; the HDF5 read itself is not included, the float16 -> float32 conversion is).
  *
  * Usage: bench/train [--json] [--reps R] [--threads N] [--batch B]   (WSSEED_BPE: vocabulary)
  */
@@ -37,6 +38,7 @@ typedef struct bench_case {
     ws_at_tensor images;
     uint8_t *fg, *seeds;
     int B, seg, fast;
+    ws_at_tensor trunk16;   /* cached mode: (B, 197, 768) float16 trunk outputs */
     ws_sgd sgd;
 } bench_case;
 
@@ -50,6 +52,10 @@ static int step(bench_case *c)
                       .mcl_labels = c->seg ? NULL : c->fg, .seeds = c->seg ? c->seeds : NULL};
     ws_fma_opts o = {.n_fg = 20, .sm_eps = 1e-5, .w_mcl = c->seg ? 0 : 1, .w_cam_fg = c->seg, .w_cam_bg = c->seg,
                      .create_graph = 1, .pos_interp = WS_CLIP_POS_BILINEAR, .fast_text = c->fast};
+    if (c->trunk16) {   /* what a cached step reads: float16 features, converted */
+        b.trunk = ws_g_to_dtype(&g, c->trunk16, WS_AT_F32);
+        b.grid_h = b.grid_w = 14;
+    }
     int rc = ws_fma_forward(c->m, c->p, &g, &b, &o, &fo);
     if (!rc && ws_at_autograd_grad(&fo.loss_total, 1, NULL, &c->p->ctx, 1, 0, 0, 0, &grad))
         rc = ws_fail(WS_ETORCH, "%s", ws_at_last_error());
@@ -123,7 +129,13 @@ int main(int argc, char **argv)
     double tc = time_case(&cc, reps), ts = time_case(&cs, reps);
     cc.fast = cs.fast = 1;
     double tcf = time_case(&cc, reps), tsf = time_case(&cs, reps);
-    if (tc < 0 || ts < 0 || tcf < 0 || tsf < 0) { fprintf(stderr, "bench/train: %s\n", ws_last_error()); return 1; }
+    const int64_t ts16[3] = {B, 197, 768};
+    ws_at_tensor t32 = NULL;
+    if (ws_at_empty(WS_AT_F32, 3, ts16, &t32) || ws_at_normal_(t32, 0, 1, NULL) || ws_at_to_dtype(t32, WS_AT_F16, &cc.trunk16)) return 1;
+    ws_at_free(t32);
+    double tcc = time_case(&cc, reps);
+    ws_at_free(cc.trunk16);
+    if (tc < 0 || ts < 0 || tcf < 0 || tsf < 0 || tcc < 0) { fprintf(stderr, "bench/train: %s\n", ws_last_error()); return 1; }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss = ru.ru_maxrss / 1024.0;
@@ -131,10 +143,12 @@ int main(int argc, char **argv)
            B, ws_at_get_num_threads());
     printf("  cls step (MCL, shared ctx)                       plain %8.2f s  fast %8.2f s  (x%.2f)\n", tc, tcf, tcf / tc);
     printf("  seg step (Grad-CAM 2nd order, CAM loss, csc ctx) plain %8.2f s  fast %8.2f s  (x%.2f)\n", ts, tsf, tsf / ts);
+    printf("  cls step from the feature cache (float16 views)       %8.2f s  (x%.2f of plain)\n", tcc, tcc / tc);
     printf("  peak RSS %.0f MB\n", rss);
     if (json)
-        printf("{\"batch\": %d, \"cls_plain_s\": %.4f, \"cls_fast_s\": %.4f, \"seg_plain_s\": %.4f, \"seg_fast_s\": %.4f, "
-               "\"peak_rss_mb\": %.1f, \"threads\": %d}\n", B, tc, tcf, ts, tsf, rss, ws_at_get_num_threads());
+        printf("{\"batch\": %d, \"cls_plain_s\": %.4f, \"cls_fast_s\": %.4f, \"cls_cached_s\": %.4f, \"seg_plain_s\": %.4f, "
+               "\"seg_fast_s\": %.4f, \"peak_rss_mb\": %.1f, \"threads\": %d}\n", B, tc, tcf, tcc, ts, tsf, rss,
+               ws_at_get_num_threads());
     ws_sgd_free(&cc.sgd);
     ws_sgd_free(&cs.sgd);
     ws_at_free(images);

@@ -7,6 +7,8 @@
 #   - exact resume: a run killed with SIGKILL after a checkpoint and resumed with --resume auto
 #     ends with the same context, momentum, data order and RNG state, bit for bit, and the same
 #     metrics, as an uninterrupted run;
+#   - the feature cache: a cached run killed and resumed equals an uninterrupted cached run; a
+#     cache of other settings is refused;
 #   - a seg run (class-specific front ctx, empty bg names, CAM loss on seed maps) trains;
 #   - a short run at a higher learning rate lowers the MCL loss;
 #   - refusals: a checkpoint of the other task, a wrong architecture, a NaN loss, an unknown
@@ -79,6 +81,26 @@ tap_ok "resumed metrics equal the uninterrupted ones (iterations, losses, lr)" s
 tap_ok "a finished run resumes to nothing" sh -c "'$WSSEED' train '$TMPD/tiny.yaml' --set run=killed --resume 2>&1 | grep -q 'nothing to do'"
 tap_ok "--resume FILE from a middle checkpoint" train --set run=mid --resume "$E/full/checkpoints/iter-000018.h5"
 same_ckpt "$E/full/checkpoints/final.h5" "$E/mid/checkpoints/final.h5"
+
+# -- the feature cache (train.feature_cache) --
+FC="--set train.feature_cache=$E/views.h5 --set train.cache_views=2"
+# shellcheck disable=SC2086
+tap_ok "cls training from a feature cache (built first, 2 views per image)" train --set run=cfull $FC
+tap_ok "the cache store exists" test -s "$E/views.h5"
+# shellcheck disable=SC2086
+"$WSSEED" train "$TMPD/tiny.yaml" --set run=ckill $FC > "$TMPD/ckill.log" 2>&1 &
+pid=$!
+n=0
+while [ ! -e "$E/ckill/checkpoints/iter-000012.h5" ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n + 1)); done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+tap_ok "the cached run was killed before its end" sh -c "test ! -e '$E/ckill/checkpoints/final.h5' && ! kill -0 $pid 2> /dev/null"
+# shellcheck disable=SC2086
+tap_ok "--resume continues the cached run" train --set run=ckill $FC --resume
+same_ckpt "$E/cfull/checkpoints/final.h5" "$E/ckill/checkpoints/final.h5"
+# shellcheck disable=SC2086
+tap_ok "a cache made with other settings is refused, saying why" sh -c "! '$WSSEED' train '$TMPD/tiny.yaml' --set run=cbad \
+    --set train.feature_cache='$E/views.h5' --set train.cache_views=3 2> '$TMPD/ec' && grep -q 'other settings' '$TMPD/ec'"
 
 # -- seg task --
 SEG="--set task=seg --set prompt.csc=true --set prompt.cls_token_pos=front --set prompt.bg_names=empty"

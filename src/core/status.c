@@ -10,10 +10,12 @@ static _Thread_local char ws_msg[WS_MSG_MAX];
 
 int ws_fail(int code, const char *fmt, ...)
 {
+    char buf[WS_MSG_MAX];   /* the arguments may include ws_last_error() itself */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ws_msg, sizeof ws_msg, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    memcpy(ws_msg, buf, sizeof buf);
     return code;
 }
 

@@ -388,3 +388,39 @@ int ws_h5_attr_string(const ws_h5file *f, const char *obj, const char *attr, cha
     H5Aclose(a);
     return rc;
 }
+
+int ws_h5_read_row(const ws_h5file *f, const char *name, int64_t row, int want, ws_array *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!ws_h5_exists(f, name)) return ws_fail(WS_EFORMAT, "%s has no dataset '%s'", f->path, name);
+    hid_t ds = H5Dopen2(f->id, name, H5P_DEFAULT), sp = H5Dget_space(ds), ty = H5Dget_type(ds), ms = -1;
+    int nd = H5Sget_simple_extent_ndims(sp), rc = 0;
+    hsize_t dims[WS_ARRAY_MAX_DIMS], start[WS_ARRAY_MAX_DIMS] = {0}, count[WS_ARRAY_MAX_DIMS];
+    int dt = want >= 0 ? want : dtype_of_h5(ty);
+    if (nd < 1 || nd > WS_ARRAY_MAX_DIMS || dt < 0) {
+        rc = ws_fail(WS_EFORMAT, "%s: dataset '%s' has an unsupported type or rank", f->path, name);
+        goto done;
+    }
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    if (row < 0 || (hsize_t)row >= dims[0]) {
+        rc = ws_fail(WS_EINVAL, "%s: '%s' has %llu rows, not %lld", f->path, name, (unsigned long long)dims[0], (long long)row);
+        goto done;
+    }
+    int64_t shape[WS_ARRAY_MAX_DIMS];
+    for (int i = 1; i < nd; i++) { shape[i - 1] = (int64_t)dims[i]; count[i] = dims[i]; }
+    start[0] = (hsize_t)row;
+    count[0] = 1;
+    if ((rc = ws_array_alloc(out, dt, nd - 1, shape))) goto done;
+    H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL);
+    ms = H5Screate_simple(nd, count, NULL);
+    if (H5Dread(ds, mem_type(dt), ms, sp, H5P_DEFAULT, out->data) < 0) {
+        rc = ws_fail(WS_EIO, "%s: cannot read row %lld of '%s' (truncated file?)", f->path, (long long)row, name);
+        ws_array_free(out);
+    }
+done:
+    if (ms >= 0) H5Sclose(ms);
+    H5Tclose(ty);
+    H5Sclose(sp);
+    H5Dclose(ds);
+    return rc;
+}

@@ -33,6 +33,8 @@ int ws_h5_read(const ws_h5file *f, const char *name, int want_dtype, ws_array *o
 /* Writes a dataset (creating missing groups); 0-d arrays become scalar dataspaces. Large
  * datasets are chunked and deflate-compressed. */
 int ws_h5_write(ws_h5file *f, const char *name, const ws_array *a);
+/* Reads row `row` of dataset name (its first index), e.g. one view of (K, ...) -> (...). */
+int ws_h5_read_row(const ws_h5file *f, const char *name, int64_t row, int want_dtype, ws_array *out);
 /* Convenience: write data of dtype/shape without building a ws_array. */
 int ws_h5_write_raw(ws_h5file *f, const char *name, int dtype, int ndim, const int64_t *shape,
                     const void *data);

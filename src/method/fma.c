@@ -61,7 +61,8 @@ int ws_fma_forward(const ws_clip *m, const ws_prompt *p, ws_scope *g, const ws_f
     memset(out, 0, sizeof *out);
     ws_clip_image_opts io = {.pos_interp = o->pos_interp, .patch_mean = 1, .gradcam_leaf = 1,
                              .attn_mean = o->attn_mean, .proj_all = o->proj_all};
-    int rc = ws_clip_encode_image(m, g, b->images, &io, &out->img);
+    int rc = b->trunk ? ws_clip_encode_image_tail(m, g, b->trunk, b->grid_h, b->grid_w, &io, &out->img)
+                      : ws_clip_encode_image(m, g, b->images, &io, &out->img);
     if (rc) return rc;
     if ((rc = encode_prompts(m, p, g, o->fast_text, out))) return rc;
     out->logit_scale = ws_g_unary(g, WS_AT_EXP, m->logit_scale);

@@ -19,6 +19,8 @@ typedef struct ws_fma_batch {
     const uint8_t *fg_labels;   /* (N, n_fg) presence: softmax mask and Grad-CAM positives */
     const uint8_t *mcl_labels;  /* (N, n_fg) MCL labels (cls: = fg_labels), or NULL */
     const uint8_t *seeds;       /* (N, H, W) seed maps for the CAM loss, or NULL */
+    ws_at_tensor trunk;         /* or: (N, 1+gh*gw, Wv) the last block's input (a feature cache) */
+    int grid_h, grid_w;         /* with trunk */
 } ws_fma_batch;
 
 typedef struct ws_fma_opts {

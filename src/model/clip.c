@@ -268,19 +268,12 @@ static ws_at_tensor embed_image(const ws_clip *m, ws_scope *g, ws_at_tensor imag
     return out->tokens_ln_pre;
 }
 
-int ws_clip_encode_image(const ws_clip *m, ws_scope *g, ws_at_tensor images,
-                         const ws_clip_image_opts *opts, ws_clip_image_out *out)
+/* Blocks from..L-1 on x and the heads (ln_post, projections); the Grad-CAM leaf when asked. */
+static int image_blocks(const ws_clip *m, ws_scope *g, ws_at_tensor x, int from, const ws_clip_image_opts *o,
+                        ws_clip_image_out *out, ws_at_guard trunk_guard)
 {
-    static const ws_clip_image_opts none = {0};
-    const ws_clip_image_opts *o = opts ? opts : &none;
-    ws_at_guard trunk_guard = NULL;
-    memset(out, 0, sizeof *out);
-    if (alloc_lists(m, o, out)) return ws_fail(WS_ENOMEM, "CLIP: out of memory");
-    if (o->gradcam_leaf && ws_at_grad_mode_enter(0, NULL, &trunk_guard))
-        return ws_fail(WS_ETORCH, "grad mode: %s", ws_at_last_error());
-    ws_at_tensor x = embed_image(m, g, images, o, out);
     const int last = m->vision_layers - 1;
-    for (int i = 0; i <= last; i++) {
+    for (int i = from; i <= last; i++) {
         const ws_clip_block *b = &m->vblocks[i];
         ws_at_tensor ln1 = NULL, probs = NULL;
         int want_attn = (o->attn_mean || o->attn_heads) && i >= o->attn_from;
@@ -311,6 +304,49 @@ int ws_clip_encode_image(const ws_clip *m, ws_scope *g, ws_at_tensor images,
     ws_at_tensor cls = ws_g_layer_norm(g, ws_g_select(g, x, 1, 0), m->ln_post_w, m->ln_post_b, 1e-5);
     out->embedding = ws_g_matmul(g, cls, m->vis_proj);
     return g->err;
+}
+
+int ws_clip_encode_image(const ws_clip *m, ws_scope *g, ws_at_tensor images,
+                         const ws_clip_image_opts *opts, ws_clip_image_out *out)
+{
+    static const ws_clip_image_opts none = {0};
+    const ws_clip_image_opts *o = opts ? opts : &none;
+    ws_at_guard trunk_guard = NULL;
+    memset(out, 0, sizeof *out);
+    if (alloc_lists(m, o, out)) return ws_fail(WS_ENOMEM, "CLIP: out of memory");
+    if (o->gradcam_leaf && ws_at_grad_mode_enter(0, NULL, &trunk_guard))
+        return ws_fail(WS_ETORCH, "grad mode: %s", ws_at_last_error());
+    ws_at_tensor x = embed_image(m, g, images, o, out);
+    return image_blocks(m, g, x, 0, o, out, trunk_guard);
+}
+
+int ws_clip_image_trunk(const ws_clip *m, ws_scope *g, ws_at_tensor images, int pos_interp, ws_at_tensor *x,
+                        int *grid_h, int *grid_w)
+{
+    ws_clip_image_opts o = {.pos_interp = pos_interp};
+    ws_clip_image_out out = {0};
+    ws_at_guard ng = NULL;
+    *x = NULL;
+    if (ws_at_grad_mode_enter(0, NULL, &ng)) return ws_fail(WS_ETORCH, "grad mode: %s", ws_at_last_error());
+    ws_at_tensor t = embed_image(m, g, images, &o, &out);
+    for (int i = 0; i < m->vision_layers - 1; i++) t = block_forward(g, &m->vblocks[i], m->vision_heads, t, NULL, NULL, NULL);
+    ws_at_guard_exit(ng);
+    *x = t;
+    *grid_h = out.grid_h;
+    *grid_w = out.grid_w;
+    return g->err;
+}
+
+int ws_clip_encode_image_tail(const ws_clip *m, ws_scope *g, ws_at_tensor x, int grid_h, int grid_w,
+                              const ws_clip_image_opts *opts, ws_clip_image_out *out)
+{
+    static const ws_clip_image_opts none = {0};
+    const ws_clip_image_opts *o = opts ? opts : &none;
+    memset(out, 0, sizeof *out);
+    if (alloc_lists(m, o, out)) return ws_fail(WS_ENOMEM, "CLIP: out of memory");
+    out->grid_h = grid_h;
+    out->grid_w = grid_w;
+    return image_blocks(m, g, x, m->vision_layers - 1, o, out, NULL);
 }
 
 void ws_clip_image_out_free(ws_clip_image_out *out)

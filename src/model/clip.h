@@ -84,6 +84,14 @@ typedef struct ws_clip_image_out {
 int ws_clip_encode_image(const ws_clip *m, ws_scope *g, ws_at_tensor images,
                          const ws_clip_image_opts *opts, ws_clip_image_out *out);
 void ws_clip_image_out_free(ws_clip_image_out *out);
+/* The frozen trunk alone: blocks 0..L-2 without autograd -> the last block's input x (N, 1+hw, Wv)
+ * (what a feature cache stores), and the patch grid. */
+int ws_clip_image_trunk(const ws_clip *m, ws_scope *g, ws_at_tensor images, int pos_interp, ws_at_tensor *x,
+                        int *grid_h, int *grid_w);
+/* The rest of ws_clip_encode_image from that x: the last block (with the Grad-CAM leaf when
+ * asked) and the heads. ws_clip_encode_image = trunk + tail, exactly. */
+int ws_clip_encode_image_tail(const ws_clip *m, ws_scope *g, ws_at_tensor x, int grid_h, int grid_w,
+                              const ws_clip_image_opts *opts, ws_clip_image_out *out);
 
 /* The (1+h*w, Wv) positional embedding for an h x w grid (the checkpoint's own when equal). */
 ws_at_tensor ws_clip_pos_embed(const ws_clip *m, ws_scope *g, int h, int w, int mode);

@@ -20,6 +20,7 @@
 #include "data/augment.h"
 #include "data/dataset.h"
 #include "io/ckpt.h"
+#include "io/store.h"
 #include "method/fma.h"
 #include "method/names.h"
 #include "train/optim.h"
@@ -70,6 +71,9 @@ const ws_cfg_key WS_TRAIN_KEYS[] = {
     {"train.seed", WS_CFG_INT, OFF(seed), "run seed (data order, augmentation)"},
     {"train.save_every", WS_CFG_INT, OFF(save_every), "checkpoint interval; 0 = max(max_iter/10, 1000)"},
     {"train.fast_text", WS_CFG_BOOL, OFF(fast_text), "text encoder on the causal horizon, shared prefix once (exact)"},
+    {"train.feature_cache", WS_CFG_STR, OFF(feature_cache), "'' or an HDF5 store of the frozen trunk's output for K views per image (opt-in)"},
+    {"train.cache_views", WS_CFG_INT, OFF(cache_views), "K augmented views per image in the feature cache"},
+    {"train.cache_fp16", WS_CFG_BOOL, OFF(cache_fp16), "store cached features as float16 (half the disk; not exact)"},
     {"runtime.threads", WS_CFG_INT, OFF(threads), "libtorch intra-op threads"},
     {"runtime.workers", WS_CFG_INT, OFF(workers), "image loading/augmentation threads (results identical)"},
 };
@@ -112,6 +116,8 @@ void ws_train_defaults(ws_train_cfg *c)
     c->threads = 1;
     c->workers = 2;
     c->fast_text = 1;
+    c->cache_views = 4;
+    c->cache_fp16 = 1;
 }
 
 /* ---- the run's state -------------------------------------------------------------------------- */
@@ -131,6 +137,8 @@ typedef struct trainer {
     int64_t arch[WS_CKPT_ARCH_N];
     FILE *log, *csv;
     char *config_text;
+    ws_h5file cache;        /* the merged feature cache, when used */
+    int cache_T, cache_W, cache_gh, cache_gw;
 } trainer;
 
 static void tlog(trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -256,6 +264,7 @@ typedef struct batch {
     uint8_t *ol;        /* (B, n_fg) classes in the cropped map */
     int64_t *index;     /* [B] dataset indices */
     uint32_t *seeds;    /* [B] augmentation seeds */
+    float *trunk;       /* (B, T, Wv) cached trunk outputs (feature cache), or NULL */
 } batch;
 
 typedef struct worker_arg { trainer *t; batch *b; int k0, step, rc; char msg[1024]; } worker_arg;
@@ -286,6 +295,8 @@ static void *worker(void *arg)
     return NULL;
 }
 
+static int cache_load(trainer *t, batch *b, int k, int64_t pos);
+
 /* Fills b with the next batch (advancing the epoch permutation, drop_last). */
 static int next_batch(trainer *t, batch *b)
 {
@@ -293,6 +304,12 @@ static int next_batch(trainer *t, batch *b)
     for (int k = 0; k < b->B; k++) {
         b->index[k] = t->perm[t->cursor + k];
         b->seeds[k] = ws_rng_derive((uint64_t)t->c->seed, (uint64_t)t->epoch, (uint64_t)(t->cursor + k));
+    }
+    if (b->trunk) {   /* feature cache: HDF5 reads in this thread */
+        int rc = 0;
+        for (int k = 0; k < b->B && !rc; k++) rc = cache_load(t, b, k, t->cursor + k);
+        t->cursor += b->B;
+        return rc;
     }
     t->cursor += b->B;
     int nw = t->c->workers < 1 ? 1 : t->c->workers > 16 ? 16 : t->c->workers;
@@ -308,6 +325,182 @@ static int next_batch(trainer *t, batch *b)
         if (started[i]) pthread_join(th[i], NULL);
         if (wa[i].rc && !rc) rc = ws_fail(wa[i].rc, "%s", wa[i].msg);
     }
+    return rc;
+}
+
+/* ---- the feature cache (opt-in) --------------------------------------------------------------------- */
+
+#define CACHE_FORMAT "wsseed-views-1"
+
+/* What the cached views depend on: model, data, augmentation, K, storage, seed, task. */
+static char *cache_settings(const trainer *t)
+{
+    static const char *const pre[] = {"task", "model.clip", "data.", "aug.", "train.seed", "train.cache_", NULL};
+    ws_cfg_key sub[64];
+    size_t k = 0;
+    for (size_t i = 0; i < WS_TRAIN_NKEYS && k < 64; i++)
+        for (int j = 0; pre[j]; j++)
+            if (!strncmp(WS_TRAIN_KEYS[i].key, pre[j], strlen(pre[j]))) { sub[k++] = WS_TRAIN_KEYS[i]; break; }
+    ws_train_cfg c = *t->c;
+    if (!t->seg) c.seed_dir[0] = '\0';   /* unused by the cls task */
+    char *text = ws_cfg_dump(sub, k, &c), *out = NULL;
+    if (text && (out = malloc(strlen(text) + 128)))
+        sprintf(out, "%sarch: %lld %lld %lld %lld\n", text, (long long)t->arch[0], (long long)t->arch[1],
+                (long long)t->arch[2], (long long)t->arch[3]);
+    free(text);
+    return out;
+}
+
+/* Writes a float32/float16 tensor as a dataset. */
+static int put_tensor(ws_h5file *f, const char *name, ws_at_tensor x)
+{
+    int64_t sh[8], n = 0;
+    int nd = 0, dt = 0;
+    if (ws_at_shape(x, sh, 8, &nd) || ws_at_dtype_of(x, &dt) || ws_at_numel(x, &n))
+        return ws_fail(WS_ETORCH, "%s: %s", name, ws_at_last_error());
+    size_t bytes = (size_t)n * ws_at_dtype_size(dt);
+    void *buf = malloc(bytes ? bytes : 1);
+    if (!buf) return ws_fail(WS_ENOMEM, "out of memory");
+    int rc = ws_at_read(x, buf, bytes) ? ws_fail(WS_ETORCH, "%s: %s", name, ws_at_last_error())
+                                       : ws_h5_write_raw(f, name, dt, nd, sh, buf);
+    free(buf);
+    return rc;
+}
+
+/* The K views of image i: augmentation from (seed, image, view), the trunk in one batch of K.
+ * *trunk (g-owned) is (K, T, Wv) (float16 when cached so), fg (K, n_fg), maps (K, C, C) (seg). */
+static int cache_views(trainer *t, ws_scope *g, int i, ws_at_tensor *trunk, int *gh, int *gw, uint8_t *fg, uint8_t *maps)
+{
+    const ws_train_cfg *c = t->c;
+    const int K = c->cache_views, C = c->crop, n_fg = t->n_fg;
+    const size_t CC = (size_t)C * C;
+    const ws_aug_cfg ac = {.jitter = c->jitter, .scale_low = c->scale_low, .scale_high = c->scale_high,
+                           .short_thresh = c->short_thresh, .crop = C, .flip = c->flip};
+    ws_image img = {0};
+    uint8_t *map = NULL, lab[80];
+    float *x = malloc((size_t)K * 3 * CC * sizeof *x);
+    int rc = x ? 0 : ws_fail(WS_ENOMEM, "feature cache: out of memory");
+    if (!rc) rc = ws_dataset_read(&t->ds, i, &img, &map, lab, t->seg);
+    for (int v = 0; !rc && v < K; v++) {
+        ws_rng r;
+        ws_rng_seed(&r, ws_rng_derive((uint64_t)c->seed ^ 0xCAC4Eu, (uint64_t)i, (uint64_t)v));
+        rc = ws_aug_train(&ac, &r, img.rgb, map, img.h, img.w, x + (size_t)v * 3 * CC, map ? maps + v * CC : NULL);
+        if (map) ws_fma_presence(maps + v * CC, CC, n_fg, fg + (size_t)v * n_fg);
+        else memcpy(fg + (size_t)v * n_fg, lab, (size_t)n_fg);
+    }
+    const int64_t is[4] = {K, 3, C, C};
+    if (!rc) rc = ws_clip_image_trunk(&t->m, g, ws_g_from_data(g, x, WS_AT_F32, 4, is), WS_CLIP_POS_BILINEAR, trunk, gh, gw);
+    if (!rc && c->cache_fp16) *trunk = ws_g_to_dtype(g, *trunk, WS_AT_F16);
+    ws_image_free(&img);
+    free(map);
+    free(x);
+    return rc ? rc : g->err;
+}
+
+/* One part of the store: /views/<id>/{x (K, T, Wv), fg (K, n_fg), grid (2), map (K, C, C) (seg)}. */
+static int cache_image(trainer *t, ws_store *st, int i)
+{
+    const int K = t->c->cache_views, C = t->c->crop, n_fg = t->n_fg;
+    uint8_t *maps = malloc((size_t)K * C * C), *fg = calloc((size_t)K * n_fg, 1);
+    ws_scope g;
+    ws_h5file f = {0};
+    ws_at_tensor trunk = NULL;
+    int gh = 0, gw = 0;
+    char p[512];
+    ws_scope_init(&g);
+    int rc = maps && fg ? cache_views(t, &g, i, &trunk, &gh, &gw, fg, maps) : ws_fail(WS_ENOMEM, "out of memory");
+    if (!rc) rc = ws_store_part_begin(st, t->ds.ids[i], &f);
+    snprintf(p, sizeof p, "/views/%s/x", t->ds.ids[i]);
+    if (!rc) rc = put_tensor(&f, p, trunk);
+    const int64_t fs[2] = {K, n_fg}, ms[3] = {K, C, C}, grid[2] = {gh, gw}, two = 2;
+    snprintf(p, sizeof p, "/views/%s/fg", t->ds.ids[i]);
+    if (!rc) rc = ws_h5_write_raw(&f, p, WS_U8, 2, fs, fg);
+    snprintf(p, sizeof p, "/views/%s/grid", t->ds.ids[i]);
+    if (!rc) rc = ws_h5_write_raw(&f, p, WS_I64, 1, &two, grid);
+    snprintf(p, sizeof p, "/views/%s/map", t->ds.ids[i]);
+    if (!rc && t->seg) rc = ws_h5_write_raw(&f, p, WS_U8, 3, ms, maps);
+    if (!rc) rc = ws_store_part_commit(&f);
+    else ws_h5_close(&f);
+    ws_scope_free(&g);
+    free(maps);
+    free(fg);
+    return rc;
+}
+
+/* Builds what is missing of the cache (resumable), then opens it for reading. */
+static int cache_prepare(trainer *t)
+{
+    const ws_train_cfg *c = t->c;
+    ws_store st = {0};
+    int rc, complete = 0, todo = 0;
+    char *settings = cache_settings(t);
+    if (c->cache_views < 1) { free(settings); return ws_fail(WS_EINVAL, "train.cache_views must be >= 1"); }
+    if (!settings) return ws_fail(WS_ENOMEM, "out of memory");
+    rc = ws_store_open_write_as(&st, c->feature_cache, settings, "views", CACHE_FORMAT);
+    if (rc) {
+        rc = ws_fail(rc, "%s (the feature cache's model, images, augmentation, views or seed changed?)", ws_last_error());
+        goto done;
+    }
+    for (int i = 0; i < t->ds.n; i++) todo += !ws_store_has(&st, t->ds.ids[i]);
+    if (todo) {
+        tlog(t, "feature cache: %d views of %d images -> %s", c->cache_views, todo, c->feature_cache);
+        ws_progress pg;
+        ws_progress_start(&pg, "cache", todo);
+        for (int i = 0; i < t->ds.n && !rc; i++) {
+            if (ws_store_has(&st, t->ds.ids[i])) continue;
+            if (!(rc = cache_image(t, &st, i))) ws_progress_step(&pg, 1, NULL);
+        }
+        ws_progress_end(&pg);
+    }
+    if (!rc) rc = ws_store_finish(&st, t->ds.ids, t->ds.n, &complete);
+    if (!rc && !complete) rc = ws_fail(WS_EIO, "feature cache %s is incomplete", c->feature_cache);
+    if (!rc) rc = ws_h5_open(&t->cache, c->feature_cache);
+    if (!rc) {   /* the trunk's shape, from the first image */
+        ws_array x = {0}, grid = {0};
+        char p[512];
+        snprintf(p, sizeof p, "/views/%s/x", t->ds.ids[0]);
+        rc = ws_h5_read_row(&t->cache, p, 0, WS_F32, &x);
+        snprintf(p, sizeof p, "/views/%s/grid", t->ds.ids[0]);
+        if (!rc) rc = ws_h5_read(&t->cache, p, WS_I64, &grid);
+        if (!rc) {
+            t->cache_T = (int)x.shape[0];
+            t->cache_W = (int)x.shape[1];
+            t->cache_gh = (int)((int64_t *)grid.data)[0];
+            t->cache_gw = (int)((int64_t *)grid.data)[1];
+        }
+        ws_array_free(&x);
+        ws_array_free(&grid);
+    }
+done:
+    ws_store_close(&st);
+    free(settings);
+    return rc;
+}
+
+/* Sample k of the batch from the cache: view (seed, epoch, position) mod K. */
+static int cache_load(trainer *t, batch *b, int k, int64_t pos)
+{
+    const char *id = t->ds.ids[b->index[k]];
+    const int64_t v = ws_rng_derive((uint64_t)t->c->seed ^ 0x5EEDu, (uint64_t)t->epoch, (uint64_t)pos) % t->c->cache_views;
+    const size_t TW = (size_t)t->cache_T * t->cache_W, CC = (size_t)b->C * b->C;
+    ws_array x = {0}, fg = {0}, map = {0};
+    char p[512];
+    snprintf(p, sizeof p, "/views/%s/x", id);
+    int rc = ws_h5_read_row(&t->cache, p, v, WS_F32, &x);
+    snprintf(p, sizeof p, "/views/%s/fg", id);
+    if (!rc) rc = ws_h5_read_row(&t->cache, p, v, WS_U8, &fg);
+    snprintf(p, sizeof p, "/views/%s/map", id);
+    if (!rc && b->want_map) rc = ws_h5_read_row(&t->cache, p, v, WS_U8, &map);
+    if (!rc && (size_t)ws_array_numel(&x) != TW) rc = ws_fail(WS_ESHAPE, "feature cache: %s has another shape", p);
+    if (!rc) {
+        memcpy(b->trunk + k * TW, x.data, TW * sizeof(float));
+        memcpy(b->fg + (size_t)k * b->n_fg, fg.data, (size_t)b->n_fg);
+        memcpy(b->ol + (size_t)k * b->n_fg, fg.data, (size_t)b->n_fg);
+        if (b->want_map) memcpy(b->maps + k * CC, map.data, CC);
+    }
+    ws_array_free(&x);
+    ws_array_free(&fg);
+    ws_array_free(&map);
     return rc;
 }
 
@@ -328,8 +521,15 @@ static int chunk_grad(trainer *t, batch *b, int k0, int n, ws_at_tensor *acc, st
     const uint8_t *fg = b->fg + (size_t)k0 * b->n_fg;
     const uint8_t *pos = t->seg && c->online_labels ? b->ol + (size_t)k0 * b->n_fg : fg;
     ws_fma_batch fb = {.N = n, .H = b->C, .W = b->C, .fg_labels = pos, .mcl_labels = c->w_mcl != 0 ? fg : NULL,
-                       .seeds = b->want_map ? b->maps + k0 * CC : NULL,
-                       .images = ws_g_from_data(&g, b->images + (size_t)k0 * 3 * CC, WS_AT_F32, 4, is)};
+                       .seeds = b->want_map ? b->maps + k0 * CC : NULL};
+    if (b->trunk) {
+        const int64_t ts[3] = {n, t->cache_T, t->cache_W};
+        fb.trunk = ws_g_from_data(&g, b->trunk + (size_t)k0 * t->cache_T * t->cache_W, WS_AT_F32, 3, ts);
+        fb.grid_h = t->cache_gh;
+        fb.grid_w = t->cache_gw;
+    } else {
+        fb.images = ws_g_from_data(&g, b->images + (size_t)k0 * 3 * CC, WS_AT_F32, 4, is);
+    }
     ws_fma_opts o = {.n_fg = b->n_fg, .sm_eps = c->sm_eps, .w_mcl = c->w_mcl, .w_cam_fg = c->w_cam_fg,
                      .w_cam_bg = c->w_cam_bg, .create_graph = 1, .pos_interp = WS_CLIP_POS_BILINEAR,
                      .fast_text = c->fast_text};
@@ -516,7 +716,9 @@ static int loop(trainer *t)
     b.ol = calloc((size_t)b.B * b.n_fg, 1);
     b.index = malloc((size_t)b.B * sizeof *b.index);
     b.seeds = malloc((size_t)b.B * sizeof *b.seeds);
-    int rc = b.images && b.maps && b.fg && b.ol && b.index && b.seeds ? 0 : ws_fail(WS_ENOMEM, "out of memory");
+    if (c->feature_cache[0]) b.trunk = malloc((size_t)b.B * t->cache_T * t->cache_W * sizeof *b.trunk);
+    int rc = b.images && b.maps && b.fg && b.ol && b.index && b.seeds && (b.trunk || !c->feature_cache[0])
+             ? 0 : ws_fail(WS_ENOMEM, "out of memory");
     int save_every = c->save_every > 0 ? c->save_every : (c->max_iter / 10 > 1000 ? c->max_iter / 10 : 1000);
     ws_progress pg;
     ws_progress_start(&pg, c->task, c->max_iter);
@@ -548,6 +750,7 @@ static int loop(trainer *t)
     free(b.ol);
     free(b.index);
     free(b.seeds);
+    free(b.trunk);
     return rc;
 }
 
@@ -568,6 +771,7 @@ static int run(trainer *t, const char *resume)
     if (!(t->config_text = ws_cfg_dump(WS_TRAIN_KEYS, WS_TRAIN_NKEYS, c))) return ws_fail(WS_ENOMEM, "out of memory");
     ws_at_set_num_threads(c->threads);
     if ((rc = setup_model(t)) || (rc = init_ctx(t)) || (rc = setup_data(t))) return rc;
+    if (c->feature_cache[0] && (rc = cache_prepare(t))) return rc;
     t->sgd = (ws_sgd){.momentum = c->momentum, .weight_decay = c->weight_decay};
     t->sched = (ws_lr_sched){.base_lr = c->lr, .warm_iters = c->warm_iters, .warm_factor = c->warm_factor,
                              .max_iter = c->max_iter, .eta_min = c->eta_min};
@@ -607,9 +811,41 @@ int ws_train_run(const ws_train_cfg *c, const char *resume)
     }
     if (t.csv) fclose(t.csv);
     if (t.log) fclose(t.log);
+    ws_h5_close(&t.cache);
     free(t.perm);
     free(t.config_text);
     ws_sgd_free(&t.sgd);
+    ws_dataset_close(&t.ds);
+    ws_prompt_free(&t.p);
+    ws_bpe_free(&t.bpe);
+    ws_clip_free(&t.m);
+    return rc;
+}
+
+int ws_train_cache_recompute(const ws_train_cfg *c, int image, float **out, int64_t *numel)
+{
+    trainer t;
+    ws_scope g;
+    memset(&t, 0, sizeof t);
+    t.c = c;
+    t.seg = !strcmp(c->task, "seg");
+    *out = NULL;
+    ws_scope_init(&g);
+    int rc = setup_model(&t);
+    if (!rc) rc = setup_data(&t);
+    uint8_t *fg = malloc((size_t)c->cache_views * 80), *maps = malloc((size_t)c->cache_views * c->crop * c->crop);
+    ws_at_tensor trunk = NULL, t32 = NULL;
+    int gh, gw;
+    if (!rc && (!fg || !maps)) rc = ws_fail(WS_ENOMEM, "out of memory");
+    if (!rc && (image < 0 || image >= t.ds.n)) rc = ws_fail(WS_EINVAL, "image %d out of range", image);
+    if (!rc) rc = cache_views(&t, &g, image, &trunk, &gh, &gw, fg, maps);
+    if (!rc) t32 = ws_g_to_dtype(&g, trunk, WS_AT_F32);
+    if (!rc && !g.err && !ws_at_numel(t32, numel) && (*out = malloc((size_t)*numel * sizeof **out)))
+        rc = ws_at_read(t32, *out, (size_t)*numel * sizeof **out) ? ws_fail(WS_ETORCH, "%s", ws_at_last_error()) : 0;
+    else if (!rc) rc = g.err ? g.err : ws_fail(WS_ENOMEM, "out of memory");
+    free(fg);
+    free(maps);
+    ws_scope_free(&g);
     ws_dataset_close(&t.ds);
     ws_prompt_free(&t.p);
     ws_bpe_free(&t.bpe);

@@ -33,6 +33,8 @@ typedef struct ws_train_cfg {
     int warm_iters;
     int batch, max_iter, sub_iters, seed, save_every, threads, workers;
     int fast_text;                        /* causal horizon + shared prefix in the text encoder */
+    char feature_cache[WS_CFG_STR_MAX];   /* '' or the HDF5 store of cached trunk outputs */
+    int cache_views, cache_fp16;          /* K augmented views per image; float16 storage */
 } ws_train_cfg;
 
 extern const ws_cfg_key WS_TRAIN_KEYS[];
@@ -45,6 +47,10 @@ int ws_train_run(const ws_train_cfg *c, const char *resume);
 /* Loads CLIP, the tokenizer and the prompt learner c describes (names, layout, bg prompts), ctx
  * zero; *n_fg = 20 or 80. On failure the parts built so far are in *m, *bpe, *p (free them). */
 int ws_train_build_prompt(const ws_train_cfg *c, ws_clip *m, ws_bpe *bpe, ws_prompt *p, int *n_fg);
+/* Recomputes what the feature cache holds for image index `image` of c's split: its K views'
+ * trunk outputs (K, T, Wv) as float32 (*out malloc'd, *numel values), exactly as the cache
+ * builder computes them (for round-trip tests). */
+int ws_train_cache_recompute(const ws_train_cfg *c, int image, float **out, int64_t *numel);
 /* Sets p's ctx from a wsseed .h5 checkpoint or a .pth state dict with prompt_learner.ctx. */
 int ws_train_load_ctx(ws_prompt *p, const char *path);
 #endif
