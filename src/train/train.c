@@ -138,6 +138,8 @@ typedef struct trainer {
     FILE *log, *csv;
     char *config_text;
     ws_h5file cache;        /* the merged feature cache, when used */
+    int64_t snap_epoch, snap_cursor, *snap_perm;   /* loader state after the batch in use (checkpoints) */
+    ws_rng snap_rng;
     int cache_T, cache_W, cache_gh, cache_gw;
 } trainer;
 
@@ -562,7 +564,7 @@ static int chunk_grad(trainer *t, batch *b, int k0, int n, ws_at_tensor *acc, st
 static int train_step(trainer *t, batch *b, double lr, step_stats *st)
 {
     ws_at_tensor acc = NULL;
-    int rc = next_batch(t, b), per = b->B / t->c->sub_iters;
+    int rc = 0, per = b->B / t->c->sub_iters;
     memset(st, 0, sizeof *st);
     for (int s = 0; !rc && s < t->c->sub_iters; s++) rc = chunk_grad(t, b, s * per, per, &acc, st);
     if (!rc && !isfinite(st->loss))
@@ -595,15 +597,15 @@ static int tensor_array(ws_at_tensor x, ws_array *a)
 static int save(trainer *t, const char *name)
 {
     char path[sizeof t->dir + 64];
-    ws_ckpt k = {.format_version = WS_CKPT_FORMAT, .iteration = t->it, .seed = t->c->seed, .data_rng = t->data_rng,
-                 .epoch = t->epoch, .cursor = t->cursor, .config = t->config_text};
+    ws_ckpt k = {.format_version = WS_CKPT_FORMAT, .iteration = t->it, .seed = t->c->seed, .data_rng = t->snap_rng,
+                 .epoch = t->snap_epoch, .cursor = t->snap_cursor, .config = t->config_text};
     snprintf(k.task, sizeof k.task, "%.15s", t->c->task);
     memcpy(k.arch, t->arch, sizeof k.arch);
     int rc = tensor_array(t->p.ctx, &k.ctx);
     if (!rc && t->sgd.buf) rc = tensor_array(t->sgd.buf, &k.momentum);
     int64_t n = t->ds.n;
     if (!rc) rc = ws_array_alloc(&k.perm, WS_I64, 1, &n);
-    if (!rc) memcpy(k.perm.data, t->perm, (size_t)n * sizeof *t->perm);
+    if (!rc) memcpy(k.perm.data, t->snap_perm, (size_t)n * sizeof *t->perm);
     snprintf(path, sizeof path, "%s/checkpoints/%s", t->dir, name);
     if (!rc) rc = ws_ckpt_write(path, &k);
     k.config = NULL;
@@ -705,20 +707,55 @@ static int write_run_files(trainer *t)
 
 /* ---- the loop --------------------------------------------------------------------------------- */
 
+static int batch_alloc(trainer *t, batch *b)
+{
+    const ws_train_cfg *c = t->c;
+    *b = (batch){.B = c->batch, .C = c->crop, .n_fg = t->n_fg, .want_map = t->seg};
+    const size_t CC = (size_t)b->C * b->C;
+    b->images = malloc((size_t)b->B * 3 * CC * sizeof *b->images);
+    b->maps = malloc((size_t)b->B * CC);
+    b->fg = malloc((size_t)b->B * b->n_fg);
+    b->ol = calloc((size_t)b->B * b->n_fg, 1);
+    b->index = malloc((size_t)b->B * sizeof *b->index);
+    b->seeds = malloc((size_t)b->B * sizeof *b->seeds);
+    if (c->feature_cache[0]) b->trunk = malloc((size_t)b->B * t->cache_T * t->cache_W * sizeof *b->trunk);
+    return b->images && b->maps && b->fg && b->ol && b->index && b->seeds && (b->trunk || !c->feature_cache[0])
+           ? 0 : ws_fail(WS_ENOMEM, "out of memory");
+}
+
+static void batch_free(batch *b)
+{
+    free(b->images); free(b->maps); free(b->fg); free(b->ol); free(b->index); free(b->seeds); free(b->trunk);
+}
+
+/* The loader's state after the batch about to be used: what a checkpoint after it records. */
+static void snapshot(trainer *t)
+{
+    t->snap_epoch = t->epoch;
+    t->snap_cursor = t->cursor;
+    t->snap_rng = t->data_rng;
+    memcpy(t->snap_perm, t->perm, (size_t)t->ds.n * sizeof *t->perm);
+}
+
+typedef struct prefetch { trainer *t; batch *b; int rc; char msg[1024]; } prefetch;
+
+static void *prefetch_run(void *arg)
+{
+    prefetch *p = arg;
+    if ((p->rc = next_batch(p->t, p->b))) snprintf(p->msg, sizeof p->msg, "%s", ws_last_error());
+    return NULL;
+}
+
+/* The loop: the next batch is decoded and augmented in a thread while the current step computes
+ * (the loader's state is snapshot before, so checkpoints and results do not change). */
 static int loop(trainer *t)
 {
     const ws_train_cfg *c = t->c;
-    batch b = {.B = c->batch, .C = c->crop, .n_fg = t->n_fg, .want_map = t->seg};
-    const size_t CC = (size_t)b.C * b.C;
-    b.images = malloc((size_t)b.B * 3 * CC * sizeof *b.images);
-    b.maps = malloc((size_t)b.B * CC);
-    b.fg = malloc((size_t)b.B * b.n_fg);
-    b.ol = calloc((size_t)b.B * b.n_fg, 1);
-    b.index = malloc((size_t)b.B * sizeof *b.index);
-    b.seeds = malloc((size_t)b.B * sizeof *b.seeds);
-    if (c->feature_cache[0]) b.trunk = malloc((size_t)b.B * t->cache_T * t->cache_W * sizeof *b.trunk);
-    int rc = b.images && b.maps && b.fg && b.ol && b.index && b.seeds && (b.trunk || !c->feature_cache[0])
-             ? 0 : ws_fail(WS_ENOMEM, "out of memory");
+    batch b[2];
+    memset(b, 0, sizeof b);
+    int rc = batch_alloc(t, &b[0]), cur = 0;
+    if (!rc) rc = batch_alloc(t, &b[1]);
+    if (!rc && t->it < c->max_iter) rc = next_batch(t, &b[cur]);
     int save_every = c->save_every > 0 ? c->save_every : (c->max_iter / 10 > 1000 ? c->max_iter / 10 : 1000);
     ws_progress pg;
     ws_progress_start(&pg, c->task, c->max_iter);
@@ -726,7 +763,16 @@ static int loop(trainer *t)
     while (!rc && t->it < c->max_iter) {
         double t0 = ws_now(), lr = ws_lr_at(&t->sched, (long)t->it);
         step_stats st;
-        if ((rc = train_step(t, &b, lr, &st))) break;
+        snapshot(t);
+        pthread_t th;
+        prefetch pf = {.t = t, .b = &b[1 - cur]};
+        int started = t->it + 1 < c->max_iter && !pthread_create(&th, NULL, prefetch_run, &pf);
+        if (t->it + 1 < c->max_iter && !started) prefetch_run(&pf);   /* no thread: load it now */
+        rc = train_step(t, &b[cur], lr, &st);
+        if (started) pthread_join(th, NULL);
+        if (!rc && pf.rc) rc = ws_fail(pf.rc, "%s", pf.msg);
+        if (rc) break;
+        cur = 1 - cur;
         t->it++;
         double dt = ws_now() - t0;
         fprintf(t->csv, "%lld,%.8g,%.8g,%.8g,%.8g,%.8g,%d,%.4f\n", (long long)t->it, st.loss, st.mcl, st.cam_fg,
@@ -744,13 +790,8 @@ static int loop(trainer *t)
     ws_progress_end(&pg);
     if (!rc) rc = save(t, "final.h5");
     if (!rc) tlog(t, "done: %s/checkpoints/final.h5 (export the context with `wsseed export-ctx`)", t->dir);
-    free(b.images);
-    free(b.maps);
-    free(b.fg);
-    free(b.ol);
-    free(b.index);
-    free(b.seeds);
-    free(b.trunk);
+    batch_free(&b[0]);
+    batch_free(&b[1]);
     return rc;
 }
 
@@ -790,6 +831,8 @@ static int run(trainer *t, const char *resume)
         tlog(t, "%s is already at iteration %lld of %d: nothing to do", from, (long long)t->it, c->max_iter);
         return 0;
     }
+    if (!(t->snap_perm = malloc((size_t)t->ds.n * sizeof *t->snap_perm))) return ws_fail(WS_ENOMEM, "out of memory");
+    snapshot(t);   /* what start.h5 (and a run that stops before its first step) records */
     if ((rc = write_run_files(t)) || (rc = open_metrics(t))) return rc;
     if (t->it == 0 && (rc = save(t, "start.h5"))) return rc;
     tlog(t, "training %s prompts: %d images of %s/%s, batch %d, %d iterations, %d prompts x %d ctx tokens -> %s",
@@ -812,6 +855,7 @@ int ws_train_run(const ws_train_cfg *c, const char *resume)
     if (t.csv) fclose(t.csv);
     if (t.log) fclose(t.log);
     ws_h5_close(&t.cache);
+    free(t.snap_perm);
     free(t.perm);
     free(t.config_text);
     ws_sgd_free(&t.sgd);
