@@ -59,10 +59,21 @@ int ws_fma_forward(const ws_clip *m, const ws_prompt *p, ws_scope *g, const ws_f
                    const ws_fma_opts *o, ws_fma_out *out)
 {
     memset(out, 0, sizeof *out);
-    ws_clip_image_opts io = {.pos_interp = o->pos_interp, .patch_mean = 1, .gradcam_leaf = 1,
+    /* without Grad-CAM (the cls task's zero-weight CAM loss) nothing of the image needs autograd */
+    const int need_cam = o->cam || (b->seeds && (o->w_cam_fg != 0.0 || o->w_cam_bg != 0.0));
+    ws_clip_image_opts io = {.pos_interp = o->pos_interp, .patch_mean = 1, .gradcam_leaf = need_cam,
                              .attn_mean = o->attn_mean, .proj_all = o->proj_all};
-    int rc = b->trunk ? ws_clip_encode_image_tail(m, g, b->trunk, b->grid_h, b->grid_w, &io, &out->img)
+    ws_at_guard ng = NULL;
+    int rc = 0;
+    if (b->img_emb) {   /* cached embeddings */
+        if (need_cam) return ws_fail(WS_EINVAL, "Grad-CAMs need the image, not cached embeddings");
+        out->img.patch_mean = b->img_emb;
+    } else {
+        if (!need_cam && ws_at_grad_mode_enter(0, NULL, &ng)) return ws_fail(WS_ETORCH, "grad mode: %s", ws_at_last_error());
+        rc = b->trunk ? ws_clip_encode_image_tail(m, g, b->trunk, b->grid_h, b->grid_w, &io, &out->img)
                       : ws_clip_encode_image(m, g, b->images, &io, &out->img);
+        ws_at_guard_exit(ng);
+    }
     if (rc) return rc;
     if ((rc = encode_prompts(m, p, g, o->fast_text, out))) return rc;
     out->logit_scale = ws_g_unary(g, WS_AT_EXP, m->logit_scale);
@@ -71,7 +82,6 @@ int ws_fma_forward(const ws_clip *m, const ws_prompt *p, ws_scope *g, const ws_f
     out->y = ws_fma_masked_softmax(g, out->logits, out->sm_mask, o->sm_eps);
     if (g->err) return g->err;
     if ((rc = ws_positives_from(&out->pos, b->fg_labels, b->N, o->n_fg))) return rc;
-    int need_cam = o->cam || (b->seeds && (o->w_cam_fg != 0.0 || o->w_cam_bg != 0.0));
     if (need_cam && out->pos.P > 0) {
         rc = ws_gradcam(g, out->y, out->img.ln1_leaf, &out->pos, out->img.grid_h, out->img.grid_w, o->create_graph,
                         &out->gc);

@@ -21,6 +21,7 @@ typedef struct ws_fma_batch {
     const uint8_t *seeds;       /* (N, H, W) seed maps for the CAM loss, or NULL */
     ws_at_tensor trunk;         /* or: (N, 1+gh*gw, Wv) the last block's input (a feature cache) */
     int grid_h, grid_w;         /* with trunk */
+    ws_at_tensor img_emb;       /* or: (N, E) the image embeddings themselves (no Grad-CAM then) */
 } ws_fma_batch;
 
 typedef struct ws_fma_opts {

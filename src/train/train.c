@@ -141,6 +141,7 @@ typedef struct trainer {
     int64_t snap_epoch, snap_cursor, *snap_perm;   /* loader state after the batch in use (checkpoints) */
     ws_rng snap_rng;
     int cache_T, cache_W, cache_gh, cache_gw;
+    int cache_emb;          /* no Grad-CAM in this task: the cache holds image embeddings (K, E) */
 } trainer;
 
 static void tlog(trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -347,8 +348,8 @@ static char *cache_settings(const trainer *t)
     if (!t->seg) c.seed_dir[0] = '\0';   /* unused by the cls task */
     char *text = ws_cfg_dump(sub, k, &c), *out = NULL;
     if (text && (out = malloc(strlen(text) + 128)))
-        sprintf(out, "%sarch: %lld %lld %lld %lld\n", text, (long long)t->arch[0], (long long)t->arch[1],
-                (long long)t->arch[2], (long long)t->arch[3]);
+        sprintf(out, "%sarch: %lld %lld %lld %lld\ncontent: %s\n", text, (long long)t->arch[0], (long long)t->arch[1],
+                (long long)t->arch[2], (long long)t->arch[3], t->cache_emb ? "image embeddings" : "last-block inputs");
     free(text);
     return out;
 }
@@ -391,8 +392,21 @@ static int cache_views(trainer *t, ws_scope *g, int i, ws_at_tensor *trunk, int 
         else memcpy(fg + (size_t)v * n_fg, lab, (size_t)n_fg);
     }
     const int64_t is[4] = {K, 3, C, C};
-    if (!rc) rc = ws_clip_image_trunk(&t->m, g, ws_g_from_data(g, x, WS_AT_F32, 4, is), WS_CLIP_POS_BILINEAR, trunk, gh, gw);
-    if (!rc && c->cache_fp16) *trunk = ws_g_to_dtype(g, *trunk, WS_AT_F16);
+    if (!rc && t->cache_emb) {   /* the whole image encoder, no autograd: (K, E) embeddings */
+        ws_clip_image_opts io = {.pos_interp = WS_CLIP_POS_BILINEAR, .patch_mean = 1};
+        ws_clip_image_out o = {0};
+        ws_at_guard ng = NULL;
+        if (ws_at_grad_mode_enter(0, NULL, &ng)) rc = ws_fail(WS_ETORCH, "%s", ws_at_last_error());
+        if (!rc) rc = ws_clip_encode_image(&t->m, g, ws_g_from_data(g, x, WS_AT_F32, 4, is), &io, &o);
+        ws_at_guard_exit(ng);
+        *trunk = o.patch_mean;
+        *gh = o.grid_h;
+        *gw = o.grid_w;
+        ws_clip_image_out_free(&o);
+    } else if (!rc) {
+        rc = ws_clip_image_trunk(&t->m, g, ws_g_from_data(g, x, WS_AT_F32, 4, is), WS_CLIP_POS_BILINEAR, trunk, gh, gw);
+        if (!rc && c->cache_fp16) *trunk = ws_g_to_dtype(g, *trunk, WS_AT_F16);
+    }
     ws_image_free(&img);
     free(map);
     free(x);
@@ -435,6 +449,7 @@ static int cache_prepare(trainer *t)
     const ws_train_cfg *c = t->c;
     ws_store st = {0};
     int rc, complete = 0, todo = 0;
+    t->cache_emb = !t->seg && c->w_cam_fg == 0 && c->w_cam_bg == 0;
     char *settings = cache_settings(t);
     if (c->cache_views < 1) { free(settings); return ws_fail(WS_EINVAL, "train.cache_views must be >= 1"); }
     if (!settings) return ws_fail(WS_ENOMEM, "out of memory");
@@ -465,8 +480,8 @@ static int cache_prepare(trainer *t)
         snprintf(p, sizeof p, "/views/%s/grid", t->ds.ids[0]);
         if (!rc) rc = ws_h5_read(&t->cache, p, WS_I64, &grid);
         if (!rc) {
-            t->cache_T = (int)x.shape[0];
-            t->cache_W = (int)x.shape[1];
+            t->cache_T = x.ndim == 2 ? (int)x.shape[0] : 1;
+            t->cache_W = (int)x.shape[x.ndim - 1];
             t->cache_gh = (int)((int64_t *)grid.data)[0];
             t->cache_gw = (int)((int64_t *)grid.data)[1];
         }
@@ -524,7 +539,10 @@ static int chunk_grad(trainer *t, batch *b, int k0, int n, ws_at_tensor *acc, st
     const uint8_t *pos = t->seg && c->online_labels ? b->ol + (size_t)k0 * b->n_fg : fg;
     ws_fma_batch fb = {.N = n, .H = b->C, .W = b->C, .fg_labels = pos, .mcl_labels = c->w_mcl != 0 ? fg : NULL,
                        .seeds = b->want_map ? b->maps + k0 * CC : NULL};
-    if (b->trunk) {
+    if (b->trunk && t->cache_emb) {
+        const int64_t es[2] = {n, t->cache_W};
+        fb.img_emb = ws_g_from_data(&g, b->trunk + (size_t)k0 * t->cache_W, WS_AT_F32, 2, es);
+    } else if (b->trunk) {
         const int64_t ts[3] = {n, t->cache_T, t->cache_W};
         fb.trunk = ws_g_from_data(&g, b->trunk + (size_t)k0 * t->cache_T * t->cache_W, WS_AT_F32, 3, ts);
         fb.grid_h = t->cache_gh;
@@ -877,6 +895,7 @@ int ws_train_cache_recompute(const ws_train_cfg *c, int image, float **out, int6
     ws_scope_init(&g);
     int rc = setup_model(&t);
     if (!rc) rc = setup_data(&t);
+    t.cache_emb = !t.seg && c->w_cam_fg == 0 && c->w_cam_bg == 0;
     uint8_t *fg = malloc((size_t)c->cache_views * 80), *maps = malloc((size_t)c->cache_views * c->crop * c->crop);
     ws_at_tensor trunk = NULL, t32 = NULL;
     int gh, gw;
