@@ -94,7 +94,9 @@ cleanup:
     return rc;
 }
 
-int ws_dump_caa(const ws_dump_args *a)
+/* Runs fn on every case below group of the input and commits the output. */
+static int dump_cases(const ws_dump_args *a, const char *group,
+                      int (*fn)(const ws_h5file *, ws_h5file *, const char *))
 {
     ws_h5file in = {0}, out = {0};
     char **names = NULL;
@@ -102,8 +104,8 @@ int ws_dump_caa(const ws_dump_args *a)
     int rc;
     TRY(ws_h5_open(&in, a->input));
     TRY(ws_h5_create(&out, a->output));
-    TRY(case_names(&in, "/input/caa", &names, &n));
-    for (size_t i = 0; i < n; i++) TRY(caa_case(&in, &out, names[i]));
+    TRY(case_names(&in, group, &names, &n));
+    for (size_t i = 0; i < n; i++) TRY(fn(&in, &out, names[i]));
     TRY(ws_h5_commit(&out));
 cleanup:
     ws_h5_strings_free(names, n);
@@ -111,6 +113,8 @@ cleanup:
     ws_h5_close(&in);
     return rc;
 }
+
+int ws_dump_caa(const ws_dump_args *a) { return dump_cases(a, "/input/caa", caa_case); }
 
 /* ---- SAMS ---- */
 
@@ -167,23 +171,7 @@ cleanup:
     return rc;
 }
 
-int ws_dump_sams(const ws_dump_args *a)
-{
-    ws_h5file in = {0}, out = {0};
-    char **names = NULL;
-    size_t n = 0;
-    int rc;
-    TRY(ws_h5_open(&in, a->input));
-    TRY(ws_h5_create(&out, a->output));
-    TRY(case_names(&in, "/input/sams", &names, &n));
-    for (size_t i = 0; i < n; i++) TRY(sams_case(&in, &out, names[i]));
-    TRY(ws_h5_commit(&out));
-cleanup:
-    ws_h5_strings_free(names, n);
-    ws_h5_close(&out);
-    ws_h5_close(&in);
-    return rc;
-}
+int ws_dump_sams(const ws_dump_args *a) { return dump_cases(a, "/input/sams", sams_case); }
 
 /* ---- merge ---- */
 

@@ -73,40 +73,30 @@ int ws_pipe_keys(ws_cfg_key **tab, size_t *n)
 void ws_pipe_defaults(ws_pipe_cfg *c)
 {
     memset(c, 0, sizeof *c);
+    ws_train_defaults(&c->cls);
+    ws_train_defaults_seg(&c->seg);
+    const ws_train_cfg *t = &c->cls;   /* model and data as the training defaults */
+    snprintf(c->clip, sizeof c->clip, "%s", t->clip);
+    snprintf(c->vocab, sizeof c->vocab, "%s", t->vocab);
+    snprintf(c->dataset, sizeof c->dataset, "%s", t->dataset);
+    snprintf(c->root, sizeof c->root, "%s", t->root);
+    snprintf(c->split, sizeof c->split, "%s", t->split);
+    snprintf(c->image_dir, sizeof c->image_dir, "%s", t->image_dir);
+    snprintf(c->label_dir, sizeof c->label_dir, "%s", t->label_dir);
+    snprintf(c->split_file, sizeof c->split_file, "%s", t->split_file);
+    snprintf(c->out_dir, sizeof c->out_dir, "%s", t->out_dir);
     strcpy(c->run, "voc");
-    strcpy(c->out_dir, "experiments");
-    strcpy(c->clip, "checkpoints/ViT-B-16.pt");
-    strcpy(c->vocab, "checkpoints/bpe_simple_vocab_16e6.txt.gz");
-    strcpy(c->sam, "checkpoints/sam_vit_h_4b8939.pth");
-    strcpy(c->dataset, "voc");
-    strcpy(c->root, "data/VOC2012");
-    strcpy(c->split, "train_aug");
-    strcpy(c->image_dir, "JPEGImages");
-    strcpy(c->label_dir, "SegmentationClassAug");
-    strcpy(c->split_file, "ImageSets/Segmentation/{split}.txt");
+    ws_masks_defaults(&c->masks);
+    snprintf(c->sam, sizeof c->sam, "%s", c->masks.sam);
     c->synth_min = 160;
     c->synth_max = 320;
     c->synth_classes = 20;
-    ws_masks_defaults(&c->masks);
-    ws_train_defaults(&c->cls);
-    ws_train_defaults(&c->seg);
-    ws_train_cfg *s = &c->seg;   /* configs/voc/seg.yaml */
-    strcpy(s->task, "seg");
-    s->csc = 1;
-    strcpy(s->cls_token_pos, "front");
-    strcpy(s->bg_names, "empty");
-    strcpy(s->init_seed, "\xe6\x9c\xba");   /* 机 */
-    s->init_std = 0.0125;
-    s->online_labels = 1;
-    s->w_mcl = 0;
-    s->w_cam_fg = s->w_cam_bg = 1;
-    s->max_iter = 17000;
     ws_caa_cfg_fma(&c->caa_cls, 0);
     ws_caa_cfg_fma(&c->caa_seg, 1);
     c->pow_cls = 0.6;
     c->pow_seg = 0.7;
-    c->threads = 1;
-    c->workers = 2;
+    c->threads = t->threads;
+    c->workers = t->workers;
     c->report_images = 6;
 }
 

@@ -120,6 +120,22 @@ void ws_train_defaults(ws_train_cfg *c)
     c->cache_fp16 = 1;
 }
 
+void ws_train_defaults_seg(ws_train_cfg *c)
+{
+    ws_train_defaults(c);
+    strcpy(c->task, "seg");
+    strcpy(c->run, "voc_seg");
+    c->csc = 1;
+    strcpy(c->cls_token_pos, "front");
+    strcpy(c->bg_names, "empty");
+    strcpy(c->init_seed, "\xe6\x9c\xba");   /* 机 */
+    c->init_std = 0.0125;
+    c->online_labels = 1;
+    c->w_mcl = 0;
+    c->w_cam_fg = c->w_cam_bg = 1;
+    c->max_iter = 17000;
+}
+
 /* ---- the run's state -------------------------------------------------------------------------- */
 
 typedef struct trainer {

@@ -41,6 +41,8 @@ extern const ws_cfg_key WS_TRAIN_KEYS[];
 extern const size_t WS_TRAIN_NKEYS;
 /* The VOC cls defaults (configs/voc/cls.yaml states the same values). */
 void ws_train_defaults(ws_train_cfg *c);
+/* The VOC seg task's settings (configs/voc/seg.yaml minus data.seed_dir). */
+void ws_train_defaults_seg(ws_train_cfg *c);
 /* Runs (or resumes: resume NULL, "auto" = newest checkpoint of the run, or a path) the training
  * described by c. Returns 0 or a WS_E* code; the message names the file/iteration at fault. */
 int ws_train_run(const ws_train_cfg *c, const char *resume);
