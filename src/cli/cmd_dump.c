@@ -38,6 +38,10 @@ static const char *help =
     "         inputs:  /inputs/{images,cls_lb,seg_label}, /inputs/infer_{image,cls_lb,ctx}\n"
     "         outputs: /cls/*, /seg/* (prompts, ctx init, forward, losses, d loss/d ctx, SGD\n"
     "                  steps), /diag/{cls,seg}/*, /lr_schedule/*, /infer/*\n"
+    "  boxsam --model sam_vit_*.pth  (boxed-SAM seeds from detector outputs)\n"
+    "         inputs:  /input/{image_rgb,class_ids}, /class_<k>/{pred_logits,pred_boxes}, /config@box_threshold\n"
+    "         outputs: /class_<k>/{query_index,scores,boxes_*,masks,iou_predictions,low_res_logits},\n"
+    "                  /label_map, /sam/image_embedding\n"
     "  caa    (no model) inputs /input/caa/<case>/{att,cam}; outputs /caa/<case>/{score,aff,\n"
     "         aff_pow,cls/*,seg/*} (official cls and seg CAA settings)\n"
     "  sams   (no model) inputs /input/sams/<case>/{cam,fg_cls,image_hw,rle_*,level}; outputs\n"
@@ -86,6 +90,10 @@ int ws_cmd_dump(int argc, char **argv)
     if (!strcmp(module, "step")) {
         if (!a.model) { fprintf(stderr, "wsseed dump step: --model CLIP.pt is required\n"); return 2; }
         return ws_dump_step(&a) ? ws_cli_error() : 0;
+    }
+    if (!strcmp(module, "boxsam")) {
+        if (!a.model) { fprintf(stderr, "wsseed dump boxsam: --model SAM.pth is required\n"); return 2; }
+        return ws_dump_boxsam(&a) ? ws_cli_error() : 0;
     }
     if (!strcmp(module, "caa")) return ws_dump_caa(&a) ? ws_cli_error() : 0;
     if (!strcmp(module, "sams")) return ws_dump_sams(&a) ? ws_cli_error() : 0;

@@ -424,3 +424,12 @@ done:
     H5Dclose(ds);
     return rc;
 }
+
+int ws_h5_attr_double(const ws_h5file *f, const char *obj, const char *attr, double *v)
+{
+    hid_t a = H5Aopen_by_name(f->id, obj, attr, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0) return ws_fail(WS_EFORMAT, "%s: %s lacks the numeric attribute '%s'", f->path, obj, attr);
+    int rc = H5Aread(a, H5T_NATIVE_DOUBLE, v) < 0 ? ws_fail(WS_EFORMAT, "%s: %s/%s is not numeric", f->path, obj, attr) : 0;
+    H5Aclose(a);
+    return rc;
+}

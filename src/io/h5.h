@@ -48,4 +48,6 @@ int ws_h5_list(const ws_h5file *f, const char *group, char ***names, size_t *n);
 
 /* Reads the string attribute attr of object obj (group or dataset) into buf (truncated to cap). */
 int ws_h5_attr_string(const ws_h5file *f, const char *obj, const char *attr, char *buf, size_t cap);
+/* Reads a scalar numeric attribute as double. */
+int ws_h5_attr_double(const ws_h5file *f, const char *obj, const char *attr, double *v);
 #endif

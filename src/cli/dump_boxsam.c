@@ -1,0 +1,136 @@
+/* dump_boxsam.c - `wsseed dump boxsam`: the boxed-SAM seed mode of boxed_sam_ref.h5 on a SAM
+ * checkpoint, from the detector outputs of each class (/class_<k>/{pred_logits, pred_boxes}):
+ * box filter (config attribute box_threshold), pixel boxes, SamPredictor boxes, one SAM mask per box
+ * (mask token 0), and the label map by the per-pixel max rule. Phrases (pred_phrases) need the
+ * WordPiece decoder and are not written yet.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/status.h"
+#include "method/boxseed.h"
+#include "model/sam.h"
+
+#define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
+
+static int put(ws_h5file *f, ws_scope *g, const char *fmt, int k, const char *name, ws_at_tensor t)
+{
+    char p[256];
+    if (g->err) return g->err;
+    snprintf(p, sizeof p, fmt, k, name);
+    return ws_cli_put(f, p, t);
+}
+
+/* One class: filter, boxes, SAM; masks kept for the composition. */
+static int boxsam_class(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws_at_tensor emb, int k, int rh, int rw,
+                        int H, int W, double thresh, int value, ws_boxmask *bm, int *nbm, uint8_t **store)
+{
+    char p[256];
+    ws_array lg = {0}, bx = {0};
+    ws_scope g;
+    int rc;
+    ws_scope_init(&g);
+    snprintf(p, sizeof p, "/class_%d/pred_logits", k);
+    TRY(ws_h5_read(in, p, WS_F32, &lg));
+    snprintf(p, sizeof p, "/class_%d/pred_boxes", k);
+    TRY(ws_h5_read(in, p, WS_F32, &bx));
+    const int Q = (int)lg.shape[1], T = (int)lg.shape[2];
+    int64_t *keep = malloc((size_t)Q * sizeof *keep);
+    float *score = malloc((size_t)Q * sizeof *score), *cxcy = malloc((size_t)Q * 4 * sizeof *cxcy);
+    float *xyxy = malloc((size_t)Q * 4 * sizeof *xyxy), *sam = malloc((size_t)Q * 4 * sizeof *sam);
+    if (!keep || !score || !cxcy || !xyxy || !sam) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto done; }
+    int n = ws_box_filter(lg.data, Q, T, thresh, keep, score);
+    for (int i = 0; i < n; i++) memcpy(cxcy + 4 * i, (float *)bx.data + 4 * keep[i], 4 * sizeof(float));
+    ws_box_to_pixels(cxcy, n, W, H, xyxy);
+    const float sx = (float)((double)rw / W), sy = (float)((double)rh / H);   /* apply_boxes_torch */
+    for (int i = 0; i < 4 * n; i++) sam[i] = xyxy[i] * (i % 2 ? sy : sx);
+    const int64_t n1[1] = {n}, n4[2] = {n, 4};
+    snprintf(p, sizeof p, "/class_%d/query_index", k);
+    if ((rc = ws_h5_write_raw(out, p, WS_I64, 1, n1, keep))) goto done;
+    snprintf(p, sizeof p, "/class_%d/scores", k);
+    if ((rc = ws_h5_write_raw(out, p, WS_F32, 1, n1, score))) goto done;
+    snprintf(p, sizeof p, "/class_%d/boxes_cxcywh", k);
+    if ((rc = ws_h5_write_raw(out, p, WS_F32, 2, n4, cxcy))) goto done;
+    snprintf(p, sizeof p, "/class_%d/boxes_xyxy", k);
+    if ((rc = ws_h5_write_raw(out, p, WS_F32, 2, n4, xyxy))) goto done;
+    snprintf(p, sizeof p, "/class_%d/boxes_sam", k);
+    if ((rc = ws_h5_write_raw(out, p, WS_F32, 2, n4, sam))) goto done;
+    if (n > 0) {
+        ws_at_tensor sparse = NULL, dense = NULL;
+        ws_sam_dec_out d;
+        rc = ws_sam_prompt(m, &g, NULL, NULL, ws_g_from_data(&g, sam, WS_AT_F32, 2, n4), NULL, &sparse, &dense);
+        if (!rc) rc = ws_sam_decode(m, &g, emb, sparse, dense, 0, &d);
+        if (rc) goto done;
+        ws_at_tensor full = ws_sam_postprocess(m, &g, d.masks, rh, rw, H, W);
+        ws_at_tensor bin = ws_g_to_dtype(&g, ws_g_scalar_op(&g, WS_AT_GT, ws_g_select(&g, full, 1, 0), 0.0), WS_AT_U8);
+        ws_at_tensor iou = ws_g_select(&g, d.iou, 1, 0);
+        if ((rc = put(out, &g, "/class_%d/%s", k, "masks", bin)) || (rc = put(out, &g, "/class_%d/%s", k, "iou_predictions", iou)) ||
+            (rc = put(out, &g, "/class_%d/%s", k, "low_res_logits", ws_g_select(&g, d.masks, 1, 0))))
+            goto done;
+        uint8_t *mk = malloc((size_t)n * H * W);
+        float *iv = malloc((size_t)n * sizeof *iv);
+        if (!mk || !iv || ws_at_read(bin, mk, (size_t)n * H * W) || ws_at_read(iou, iv, (size_t)n * sizeof *iv)) {
+            free(mk); free(iv);
+            rc = ws_fail(WS_ETORCH, "boxed SAM: %s", ws_at_last_error());
+            goto done;
+        }
+        store[k] = mk;
+        for (int i = 0; i < n; i++)
+            bm[(*nbm)++] = (ws_boxmask){.mask = mk + (size_t)i * H * W, .value = value, .score = score[i], .iou = iv[i]};
+        free(iv);
+    }
+done:
+    free(keep); free(score); free(cxcy); free(xyxy); free(sam);
+cleanup:
+    ws_array_free(&lg);
+    ws_array_free(&bx);
+    ws_scope_free(&g);
+    return rc;
+}
+
+int ws_dump_boxsam(const ws_dump_args *a)
+{
+    ws_sam m = {0};
+    ws_h5file in = {0}, out = {0};
+    ws_array img = {0}, ids = {0};
+    ws_scope g;
+    ws_boxmask *bm = NULL;
+    uint8_t *store[64] = {0}, *label = NULL;
+    int nbm = 0, rc, rh = 0, rw = 0;
+    double thresh = 0;
+    ws_scope_init(&g);
+    TRY(ws_sam_load(&m, a->model, 0));
+    TRY(ws_h5_open(&in, a->input));
+    TRY(ws_h5_read(&in, "/input/image_rgb", WS_U8, &img));
+    TRY(ws_h5_read(&in, "/input/class_ids", WS_I64, &ids));
+    TRY(ws_h5_attr_double(&in, "/config", "box_threshold", &thresh));
+    TRY(ws_h5_create(&out, a->output));
+    const int H = (int)img.shape[0], W = (int)img.shape[1], nc = (int)ids.shape[0];
+    ws_at_tensor x = ws_sam_preprocess(&m, &g, img.data, H, W, &rh, &rw);
+    ws_at_tensor emb = ws_sam_encode(&m, &g, x, NULL);
+    TRY(g.err);
+    TRY(ws_cli_put(&out, "/sam/image_embedding", emb));
+    if (nc > 64) { rc = ws_fail(WS_EINVAL, "too many classes"); goto cleanup; }
+    bm = malloc(sizeof *bm * 64 * 300);
+    if (!bm) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    for (int k = 0; k < nc; k++)
+        TRY(boxsam_class(&m, &in, &out, emb, k, rh, rw, H, W, thresh, (int)((int64_t *)ids.data)[k] + 1, bm, &nbm, store));
+    if (!(label = malloc((size_t)H * W))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    TRY(ws_boxseed_compose(bm, nbm, H, W, WS_OVERLAP_MAXID, label));
+    TRY(ws_h5_write_raw(&out, "/label_map", WS_U8, 2, (int64_t[2]){H, W}, label));
+    TRY(ws_h5_commit(&out));
+cleanup:
+    for (int k = 0; k < 64; k++) free(store[k]);
+    free(bm);
+    free(label);
+    ws_array_free(&img);
+    ws_array_free(&ids);
+    ws_scope_free(&g);
+    ws_h5_close(&out);
+    ws_h5_close(&in);
+    ws_sam_free(&m);
+    return rc;
+}

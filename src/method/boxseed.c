@@ -1,0 +1,63 @@
+/* boxseed.c - box filtering, box conversion and label-map composition (see boxseed.h). */
+#include "method/boxseed.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+
+int ws_box_filter(const float *logits, int Q, int T, double thresh, int64_t *keep, float *score)
+{
+    int n = 0;
+    for (int q = 0; q < Q; q++) {
+        float best = 0.0f;   /* sigmoid(-inf) = 0 */
+        for (int t = 0; t < T; t++) {
+            float x = logits[(size_t)q * T + t], s = isinf(x) && x < 0 ? 0.0f : 1.0f / (1.0f + expf(-x));
+            if (s > best) best = s;
+        }
+        if (best > thresh) {
+            keep[n] = q;
+            score[n++] = best;
+        }
+    }
+    return n;
+}
+
+void ws_box_to_pixels(const float *b, int n, int W, int H, float *o)
+{
+    const float sc[4] = {(float)W, (float)H, (float)W, (float)H};
+    for (int i = 0; i < n; i++) {
+        float s[4];
+        for (int k = 0; k < 4; k++) s[k] = b[4 * i + k] * sc[k];
+        float x0 = s[0] - s[2] / 2, y0 = s[1] - s[3] / 2;
+        o[4 * i] = x0;
+        o[4 * i + 1] = y0;
+        o[4 * i + 2] = s[2] + x0;
+        o[4 * i + 3] = s[3] + y0;
+    }
+}
+
+int ws_boxseed_compose(const ws_boxmask *m, int n, int H, int W, int overlap, uint8_t *out)
+{
+    const size_t HW = (size_t)H * W;
+    float *best = overlap == WS_OVERLAP_SCORE ? malloc(HW * sizeof *best) : NULL;
+    if (overlap == WS_OVERLAP_SCORE && !best) return ws_fail(WS_ENOMEM, "compose: out of memory");
+    if (overlap != WS_OVERLAP_SCORE && overlap != WS_OVERLAP_MAXID) return ws_fail(WS_EINVAL, "compose: unknown overlap rule %d", overlap);
+    memset(out, 0, HW);
+    for (size_t i = 0; best && i < HW; i++) best[i] = -INFINITY;
+    for (int j = 0; j < n; j++) {
+        const float s = m[j].score * m[j].iou;
+        for (size_t i = 0; i < HW; i++) {
+            if (!m[j].mask[i]) continue;
+            if (overlap == WS_OVERLAP_MAXID) {
+                if (m[j].value > out[i]) out[i] = (uint8_t)m[j].value;
+            } else if (s > best[i]) {
+                best[i] = s;
+                out[i] = (uint8_t)m[j].value;
+            }
+        }
+    }
+    free(best);
+    return 0;
+}

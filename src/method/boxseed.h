@@ -1,0 +1,26 @@
+/* boxseed.h - the boxed-SAM seed mode (Ravanbakhsh et al.; spec method-gdino-boxed-sam.md): boxes
+ * of a detector for the image's classes prompt SAM (one mask per box) and the masks compose a
+ * label map. Box handling follows zhaozhengChen/SAM_WSSS (the closest public implementation).
+ */
+#ifndef WS_METHOD_BOXSEED_H
+#define WS_METHOD_BOXSEED_H
+#include <stdint.h>
+
+/* Grounding-DINO's get_grounding_output filter: queries whose max sigmoid score over the text
+ * tokens (logits (Q, T), -inf padding) exceeds thresh; keep[] receives their indices, score[] the
+ * max scores. Returns the count. */
+int ws_box_filter(const float *logits, int Q, int T, double thresh, int64_t *keep, float *score);
+/* Normalised cx, cy, w, h -> pixel x0, y0, x1, y1 in float32, in the reference's operation order
+ * (s = box * (W, H, W, H); x0y0 = s.xy - s.wh / 2; x1y1 = s.wh + x0y0). Boxes may leave the image. */
+void ws_box_to_pixels(const float *cxcywh, int n, int W, int H, float *xyxy);
+
+enum { WS_OVERLAP_MAXID = 0,   /* per-pixel max of class_id + 1 (the closest implementation) */
+       WS_OVERLAP_SCORE = 1 }; /* the mask with the highest box score x SAM IoU estimate wins */
+typedef struct ws_boxmask {
+    const uint8_t *mask;   /* (H, W) 0/1 */
+    int value;             /* label value: class index + 1 */
+    float score, iou;      /* detector score, SAM IoU prediction */
+} ws_boxmask;
+/* Composes n masks into out (H, W) (0 where no mask). */
+int ws_boxseed_compose(const ws_boxmask *m, int n, int H, int W, int overlap, uint8_t *out);
+#endif
