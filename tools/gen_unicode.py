@@ -4,6 +4,7 @@
 The product never runs Python: the generated file is committed. Re-run only to move to a
 newer Unicode version:  python3 tools/gen_unicode.py > src/core/unicode_data.inc
 Tables: general category ranges, full lower-case mapping (str.lower), white space (str.isspace),
+canonical decompositions (NFD, without Hangul),
 the Final_Sigma context classes Python's str.lower uses, and the HTML5 named character references
 plus the invalid numeric references of html.unescape.
 """
@@ -76,3 +77,23 @@ w("};\n")
 invc = sorted(html._invalid_codepoints)
 w("static const uint32_t ws_html_invalid_codepoints[%d] = {%s};\n"
   % (len(invc), ", ".join("0x%X" % c for c in invc)))
+
+# canonical decompositions (NFD of one code point, recursive), Hangul syllables excluded (they
+# decompose algorithmically in C); BERT's accent stripping needs them
+dec = []
+for cp in range(0x110000):
+    if 0xD800 <= cp <= 0xDFFF or 0xAC00 <= cp <= 0xD7A3:
+        continue
+    d = unicodedata.normalize("NFD", chr(cp))
+    if d != chr(cp):
+        dec.append((cp, [ord(c) for c in d]))
+flat = []
+w("static const struct { uint32_t cp; uint16_t off; uint8_t len; } ws_uc_nfd_tab[%d] = {\n" % len(dec))
+for cp, d in dec:
+    w("  {0x%X, %d, %d},\n" % (cp, len(flat), len(d)))
+    flat.extend(d)
+w("};\n")
+w("static const uint32_t ws_uc_nfd_data[%d] = {\n" % len(flat))
+for i in range(0, len(flat), 12):
+    w("  " + ", ".join("0x%X" % c for c in flat[i:i + 12]) + ",\n")
+w("};\n")

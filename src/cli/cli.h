@@ -62,6 +62,7 @@ int ws_dump_sams(const ws_dump_args *a);
 int ws_dump_merge(const ws_dump_args *a);
 int ws_dump_eval(const ws_dump_args *a);
 int ws_dump_boxsam(const ws_dump_args *a);
+int ws_dump_gdino(const ws_dump_args *a);
 /* Writes /checkpoint/<file name with . and - as _>/{names,dtypes,ndim,shapes,sum,abs_sum,first8}:
  * every tensor of the checkpoint in file order (the golden manifest layout). */
 int ws_cli_dump_manifest(ws_h5file *out, ws_at_ckpt ck);

@@ -38,6 +38,9 @@ static const char *help =
     "         inputs:  /inputs/{images,cls_lb,seg_label}, /inputs/infer_{image,cls_lb,ctx}\n"
     "         outputs: /cls/*, /seg/* (prompts, ctx init, forward, losses, d loss/d ctx, SGD\n"
     "                  steps), /diag/{cls,seg}/*, /lr_schedule/*, /infer/*\n"
+    "  gdino  --vocab BERT_vocab.txt [--model gdino.pth]  (so far: the BERT WordPiece tokenizer and\n"
+    "         Grounding-DINO caption masks; the model itself is not implemented yet)\n"
+    "         inputs:  /tokenizer/strings; outputs: /tokenizer/*\n"
     "  boxsam --model sam_vit_*.pth  (boxed-SAM seeds from detector outputs)\n"
     "         inputs:  /input/{image_rgb,class_ids}, /class_<k>/{pred_logits,pred_boxes}, /config@box_threshold\n"
     "         outputs: /class_<k>/{query_index,scores,boxes_*,masks,iou_predictions,low_res_logits},\n"
@@ -91,6 +94,7 @@ int ws_cmd_dump(int argc, char **argv)
         if (!a.model) { fprintf(stderr, "wsseed dump step: --model CLIP.pt is required\n"); return 2; }
         return ws_dump_step(&a) ? ws_cli_error() : 0;
     }
+    if (!strcmp(module, "gdino")) return ws_dump_gdino(&a) ? ws_cli_error() : 0;
     if (!strcmp(module, "boxsam")) {
         if (!a.model) { fprintf(stderr, "wsseed dump boxsam: --model SAM.pth is required\n"); return 2; }
         return ws_dump_boxsam(&a) ? ws_cli_error() : 0;

@@ -1,10 +1,12 @@
 /* dump_boxsam.c - `wsseed dump boxsam`: the boxed-SAM seed mode of boxed_sam_ref.h5 on a SAM
  * checkpoint, from the detector outputs of each class (/class_<k>/{pred_logits, pred_boxes}):
  * box filter (config attribute box_threshold), pixel boxes, SamPredictor boxes, one SAM mask per box
- * (mask token 0), and the label map by the per-pixel max rule. Phrases (pred_phrases) need the
- * WordPiece decoder and are not written yet.
+ * (mask token 0), and the label map by the per-pixel max rule. With --vocab (BERT vocab.txt) also
+ * the phrases: get_phrases_from_posmap over the caption of /input/prompts[k] (tokens whose sigmoid
+ * exceeds the config's text_threshold, [CLS] excluded, "." kept) + "(" + str(score)[:4] + ")".
  */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "core/status.h"
 #include "method/boxseed.h"
 #include "model/sam.h"
+#include "model/wordpiece.h"
 
 #define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
 
@@ -25,8 +28,46 @@ static int put(ws_h5file *f, ws_scope *g, const char *fmt, int k, const char *na
 }
 
 /* One class: filter, boxes, SAM; masks kept for the composition. */
+/* Python's str(float): the shortest decimal that reads back to the same double. */
+static void py_float_str(double v, char *buf, size_t cap)
+{
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, cap, "%.*g", p, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    if (!strchr(buf, '.') && !strchr(buf, 'e')) strncat(buf, ".0", cap - strlen(buf) - 1);
+}
+
+/* pred_phrases of the kept queries of one class. */
+static int phrases(const ws_wordpiece *w, const char *prompt, const float *logits, int T, const int64_t *keep,
+                   const float *score, int n, double text_thresh, ws_h5file *out, int k)
+{
+    char *cap = ws_gdino_caption(prompt), **ph = calloc((size_t)(n ? n : 1), sizeof *ph), p[64];
+    int32_t *ids = NULL, *sel = NULL;
+    size_t L = 0;
+    int rc = cap && ph ? ws_wordpiece_encode(w, cap, &ids, &L) : ws_fail(WS_ENOMEM, "out of memory");
+    if (!rc && !(sel = malloc((L ? L : 1) * sizeof *sel))) rc = ws_fail(WS_ENOMEM, "out of memory");
+    for (int i = 0; !rc && i < n; i++) {
+        const float *row = logits + (size_t)keep[i] * T;
+        size_t ns = 0;
+        for (int j = 1; j < T && j < 255 && (size_t)j < L; j++)   /* left_idx 0, right_idx 255 */
+            if (1.0f / (1.0f + expf(-row[j])) > text_thresh) sel[ns++] = ids[j];
+        char *d = ws_wordpiece_decode(w, sel, ns), num[40];
+        py_float_str((double)score[i], num, sizeof num);
+        if (!d || !(ph[i] = malloc(strlen(d) + 8))) { free(d); rc = ws_fail(WS_ENOMEM, "out of memory"); break; }
+        sprintf(ph[i], "%s(%.4s)", d, num);
+        free(d);
+    }
+    snprintf(p, sizeof p, "/class_%d/pred_phrases", k);
+    if (!rc) rc = ws_h5_write_strings(out, p, ph, (size_t)n);
+    for (int i = 0; ph && i < n; i++) free(ph[i]);
+    free(ph); free(cap); free(ids); free(sel);
+    return rc;
+}
+
 static int boxsam_class(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws_at_tensor emb, int k, int rh, int rw,
-                        int H, int W, double thresh, int value, ws_boxmask *bm, int *nbm, uint8_t **store)
+                        int H, int W, double thresh, int value, ws_boxmask *bm, int *nbm, uint8_t **store,
+                        const ws_wordpiece *w, const char *prompt, double text_thresh)
 {
     char p[256];
     ws_array lg = {0}, bx = {0};
@@ -58,6 +99,7 @@ static int boxsam_class(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws
     if ((rc = ws_h5_write_raw(out, p, WS_F32, 2, n4, xyxy))) goto done;
     snprintf(p, sizeof p, "/class_%d/boxes_sam", k);
     if ((rc = ws_h5_write_raw(out, p, WS_F32, 2, n4, sam))) goto done;
+    if (w && (rc = phrases(w, prompt, lg.data, T, keep, score, n, text_thresh, out, k))) goto done;
     if (n > 0) {
         ws_at_tensor sparse = NULL, dense = NULL;
         ws_sam_dec_out d;
@@ -100,13 +142,21 @@ int ws_dump_boxsam(const ws_dump_args *a)
     ws_boxmask *bm = NULL;
     uint8_t *store[64] = {0}, *label = NULL;
     int nbm = 0, rc, rh = 0, rw = 0;
-    double thresh = 0;
+    double thresh = 0, text_thresh = 0.25;
+    ws_wordpiece wp = {0};
+    char **prompts = NULL;
+    size_t np = 0;
     ws_scope_init(&g);
+    if (a->vocab) TRY(ws_wordpiece_load(&wp, a->vocab));
     TRY(ws_sam_load(&m, a->model, 0));
     TRY(ws_h5_open(&in, a->input));
     TRY(ws_h5_read(&in, "/input/image_rgb", WS_U8, &img));
     TRY(ws_h5_read(&in, "/input/class_ids", WS_I64, &ids));
     TRY(ws_h5_attr_double(&in, "/config", "box_threshold", &thresh));
+    if (a->vocab) {
+        TRY(ws_h5_attr_double(&in, "/config", "text_threshold", &text_thresh));
+        TRY(ws_h5_read_strings(&in, "/input/prompts", &prompts, &np));
+    }
     TRY(ws_h5_create(&out, a->output));
     const int H = (int)img.shape[0], W = (int)img.shape[1], nc = (int)ids.shape[0];
     ws_at_tensor x = ws_sam_preprocess(&m, &g, img.data, H, W, &rh, &rw);
@@ -117,7 +167,8 @@ int ws_dump_boxsam(const ws_dump_args *a)
     bm = malloc(sizeof *bm * 64 * 300);
     if (!bm) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
     for (int k = 0; k < nc; k++)
-        TRY(boxsam_class(&m, &in, &out, emb, k, rh, rw, H, W, thresh, (int)((int64_t *)ids.data)[k] + 1, bm, &nbm, store));
+        TRY(boxsam_class(&m, &in, &out, emb, k, rh, rw, H, W, thresh, (int)((int64_t *)ids.data)[k] + 1, bm, &nbm, store,
+                         a->vocab && (size_t)k < np ? &wp : NULL, (size_t)k < np ? prompts[k] : "", text_thresh));
     if (!(label = malloc((size_t)H * W))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
     TRY(ws_boxseed_compose(bm, nbm, H, W, WS_OVERLAP_MAXID, label));
     TRY(ws_h5_write_raw(&out, "/label_map", WS_U8, 2, (int64_t[2]){H, W}, label));
@@ -132,5 +183,7 @@ cleanup:
     ws_h5_close(&out);
     ws_h5_close(&in);
     ws_sam_free(&m);
+    ws_wordpiece_free(&wp);
+    ws_h5_strings_free(prompts, np);
     return rc;
 }

@@ -262,3 +262,30 @@ size_t ws_html_unescape(const uint32_t *in, size_t n, uint32_t *out)
     }
     return k;
 }
+
+size_t ws_uc_nfd(const uint32_t *in, size_t n, uint32_t *out)
+{
+    size_t o = 0;
+    const size_t nt = sizeof ws_uc_nfd_tab / sizeof ws_uc_nfd_tab[0];
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = in[i];
+        if (c >= 0xAC00 && c <= 0xD7A3) {   /* Hangul syllable: L V (T) */
+            uint32_t s = c - 0xAC00, t = s % 28;
+            out[o++] = 0x1100 + s / 588;
+            out[o++] = 0x1161 + (s % 588) / 28;
+            if (t) out[o++] = 0x11A7 + t;
+            continue;
+        }
+        size_t lo = 0, hi = nt;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (ws_uc_nfd_tab[mid].cp < c) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo < nt && ws_uc_nfd_tab[lo].cp == c)
+            for (int k = 0; k < ws_uc_nfd_tab[lo].len; k++) out[o++] = ws_uc_nfd_data[ws_uc_nfd_tab[lo].off + k];
+        else
+            out[o++] = c;
+    }
+    return o;
+}

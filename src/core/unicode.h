@@ -44,4 +44,8 @@ size_t ws_uc_lower(const uint32_t *in, size_t n, uint32_t *out);
  * output length. */
 size_t ws_html_unescape(const uint32_t *in, size_t n, uint32_t *out);
 
+/* Canonical decomposition (NFD) of in[0..n) without the canonical reordering of combining marks
+ * (nothing downstream depends on their order: BERT drops them). out must hold 4*n code points;
+ * returns the output length. */
+size_t ws_uc_nfd(const uint32_t *in, size_t n, uint32_t *out);
 #endif
