@@ -2,13 +2,26 @@
 # test_gdino_golden.sh - gdino_tiny_ref.h5 through `wsseed dump gdino`, the parts implemented so
 # far: the BERT uncased WordPiece tokenizer on 70 strings (VOC/COCO names, captions, accents, CJK,
 # emoji, control characters, over-long words): pieces, input ids, decode; Grounding-DINO's
-# preprocess_caption, caption ids, position ids and block-diagonal self-attention masks. All exact.
+# preprocess_caption, caption ids, position ids and block-diagonal self-attention masks (exact); and
+# for both captions of /case: the text inputs (exact), BERT's extended mask (exact), embeddings,
+# both layers and feat_map (1e-4 + 1e-4|ref|) from gdino_tiny.pth with its BERT config.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/golden_dir.sh"
 ref="$GOLDEN/gdino_tiny_ref.h5"
 tap_ok "wsseed dump gdino (tokenizer)" "$WSSEED" dump gdino --vocab "$GOLDEN/bert_vocab_uncased.txt" --input "$ref" \
     --output "$TMPD/gd.h5"
 tap_run "$top_builddir/tests/h5cmp" "$ref" "$TMPD/gd.h5" --group /tokenizer --skip '/tokenizer/strings' \
     --skip '/tokenizer/categories' --tol '*=exact'
+tap_ok "wsseed dump gdino (text side of the model)" "$WSSEED" dump gdino --vocab "$GOLDEN/bert_vocab_uncased.txt" \
+    --model "$GOLDEN/gdino_tiny.pth" --bert-config "$GOLDEN/gdino_tiny_bert_config.json" --input "$ref" --output "$TMPD/gdm.h5"
+for c in dog dog_bowl; do
+    tap_run "$top_builddir/tests/h5cmp" "$ref" "$TMPD/gdm.h5" --group "/case/$c/text" \
+        --tol '*/bert_extended_attention_mask=exact'
+done
+tap_ok "a BERT config that disagrees with the checkpoint is refused" sh -c "printf '{\"num_hidden_layers\": 12}' > '$TMPD/c.json';
+    ! '$WSSEED' dump gdino --vocab '$GOLDEN/bert_vocab_uncased.txt' --model '$GOLDEN/gdino_tiny.pth' --bert-config '$TMPD/c.json' \
+    --input '$ref' --output '$TMPD/y.h5' 2> '$TMPD/e2' && grep -q 'BERT layers' '$TMPD/e2'"
+tap_ok "a SAM checkpoint is refused as Grounding-DINO" sh -c "! '$WSSEED' dump gdino --vocab '$GOLDEN/bert_vocab_uncased.txt' \
+    --model '$GOLDEN/sam_tiny.pth' --input '$ref' --output '$TMPD/z.h5' 2> '$TMPD/e3' && grep -qi 'grounding-dino\|bert' '$TMPD/e3'"
 printf 'not a vocabulary\n' > "$TMPD/bad.txt"
 tap_ok "a file that is not a BERT vocabulary is refused by name" sh -c "! '$WSSEED' dump gdino --vocab '$TMPD/bad.txt' \
     --input '$ref' --output '$TMPD/x.h5' 2> '$TMPD/e' && grep -q 'bad.txt is not a BERT vocabulary' '$TMPD/e'"

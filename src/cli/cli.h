@@ -51,6 +51,7 @@ int ws_cli_eval(const char *pred, const char *gt, int nc, const char *json, cons
 /* Options every `dump` module receives (the fixed contract). */
 typedef struct ws_dump_args {
     const char *model, *vocab, *input, *output;
+    const char *bert_config;   /* gdino: BERT config.json (sizes the tensors cannot tell) */
 } ws_dump_args;
 int ws_dump_clip(const ws_dump_args *a);
 int ws_dump_sam(const ws_dump_args *a);

@@ -38,9 +38,10 @@ static const char *help =
     "         inputs:  /inputs/{images,cls_lb,seg_label}, /inputs/infer_{image,cls_lb,ctx}\n"
     "         outputs: /cls/*, /seg/* (prompts, ctx init, forward, losses, d loss/d ctx, SGD\n"
     "                  steps), /diag/{cls,seg}/*, /lr_schedule/*, /infer/*\n"
-    "  gdino  --vocab BERT_vocab.txt [--model gdino.pth]  (so far: the BERT WordPiece tokenizer and\n"
-    "         Grounding-DINO caption masks; the model itself is not implemented yet)\n"
-    "         inputs:  /tokenizer/strings; outputs: /tokenizer/*\n"
+    "  gdino  --vocab BERT_vocab.txt [--model gdino.pth] [--bert-config config.json]\n"
+    "         (so far: the WordPiece tokenizer, caption masks, BERT and feat_map; no Swin/decoder yet)\n"
+    "         inputs:  /tokenizer/strings, /input/{captions,case_names}\n"
+    "         outputs: /tokenizer/*, /case/<name>/text/*\n"
     "  boxsam --model sam_vit_*.pth  (boxed-SAM seeds from detector outputs)\n"
     "         inputs:  /input/{image_rgb,class_ids}, /class_<k>/{pred_logits,pred_boxes}, /config@box_threshold\n"
     "         outputs: /class_<k>/{query_index,scores,boxes_*,masks,iou_predictions,low_res_logits},\n"
@@ -71,7 +72,8 @@ int ws_cmd_dump(int argc, char **argv)
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) { fputs(help, stdout); return 0; }
         if (o[0] != '-' && !module) { module = o; continue; }
         const char **dst = !strcmp(o, "--model") ? &a.model : !strcmp(o, "--vocab") ? &a.vocab
-                         : !strcmp(o, "--input") ? &a.input : !strcmp(o, "--output") ? &a.output : NULL;
+                         : !strcmp(o, "--input") ? &a.input : !strcmp(o, "--output") ? &a.output
+                         : !strcmp(o, "--bert-config") ? &a.bert_config : NULL;
         if (!dst) { fprintf(stderr, "wsseed dump: unknown option '%s' (see wsseed dump --help)\n", o); return 2; }
         if (i + 1 >= argc) { fprintf(stderr, "wsseed dump: %s needs a value\n", o); return 2; }
         *dst = argv[++i];

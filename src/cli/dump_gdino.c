@@ -1,8 +1,9 @@
 /* dump_gdino.c - `wsseed dump gdino`: the Grounding-DINO parts of gdino_tiny_ref.h5 implemented so
  * far: /tokenizer (BERT WordPiece: pieces, input ids, decode; preprocess_caption, caption ids,
  * position ids and the block-diagonal text self-attention mask) from /tokenizer/strings and
- * --vocab. The model (Swin, BERT, fusion, deformable encoder/decoder) is not implemented yet, so
- * --model is accepted and not read.
+ * --vocab; with --model (and --bert-config for the BERT sizes): /case/<name>/text/{...} for each of
+ * /input/captions (ids, masks, position ids, cate_to_token_mask, BERT embeddings and layers,
+ * feat_map). Swin, the fusion and the deformable encoder/decoder are not implemented yet.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "core/status.h"
+#include "model/gdino.h"
 #include "model/wordpiece.h"
 
 #define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
@@ -41,6 +43,76 @@ static int rag_write(ws_h5file *f, const char *name, const ragged *r, int dt)
     int rc = ws_h5_write_raw(f, p, dt, 1, &n, r->v ? r->v : "");
     snprintf(p, sizeof p, "/tokenizer/%s_offsets", name);
     return rc ? rc : ws_h5_write_raw(f, p, WS_I64, 1, &k, r->off);
+}
+
+/* The /case/<name>/text group of one caption. */
+static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, const char *name, const char *caption)
+{
+    char p[256], *cap = ws_gdino_caption(caption), **pieces = NULL;
+    int32_t *ids = NULL, *zeros = NULL;
+    size_t L = 0;
+    uint8_t *mask = NULL, *ones = NULL, *c2t = NULL;
+    int64_t *pos = NULL;
+    ws_scope g;
+    ws_gdino_text_out to = {0};
+    ws_scope_init(&g);
+    int rc = cap ? ws_wordpiece_encode(w, cap, &ids, &L) : ws_fail(WS_ENOMEM, "out of memory");
+    if (rc) goto cleanup;
+    mask = malloc(L * L); pos = malloc(L * sizeof *pos); zeros = calloc(L, sizeof *zeros); ones = malloc(L);
+    c2t = calloc(L * L, 1); pieces = calloc(L, sizeof *pieces);
+    if (!mask || !pos || !zeros || !ones || !c2t || !pieces) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    memset(ones, 1, L);
+    ws_gdino_text_masks(w, ids, (int)L, mask, pos);
+    int P = 0, prev = 0;   /* cate_to_token_mask: tokens between delimiters */
+    for (int c = 0; c < (int)L; c++) {
+        int special = ids[c] == w->cls || ids[c] == w->sep || ids[c] == 1012 || ids[c] == 1029;
+        if (!special) continue;
+        if (c != 0 && c != (int)L - 1) {
+            for (int k = prev + 1; k < c; k++) c2t[(size_t)P * L + k] = 1;
+            P++;
+        }
+        prev = c;
+    }
+    for (size_t i = 0; i < L; i++) pieces[i] = w->tokens[ids[i]];
+    const int64_t s2[2] = {1, (int64_t)L}, s3[3] = {1, (int64_t)L, (int64_t)L}, sp[3] = {1, P, (int64_t)L}, one = 1;
+    char *capv[1] = {(char *)caption}, *prep[1] = {cap};
+#define OUT(field, dt, nd, sh, d) snprintf(p, sizeof p, "/case/%s/text/%s", name, field); TRY(ws_h5_write_raw(out, p, dt, nd, sh, d))
+    snprintf(p, sizeof p, "/case/%s/text/caption", name);
+    TRY(ws_h5_write_strings(out, p, capv, 1));
+    snprintf(p, sizeof p, "/case/%s/text/caption_preprocessed", name);
+    TRY(ws_h5_write_strings(out, p, prep, 1));
+    snprintf(p, sizeof p, "/case/%s/text/wordpieces", name);
+    TRY(ws_h5_write_strings(out, p, pieces, L));
+    OUT("input_ids", WS_I32, 2, s2, ids);
+    OUT("token_type_ids", WS_I32, 2, s2, zeros);
+    OUT("attention_mask", WS_U8, 2, s2, ones);
+    OUT("text_self_attention_mask", WS_U8, 3, s3, mask);
+    OUT("position_ids", WS_I64, 2, s2, pos);
+    OUT("cate_to_token_mask", WS_U8, 3, sp, c2t);
+#undef OUT
+    (void)one;
+    if (m) {
+        ws_at_tensor ti = ws_g_from_data(&g, ids, WS_AT_I32, 2, s2), tp = ws_g_from_data(&g, pos, WS_AT_I64, 2, s2);
+        const int64_t mm[2] = {(int64_t)L, (int64_t)L};
+        ws_at_tensor tm = ws_g_from_data(&g, mask, WS_AT_U8, 2, mm);
+        TRY(g.err);
+        TRY(ws_gdino_text(m, &g, ti, tp, tm, &to));
+        const struct { const char *n; ws_at_tensor t; } items[] = {
+            {"bert_extended_attention_mask", to.ext_mask}, {"bert_embeddings", to.embeddings}, {"encoded_text", to.encoded}};
+        for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+            snprintf(p, sizeof p, "/case/%s/text/%s", name, items[i].n);
+            TRY(ws_cli_put(out, p, items[i].t));
+        }
+        for (int i = 0; i < m->bert_layers; i++) {
+            snprintf(p, sizeof p, "/case/%s/text/bert_layer_%d", name, i);
+            TRY(ws_cli_put(out, p, to.layers[i]));
+        }
+    }
+cleanup:
+    ws_gdino_text_out_free(&to);
+    ws_scope_free(&g);
+    free(cap); free(ids); free(mask); free(pos); free(zeros); free(ones); free(c2t); free(pieces);
+    return rc;
 }
 
 int ws_dump_gdino(const ws_dump_args *a)
@@ -89,6 +161,19 @@ int ws_dump_gdino(const ws_dump_args *a)
     TRY(rag_write(&out, "caption_input_ids", &cids, WS_I32));
     TRY(rag_write(&out, "caption_position_ids", &cpos, WS_I64));
     TRY(rag_write(&out, "caption_self_attention_mask", &cmask, WS_U8));
+    if (ws_h5_exists(&in, "/input/captions")) {
+        char **caps_in = NULL, **names = NULL;
+        size_t nc = 0, nn = 0;
+        ws_gdino m = {0};
+        rc = ws_h5_read_strings(&in, "/input/captions", &caps_in, &nc);
+        if (!rc) rc = ws_h5_read_strings(&in, "/input/case_names", &names, &nn);
+        if (!rc && a->model) rc = ws_gdino_load(&m, a->model, a->bert_config);
+        for (size_t i = 0; !rc && i < nc && i < nn; i++) rc = text_case(a->model ? &m : NULL, &w, &out, names[i], caps_in[i]);
+        ws_gdino_free(&m);
+        ws_h5_strings_free(caps_in, nc);
+        ws_h5_strings_free(names, nn);
+        if (rc) goto cleanup;
+    }
     TRY(ws_h5_commit(&out));
 cleanup:
     for (size_t i = 0; i < n; i++) {
