@@ -4,7 +4,10 @@
 # emoji, control characters, over-long words): pieces, input ids, decode; Grounding-DINO's
 # preprocess_caption, caption ids, position ids and block-diagonal self-attention masks (exact); and
 # for both captions of /case: the text inputs (exact), BERT's extended mask (exact), embeddings,
-# both layers and feat_map (1e-4 + 1e-4|ref|) from gdino_tiny.pth with its BERT config.
+# both layers and feat_map (1e-4 + 1e-4|ref|) from gdino_tiny.pth with its BERT config; the image
+# side so far: load_image's resize (exact) and normalisation, the Swin backbone (patch embedding,
+# every stage incl. the shifted-window block with its padding mask, the output norms) and the
+# input projections with GroupNorm (1e-4 + 1e-4|ref|).
 . "${top_srcdir:-$(dirname "$0")/..}/tests/golden_dir.sh"
 ref="$GOLDEN/gdino_tiny_ref.h5"
 tap_ok "wsseed dump gdino (tokenizer)" "$WSSEED" dump gdino --vocab "$GOLDEN/bert_vocab_uncased.txt" --input "$ref" \
@@ -17,6 +20,8 @@ for c in dog dog_bowl; do
     tap_run "$top_builddir/tests/h5cmp" "$ref" "$TMPD/gdm.h5" --group "/case/$c/text" \
         --tol '*/bert_extended_attention_mask=exact'
 done
+tap_run "$top_builddir/tests/h5cmp" "$ref" "$TMPD/gdm.h5" --group /preprocess --group /image/swin --group /image/srcs \
+    --tol '/preprocess/resized_uint8=exact'
 tap_ok "a BERT config that disagrees with the checkpoint is refused" sh -c "printf '{\"num_hidden_layers\": 12}' > '$TMPD/c.json';
     ! '$WSSEED' dump gdino --vocab '$GOLDEN/bert_vocab_uncased.txt' --model '$GOLDEN/gdino_tiny.pth' --bert-config '$TMPD/c.json' \
     --input '$ref' --output '$TMPD/y.h5' 2> '$TMPD/e2' && grep -q 'BERT layers' '$TMPD/e2'"

@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "core/status.h"
+#include "data/resize.h"
 #include "model/gdino.h"
 #include "model/wordpiece.h"
 
@@ -43,6 +44,51 @@ static int rag_write(ws_h5file *f, const char *name, const ragged *r, int dt)
     int rc = ws_h5_write_raw(f, p, dt, 1, &n, r->v ? r->v : "");
     snprintf(p, sizeof p, "/tokenizer/%s_offsets", name);
     return rc ? rc : ws_h5_write_raw(f, p, WS_I64, 1, &k, r->off);
+}
+
+/* /preprocess and the image side of /image: the official load_image transform at the golden's
+ * reduced size (RandomResize([200], max_size=333)), Swin, the input projections. */
+static int image_side(const ws_gdino *m, const ws_h5file *in, ws_h5file *out)
+{
+    ws_array img = {0};
+    ws_scope g;
+    uint8_t *rs = NULL;
+    float *x = NULL;
+    int rc, oh = 0, ow = 0;
+    ws_scope_init(&g);
+    TRY(ws_h5_read(in, "/input/image_rgb", WS_U8, &img));
+    const int H = (int)img.shape[0], W = (int)img.shape[1];
+    ws_gdino_resize_shape(H, W, 200, 333, &oh, &ow);
+    rs = malloc((size_t)oh * ow * 3);
+    x = malloc((size_t)3 * oh * ow * sizeof *x);
+    if (!rs || !x) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    TRY(ws_resize_u8(img.data, W, H, 3, rs, ow, oh, WS_RESAMPLE_BILINEAR));
+    static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < oh * ow; i++) x[(size_t)c * oh * ow + i] = ((float)rs[3 * i + c] / 255.0f - mean[c]) / std[c];
+    const int64_t s3[3] = {oh, ow, 3}, c3[3] = {3, oh, ow}, i4[4] = {1, 3, oh, ow};
+    TRY(ws_h5_write_raw(out, "/preprocess/resized_uint8", WS_U8, 3, s3, rs));
+    TRY(ws_h5_write_raw(out, "/preprocess/image", WS_F32, 3, c3, x));
+    ws_gdino_image_out io;
+    TRY(ws_gdino_image(m, &g, ws_g_from_data(&g, x, WS_AT_F32, 4, i4), &io));
+    char p[128];
+    TRY(ws_cli_put(out, "/image/swin/patch_embed", io.patch_embed));
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "/image/swin/stage_%d", i);
+        TRY(ws_cli_put(out, p, io.stage[i]));
+        snprintf(p, sizeof p, "/image/srcs/level_%d", i);
+        TRY(ws_cli_put(out, p, io.srcs[i]));
+        if (i < 3) {
+            snprintf(p, sizeof p, "/image/swin/out_%d", i);
+            TRY(ws_cli_put(out, p, io.out[i]));
+        }
+    }
+cleanup:
+    ws_array_free(&img);
+    ws_scope_free(&g);
+    free(rs);
+    free(x);
+    return rc;
 }
 
 /* The /case/<name>/text group of one caption. */
@@ -168,6 +214,7 @@ int ws_dump_gdino(const ws_dump_args *a)
         rc = ws_h5_read_strings(&in, "/input/captions", &caps_in, &nc);
         if (!rc) rc = ws_h5_read_strings(&in, "/input/case_names", &names, &nn);
         if (!rc && a->model) rc = ws_gdino_load(&m, a->model, a->bert_config);
+        if (!rc && a->model && ws_h5_exists(&in, "/input/image_rgb")) rc = image_side(&m, &in, &out);
         for (size_t i = 0; !rc && i < nc && i < nn; i++) rc = text_case(a->model ? &m : NULL, &w, &out, names[i], caps_in[i]);
         ws_gdino_free(&m);
         ws_h5_strings_free(caps_in, nc);

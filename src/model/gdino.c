@@ -50,6 +50,90 @@ static int read_config(ws_gdino *m, const char *path)
         const int64_t sh_[] = {__VA_ARGS__}; \
         if ((rc = ws_weight(ck, name, nd, sh_, KIND, &(field)))) goto done; } while (0)
 
+/* The relative position bias of a block: table (169, heads)[index (49, 49)] -> (heads, 49, 49). */
+static int rel_bias(ws_at_ckpt ck, const char *pre, ws_swin_block *b, int ws)
+{
+    char n[256];
+    ws_at_tensor table = NULL, index = NULL;
+    int64_t sh[2];
+    int nd = 0, rc;
+    snprintf(n, sizeof n, "%s.attn.relative_position_bias_table", pre);
+    if ((rc = ws_weight(ck, n, 2, (int64_t[2]){(2 * ws - 1) * (2 * ws - 1), -1}, KIND, &table))) return rc;
+    snprintf(n, sizeof n, "%s.attn.relative_position_index", pre);
+    ws_at_tensor raw = NULL;
+    if (ws_at_ckpt_get(ck, n, &raw) || ws_at_to_dtype(raw, WS_AT_I64, &index) || ws_at_shape(table, sh, 2, &nd)) {
+        ws_at_free(raw); ws_at_free(table); ws_at_free(index);
+        return ws_fail(WS_EFORMAT, "%s: %s (is it %s checkpoint?)", n, ws_at_last_error(), KIND);
+    }
+    b->heads = (int)sh[1];
+    ws_scope g;
+    ws_scope_init(&g);
+    const int64_t N = (int64_t)ws * ws, flat[1] = {N * N}, s3[3] = {N, N, sh[1]}, perm[3] = {2, 0, 1};
+    ws_at_tensor t = ws_g_permute(&g, ws_g_reshape(&g, ws_g_index_select(&g, table, 0, ws_g_reshape(&g, index, 1, flat)), 3, s3), 3, perm);
+    b->bias = ws_scope_keep(&g, ws_g_contiguous(&g, t));
+    rc = g.err;
+    ws_scope_free(&g);
+    ws_at_free(raw); ws_at_free(table); ws_at_free(index);
+    return rc;
+}
+
+static int load_swin(ws_gdino *m, ws_at_ckpt ck)
+{
+    char n[256], pre[160];
+    int64_t sh[4];
+    int nd = 0, rc;
+    if ((rc = ws_weight_shape(ck, "module.backbone.0.patch_embed.proj.weight", sh, &nd, KIND))) return rc;
+    m->swin_dim = (int)sh[0];
+    m->window = 7;
+#define W2(field, name, ...) do { const int64_t s_[] = {__VA_ARGS__}; \
+        if ((rc = ws_weight(ck, name, (int)(sizeof s_ / sizeof s_[0]), s_, KIND, &(field)))) return rc; } while (0)
+    const int64_t C0 = m->swin_dim;
+    W2(m->pe_w, "module.backbone.0.patch_embed.proj.weight", C0, 3, 4, 4);
+    W2(m->pe_b, "module.backbone.0.patch_embed.proj.bias", C0);
+    W2(m->pe_n_w, "module.backbone.0.patch_embed.norm.weight", C0);
+    W2(m->pe_n_b, "module.backbone.0.patch_embed.norm.bias", C0);
+    for (int s = 0; s < 4; s++) {
+        ws_swin_stage *st = &m->stages[s];
+        const int64_t C = C0 << s;
+        snprintf(pre, sizeof pre, "module.backbone.0.layers.%d.blocks.", s);
+        st->dim = (int)C;
+        st->depth = ws_weight_count(ck, pre);
+        if (st->depth < 1) return ws_fail(WS_EFORMAT, "no Swin blocks under %s (is it %s checkpoint?)", pre, KIND);
+        if (!(st->blocks = calloc((size_t)st->depth, sizeof *st->blocks))) return ws_fail(WS_ENOMEM, "out of memory");
+        for (int b = 0; b < st->depth; b++) {
+            ws_swin_block *k = &st->blocks[b];
+            snprintf(pre, sizeof pre, "module.backbone.0.layers.%d.blocks.%d", s, b);
+#define BW(f, suf, ...) snprintf(n, sizeof n, "%s.%s", pre, suf); W2(k->f, n, __VA_ARGS__)
+            BW(n1_w, "norm1.weight", C); BW(n1_b, "norm1.bias", C);
+            BW(qkv_w, "attn.qkv.weight", 3 * C, C); BW(qkv_b, "attn.qkv.bias", 3 * C);
+            BW(proj_w, "attn.proj.weight", C, C); BW(proj_b, "attn.proj.bias", C);
+            BW(n2_w, "norm2.weight", C); BW(n2_b, "norm2.bias", C);
+            BW(fc1_w, "mlp.fc1.weight", 4 * C, C); BW(fc1_b, "mlp.fc1.bias", 4 * C);
+            BW(fc2_w, "mlp.fc2.weight", C, 4 * C); BW(fc2_b, "mlp.fc2.bias", C);
+#undef BW
+            if ((rc = rel_bias(ck, pre, k, m->window))) return rc;
+        }
+        if (s < 3) {
+            snprintf(n, sizeof n, "module.backbone.0.layers.%d.downsample.reduction.weight", s); W2(st->down_w, n, 2 * C, 4 * C);
+            snprintf(n, sizeof n, "module.backbone.0.layers.%d.downsample.norm.weight", s); W2(st->down_n_w, n, 4 * C);
+            snprintf(n, sizeof n, "module.backbone.0.layers.%d.downsample.norm.bias", s); W2(st->down_n_b, n, 4 * C);
+        }
+        if (s >= 1) {
+            snprintf(n, sizeof n, "module.backbone.0.norm%d.weight", s); W2(st->out_n_w, n, C);
+            snprintf(n, sizeof n, "module.backbone.0.norm%d.bias", s); W2(st->out_n_b, n, C);
+        }
+    }
+    for (int l = 0; l < 4; l++) {
+        const int64_t Cin = C0 << (l < 3 ? l + 1 : 3), k = l < 3 ? 1 : 3;
+        snprintf(n, sizeof n, "module.input_proj.%d.0.weight", l); W2(m->ip_w[l], n, 256, Cin, k, k);
+        snprintf(n, sizeof n, "module.input_proj.%d.0.bias", l); W2(m->ip_b[l], n, 256);
+        snprintf(n, sizeof n, "module.input_proj.%d.1.weight", l); W2(m->gn_w[l], n, 256);
+        snprintf(n, sizeof n, "module.input_proj.%d.1.bias", l); W2(m->gn_b[l], n, 256);
+    }
+#undef W2
+    return 0;
+}
+
 int ws_gdino_load(ws_gdino *m, const char *path, const char *bert_config)
 {
     ws_at_ckpt ck = NULL;
@@ -86,6 +170,7 @@ int ws_gdino_load(ws_gdino *m, const char *path, const char *bert_config)
     }
     W(m->feat_map_w, "module.feat_map.weight", 2, 256, H);
     W(m->feat_map_b, "module.feat_map.bias", 1, 256);
+    if ((rc = load_swin(m, ck))) goto done;
 done:
     ws_at_ckpt_close(ck);
     if (rc) ws_gdino_free(m);
@@ -105,6 +190,21 @@ void ws_gdino_free(ws_gdino *m)
         for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) ws_at_free(t[k]);
     }
     free(m->layers);
+    ws_at_tensor pe[] = {m->pe_w, m->pe_b, m->pe_n_w, m->pe_n_b};
+    for (size_t i = 0; i < 4; i++) ws_at_free(pe[i]);
+    for (int s = 0; s < 4; s++) {
+        ws_swin_stage *st = &m->stages[s];
+        for (int b = 0; st->blocks && b < st->depth; b++) {
+            ws_swin_block *k = &st->blocks[b];
+            ws_at_tensor t[] = {k->n1_w, k->n1_b, k->qkv_w, k->qkv_b, k->proj_w, k->proj_b, k->n2_w, k->n2_b,
+                                k->fc1_w, k->fc1_b, k->fc2_w, k->fc2_b, k->bias};
+            for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) ws_at_free(t[i]);
+        }
+        free(st->blocks);
+        ws_at_free(st->down_n_w); ws_at_free(st->down_n_b); ws_at_free(st->down_w);
+        ws_at_free(st->out_n_w); ws_at_free(st->out_n_b);
+    }
+    for (int l = 0; l < 4; l++) { ws_at_free(m->ip_w[l]); ws_at_free(m->ip_b[l]); ws_at_free(m->gn_w[l]); ws_at_free(m->gn_b[l]); }
     memset(m, 0, sizeof *m);
 }
 
@@ -150,5 +250,167 @@ int ws_gdino_text(const ws_gdino *m, ws_scope *g, ws_at_tensor ids, ws_at_tensor
         out->layers[i] = x;
     }
     out->encoded = ws_g_linear(g, x, m->feat_map_w, m->feat_map_b);
+    return g->err;
+}
+
+/* ---- Swin backbone ------------------------------------------------------------------------------- */
+
+void ws_gdino_resize_shape(int h, int w, int size, int max_size, int *oh, int *ow)
+{
+    double mn = h < w ? h : w, mx = h < w ? w : h;
+    int s = size;
+    if (max_size > 0 && mx / mn * size > max_size) s = (int)nearbyint(max_size * mn / mx);
+    if ((w <= h && w == s) || (h <= w && h == s)) { *oh = h; *ow = w; return; }
+    if (w < h) { *ow = s; *oh = (int)((double)s * h / w); }
+    else { *oh = s; *ow = (int)((double)s * w / h); }
+}
+
+static ws_at_tensor slice_step(ws_scope *g, ws_at_tensor x, int dim, int64_t start, int64_t end, int64_t step)
+{
+    ws_at_tensor out = NULL;
+    if (g->err) return NULL;
+    int rc = ws_at_slice(x, dim, start, end, step, &out);   /* before reading out */
+    return ws_scope_track(g, rc, out, "slice");
+}
+
+/* torch.roll of (1, H, W, C) by (sh, sw) along dims 1, 2. */
+static ws_at_tensor roll2(ws_scope *g, ws_at_tensor x, int64_t H, int64_t W, int64_t sh, int64_t sw)
+{
+    int64_t a = ((sh % H) + H) % H, b = ((sw % W) + W) % W;
+    if (a) { ws_at_tensor p[2] = {ws_g_slice(g, x, 1, H - a, H), ws_g_slice(g, x, 1, 0, H - a)}; x = ws_g_cat(g, p, 2, 1); }
+    if (b) { ws_at_tensor p[2] = {ws_g_slice(g, x, 2, W - b, W), ws_g_slice(g, x, 2, 0, W - b)}; x = ws_g_cat(g, p, 2, 2); }
+    return x;
+}
+
+/* The shifted-window mask (nW, N, N): 0 within a region, -100 across (regions [0,-ws), [-ws,-s), [-s,end)). */
+static ws_at_tensor shift_mask(ws_scope *g, int64_t Hp, int64_t Wp, int ws, int shift)
+{
+    int *reg = malloc((size_t)(Hp * Wp) * sizeof *reg);
+    const int64_t nW = (Hp / ws) * (Wp / ws), N = (int64_t)ws * ws;
+    float *m = malloc((size_t)(nW * N * N) * sizeof *m);
+    if (!reg || !m) { free(reg); free(m); ws_scope_poison(g, ws_fail(WS_ENOMEM, "out of memory")); return NULL; }
+    for (int64_t y = 0; y < Hp; y++)
+        for (int64_t x = 0; x < Wp; x++) {
+            int ry = y < Hp - ws ? 0 : y < Hp - shift ? 1 : 2, rx = x < Wp - ws ? 0 : x < Wp - shift ? 1 : 2;
+            reg[y * Wp + x] = 3 * ry + rx;
+        }
+    for (int64_t wy = 0, w = 0; wy < Hp / ws; wy++)
+        for (int64_t wx = 0; wx < Wp / ws; wx++, w++)
+            for (int64_t i = 0; i < N; i++)
+                for (int64_t j = 0; j < N; j++) {
+                    int ri = reg[(wy * ws + i / ws) * Wp + wx * ws + i % ws], rj = reg[(wy * ws + j / ws) * Wp + wx * ws + j % ws];
+                    m[(w * N + i) * N + j] = ri == rj ? 0.0f : -100.0f;
+                }
+    const int64_t s3[3] = {nW, N, N};
+    ws_at_tensor t = ws_g_from_data(g, m, WS_AT_F32, 3, s3);
+    free(reg);
+    free(m);
+    return t;
+}
+
+/* One Swin block on x (1, H*W, C). */
+static ws_at_tensor swin_block(ws_scope *g, const ws_swin_block *b, ws_at_tensor x, int64_t H, int64_t W, int64_t C,
+                               int ws, int shift)
+{
+    const int64_t Hp = (H + ws - 1) / ws * ws, Wp = (W + ws - 1) / ws * ws, N = (int64_t)ws * ws;
+    const int64_t nWh = Hp / ws, nWw = Wp / ws, nW = nWh * nWw, heads = b->heads, hd = C / heads;
+    const int64_t s4[4] = {1, H, W, C};
+    ws_at_tensor h = ws_g_reshape(g, ws_g_layer_norm(g, x, b->n1_w, b->n1_b, 1e-5), 4, s4);
+    if (Hp != H || Wp != W) {   /* zero-pad right/bottom after the norm */
+        const int64_t perm[4] = {0, 3, 1, 2}, back[4] = {0, 2, 3, 1};
+        h = ws_g_permute(g, ws_g_pad2d(g, ws_g_permute(g, h, 4, perm), Hp, Wp), 4, back);
+    }
+    if (shift) h = roll2(g, h, Hp, Wp, -shift, -shift);
+    const int64_t w6[6] = {1, nWh, ws, nWw, ws, C}, p6[6] = {0, 1, 3, 2, 4, 5}, wn[3] = {nW, N, C};
+    ws_at_tensor win = ws_g_reshape(g, ws_g_permute(g, ws_g_reshape(g, h, 6, w6), 6, p6), 3, wn);   /* (nW, N, C) */
+    const int64_t q5[5] = {nW, N, 3, heads, hd}, qp[5] = {2, 0, 3, 1, 4};
+    ws_at_tensor qkv = ws_g_permute(g, ws_g_reshape(g, ws_g_linear(g, win, b->qkv_w, b->qkv_b), 5, q5), 5, qp);
+    ws_at_tensor q = ws_g_mul_scalar(g, ws_g_select(g, qkv, 0, 0), 1.0 / sqrt((double)hd));
+    ws_at_tensor a = ws_g_add(g, ws_g_matmul(g, q, ws_g_transpose(g, ws_g_select(g, qkv, 0, 1), -2, -1)), b->bias);
+    if (shift) {
+        const int64_t m4[4] = {nW, 1, N, N};
+        a = ws_g_add(g, a, ws_g_reshape(g, shift_mask(g, Hp, Wp, ws, shift), 4, m4));
+    }
+    a = ws_g_softmax(g, a, -1);
+    const int64_t op[4] = {0, 2, 1, 3};
+    ws_at_tensor o = ws_g_reshape(g, ws_g_permute(g, ws_g_matmul(g, a, ws_g_select(g, qkv, 0, 2)), 4, op), 3, wn);
+    o = ws_g_linear(g, o, b->proj_w, b->proj_b);
+    const int64_t r6[6] = {1, nWh, nWw, ws, ws, C}, rp[6] = {0, 1, 3, 2, 4, 5}, full[4] = {1, Hp, Wp, C};
+    o = ws_g_reshape(g, ws_g_permute(g, ws_g_reshape(g, o, 6, r6), 6, rp), 4, full);
+    if (shift) o = roll2(g, o, Hp, Wp, shift, shift);
+    if (Hp != H || Wp != W) o = ws_g_slice(g, ws_g_slice(g, o, 1, 0, H), 2, 0, W);
+    const int64_t t3[3] = {1, H * W, C};
+    x = ws_g_add(g, x, ws_g_reshape(g, ws_g_contiguous(g, o), 3, t3));
+    ws_at_tensor f = ws_g_linear(g, ws_g_unary(g, WS_AT_GELU_ERF, ws_g_linear(g, ws_g_layer_norm(g, x, b->n2_w, b->n2_b, 1e-5),
+                                                                              b->fc1_w, b->fc1_b)), b->fc2_w, b->fc2_b);
+    return ws_g_add(g, x, f);
+}
+
+/* (1, H*W, C) -> NCHW (1, C, H, W). */
+static ws_at_tensor to_nchw(ws_scope *g, ws_at_tensor x, int64_t H, int64_t W, int64_t C)
+{
+    const int64_t s4[4] = {1, H, W, C}, p[4] = {0, 3, 1, 2};
+    return ws_g_contiguous(g, ws_g_permute(g, ws_g_reshape(g, x, 4, s4), 4, p));
+}
+
+/* GroupNorm(32) with affine, eps 1e-5, of (1, C, h, w). */
+static ws_at_tensor group_norm(ws_scope *g, ws_at_tensor x, ws_at_tensor w, ws_at_tensor b, int64_t C, int64_t h, int64_t wd)
+{
+    const int64_t gs[3] = {1, 32, (C / 32) * h * wd}, s4[4] = {1, C, h, wd}, c4[4] = {1, C, 1, 1};
+    ws_at_tensor n = ws_g_reshape(g, ws_g_layer_norm(g, ws_g_reshape(g, x, 3, gs), NULL, NULL, 1e-5), 4, s4);
+    return ws_g_add(g, ws_g_mul(g, n, ws_g_reshape(g, w, 4, c4)), ws_g_reshape(g, b, 4, c4));
+}
+
+int ws_gdino_image(const ws_gdino *m, ws_scope *g, ws_at_tensor img, ws_gdino_image_out *out)
+{
+    int64_t s[4];
+    int nd = 0;
+    memset(out, 0, sizeof *out);
+    if (ws_at_shape(img, s, 4, &nd) || nd != 4 || s[0] != 1 || s[1] != 3) return ws_fail(WS_ESHAPE, "image must be (1, 3, H, W)");
+    int64_t H = s[2], W = s[3];
+    ws_at_tensor x = img;
+    if (H % 4 || W % 4) x = ws_g_pad2d(g, x, (H + 3) / 4 * 4, (W + 3) / 4 * 4);
+    x = ws_g_conv2d(g, x, m->pe_w, m->pe_b, 4, 0);
+    H = (H + 3) / 4;
+    W = (W + 3) / 4;
+    int64_t C = m->swin_dim;
+    const int64_t f3[3] = {1, C, H * W};
+    x = ws_g_layer_norm(g, ws_g_transpose(g, ws_g_reshape(g, x, 3, f3), 1, 2), m->pe_n_w, m->pe_n_b, 1e-5);   /* (1, HW, C) */
+    out->patch_embed = to_nchw(g, x, H, W, C);
+    for (int st = 0; st < 4; st++) {
+        const ws_swin_stage *S = &m->stages[st];
+        for (int b = 0; b < S->depth; b++) x = swin_block(g, &S->blocks[b], x, H, W, C, m->window, b % 2 ? m->window / 2 : 0);
+        out->stage[st] = to_nchw(g, x, H, W, C);
+        if (st >= 1) out->out[st - 1] = to_nchw(g, ws_g_layer_norm(g, x, S->out_n_w, S->out_n_b, 1e-5), H, W, C);
+        if (st < 3) {   /* PatchMerging */
+            const int64_t s4[4] = {1, H, W, C};
+            ws_at_tensor v = ws_g_reshape(g, x, 4, s4);
+            int64_t H2 = (H + 1) / 2 * 2, W2 = (W + 1) / 2 * 2;
+            if (H2 != H || W2 != W) {
+                const int64_t perm[4] = {0, 3, 1, 2}, back[4] = {0, 2, 3, 1};
+                v = ws_g_permute(g, ws_g_pad2d(g, ws_g_permute(g, v, 4, perm), H2, W2), 4, back);
+            }
+            ws_at_tensor q[4] = {slice_step(g, slice_step(g, v, 1, 0, H2, 2), 2, 0, W2, 2),
+                                 slice_step(g, slice_step(g, v, 1, 1, H2, 2), 2, 0, W2, 2),
+                                 slice_step(g, slice_step(g, v, 1, 0, H2, 2), 2, 1, W2, 2),
+                                 slice_step(g, slice_step(g, v, 1, 1, H2, 2), 2, 1, W2, 2)};
+            H = H2 / 2;
+            W = W2 / 2;
+            const int64_t m3[3] = {1, H * W, 4 * C};
+            v = ws_g_reshape(g, ws_g_contiguous(g, ws_g_cat(g, q, 4, 3)), 3, m3);
+            x = ws_g_linear(g, ws_g_layer_norm(g, v, S->down_n_w, S->down_n_b, 1e-5), S->down_w, NULL);
+            C *= 2;
+        }
+    }
+    /* input projections */
+    for (int l = 0; l < 4; l++) {
+        ws_at_tensor src = l < 3 ? out->out[l] : out->out[2];
+        int64_t ss[4];
+        if (g->err || ws_at_shape(src, ss, 4, &nd)) break;
+        ws_at_tensor c = l < 3 ? ws_g_conv2d(g, src, m->ip_w[l], m->ip_b[l], 1, 0) : ws_g_conv2d(g, src, m->ip_w[l], m->ip_b[l], 2, 1);
+        int64_t cs[4];
+        if (g->err || ws_at_shape(c, cs, 4, &nd)) break;
+        out->srcs[l] = group_norm(g, c, m->gn_w[l], m->gn_b[l], 256, cs[2], cs[3]);
+    }
     return g->err;
 }

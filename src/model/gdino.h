@@ -13,7 +13,26 @@ typedef struct ws_bert_layer {
     ws_at_tensor i_w, i_b, out_w, out_b, ln2_w, ln2_b;                   /* FFN (I, H), (H, I) */
 } ws_bert_layer;
 
+typedef struct ws_swin_block {
+    ws_at_tensor n1_w, n1_b, qkv_w, qkv_b, proj_w, proj_b, n2_w, n2_b, fc1_w, fc1_b, fc2_w, fc2_b;
+    ws_at_tensor bias;        /* (heads, N, N) relative position bias = table[index], N = ws^2 */
+    int heads;
+} ws_swin_block;
+
+typedef struct ws_swin_stage {
+    int depth, dim;
+    ws_swin_block *blocks;
+    ws_at_tensor down_n_w, down_n_b, down_w;   /* PatchMerging (absent in the last stage) */
+    ws_at_tensor out_n_w, out_n_b;             /* norm<i> of the returned stages, or NULL */
+} ws_swin_stage;
+
 typedef struct ws_gdino {
+    /* Swin backbone */
+    int swin_dim, window;
+    ws_at_tensor pe_w, pe_b, pe_n_w, pe_n_b;   /* patch embedding (dim, 3, 4, 4), LayerNorm */
+    ws_swin_stage stages[4];
+    /* input projections to d_model = 256: conv1x1 + GroupNorm(32) per level, level 3 conv3x3/2 */
+    ws_at_tensor ip_w[4], ip_b[4], gn_w[4], gn_b[4];
     int bert_hidden, bert_layers, bert_heads, bert_intermediate;
     double bert_eps;                      /* layer_norm_eps (1e-12) */
     ws_at_tensor word, pos, type;         /* (V, H), (512, H), (2, H) */
@@ -21,6 +40,17 @@ typedef struct ws_gdino {
     ws_bert_layer *layers;
     ws_at_tensor feat_map_w, feat_map_b;  /* (256, H) */
 } ws_gdino;
+
+typedef struct ws_gdino_image_out {
+    ws_at_tensor patch_embed;   /* (1, C, H/4, W/4) */
+    ws_at_tensor stage[4];      /* (1, C_s, H_s, W_s) before merging and the output norm */
+    ws_at_tensor out[3];        /* norm1..3 of stages 1..3 (strides 8, 16, 32) */
+    ws_at_tensor srcs[4];       /* (1, 256, h_l, w_l) input_proj */
+} ws_gdino_image_out;
+/* The backbone and input projections on a normalised image (1, 3, H, W). */
+int ws_gdino_image(const ws_gdino *m, ws_scope *g, ws_at_tensor img, ws_gdino_image_out *out);
+/* Grounding-DINO's load_image resize (RandomResize([size], max_size)): the output (h, w). */
+void ws_gdino_resize_shape(int h, int w, int size, int max_size, int *oh, int *ow);
 
 /* Reads the checkpoint's BERT + feat_map; bert_config NULL = bert-base-uncased's sizes (12 heads). */
 int ws_gdino_load(ws_gdino *m, const char *path, const char *bert_config);
