@@ -73,7 +73,26 @@ static int image_side(const ws_gdino *m, const ws_h5file *in, ws_h5file *out)
     TRY(ws_gdino_image(m, &g, ws_g_from_data(&g, x, WS_AT_F32, 4, i4), &io));
     char p[128];
     TRY(ws_cli_put(out, "/image/swin/patch_embed", io.patch_embed));
+    ws_gdino_levels lv;
+    TRY(ws_gdino_levels_of(m, &g, &io, &lv));
+    const int64_t l2[2] = {4, 2}, l1[1] = {4};
+    TRY(ws_h5_write_raw(out, "/image/spatial_shapes", WS_I64, 2, l2, lv.shapes));
+    TRY(ws_h5_write_raw(out, "/image/level_start_index", WS_I64, 1, l1, lv.start));
+    TRY(ws_cli_put(out, "/image/valid_ratios", lv.valid_ratios));
+    TRY(ws_cli_put(out, "/image/lvl_pos_embed_flatten", lv.lvl_pos));
+    TRY(ws_cli_put(out, "/image/encoder_reference_points", lv.ref_points));
+    TRY(ws_cli_put(out, "/image/output_proposals", lv.proposals));
+    TRY(ws_cli_put(out, "/image/proposal_valid", lv.proposal_valid));
+    uint8_t *zero = calloc((size_t)oh * ow, 1);
+    if (!zero) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    rc = ws_h5_write_raw(out, "/image/mask", WS_U8, 3, (int64_t[3]){1, oh, ow}, zero);
+    free(zero);
+    if (rc) goto cleanup;
     for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "/image/pos/level_%d", i);
+        TRY(ws_cli_put(out, p, lv.pos[i]));
+        snprintf(p, sizeof p, "/image/masks/level_%d", i);
+        TRY(ws_cli_put(out, p, lv.masks[i]));
         snprintf(p, sizeof p, "/image/swin/stage_%d", i);
         TRY(ws_cli_put(out, p, io.stage[i]));
         snprintf(p, sizeof p, "/image/srcs/level_%d", i);
@@ -149,6 +168,8 @@ static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, c
             snprintf(p, sizeof p, "/case/%s/text/%s", name, items[i].n);
             TRY(ws_cli_put(out, p, items[i].t));
         }
+        snprintf(p, sizeof p, "/case/%s/encoder/pos_text", name);
+        TRY(ws_cli_put(out, p, ws_gdino_text_pos(&g, pos, (int)L)));
         for (int i = 0; i < m->bert_layers; i++) {
             snprintf(p, sizeof p, "/case/%s/text/bert_layer_%d", name, i);
             TRY(ws_cli_put(out, p, to.layers[i]));

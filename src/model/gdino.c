@@ -130,6 +130,7 @@ static int load_swin(ws_gdino *m, ws_at_ckpt ck)
         snprintf(n, sizeof n, "module.input_proj.%d.1.weight", l); W2(m->gn_w[l], n, 256);
         snprintf(n, sizeof n, "module.input_proj.%d.1.bias", l); W2(m->gn_b[l], n, 256);
     }
+    W2(m->level_embed, "module.transformer.level_embed", 4, 256);
 #undef W2
     return 0;
 }
@@ -204,6 +205,7 @@ void ws_gdino_free(ws_gdino *m)
         ws_at_free(st->down_n_w); ws_at_free(st->down_n_b); ws_at_free(st->down_w);
         ws_at_free(st->out_n_w); ws_at_free(st->out_n_b);
     }
+    ws_at_free(m->level_embed);
     for (int l = 0; l < 4; l++) { ws_at_free(m->ip_w[l]); ws_at_free(m->ip_b[l]); ws_at_free(m->gn_w[l]); ws_at_free(m->gn_b[l]); }
     memset(m, 0, sizeof *m);
 }
@@ -412,5 +414,92 @@ int ws_gdino_image(const ws_gdino *m, ws_scope *g, ws_at_tensor img, ws_gdino_im
         if (g->err || ws_at_shape(c, cs, 4, &nd)) break;
         out->srcs[l] = group_norm(g, c, m->gn_w[l], m->gn_b[l], 256, cs[2], cs[3]);
     }
+    return g->err;
+}
+
+/* ---- positions and the multi-scale layout ------------------------------------------------------- */
+
+/* PositionEmbeddingSineHW (128 features per axis, temperature 20, normalised) of an h x w map. */
+static ws_at_tensor image_pos(ws_scope *g, int64_t h, int64_t w)
+{
+    float *p = malloc((size_t)(256 * h * w) * sizeof *p);
+    if (!p) { ws_scope_poison(g, ws_fail(WS_ENOMEM, "out of memory")); return NULL; }
+    const double two_pi = 6.283185307179586;
+    for (int k = 0; k < 128; k++) {
+        float d = powf(20.0f, (float)(2 * (k / 2)) / 128.0f);
+        for (int64_t y = 0; y < h; y++)
+            for (int64_t x = 0; x < w; x++) {
+                float ye = (float)(y + 1) / ((float)h + 1e-6f) * (float)two_pi, xe = (float)(x + 1) / ((float)w + 1e-6f) * (float)two_pi;
+                float vy = ye / d, vx = xe / d;
+                p[((size_t)k * h + y) * w + x] = k % 2 ? cosf(vy) : sinf(vy);
+                p[((size_t)(128 + k) * h + y) * w + x] = k % 2 ? cosf(vx) : sinf(vx);
+            }
+    }
+    const int64_t s4[4] = {1, 256, h, w};
+    ws_at_tensor t = ws_g_from_data(g, p, WS_AT_F32, 4, s4);
+    free(p);
+    return t;
+}
+
+ws_at_tensor ws_gdino_text_pos(ws_scope *g, const int64_t *pos, int L)
+{
+    float *p = malloc((size_t)L * 256 * sizeof *p);
+    if (!p) { ws_scope_poison(g, ws_fail(WS_ENOMEM, "out of memory")); return NULL; }
+    for (int i = 0; i < L; i++)
+        for (int k = 0; k < 256; k++) {
+            float d = powf(10000.0f, (float)(2 * (k / 2)) / 256.0f), v = (float)pos[i] * 6.2831855f / d;
+            p[(size_t)i * 256 + k] = k % 2 ? cosf(v) : sinf(v);
+        }
+    const int64_t s3[3] = {1, L, 256};
+    ws_at_tensor t = ws_g_from_data(g, p, WS_AT_F32, 3, s3);
+    free(p);
+    return t;
+}
+
+int ws_gdino_levels_of(const ws_gdino *m, ws_scope *g, const ws_gdino_image_out *img, ws_gdino_levels *out)
+{
+    memset(out, 0, sizeof *out);
+    int64_t N = 0, s4[4];
+    int nd = 0;
+    ws_at_tensor flat[4];
+    for (int l = 0; l < 4; l++) {
+        if (g->err || ws_at_shape(img->srcs[l], s4, 4, &nd)) return g->err ? g->err : ws_fail(WS_ESHAPE, "srcs");
+        const int64_t h = s4[2], w = s4[3], ms[3] = {1, h, w}, f3[3] = {1, 256, h * w}, e3[3] = {1, 1, 256};
+        out->shapes[l][0] = h;
+        out->shapes[l][1] = w;
+        out->start[l] = N;
+        N += h * w;
+        out->masks[l] = ws_g_full(g, 0, WS_AT_U8, 3, ms);
+        out->pos[l] = image_pos(g, h, w);
+        ws_at_tensor pf = ws_g_transpose(g, ws_g_reshape(g, out->pos[l], 3, f3), 1, 2);   /* (1, hw, 256) */
+        flat[l] = ws_g_add(g, pf, ws_g_reshape(g, ws_g_slice(g, m->level_embed, 0, l, l + 1), 3, e3));
+    }
+    out->n_tokens = (int)N;
+    out->lvl_pos = ws_g_cat(g, flat, 4, 1);
+    const int64_t vr[3] = {1, 4, 2};
+    out->valid_ratios = ws_g_full(g, 1.0, WS_AT_F32, 3, vr);
+    float *ref = malloc((size_t)N * 8 * sizeof *ref), *prop = malloc((size_t)N * 4 * sizeof *prop);
+    uint8_t *valid = malloc((size_t)N);
+    if (!ref || !prop || !valid) { free(ref); free(prop); free(valid); return ws_fail(WS_ENOMEM, "out of memory"); }
+    for (int l = 0; l < 4; l++) {
+        const int64_t h = out->shapes[l][0], w = out->shapes[l][1];
+        const float wh = 0.05f * (float)(1 << l);
+        for (int64_t y = 0; y < h; y++)
+            for (int64_t x = 0; x < w; x++) {
+                int64_t i = out->start[l] + y * w + x;
+                float rx = ((float)x + 0.5f) / (float)w, ry = ((float)y + 0.5f) / (float)h;
+                for (int k = 0; k < 4; k++) { ref[(i * 4 + k) * 2] = rx; ref[(i * 4 + k) * 2 + 1] = ry; }
+                float p[4] = {rx, ry, wh, wh};
+                int ok = 1;
+                for (int k = 0; k < 4; k++) ok &= p[k] > 0.01f && p[k] < 0.99f;
+                valid[i] = (uint8_t)ok;
+                for (int k = 0; k < 4; k++) prop[i * 4 + k] = ok ? logf(p[k] / (1.0f - p[k])) : INFINITY;
+            }
+    }
+    const int64_t r4[4] = {1, N, 4, 2}, p3[3] = {1, N, 4}, v2[2] = {1, N};
+    out->ref_points = ws_g_from_data(g, ref, WS_AT_F32, 4, r4);
+    out->proposals = ws_g_from_data(g, prop, WS_AT_F32, 3, p3);
+    out->proposal_valid = ws_g_from_data(g, valid, WS_AT_U8, 2, v2);
+    free(ref); free(prop); free(valid);
     return g->err;
 }

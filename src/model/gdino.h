@@ -33,6 +33,7 @@ typedef struct ws_gdino {
     ws_swin_stage stages[4];
     /* input projections to d_model = 256: conv1x1 + GroupNorm(32) per level, level 3 conv3x3/2 */
     ws_at_tensor ip_w[4], ip_b[4], gn_w[4], gn_b[4];
+    ws_at_tensor level_embed;                  /* (4, 256) */
     int bert_hidden, bert_layers, bert_heads, bert_intermediate;
     double bert_eps;                      /* layer_norm_eps (1e-12) */
     ws_at_tensor word, pos, type;         /* (V, H), (512, H), (2, H) */
@@ -49,6 +50,19 @@ typedef struct ws_gdino_image_out {
 } ws_gdino_image_out;
 /* The backbone and input projections on a normalised image (1, 3, H, W). */
 int ws_gdino_image(const ws_gdino *m, ws_scope *g, ws_at_tensor img, ws_gdino_image_out *out);
+/* The flattened multi-scale layout of srcs (batch 1, no padding): per level the sine position
+ * embedding (1, 256, h, w) and the all-zero masks; spatial shapes, level starts, valid ratios
+ * (all 1); the encoder's pos (pos + level_embed) (1, N, 256), reference points (1, N, 4, 2), and
+ * the two-stage proposals (1, N, 4) (log-odds, +inf when invalid) with their validity (1, N) u8. */
+typedef struct ws_gdino_levels {
+    int n_tokens;
+    int64_t shapes[4][2], start[4];
+    ws_at_tensor pos[4], masks[4], valid_ratios, lvl_pos, ref_points, proposals, proposal_valid;
+} ws_gdino_levels;
+int ws_gdino_levels_of(const ws_gdino *m, ws_scope *g, const ws_gdino_image_out *img, ws_gdino_levels *out);
+/* get_sine_pos_embed of the text position ids (1, L) i64: (1, L, 256). */
+ws_at_tensor ws_gdino_text_pos(ws_scope *g, const int64_t *pos, int L);
+
 /* Grounding-DINO's load_image resize (RandomResize([size], max_size)): the output (h, w). */
 void ws_gdino_resize_shape(int h, int w, int size, int max_size, int *oh, int *ow);
 
