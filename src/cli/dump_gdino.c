@@ -48,7 +48,8 @@ static int rag_write(ws_h5file *f, const char *name, const ragged *r, int dt)
 
 /* /preprocess and the image side of /image: the official load_image transform at the golden's
  * reduced size (RandomResize([200], max_size=333)), Swin, the input projections. */
-static int image_side(const ws_gdino *m, const ws_h5file *in, ws_h5file *out)
+static int image_side(const ws_gdino *m, const ws_h5file *in, ws_h5file *out, ws_scope *gs, ws_gdino_image_out *iop,
+                      ws_gdino_levels *lvp)
 {
     ws_array img = {0};
     ws_scope g;
@@ -70,11 +71,13 @@ static int image_side(const ws_gdino *m, const ws_h5file *in, ws_h5file *out)
     TRY(ws_h5_write_raw(out, "/preprocess/resized_uint8", WS_U8, 3, s3, rs));
     TRY(ws_h5_write_raw(out, "/preprocess/image", WS_F32, 3, c3, x));
     ws_gdino_image_out io;
-    TRY(ws_gdino_image(m, &g, ws_g_from_data(&g, x, WS_AT_F32, 4, i4), &io));
+    TRY(ws_gdino_image(m, gs, ws_g_from_data(gs, x, WS_AT_F32, 4, i4), &io));
+    *iop = io;
     char p[128];
     TRY(ws_cli_put(out, "/image/swin/patch_embed", io.patch_embed));
     ws_gdino_levels lv;
-    TRY(ws_gdino_levels_of(m, &g, &io, &lv));
+    TRY(ws_gdino_levels_of(m, gs, &io, &lv));
+    *lvp = lv;
     const int64_t l2[2] = {4, 2}, l1[1] = {4};
     TRY(ws_h5_write_raw(out, "/image/spatial_shapes", WS_I64, 2, l2, lv.shapes));
     TRY(ws_h5_write_raw(out, "/image/level_start_index", WS_I64, 1, l1, lv.start));
@@ -111,7 +114,8 @@ cleanup:
 }
 
 /* The /case/<name>/text group of one caption. */
-static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, const char *name, const char *caption)
+static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, const char *name, const char *caption,
+                     const ws_gdino_image_out *img, const ws_gdino_levels *lv)
 {
     char p[256], *cap = ws_gdino_caption(caption), **pieces = NULL;
     int32_t *ids = NULL, *zeros = NULL;
@@ -168,8 +172,28 @@ static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, c
             snprintf(p, sizeof p, "/case/%s/text/%s", name, items[i].n);
             TRY(ws_cli_put(out, p, items[i].t));
         }
+        ws_at_tensor pt = ws_gdino_text_pos(&g, pos, (int)L);
         snprintf(p, sizeof p, "/case/%s/encoder/pos_text", name);
-        TRY(ws_cli_put(out, p, ws_gdino_text_pos(&g, pos, (int)L)));
+        TRY(ws_cli_put(out, p, pt));
+        if (img && lv) {
+            ws_at_tensor mem = NULL, memt = NULL;
+            ws_gdino_enc_trace tr;
+            memset(&tr, 0, sizeof tr);
+            TRY(ws_gdino_encode(m, &g, img, lv, to.encoded, pt, tm, &mem, &memt, &tr));
+            for (int i = 0; i < m->enc_layers && i < 8; i++) {
+                const struct { const char *n; ws_at_tensor t; } it[] = {
+                    {"fusion_vision", tr.fusion_v[i]}, {"fusion_text", tr.fusion_l[i]}, {"text_enhancer", tr.text[i]},
+                    {"deformable_self_attn", tr.deform_attn[i]}, {"deformable", tr.deform[i]}};
+                for (size_t k = 0; k < sizeof it / sizeof it[0]; k++) {
+                    snprintf(p, sizeof p, "/case/%s/encoder/layer_%d/%s", name, i, it[k].n);
+                    TRY(ws_cli_put(out, p, it[k].t));
+                }
+            }
+            snprintf(p, sizeof p, "/case/%s/encoder/memory", name);
+            TRY(ws_cli_put(out, p, mem));
+            snprintf(p, sizeof p, "/case/%s/encoder/memory_text", name);
+            TRY(ws_cli_put(out, p, memt));
+        }
         for (int i = 0; i < m->bert_layers; i++) {
             snprintf(p, sizeof p, "/case/%s/text/bert_layer_%d", name, i);
             TRY(ws_cli_put(out, p, to.layers[i]));
@@ -232,11 +256,18 @@ int ws_dump_gdino(const ws_dump_args *a)
         char **caps_in = NULL, **names = NULL;
         size_t nc = 0, nn = 0;
         ws_gdino m = {0};
+        ws_scope gs;
+        ws_gdino_image_out io;
+        ws_gdino_levels lv;
+        int have_img = 0;
+        ws_scope_init(&gs);
         rc = ws_h5_read_strings(&in, "/input/captions", &caps_in, &nc);
         if (!rc) rc = ws_h5_read_strings(&in, "/input/case_names", &names, &nn);
         if (!rc && a->model) rc = ws_gdino_load(&m, a->model, a->bert_config);
-        if (!rc && a->model && ws_h5_exists(&in, "/input/image_rgb")) rc = image_side(&m, &in, &out);
-        for (size_t i = 0; !rc && i < nc && i < nn; i++) rc = text_case(a->model ? &m : NULL, &w, &out, names[i], caps_in[i]);
+        if (!rc && a->model && ws_h5_exists(&in, "/input/image_rgb")) rc = image_side(&m, &in, &out, &gs, &io, &lv), have_img = !rc;
+        for (size_t i = 0; !rc && i < nc && i < nn; i++)
+            rc = text_case(a->model ? &m : NULL, &w, &out, names[i], caps_in[i], have_img ? &io : NULL, have_img ? &lv : NULL);
+        ws_scope_free(&gs);
         ws_gdino_free(&m);
         ws_h5_strings_free(caps_in, nc);
         ws_h5_strings_free(names, nn);

@@ -77,6 +77,68 @@ static int rel_bias(ws_at_ckpt ck, const char *pre, ws_swin_block *b, int ws)
     return rc;
 }
 
+/* Any-shape fp32 weight (the sizes are checked where they meet). */
+static int wany(ws_at_ckpt ck, const char *name, ws_at_tensor *out)
+{
+    return ws_weight(ck, name, -1, NULL, KIND, out);
+}
+
+static int load_msda(ws_at_ckpt ck, const char *pre, ws_msda *a)
+{
+    char n[256];
+    int rc = 0;
+    const struct { const char *s; ws_at_tensor *t; } w[] = {
+        {"sampling_offsets.weight", &a->off_w}, {"sampling_offsets.bias", &a->off_b},
+        {"attention_weights.weight", &a->aw_w}, {"attention_weights.bias", &a->aw_b},
+        {"value_proj.weight", &a->val_w}, {"value_proj.bias", &a->val_b},
+        {"output_proj.weight", &a->out_w}, {"output_proj.bias", &a->out_b}};
+    for (size_t i = 0; i < sizeof w / sizeof w[0] && !rc; i++) {
+        snprintf(n, sizeof n, "%s.%s", pre, w[i].s);
+        rc = wany(ck, n, w[i].t);
+    }
+    return rc;
+}
+
+static int load_encoder(ws_gdino *m, ws_at_ckpt ck)
+{
+    char n[256], pre[128];
+    int rc = 0;
+    m->enc_layers = ws_weight_count(ck, "module.transformer.encoder.layers.");
+    if (m->enc_layers < 1 || m->enc_layers > 8) return ws_fail(WS_EFORMAT, "%d encoder layers (is it %s checkpoint?)", m->enc_layers, KIND);
+    if (!(m->enc = calloc((size_t)m->enc_layers, sizeof *m->enc))) return ws_fail(WS_ENOMEM, "out of memory");
+    for (int i = 0; i < m->enc_layers && !rc; i++) {
+        ws_gdino_enc_layer *e = &m->enc[i];
+        const struct { const char *fmt; ws_at_tensor *t; } w[] = {
+            {"fusion_layers.%d.gamma_v", &e->gamma_v}, {"fusion_layers.%d.gamma_l", &e->gamma_l},
+            {"fusion_layers.%d.layer_norm_v.weight", &e->lnv_w}, {"fusion_layers.%d.layer_norm_v.bias", &e->lnv_b},
+            {"fusion_layers.%d.layer_norm_l.weight", &e->lnl_w}, {"fusion_layers.%d.layer_norm_l.bias", &e->lnl_b},
+            {"fusion_layers.%d.attn.v_proj.weight", &e->v_w}, {"fusion_layers.%d.attn.v_proj.bias", &e->v_b},
+            {"fusion_layers.%d.attn.l_proj.weight", &e->l_w}, {"fusion_layers.%d.attn.l_proj.bias", &e->l_b},
+            {"fusion_layers.%d.attn.values_v_proj.weight", &e->vv_w}, {"fusion_layers.%d.attn.values_v_proj.bias", &e->vv_b},
+            {"fusion_layers.%d.attn.values_l_proj.weight", &e->vl_w}, {"fusion_layers.%d.attn.values_l_proj.bias", &e->vl_b},
+            {"fusion_layers.%d.attn.out_v_proj.weight", &e->ov_w}, {"fusion_layers.%d.attn.out_v_proj.bias", &e->ov_b},
+            {"fusion_layers.%d.attn.out_l_proj.weight", &e->ol_w}, {"fusion_layers.%d.attn.out_l_proj.bias", &e->ol_b},
+            {"text_layers.%d.self_attn.in_proj_weight", &e->t_in_w}, {"text_layers.%d.self_attn.in_proj_bias", &e->t_in_b},
+            {"text_layers.%d.self_attn.out_proj.weight", &e->t_out_w}, {"text_layers.%d.self_attn.out_proj.bias", &e->t_out_b},
+            {"text_layers.%d.linear1.weight", &e->t_l1_w}, {"text_layers.%d.linear1.bias", &e->t_l1_b},
+            {"text_layers.%d.linear2.weight", &e->t_l2_w}, {"text_layers.%d.linear2.bias", &e->t_l2_b},
+            {"text_layers.%d.norm1.weight", &e->t_n1_w}, {"text_layers.%d.norm1.bias", &e->t_n1_b},
+            {"text_layers.%d.norm2.weight", &e->t_n2_w}, {"text_layers.%d.norm2.bias", &e->t_n2_b},
+            {"layers.%d.norm1.weight", &e->d_n1_w}, {"layers.%d.norm1.bias", &e->d_n1_b},
+            {"layers.%d.linear1.weight", &e->d_l1_w}, {"layers.%d.linear1.bias", &e->d_l1_b},
+            {"layers.%d.linear2.weight", &e->d_l2_w}, {"layers.%d.linear2.bias", &e->d_l2_b},
+            {"layers.%d.norm2.weight", &e->d_n2_w}, {"layers.%d.norm2.bias", &e->d_n2_b}};
+        for (size_t k = 0; k < sizeof w / sizeof w[0] && !rc; k++) {
+            snprintf(pre, sizeof pre, w[k].fmt, i);
+            snprintf(n, sizeof n, "module.transformer.encoder.%s", pre);
+            rc = wany(ck, n, w[k].t);
+        }
+        snprintf(pre, sizeof pre, "module.transformer.encoder.layers.%d.self_attn", i);
+        if (!rc) rc = load_msda(ck, pre, &e->da);
+    }
+    return rc;
+}
+
 static int load_swin(ws_gdino *m, ws_at_ckpt ck)
 {
     char n[256], pre[160];
@@ -132,7 +194,7 @@ static int load_swin(ws_gdino *m, ws_at_ckpt ck)
     }
     W2(m->level_embed, "module.transformer.level_embed", 4, 256);
 #undef W2
-    return 0;
+    return load_encoder(m, ck);
 }
 
 int ws_gdino_load(ws_gdino *m, const char *path, const char *bert_config)
@@ -206,6 +268,17 @@ void ws_gdino_free(ws_gdino *m)
         ws_at_free(st->out_n_w); ws_at_free(st->out_n_b);
     }
     ws_at_free(m->level_embed);
+    for (int i = 0; m->enc && i < m->enc_layers; i++) {
+        ws_gdino_enc_layer *e = &m->enc[i];
+        ws_at_tensor t[] = {e->gamma_v, e->gamma_l, e->lnv_w, e->lnv_b, e->lnl_w, e->lnl_b, e->v_w, e->v_b, e->l_w, e->l_b,
+                            e->vv_w, e->vv_b, e->vl_w, e->vl_b, e->ov_w, e->ov_b, e->ol_w, e->ol_b, e->t_in_w, e->t_in_b,
+                            e->t_out_w, e->t_out_b, e->t_l1_w, e->t_l1_b, e->t_l2_w, e->t_l2_b, e->t_n1_w, e->t_n1_b,
+                            e->t_n2_w, e->t_n2_b, e->da.off_w, e->da.off_b, e->da.aw_w, e->da.aw_b, e->da.val_w, e->da.val_b,
+                            e->da.out_w, e->da.out_b, e->d_n1_w, e->d_n1_b, e->d_l1_w, e->d_l1_b, e->d_l2_w, e->d_l2_b,
+                            e->d_n2_w, e->d_n2_b};
+        for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) ws_at_free(t[k]);
+    }
+    free(m->enc);
     for (int l = 0; l < 4; l++) { ws_at_free(m->ip_w[l]); ws_at_free(m->ip_b[l]); ws_at_free(m->gn_w[l]); ws_at_free(m->gn_b[l]); }
     memset(m, 0, sizeof *m);
 }
@@ -501,5 +574,137 @@ int ws_gdino_levels_of(const ws_gdino *m, ws_scope *g, const ws_gdino_image_out 
     out->proposals = ws_g_from_data(g, prop, WS_AT_F32, 3, p3);
     out->proposal_valid = ws_g_from_data(g, valid, WS_AT_U8, 2, v2);
     free(ref); free(prop); free(valid);
+    return g->err;
+}
+
+/* ---- the encoder ---------------------------------------------------------------------------------- */
+
+/* MSDeformAttn of query (1, Nq, 256) over value (1, N, 256); ref (1, Nq, 4, 2) or (1, Nq, 4, 4). */
+static ws_at_tensor msda(ws_scope *g, const ws_msda *a, ws_at_tensor query, ws_at_tensor ref, int ref_dim,
+                         ws_at_tensor value, const ws_gdino_levels *lv, int64_t Nq)
+{
+    const int64_t H = 8, L = 4, P = 4, D = 32, N = lv->n_tokens;
+    const int64_t v4[4] = {1, N, H, D}, o6[6] = {1, Nq, H, L, P, 2}, a4[4] = {1, Nq, H, L * P}, a5[5] = {1, Nq, H, L, P};
+    ws_at_tensor val = ws_g_reshape(g, ws_g_linear(g, value, a->val_w, a->val_b), 4, v4);
+    ws_at_tensor off = ws_g_reshape(g, ws_g_linear(g, query, a->off_w, a->off_b), 6, o6);
+    ws_at_tensor aw = ws_g_reshape(g, ws_g_softmax(g, ws_g_reshape(g, ws_g_linear(g, query, a->aw_w, a->aw_b), 4, a4), -1), 5, a5);
+    ws_at_tensor loc;
+    if (ref_dim == 2) {
+        float norm[8];
+        for (int l = 0; l < 4; l++) { norm[2 * l] = (float)lv->shapes[l][1]; norm[2 * l + 1] = (float)lv->shapes[l][0]; }
+        const int64_t n6[6] = {1, 1, 1, 4, 1, 2}, r6[6] = {1, Nq, 1, 4, 1, 2};
+        loc = ws_g_add(g, ws_g_reshape(g, ref, 6, r6), ws_g_div(g, off, ws_g_from_data(g, norm, WS_AT_F32, 6, n6)));
+    } else {
+        const int64_t r6[6] = {1, Nq, 1, 4, 1, 4};
+        ws_at_tensor r = ws_g_reshape(g, ref, 6, r6);
+        ws_at_tensor xy = ws_g_slice(g, r, 5, 0, 2), wh = ws_g_slice(g, r, 5, 2, 4);
+        loc = ws_g_add(g, xy, ws_g_mul_scalar(g, ws_g_mul(g, ws_g_mul_scalar(g, off, 1.0 / (double)P), wh), 0.5));
+    }
+    ws_at_tensor grids = ws_g_scalar_op(g, WS_AT_SUB, ws_g_mul_scalar(g, loc, 2.0), 1.0);   /* (1, Nq, H, L, P, 2) */
+    ws_at_tensor samp[4];
+    for (int l = 0; l < 4; l++) {
+        const int64_t h = lv->shapes[l][0], w = lv->shapes[l][1], st = lv->start[l];
+        const int64_t vp[4] = {0, 2, 3, 1}, vs[4] = {H, D, h, w}, gp[5] = {0, 2, 1, 3, 4}, gs[4] = {H, Nq, P, 2};
+        /* value_l: (1, hw, H, D) -> (H, D, h, w) */
+        ws_at_tensor vl = ws_g_reshape(g, ws_g_contiguous(g, ws_g_permute(g, ws_g_slice(g, val, 1, st, st + h * w), 4, vp)), 4, vs);
+        ws_at_tensor gl = ws_g_reshape(g, ws_g_contiguous(g, ws_g_permute(g, ws_g_select(g, grids, 3, l), 5, gp)), 4, gs);
+        samp[l] = ws_g_grid_sample(g, vl, gl, 0);   /* (H, D, Nq, P) */
+    }
+    const int64_t sv[4] = {H, D, Nq, L * P}, ap[4] = {0, 2, 1, 3}, as[4] = {H, 1, Nq, L * P}, o3[3] = {1, H * D, Nq};
+    ws_at_tensor sv_all = ws_g_reshape(g, ws_g_cat(g, samp, 4, 3), 4, sv);   /* levels stacked on the point axis */
+    ws_at_tensor awp = ws_g_reshape(g, ws_g_contiguous(g, ws_g_permute(g, ws_g_reshape(g, aw, 4, a4), 4, ap)), 4, as);
+    ws_at_tensor outp = ws_g_reshape(g, ws_g_reduce(g, WS_AT_RSUM, ws_g_mul(g, sv_all, awp), -1, 0), 3, o3);
+    return ws_g_linear(g, ws_g_transpose(g, outp, 1, 2), a->out_w, a->out_b);
+}
+
+/* nn.MultiheadAttention with packed in_proj (3E, E); mask (Lq, Lk) additive or NULL. */
+static ws_at_tensor mha(ws_scope *g, ws_at_tensor q_in, ws_at_tensor k_in, ws_at_tensor v_in, ws_at_tensor in_w,
+                        ws_at_tensor in_b, ws_at_tensor out_w, ws_at_tensor out_b, int heads, ws_at_tensor mask)
+{
+    int64_t qs[3], ks[3];
+    int nd = 0;
+    if (g->err || ws_at_shape(q_in, qs, 3, &nd) || ws_at_shape(k_in, ks, 3, &nd)) return NULL;
+    const int64_t E = qs[2], hd = E / heads, Lq = qs[1], Lk = ks[1];
+    const int64_t sq[4] = {1, Lq, heads, hd}, sk[4] = {1, Lk, heads, hd}, pm[4] = {0, 2, 1, 3}, o3[3] = {1, Lq, E};
+    ws_at_tensor q = ws_g_linear(g, q_in, ws_g_slice(g, in_w, 0, 0, E), ws_g_slice(g, in_b, 0, 0, E));
+    ws_at_tensor k = ws_g_linear(g, k_in, ws_g_slice(g, in_w, 0, E, 2 * E), ws_g_slice(g, in_b, 0, E, 2 * E));
+    ws_at_tensor v = ws_g_linear(g, v_in, ws_g_slice(g, in_w, 0, 2 * E, 3 * E), ws_g_slice(g, in_b, 0, 2 * E, 3 * E));
+    q = ws_g_mul_scalar(g, ws_g_permute(g, ws_g_reshape(g, q, 4, sq), 4, pm), 1.0 / sqrt((double)hd));
+    k = ws_g_permute(g, ws_g_reshape(g, k, 4, sk), 4, pm);
+    v = ws_g_permute(g, ws_g_reshape(g, v, 4, sk), 4, pm);
+    ws_at_tensor s = ws_g_matmul(g, q, ws_g_transpose(g, k, -2, -1));
+    if (mask) s = ws_g_add(g, s, mask);
+    ws_at_tensor o = ws_g_reshape(g, ws_g_permute(g, ws_g_matmul(g, ws_g_softmax(g, s, -1), v), 4, pm), 3, o3);
+    return ws_g_linear(g, o, out_w, out_b);
+}
+
+/* BiAttentionBlock: returns the new v and l. */
+static void fusion(ws_scope *g, const ws_gdino_enc_layer *e, ws_at_tensor *v, ws_at_tensor *l)
+{
+    int64_t vs[3], ls[3];
+    int nd = 0;
+    if (g->err || ws_at_shape(*v, vs, 3, &nd) || ws_at_shape(*l, ls, 3, &nd)) return;
+    ws_at_tensor vn = ws_g_layer_norm(g, *v, e->lnv_w, e->lnv_b, 1e-5), ln = ws_g_layer_norm(g, *l, e->lnl_w, e->lnl_b, 1e-5);
+    int64_t es[2];
+    ws_at_shape(e->v_w, es, 2, &nd);
+    const int64_t heads = 4, E = es[0], hd = E / heads, Nv = vs[1], L = ls[1];
+    const int64_t sv[4] = {1, Nv, heads, hd}, sl[4] = {1, L, heads, hd}, pm[4] = {0, 2, 1, 3};
+    ws_at_tensor q = ws_g_permute(g, ws_g_reshape(g, ws_g_mul_scalar(g, ws_g_linear(g, vn, e->v_w, e->v_b), 1.0 / sqrt((double)hd)), 4, sv), 4, pm);
+    ws_at_tensor k = ws_g_permute(g, ws_g_reshape(g, ws_g_linear(g, ln, e->l_w, e->l_b), 4, sl), 4, pm);
+    ws_at_tensor vv = ws_g_permute(g, ws_g_reshape(g, ws_g_linear(g, vn, e->vv_w, e->vv_b), 4, sv), 4, pm);
+    ws_at_tensor vl = ws_g_permute(g, ws_g_reshape(g, ws_g_linear(g, ln, e->vl_w, e->vl_b), 4, sl), 4, pm);
+    ws_at_tensor A = ws_g_matmul(g, q, ws_g_transpose(g, k, -2, -1));   /* (1, heads, Nv, L) */
+    A = ws_g_sub(g, A, ws_g_reduce(g, WS_AT_RAMAX, A, WS_AT_ALL, 0));
+    ws_at_tensor Av = NULL, At = NULL;
+    {
+        ws_at_tensor c = NULL;
+        if (!g->err) { int rc = ws_at_clamp(A, -50000.0, 50000.0, &c); ws_scope_track(g, rc, c, "clamp"); }
+        Av = c;
+        At = ws_g_transpose(g, Av, -2, -1);
+        At = ws_g_sub(g, At, ws_g_reduce(g, WS_AT_RAMAX, At, -1, 1));
+        ws_at_tensor c2 = NULL;
+        if (!g->err) { int rc = ws_at_clamp(At, -50000.0, 50000.0, &c2); ws_scope_track(g, rc, c2, "clamp"); }
+        At = c2;
+    }
+    const int64_t ov[3] = {1, Nv, E}, ol[3] = {1, L, E};
+    ws_at_tensor dv = ws_g_reshape(g, ws_g_permute(g, ws_g_matmul(g, ws_g_softmax(g, Av, -1), vl), 4, pm), 3, ov);
+    ws_at_tensor dl = ws_g_reshape(g, ws_g_permute(g, ws_g_matmul(g, ws_g_softmax(g, At, -1), vv), 4, pm), 3, ol);
+    dv = ws_g_linear(g, dv, e->ov_w, e->ov_b);
+    dl = ws_g_linear(g, dl, e->ol_w, e->ol_b);
+    *v = ws_g_add(g, vn, ws_g_mul(g, e->gamma_v, dv));
+    *l = ws_g_add(g, ln, ws_g_mul(g, e->gamma_l, dl));
+}
+
+int ws_gdino_encode(const ws_gdino *m, ws_scope *g, const ws_gdino_image_out *img, const ws_gdino_levels *lv,
+                    ws_at_tensor text, ws_at_tensor pos_text, ws_at_tensor text_mask, ws_at_tensor *memory,
+                    ws_at_tensor *memory_text, ws_gdino_enc_trace *tr)
+{
+    ws_at_tensor flat[4];
+    for (int l = 0; l < 4; l++) {
+        const int64_t f3[3] = {1, 256, lv->shapes[l][0] * lv->shapes[l][1]};
+        flat[l] = ws_g_transpose(g, ws_g_reshape(g, img->srcs[l], 3, f3), 1, 2);
+    }
+    ws_at_tensor v = ws_g_contiguous(g, ws_g_cat(g, flat, 4, 1)), l = text;
+    /* ~text_self_attention_mask -> -inf where blocked */
+    ws_at_tensor inf = ws_g_full(g, -INFINITY, WS_AT_F32, 0, NULL), zero = ws_g_full(g, 0.0, WS_AT_F32, 0, NULL);
+    ws_at_tensor tmask = ws_g_where(g, ws_g_scalar_op(g, WS_AT_GT, ws_g_to_dtype(g, text_mask, WS_AT_F32), 0.5), zero, inf);
+    for (int i = 0; i < m->enc_layers; i++) {
+        const ws_gdino_enc_layer *e = &m->enc[i];
+        fusion(g, e, &v, &l);
+        if (tr && i < 8) { tr->fusion_v[i] = v; tr->fusion_l[i] = l; }
+        ws_at_tensor qk = ws_g_add(g, l, pos_text);
+        l = ws_g_layer_norm(g, ws_g_add(g, l, mha(g, qk, qk, l, e->t_in_w, e->t_in_b, e->t_out_w, e->t_out_b, 4, tmask)),
+                            e->t_n1_w, e->t_n1_b, 1e-5);
+        ws_at_tensor f = ws_g_linear(g, ws_g_unary(g, WS_AT_RELU, ws_g_linear(g, l, e->t_l1_w, e->t_l1_b)), e->t_l2_w, e->t_l2_b);
+        l = ws_g_layer_norm(g, ws_g_add(g, l, f), e->t_n2_w, e->t_n2_b, 1e-5);
+        if (tr && i < 8) tr->text[i] = l;
+        ws_at_tensor a = msda(g, &e->da, ws_g_add(g, v, lv->lvl_pos), lv->ref_points, 2, v, lv, lv->n_tokens);
+        v = ws_g_layer_norm(g, ws_g_add(g, v, a), e->d_n1_w, e->d_n1_b, 1e-5);
+        f = ws_g_linear(g, ws_g_unary(g, WS_AT_RELU, ws_g_linear(g, v, e->d_l1_w, e->d_l1_b)), e->d_l2_w, e->d_l2_b);
+        v = ws_g_layer_norm(g, ws_g_add(g, v, f), e->d_n2_w, e->d_n2_b, 1e-5);
+        if (tr && i < 8) { tr->deform_attn[i] = a; tr->deform[i] = v; }
+    }
+    *memory = v;
+    *memory_text = l;
     return g->err;
 }

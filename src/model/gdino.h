@@ -26,7 +26,23 @@ typedef struct ws_swin_stage {
     ws_at_tensor out_n_w, out_n_b;             /* norm<i> of the returned stages, or NULL */
 } ws_swin_stage;
 
+typedef struct ws_msda {   /* MSDeformAttn: 8 heads, 4 levels, 4 points */
+    ws_at_tensor off_w, off_b, aw_w, aw_b, val_w, val_b, out_w, out_b;
+} ws_msda;
+
+typedef struct ws_gdino_enc_layer {
+    /* fusion (BiAttentionBlock) */
+    ws_at_tensor gamma_v, gamma_l, lnv_w, lnv_b, lnl_w, lnl_b, v_w, v_b, l_w, l_b, vv_w, vv_b, vl_w, vl_b, ov_w, ov_b, ol_w, ol_b;
+    /* text enhancer (post-norm TransformerEncoderLayer) */
+    ws_at_tensor t_in_w, t_in_b, t_out_w, t_out_b, t_l1_w, t_l1_b, t_l2_w, t_l2_b, t_n1_w, t_n1_b, t_n2_w, t_n2_b;
+    /* deformable self-attention layer */
+    ws_msda da;
+    ws_at_tensor d_n1_w, d_n1_b, d_l1_w, d_l1_b, d_l2_w, d_l2_b, d_n2_w, d_n2_b;
+} ws_gdino_enc_layer;
+
 typedef struct ws_gdino {
+    int enc_layers;
+    ws_gdino_enc_layer *enc;
     /* Swin backbone */
     int swin_dim, window;
     ws_at_tensor pe_w, pe_b, pe_n_w, pe_n_b;   /* patch embedding (dim, 3, 4, 4), LayerNorm */
@@ -60,6 +76,15 @@ typedef struct ws_gdino_levels {
     ws_at_tensor pos[4], masks[4], valid_ratios, lvl_pos, ref_points, proposals, proposal_valid;
 } ws_gdino_levels;
 int ws_gdino_levels_of(const ws_gdino *m, ws_scope *g, const ws_gdino_image_out *img, ws_gdino_levels *out);
+typedef struct ws_gdino_enc_trace {   /* per encoder layer (the golden's intermediates) */
+    ws_at_tensor fusion_v[8], fusion_l[8], text[8], deform_attn[8], deform[8];
+} ws_gdino_enc_trace;
+/* The encoder: memory (1, N, 256) from srcs, memory_text (1, L, 256) from the encoded text, with the
+ * text position embedding pos_text (1, L, 256) and the (L, L) 0/1 text self-attention mask. */
+int ws_gdino_encode(const ws_gdino *m, ws_scope *g, const ws_gdino_image_out *img, const ws_gdino_levels *lv,
+                    ws_at_tensor text, ws_at_tensor pos_text, ws_at_tensor text_mask, ws_at_tensor *memory,
+                    ws_at_tensor *memory_text, ws_gdino_enc_trace *tr);
+
 /* get_sine_pos_embed of the text position ids (1, L) i64: (1, L, 256). */
 ws_at_tensor ws_gdino_text_pos(ws_scope *g, const int64_t *pos, int L);
 

@@ -445,6 +445,14 @@ int ws_at_layer_norm(ws_at_tensor x, int nd, ws_at_tensor w, ws_at_tensor b, dou
 int ws_at_softmax(ws_at_tensor x, int dim, ws_at_tensor *out) { WS_TRY put(out, at::softmax(T(x), dim)); WS_CATCH }
 int ws_at_log_softmax(ws_at_tensor x, int dim, ws_at_tensor *out) { WS_TRY put(out, at::log_softmax(T(x), dim)); WS_CATCH }
 
+int ws_at_grid_sample(ws_at_tensor x, ws_at_tensor grid, int align_corners, ws_at_tensor *out)
+{
+    WS_TRY
+    /* interpolation 0 = bilinear, padding 0 = zeros (F.grid_sample's defaults) */
+    put(out, at::grid_sampler(T(x), T(grid), 0, 0, align_corners != 0));
+    WS_CATCH
+}
+
 int ws_at_interpolate(ws_at_tensor x, int mode, int64_t oh, int64_t ow, int align_corners, ws_at_tensor *out)
 {
     WS_TRY

@@ -149,6 +149,10 @@ int ws_at_interpolate(ws_at_tensor x, int mode, int64_t out_h, int64_t out_w, in
 int ws_at_interpolate_scaled(ws_at_tensor x, int mode, int64_t out_h, int64_t out_w, double scale_h, double scale_w,
                              ws_at_tensor *out);
 
+/* F.grid_sample(x (N, C, H, W), grid (N, Ho, Wo, 2) in [-1, 1] (x, y), bilinear, zeros outside)
+ * -> (N, C, Ho, Wo). */
+int ws_at_grid_sample(ws_at_tensor x, ws_at_tensor grid, int align_corners, ws_at_tensor *out);
+
 /* ---- reductions ------------------------------------------------------------------------- */
 typedef enum { WS_AT_RSUM, WS_AT_RMEAN, WS_AT_RAMAX, WS_AT_RAMIN, WS_AT_RARGMAX } ws_at_reduce;
 /* Reduces over one dim (dim) or, with dim == WS_AT_ALL, over every element. RARGMAX returns I64. */

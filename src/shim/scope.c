@@ -165,6 +165,10 @@ ws_at_tensor ws_g_norm(ws_scope *g, ws_at_tensor x, int dim, int keepdim)
 {
     G_RUN("norm", ws_at_norm(x, 2.0, dim, keepdim, &out));
 }
+ws_at_tensor ws_g_grid_sample(ws_scope *g, ws_at_tensor x, ws_at_tensor grid, int ac)
+{
+    G_RUN("grid_sample", ws_at_grid_sample(x, grid, ac, &out));
+}
 ws_at_tensor ws_g_interpolate(ws_scope *g, ws_at_tensor x, int mode, int64_t h, int64_t w, int ac)
 {
     G_RUN("interpolate", ws_at_interpolate(x, mode, h, w, ac, &out));

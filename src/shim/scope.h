@@ -62,6 +62,7 @@ ws_at_tensor ws_g_cat(ws_scope *g, const ws_at_tensor *ts, int n, int dim);
 ws_at_tensor ws_g_reduce(ws_scope *g, int op, ws_at_tensor x, int dim, int keepdim);
 ws_at_tensor ws_g_norm(ws_scope *g, ws_at_tensor x, int dim, int keepdim);   /* L2 */
 ws_at_tensor ws_g_interpolate(ws_scope *g, ws_at_tensor x, int mode, int64_t h, int64_t w, int ac);
+ws_at_tensor ws_g_grid_sample(ws_scope *g, ws_at_tensor x, ws_at_tensor grid, int ac);   /* bilinear, zeros */
 ws_at_tensor ws_g_conv2d(ws_scope *g, ws_at_tensor x, ws_at_tensor w, ws_at_tensor b, int64_t stride,
                          int64_t padding);
 ws_at_tensor ws_g_conv_transpose2d(ws_scope *g, ws_at_tensor x, ws_at_tensor w, ws_at_tensor b, int64_t stride);
