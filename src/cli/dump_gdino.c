@@ -113,6 +113,14 @@ cleanup:
     return rc;
 }
 
+/* torch.stack along a new dim 0. */
+static ws_at_tensor ws_g_stack_(ws_scope *g, ws_at_tensor *ts, int n)
+{
+    ws_at_tensor u[9];
+    for (int i = 0; i < n && i < 9; i++) u[i] = ws_g_unsqueeze(g, ts[i], 0);
+    return ws_g_cat(g, u, n, 0);
+}
+
 /* The /case/<name>/text group of one caption. */
 static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, const char *name, const char *caption,
                      const ws_gdino_image_out *img, const ws_gdino_levels *lv)
@@ -193,6 +201,34 @@ static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, c
             TRY(ws_cli_put(out, p, mem));
             snprintf(p, sizeof p, "/case/%s/encoder/memory_text", name);
             TRY(ws_cli_put(out, p, memt));
+            ws_at_tensor logits = NULL, boxes = NULL;
+            ws_gdino_dec_trace dt;
+            TRY(ws_gdino_decode(m, &g, lv, mem, memt, &logits, &boxes, &dt));
+            const struct { const char *n; ws_at_tensor t; } ts[] = {
+                {"two_stage/output_memory", dt.output_memory}, {"two_stage/enc_outputs_class", dt.enc_class},
+                {"two_stage/topk_logits", dt.topk_logits}, {"two_stage/topk_indices", dt.topk_indices},
+                {"two_stage/topk_scores", dt.topk_scores}, {"two_stage/enc_bbox_delta", dt.enc_delta},
+                {"two_stage/enc_outputs_coord_unselected", dt.enc_coord}, {"two_stage/refpoint_embed", dt.refpoint},
+                {"two_stage/init_box_proposal", dt.init_box}, {"output/pred_logits", logits}, {"output/pred_boxes", boxes},
+                {"decoder/reference_points", ws_g_stack_(&g, dt.ref, m->dec_layers + 1)},
+                {"decoder/hs", ws_g_stack_(&g, dt.hs, m->dec_layers)},
+                {"decoder/outputs_coord", ws_g_stack_(&g, dt.coord, m->dec_layers)},
+                {"decoder/outputs_class", ws_g_stack_(&g, dt.cls, m->dec_layers)}};
+            for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++) {
+                snprintf(p, sizeof p, "/case/%s/%s", name, ts[k].n);
+                TRY(ws_cli_put(out, p, ts[k].t));
+            }
+            for (int i = 0; i < m->dec_layers && i < 8; i++) {
+                const struct { const char *n; ws_at_tensor t; } it[] = {
+                    {"reference_points_input", dt.ref_in[i]}, {"query_sine_embed", dt.sine[i]}, {"query_pos", dt.qpos[i]},
+                    {"self_attn_out", dt.sa[i]}, {"after_self_attn", dt.after_sa[i]}, {"text_cross_attn_out", dt.ct[i]},
+                    {"after_text_cross_attn", dt.after_ct[i]}, {"image_cross_attn_out", dt.ia[i]},
+                    {"after_image_cross_attn", dt.after_ia[i]}, {"output", dt.out[i]}, {"bbox_delta", dt.delta[i]}};
+                for (size_t k = 0; k < sizeof it / sizeof it[0]; k++) {
+                    snprintf(p, sizeof p, "/case/%s/decoder/layer_%d/%s", name, i, it[k].n);
+                    TRY(ws_cli_put(out, p, it[k].t));
+                }
+            }
         }
         for (int i = 0; i < m->bert_layers; i++) {
             snprintf(p, sizeof p, "/case/%s/text/bert_layer_%d", name, i);

@@ -139,6 +139,62 @@ static int load_encoder(ws_gdino *m, ws_at_ckpt ck)
     return rc;
 }
 
+static int load_mlp(ws_at_ckpt ck, const char *pre, ws_mlp3 *mlp)
+{
+    char n[256];
+    snprintf(n, sizeof n, "%s.layers.", pre);
+    mlp->n = ws_weight_count(ck, n);
+    if (mlp->n < 1 || mlp->n > 3) return ws_fail(WS_EFORMAT, "MLP %s has %d layers (is it %s checkpoint?)", pre, mlp->n, KIND);
+    for (int i = 0; i < mlp->n; i++) {
+        int rc;
+        snprintf(n, sizeof n, "%s.layers.%d.weight", pre, i);
+        if ((rc = wany(ck, n, &mlp->w[i]))) return rc;
+        snprintf(n, sizeof n, "%s.layers.%d.bias", pre, i);
+        if ((rc = wany(ck, n, &mlp->b[i]))) return rc;
+    }
+    return 0;
+}
+
+static int load_decoder(ws_gdino *m, ws_at_ckpt ck)
+{
+    char n[256], pre[128];
+    int rc = 0;
+    int64_t sh[2];
+    int nd = 0;
+    m->dec_layers = ws_weight_count(ck, "module.transformer.decoder.layers.");
+    if (m->dec_layers < 1 || m->dec_layers > 8) return ws_fail(WS_EFORMAT, "%d decoder layers (is it %s checkpoint?)", m->dec_layers, KIND);
+    if (!(m->dec = calloc((size_t)m->dec_layers, sizeof *m->dec))) return ws_fail(WS_ENOMEM, "out of memory");
+    for (int i = 0; i < m->dec_layers && !rc; i++) {
+        ws_gdino_dec_layer *d = &m->dec[i];
+        const struct { const char *s; ws_at_tensor *t; } w[] = {
+            {"norm1.weight", &d->n1_w}, {"norm1.bias", &d->n1_b}, {"norm2.weight", &d->n2_w}, {"norm2.bias", &d->n2_b},
+            {"norm3.weight", &d->n3_w}, {"norm3.bias", &d->n3_b}, {"catext_norm.weight", &d->ct_n_w}, {"catext_norm.bias", &d->ct_n_b},
+            {"ca_text.in_proj_weight", &d->ct_in_w}, {"ca_text.in_proj_bias", &d->ct_in_b},
+            {"ca_text.out_proj.weight", &d->ct_out_w}, {"ca_text.out_proj.bias", &d->ct_out_b},
+            {"self_attn.in_proj_weight", &d->sa_in_w}, {"self_attn.in_proj_bias", &d->sa_in_b},
+            {"self_attn.out_proj.weight", &d->sa_out_w}, {"self_attn.out_proj.bias", &d->sa_out_b},
+            {"linear1.weight", &d->l1_w}, {"linear1.bias", &d->l1_b}, {"linear2.weight", &d->l2_w}, {"linear2.bias", &d->l2_b}};
+        for (size_t k = 0; k < sizeof w / sizeof w[0] && !rc; k++) {
+            snprintf(n, sizeof n, "module.transformer.decoder.layers.%d.%s", i, w[k].s);
+            rc = wany(ck, n, w[k].t);
+        }
+        snprintf(pre, sizeof pre, "module.transformer.decoder.layers.%d.cross_attn", i);
+        if (!rc) rc = load_msda(ck, pre, &d->ca);
+    }
+    if (!rc) rc = wany(ck, "module.transformer.decoder.norm.weight", &m->dec_norm_w);
+    if (!rc) rc = wany(ck, "module.transformer.decoder.norm.bias", &m->dec_norm_b);
+    if (!rc) rc = wany(ck, "module.transformer.tgt_embed.weight", &m->tgt_embed);
+    if (!rc) rc = wany(ck, "module.transformer.enc_output.weight", &m->enc_out_w);
+    if (!rc) rc = wany(ck, "module.transformer.enc_output.bias", &m->enc_out_b);
+    if (!rc) rc = wany(ck, "module.transformer.enc_output_norm.weight", &m->enc_norm_w);
+    if (!rc) rc = wany(ck, "module.transformer.enc_output_norm.bias", &m->enc_norm_b);
+    if (!rc) rc = load_mlp(ck, "module.transformer.decoder.ref_point_head", &m->ref_head);
+    if (!rc) rc = load_mlp(ck, "module.bbox_embed.0", &m->bbox);
+    if (!rc) rc = load_mlp(ck, "module.transformer.enc_out_bbox_embed", &m->enc_bbox);
+    if (!rc && !ws_at_shape(m->tgt_embed, sh, 2, &nd)) m->n_queries = (int)sh[0];
+    return rc;
+}
+
 static int load_swin(ws_gdino *m, ws_at_ckpt ck)
 {
     char n[256], pre[160];
@@ -194,7 +250,7 @@ static int load_swin(ws_gdino *m, ws_at_ckpt ck)
     }
     W2(m->level_embed, "module.transformer.level_embed", 4, 256);
 #undef W2
-    return load_encoder(m, ck);
+    return (rc = load_encoder(m, ck)) ? rc : load_decoder(m, ck);
 }
 
 int ws_gdino_load(ws_gdino *m, const char *path, const char *bert_config)
@@ -279,6 +335,20 @@ void ws_gdino_free(ws_gdino *m)
         for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) ws_at_free(t[k]);
     }
     free(m->enc);
+    for (int i = 0; m->dec && i < m->dec_layers; i++) {
+        ws_gdino_dec_layer *d = &m->dec[i];
+        ws_at_tensor t[] = {d->n1_w, d->n1_b, d->n2_w, d->n2_b, d->n3_w, d->n3_b, d->ct_n_w, d->ct_n_b, d->ct_in_w, d->ct_in_b,
+                            d->ct_out_w, d->ct_out_b, d->sa_in_w, d->sa_in_b, d->sa_out_w, d->sa_out_b, d->l1_w, d->l1_b,
+                            d->l2_w, d->l2_b, d->ca.off_w, d->ca.off_b, d->ca.aw_w, d->ca.aw_b, d->ca.val_w, d->ca.val_b,
+                            d->ca.out_w, d->ca.out_b};
+        for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) ws_at_free(t[k]);
+    }
+    free(m->dec);
+    ws_at_tensor misc[] = {m->dec_norm_w, m->dec_norm_b, m->tgt_embed, m->enc_out_w, m->enc_out_b, m->enc_norm_w, m->enc_norm_b};
+    for (size_t k = 0; k < sizeof misc / sizeof misc[0]; k++) ws_at_free(misc[k]);
+    ws_mlp3 *mlps[3] = {&m->ref_head, &m->bbox, &m->enc_bbox};
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < mlps[k]->n; i++) { ws_at_free(mlps[k]->w[i]); ws_at_free(mlps[k]->b[i]); }
     for (int l = 0; l < 4; l++) { ws_at_free(m->ip_w[l]); ws_at_free(m->ip_b[l]); ws_at_free(m->gn_w[l]); ws_at_free(m->gn_b[l]); }
     memset(m, 0, sizeof *m);
 }
@@ -706,5 +776,144 @@ int ws_gdino_encode(const ws_gdino *m, ws_scope *g, const ws_gdino_image_out *im
     }
     *memory = v;
     *memory_text = l;
+    return g->err;
+}
+
+/* ---- two-stage selection, decoder, heads ---------------------------------------------------------- */
+
+static ws_at_tensor mlp_fwd(ws_scope *g, const ws_mlp3 *mlp, ws_at_tensor x)
+{
+    for (int i = 0; i < mlp->n; i++) {
+        x = ws_g_linear(g, x, mlp->w[i], mlp->b[i]);
+        if (i + 1 < mlp->n) x = ws_g_unary(g, WS_AT_RELU, x);
+    }
+    return x;
+}
+
+static ws_at_tensor clampt(ws_scope *g, ws_at_tensor x, double lo, double hi)
+{
+    ws_at_tensor o = NULL;
+    if (g->err) return NULL;
+    int rc = ws_at_clamp(x, lo, hi, &o);
+    return ws_scope_track(g, rc, o, "clamp");
+}
+
+static ws_at_tensor inv_sigmoid(ws_scope *g, ws_at_tensor x)
+{
+    x = clampt(g, x, 0.0, 1.0);
+    ws_at_tensor x1 = clampt(g, x, 1e-3, NAN), x2 = clampt(g, ws_g_scalar_op(g, WS_AT_SUB, ws_g_mul_scalar(g, x, -1.0), -1.0), 1e-3, NAN);
+    return ws_g_unary(g, WS_AT_LOG, ws_g_div(g, x1, x2));
+}
+
+/* ContrastiveEmbed: x (1, Q, 256) . text (1, L, 256)^T, -inf padded to 256 columns. */
+static ws_at_tensor contrastive(ws_scope *g, ws_at_tensor x, ws_at_tensor text)
+{
+    int64_t xs[3], ts[3];
+    int nd = 0;
+    if (g->err || ws_at_shape(x, xs, 3, &nd) || ws_at_shape(text, ts, 3, &nd)) return NULL;
+    ws_at_tensor r = ws_g_matmul(g, x, ws_g_transpose(g, text, 1, 2));
+    if (ts[1] >= 256) return ws_g_slice(g, r, 2, 0, 256);
+    const int64_t ps[3] = {1, xs[1], 256 - ts[1]};
+    ws_at_tensor parts[2] = {r, ws_g_full(g, -INFINITY, WS_AT_F32, 3, ps)};
+    return ws_g_cat(g, parts, 2, 2);
+}
+
+/* gen_sineembed_for_position of (1, Q, 4) boxes: 128 features each for y, x, w, h. */
+static ws_at_tensor box_sine(ws_scope *g, ws_at_tensor ref)
+{
+    int64_t s3[3];
+    int nd = 0;
+    if (g->err || ws_at_shape(ref, s3, 3, &nd)) return NULL;
+    const int64_t Q = s3[1];
+    float *r = malloc((size_t)Q * 4 * sizeof *r), *o = malloc((size_t)Q * 512 * sizeof *o);
+    if (!r || !o || ws_at_read(ref, r, (size_t)Q * 4 * sizeof *r)) {
+        free(r); free(o);
+        ws_scope_poison(g, ws_fail(WS_ETORCH, "sine embedding: %s", ws_at_last_error()));
+        return NULL;
+    }
+    static const int order[4] = {1, 0, 2, 3};   /* y, x, w, h */
+    for (int64_t q = 0; q < Q; q++)
+        for (int c = 0; c < 4; c++) {
+            float e = r[q * 4 + order[c]] * 6.2831855f;
+            for (int k = 0; k < 128; k++) {
+                float d = powf(10000.0f, (float)(2 * (k / 2)) / 128.0f), v = e / d;
+                o[q * 512 + c * 128 + k] = k % 2 ? cosf(v) : sinf(v);
+            }
+        }
+    const int64_t os[3] = {1, Q, 512};
+    ws_at_tensor t = ws_g_from_data(g, o, WS_AT_F32, 3, os);
+    free(r);
+    free(o);
+    return t;
+}
+
+int ws_gdino_decode(const ws_gdino *m, ws_scope *g, const ws_gdino_levels *lv, ws_at_tensor memory,
+                    ws_at_tensor memory_text, ws_at_tensor *pred_logits, ws_at_tensor *pred_boxes, ws_gdino_dec_trace *tr)
+{
+    ws_gdino_dec_trace local;
+    if (!tr) tr = &local;
+    memset(tr, 0, sizeof *tr);
+    const int64_t N = lv->n_tokens, Q = m->n_queries;
+    /* two-stage: invalid proposals' memory rows -> 0, enc_output + norm */
+    ws_at_tensor valid = ws_g_to_dtype(g, ws_g_reshape(g, lv->proposal_valid, 3, (int64_t[3]){1, N, 1}), WS_AT_F32);
+    ws_at_tensor om = ws_g_layer_norm(g, ws_g_linear(g, ws_g_mul(g, memory, valid), m->enc_out_w, m->enc_out_b),
+                                      m->enc_norm_w, m->enc_norm_b, 1e-5);
+    tr->output_memory = om;
+    tr->enc_class = contrastive(g, om, memory_text);
+    tr->topk_logits = ws_g_reduce(g, WS_AT_RAMAX, tr->enc_class, -1, 0);   /* (1, N) */
+    float *tl = malloc((size_t)N * sizeof *tl);
+    int64_t *idx = malloc((size_t)N * sizeof *idx);
+    if (!tl || !idx || g->err || ws_at_read(tr->topk_logits, tl, (size_t)N * sizeof *tl)) {
+        free(tl); free(idx);
+        return g->err ? g->err : ws_fail(WS_ENOMEM, "two-stage selection: out of memory");
+    }
+    for (int64_t i = 0; i < N; i++) idx[i] = i;
+    for (int64_t i = 0; i < Q && i < N; i++) {   /* partial selection: descending, ties by index */
+        int64_t best = i;
+        for (int64_t j = i + 1; j < N; j++)
+            if (tl[idx[j]] > tl[idx[best]]) best = j;
+        int64_t t = idx[i]; idx[i] = idx[best]; idx[best] = t;
+    }
+    float sc[1024];
+    for (int64_t i = 0; i < Q && i < 1024; i++) sc[i] = tl[idx[i]];
+    const int64_t q2[2] = {1, Q}, q1[1] = {Q};
+    tr->topk_indices = ws_g_from_data(g, idx, WS_AT_I64, 2, q2);
+    tr->topk_scores = ws_g_from_data(g, sc, WS_AT_F32, 2, q2);
+    ws_at_tensor ti = ws_g_from_data(g, idx, WS_AT_I64, 1, q1);
+    free(tl);
+    free(idx);
+    tr->enc_delta = mlp_fwd(g, &m->enc_bbox, om);
+    tr->enc_coord = ws_g_add(g, tr->enc_delta, lv->proposals);
+    tr->refpoint = ws_g_index_select(g, tr->enc_coord, 1, ti);
+    tr->init_box = ws_g_unary(g, WS_AT_SIGMOID, ws_g_index_select(g, lv->proposals, 1, ti));
+    ws_at_tensor tgt = ws_g_reshape(g, m->tgt_embed, 3, (int64_t[3]){1, Q, 256});
+    ws_at_tensor ref = ws_g_unary(g, WS_AT_SIGMOID, tr->refpoint);
+    tr->ref[0] = ref;
+    for (int i = 0; i < m->dec_layers && i < 8; i++) {
+        const ws_gdino_dec_layer *d = &m->dec[i];
+        const int64_t r4[4] = {1, Q, 1, 4}, e4[4] = {1, Q, 4, 4};
+        ws_at_tensor ref_in = ws_g_contiguous(g, ws_g_expand(g, ws_g_reshape(g, ref, 4, r4), 4, e4));   /* valid ratios 1 */
+        tr->ref_in[i] = ref_in;
+        tr->sine[i] = box_sine(g, ref);
+        ws_at_tensor qpos = tr->qpos[i] = mlp_fwd(g, &m->ref_head, tr->sine[i]);
+        ws_at_tensor qk = ws_g_add(g, tgt, qpos);
+        tr->sa[i] = mha(g, qk, qk, tgt, d->sa_in_w, d->sa_in_b, d->sa_out_w, d->sa_out_b, 8, NULL);
+        tgt = tr->after_sa[i] = ws_g_layer_norm(g, ws_g_add(g, tgt, tr->sa[i]), d->n2_w, d->n2_b, 1e-5);
+        tr->ct[i] = mha(g, ws_g_add(g, tgt, qpos), memory_text, memory_text, d->ct_in_w, d->ct_in_b, d->ct_out_w, d->ct_out_b, 8, NULL);
+        tgt = tr->after_ct[i] = ws_g_layer_norm(g, ws_g_add(g, tgt, tr->ct[i]), d->ct_n_w, d->ct_n_b, 1e-5);
+        tr->ia[i] = msda(g, &d->ca, ws_g_add(g, tgt, qpos), ref_in, 4, memory, lv, Q);
+        tgt = tr->after_ia[i] = ws_g_layer_norm(g, ws_g_add(g, tgt, tr->ia[i]), d->n1_w, d->n1_b, 1e-5);
+        ws_at_tensor f = ws_g_linear(g, ws_g_unary(g, WS_AT_RELU, ws_g_linear(g, tgt, d->l1_w, d->l1_b)), d->l2_w, d->l2_b);
+        tgt = tr->out[i] = ws_g_layer_norm(g, ws_g_add(g, tgt, f), d->n3_w, d->n3_b, 1e-5);
+        tr->delta[i] = mlp_fwd(g, &m->bbox, tgt);
+        ws_at_tensor inv = inv_sigmoid(g, ref);
+        tr->hs[i] = ws_g_layer_norm(g, tgt, m->dec_norm_w, m->dec_norm_b, 1e-5);
+        tr->coord[i] = ws_g_unary(g, WS_AT_SIGMOID, ws_g_add(g, mlp_fwd(g, &m->bbox, tr->hs[i]), inv));
+        tr->cls[i] = contrastive(g, tr->hs[i], memory_text);
+        ref = ws_g_unary(g, WS_AT_SIGMOID, ws_g_add(g, tr->delta[i], inv));
+        tr->ref[i + 1] = ref;
+    }
+    *pred_logits = tr->cls[m->dec_layers - 1];
+    *pred_boxes = tr->coord[m->dec_layers - 1];
     return g->err;
 }

@@ -40,7 +40,21 @@ typedef struct ws_gdino_enc_layer {
     ws_at_tensor d_n1_w, d_n1_b, d_l1_w, d_l1_b, d_l2_w, d_l2_b, d_n2_w, d_n2_b;
 } ws_gdino_enc_layer;
 
+typedef struct ws_mlp3 { ws_at_tensor w[3], b[3]; int n; } ws_mlp3;   /* Linear+ReLU ... Linear */
+
+typedef struct ws_gdino_dec_layer {
+    ws_msda ca;                                            /* image cross-attention */
+    ws_at_tensor n1_w, n1_b, n2_w, n2_b, n3_w, n3_b, ct_n_w, ct_n_b;
+    ws_at_tensor ct_in_w, ct_in_b, ct_out_w, ct_out_b;     /* ca_text */
+    ws_at_tensor sa_in_w, sa_in_b, sa_out_w, sa_out_b;     /* self_attn */
+    ws_at_tensor l1_w, l1_b, l2_w, l2_b;
+} ws_gdino_dec_layer;
+
 typedef struct ws_gdino {
+    int dec_layers, n_queries;
+    ws_gdino_dec_layer *dec;
+    ws_at_tensor dec_norm_w, dec_norm_b, tgt_embed, enc_out_w, enc_out_b, enc_norm_w, enc_norm_b;
+    ws_mlp3 ref_head, bbox, enc_bbox;
     int enc_layers;
     ws_gdino_enc_layer *enc;
     /* Swin backbone */
@@ -84,6 +98,17 @@ typedef struct ws_gdino_enc_trace {   /* per encoder layer (the golden's interme
 int ws_gdino_encode(const ws_gdino *m, ws_scope *g, const ws_gdino_image_out *img, const ws_gdino_levels *lv,
                     ws_at_tensor text, ws_at_tensor pos_text, ws_at_tensor text_mask, ws_at_tensor *memory,
                     ws_at_tensor *memory_text, ws_gdino_enc_trace *tr);
+
+typedef struct ws_gdino_dec_trace {
+    ws_at_tensor output_memory, enc_class, topk_logits, topk_scores, topk_indices, enc_delta, enc_coord, refpoint, init_box;
+    ws_at_tensor ref[9];        /* sigmoid reference boxes before each layer and after the last */
+    ws_at_tensor ref_in[8], sine[8], qpos[8], sa[8], after_sa[8], ct[8], after_ct[8], ia[8], after_ia[8], out[8], delta[8];
+    ws_at_tensor hs[8], coord[8], cls[8];
+} ws_gdino_dec_trace;
+/* Two-stage query selection, the decoder and the heads: pred_logits (1, Q, 256) (-inf from column L)
+ * and pred_boxes (1, Q, 4) (cx, cy, w, h normalised). tr (may be NULL) gets the intermediates. */
+int ws_gdino_decode(const ws_gdino *m, ws_scope *g, const ws_gdino_levels *lv, ws_at_tensor memory,
+                    ws_at_tensor memory_text, ws_at_tensor *pred_logits, ws_at_tensor *pred_boxes, ws_gdino_dec_trace *tr);
 
 /* get_sine_pos_embed of the text position ids (1, L) i64: (1, L, 256). */
 ws_at_tensor ws_gdino_text_pos(ws_scope *g, const int64_t *pos, int L);
