@@ -12,7 +12,9 @@
 # two-stage proposals (+inf where invalid; 1e-5); the encoder (vision-text fusion, text enhancer,
 # multi-scale deformable self-attention: every layer's outputs, memory and memory_text); the two-stage
 # query selection (top-k indices exact, logits 1e-4·max), the decoder (every layer's intermediates,
-# reference boxes 1e-5) and the outputs (pred_logits with their -inf padding, pred_boxes 1e-5).
+# reference boxes 1e-5) and the outputs (pred_logits with their -inf padding, pred_boxes 1e-5);
+# predict() at both threshold settings: kept queries, scores, boxes, phrases with and without
+# remove_combined (exact).
 . "${top_srcdir:-$(dirname "$0")/..}/tests/golden_dir.sh"
 ref="$GOLDEN/gdino_tiny_ref.h5"
 tap_ok "wsseed dump gdino (tokenizer)" "$WSSEED" dump gdino --vocab "$GOLDEN/bert_vocab_uncased.txt" --input "$ref" \
@@ -33,6 +35,7 @@ for c in dog dog_bowl; do
         --group "/case/$c/output" --tol '*/enc_outputs_class=scaled:1e-4' --tol '*/topk_logits=scaled:1e-4' \
         --tol '*/topk_scores=scaled:1e-4' --tol '*_coord*=abs:1e-5' --tol '*/pred_boxes=abs:1e-5' \
         --tol '*/reference_points*=abs:1e-5' --tol '*/refpoint_embed=abs:1e-5' --tol '*/init_box_proposal=abs:1e-5'
+    tap_run "$top_builddir/tests/h5cmp" "$ref" "$TMPD/gdm.h5" --group "/case/$c/predict" --tol '*/boxes=abs:1e-5'
 done
 tap_ok "a BERT config that disagrees with the checkpoint is refused" sh -c "printf '{\"num_hidden_layers\": 12}' > '$TMPD/c.json';
     ! '$WSSEED' dump gdino --vocab '$GOLDEN/bert_vocab_uncased.txt' --model '$GOLDEN/gdino_tiny.pth' --bert-config '$TMPD/c.json' \

@@ -122,8 +122,51 @@ static ws_at_tensor ws_g_stack_(ws_scope *g, ws_at_tensor *ts, int n)
 }
 
 /* The /case/<name>/text group of one caption. */
+/* /case/<name>/predict/<setting>: predict() at the thresholds the input's setting groups carry. */
+static int predict_settings(const ws_wordpiece *w, const ws_h5file *in, ws_h5file *out, const char *name,
+                            ws_at_tensor logits, ws_at_tensor boxes, const int32_t *ids, int L)
+{
+    static const char *const settings[] = {"default", "handful"};
+    int64_t ls[3];
+    int nd = 0, rc = 0;
+    if (ws_at_shape(logits, ls, 3, &nd)) return ws_fail(WS_ETORCH, "%s", ws_at_last_error());
+    const int Q = (int)ls[1], T = (int)ls[2];
+    float *lg = malloc((size_t)Q * T * sizeof *lg), *bx = malloc((size_t)Q * 4 * sizeof *bx);
+    float *sc = malloc((size_t)Q * sizeof *sc), *kb = malloc((size_t)Q * 4 * sizeof *kb);
+    int64_t *keep = malloc((size_t)Q * sizeof *keep);
+    char **ph = calloc((size_t)Q, sizeof *ph), p[256];
+    if (!lg || !bx || !sc || !kb || !keep || !ph || ws_at_read(logits, lg, (size_t)Q * T * sizeof *lg) ||
+        ws_at_read(boxes, bx, (size_t)Q * 4 * sizeof *bx)) { rc = ws_fail(WS_ENOMEM, "predict: %s", ws_at_last_error()); goto cleanup; }
+    for (size_t s = 0; s < sizeof settings / sizeof settings[0] && !rc; s++) {
+        double bt, tt;
+        snprintf(p, sizeof p, "/case/%s/predict/%s", name, settings[s]);
+        if (!ws_h5_exists(in, p)) continue;
+        TRY(ws_h5_attr_double(in, p, "box_threshold", &bt));
+        TRY(ws_h5_attr_double(in, p, "text_threshold", &tt));
+        for (int rcmb = 0; rcmb < 2 && !rc; rcmb++) {
+            int n = ws_gdino_predict(w, lg, bx, Q, T, ids, L, bt, tt, rcmb, keep, sc, kb, ph);
+            if (n < 0) { rc = n; break; }
+            const int64_t n1 = n, n4[2] = {n, 4};
+            snprintf(p, sizeof p, "/case/%s/predict/%s/%s", name, settings[s], rcmb ? "phrases_remove_combined" : "phrases");
+            rc = ws_h5_write_strings(out, p, ph, (size_t)n);
+            if (!rc && !rcmb) {
+                snprintf(p, sizeof p, "/case/%s/predict/%s/query_index", name, settings[s]);
+                rc = ws_h5_write_raw(out, p, WS_I64, 1, &n1, keep);
+                snprintf(p, sizeof p, "/case/%s/predict/%s/logits", name, settings[s]);
+                if (!rc) rc = ws_h5_write_raw(out, p, WS_F32, 1, &n1, sc);
+                snprintf(p, sizeof p, "/case/%s/predict/%s/boxes", name, settings[s]);
+                if (!rc) rc = ws_h5_write_raw(out, p, WS_F32, 2, n4, kb);
+            }
+            for (int i = 0; i < n; i++) { free(ph[i]); ph[i] = NULL; }
+        }
+    }
+cleanup:
+    free(lg); free(bx); free(sc); free(kb); free(keep); free(ph);
+    return rc;
+}
+
 static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, const char *name, const char *caption,
-                     const ws_gdino_image_out *img, const ws_gdino_levels *lv)
+                     const ws_gdino_image_out *img, const ws_gdino_levels *lv, const ws_h5file *in)
 {
     char p[256], *cap = ws_gdino_caption(caption), **pieces = NULL;
     int32_t *ids = NULL, *zeros = NULL;
@@ -218,6 +261,7 @@ static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, c
                 snprintf(p, sizeof p, "/case/%s/%s", name, ts[k].n);
                 TRY(ws_cli_put(out, p, ts[k].t));
             }
+            TRY(predict_settings(w, in, out, name, logits, boxes, ids, (int)L));
             for (int i = 0; i < m->dec_layers && i < 8; i++) {
                 const struct { const char *n; ws_at_tensor t; } it[] = {
                     {"reference_points_input", dt.ref_in[i]}, {"query_sine_embed", dt.sine[i]}, {"query_pos", dt.qpos[i]},
@@ -302,7 +346,7 @@ int ws_dump_gdino(const ws_dump_args *a)
         if (!rc && a->model) rc = ws_gdino_load(&m, a->model, a->bert_config);
         if (!rc && a->model && ws_h5_exists(&in, "/input/image_rgb")) rc = image_side(&m, &in, &out, &gs, &io, &lv), have_img = !rc;
         for (size_t i = 0; !rc && i < nc && i < nn; i++)
-            rc = text_case(a->model ? &m : NULL, &w, &out, names[i], caps_in[i], have_img ? &io : NULL, have_img ? &lv : NULL);
+            rc = text_case(a->model ? &m : NULL, &w, &out, names[i], caps_in[i], have_img ? &io : NULL, have_img ? &lv : NULL, &in);
         ws_scope_free(&gs);
         ws_gdino_free(&m);
         ws_h5_strings_free(caps_in, nc);

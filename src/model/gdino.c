@@ -10,6 +10,7 @@
 
 #include "core/status.h"
 #include "model/weights.h"
+#include "model/wordpiece.h"
 
 static const char *KIND = "a Grounding-DINO (groundingdino_swin*_*.pth)";
 
@@ -916,4 +917,53 @@ int ws_gdino_decode(const ws_gdino *m, ws_scope *g, const ws_gdino_levels *lv, w
     *pred_logits = tr->cls[m->dec_layers - 1];
     *pred_boxes = tr->coord[m->dec_layers - 1];
     return g->err;
+}
+
+/* ---- predict() ------------------------------------------------------------------------------------ */
+
+int ws_gdino_predict(const struct ws_wordpiece *w, const float *logits, const float *boxes, int Q, int T, const int32_t *ids,
+                     int L, double box_th, double text_th, int remove_combined, int64_t *keep, float *score,
+                     float *kept_boxes, char **phrases)
+{
+    int n = 0;
+    float *sc = malloc((size_t)T * sizeof *sc);
+    int32_t *sel = malloc((size_t)(L > 0 ? L : 1) * sizeof *sel);
+    if (!sc || !sel) { free(sc); free(sel); return ws_fail(WS_ENOMEM, "out of memory"); }
+    for (int q = 0; q < Q; q++) {
+        float best = 0;
+        int arg = 0;
+        for (int t = 0; t < T; t++) {
+            float x = logits[(size_t)q * T + t];
+            sc[t] = isinf(x) && x < 0 ? 0.0f : 1.0f / (1.0f + expf(-x));
+            if (sc[t] > best) { best = sc[t]; arg = t; }
+        }
+        if (!(best > box_th)) continue;
+        keep[n] = q;
+        score[n] = best;
+        memcpy(kept_boxes + 4 * n, boxes + 4 * q, 4 * sizeof(float));
+        int lo = 0, hi = T;   /* columns allowed: (lo, hi) exclusive of lo */
+        if (remove_combined) {
+            int seps[512], ns = 0;
+            for (int j = 0; j < L && ns < 512; j++)
+                if (ids[j] == w->cls || ids[j] == w->sep || ids[j] == 1012) seps[ns++] = j;
+            int i = 0;
+            while (i < ns && seps[i] < arg) i++;   /* bisect_left */
+            if (ns > 0) {
+                hi = i < ns ? seps[i] : T;
+                lo = seps[i > 0 ? i - 1 : ns - 1];
+            }
+        }
+        size_t k = 0;
+        for (int j = 1; j < T && j < 255 && j < L; j++)
+            if (sc[j] > text_th && (!remove_combined || (j > lo && j < hi))) sel[k++] = ids[j];
+        char *d = ws_wordpiece_decode(w, sel, k);
+        if (!d) { free(sc); free(sel); return ws_fail(WS_ENOMEM, "out of memory"); }
+        char *o = d;
+        for (char *r = d; *r; r++) if (*r != '.') *o++ = *r;   /* .replace(".", "") */
+        *o = '\0';
+        phrases[n++] = d;
+    }
+    free(sc);
+    free(sel);
+    return n;
 }

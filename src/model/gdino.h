@@ -110,6 +110,15 @@ typedef struct ws_gdino_dec_trace {
 int ws_gdino_decode(const ws_gdino *m, ws_scope *g, const ws_gdino_levels *lv, ws_at_tensor memory,
                     ws_at_tensor memory_text, ws_at_tensor *pred_logits, ws_at_tensor *pred_boxes, ws_gdino_dec_trace *tr);
 
+/* predict(): queries whose max sigmoid score exceeds box_th (strict, query order) -> keep[], their
+ * max scores and boxes; and their phrases: tokens of ids[L] whose score exceeds text_th ([CLS]
+ * and columns >= 255 excluded; with remove_combined only those between the delimiters around the
+ * best token), decoded, "." removed (malloc'd strings). Returns the count, or < 0 on error. */
+struct ws_wordpiece;
+int ws_gdino_predict(const struct ws_wordpiece *w, const float *logits, const float *boxes, int Q, int T, const int32_t *ids,
+                     int L, double box_th, double text_th, int remove_combined, int64_t *keep, float *score,
+                     float *kept_boxes, char **phrases);
+
 /* get_sine_pos_embed of the text position ids (1, L) i64: (1, L, 256). */
 ws_at_tensor ws_gdino_text_pos(ws_scope *g, const int64_t *pos, int L);
 
