@@ -14,7 +14,7 @@
 # query selection (top-k indices exact, logits 1e-4·max), the decoder (every layer's intermediates,
 # reference boxes 1e-5) and the outputs (pred_logits with their -inf padding, pred_boxes 1e-5);
 # predict() at both threshold settings: kept queries, scores, boxes, phrases with and without
-# remove_combined (exact).
+# remove_combined (exact); the +inf proposal path of /wide_proposals; the checkpoint manifest.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/golden_dir.sh"
 ref="$GOLDEN/gdino_tiny_ref.h5"
 tap_ok "wsseed dump gdino (tokenizer)" "$WSSEED" dump gdino --vocab "$GOLDEN/bert_vocab_uncased.txt" --input "$ref" \
@@ -37,6 +37,8 @@ for c in dog dog_bowl; do
         --tol '*/reference_points*=abs:1e-5' --tol '*/refpoint_embed=abs:1e-5' --tol '*/init_box_proposal=abs:1e-5'
     tap_run "$top_builddir/tests/h5cmp" "$ref" "$TMPD/gdm.h5" --group "/case/$c/predict" --tol '*/boxes=abs:1e-5'
 done
+tap_run "$top_builddir/tests/h5cmp" "$ref" "$TMPD/gdm.h5" --group /wide_proposals --group /checkpoint \
+    --tol '*/output_proposals=abs:1e-5' --tol '*/sum=rel:0:1e-12' --tol '*/abs_sum=rel:0:1e-12' --tol '*/first8=exact'
 tap_ok "a BERT config that disagrees with the checkpoint is refused" sh -c "printf '{\"num_hidden_layers\": 12}' > '$TMPD/c.json';
     ! '$WSSEED' dump gdino --vocab '$GOLDEN/bert_vocab_uncased.txt' --model '$GOLDEN/gdino_tiny.pth' --bert-config '$TMPD/c.json' \
     --input '$ref' --output '$TMPD/y.h5' 2> '$TMPD/e2' && grep -q 'BERT layers' '$TMPD/e2'"

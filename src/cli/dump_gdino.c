@@ -113,6 +113,34 @@ cleanup:
     return rc;
 }
 
+/* /wide_proposals: the proposals' +inf path on the synthetic layout of /input/wide_proposals. */
+static int wide_proposals(const ws_h5file *in, ws_h5file *out)
+{
+    ws_array sh = {0}, mem = {0}, pad = {0};
+    int rc;
+    TRY(ws_h5_read(in, "/input/wide_proposals/spatial_shapes", WS_I64, &sh));
+    TRY(ws_h5_read(in, "/input/wide_proposals/memory", WS_F32, &mem));
+    TRY(ws_h5_read(in, "/input/wide_proposals/padding_mask", WS_U8, &pad));
+    const int64_t N = mem.shape[1], C = mem.shape[2], levels = sh.shape[0];
+    float *prop = malloc((size_t)N * 4 * sizeof *prop);
+    uint8_t *valid = malloc((size_t)N);
+    if (!prop || !valid) { free(prop); free(valid); rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    ws_gdino_proposals((const int64_t (*)[2])sh.data, (int)levels, pad.data, prop, valid);
+    float *mm = mem.data;
+    for (int64_t i = 0; i < N; i++)
+        if (!valid[i]) for (int64_t c = 0; c < C; c++) mm[i * C + c] = 0.0f;
+    const int64_t p3[3] = {1, N, 4};
+    rc = ws_h5_write_raw(out, "/wide_proposals/output_proposals", WS_F32, 3, p3, prop);
+    if (!rc) rc = ws_h5_write(out, "/wide_proposals/output_memory", &mem);
+    free(prop);
+    free(valid);
+cleanup:
+    ws_array_free(&sh);
+    ws_array_free(&mem);
+    ws_array_free(&pad);
+    return rc;
+}
+
 /* torch.stack along a new dim 0. */
 static ws_at_tensor ws_g_stack_(ws_scope *g, ws_at_tensor *ts, int n)
 {
@@ -332,6 +360,14 @@ int ws_dump_gdino(const ws_dump_args *a)
     TRY(rag_write(&out, "caption_input_ids", &cids, WS_I32));
     TRY(rag_write(&out, "caption_position_ids", &cpos, WS_I64));
     TRY(rag_write(&out, "caption_self_attention_mask", &cmask, WS_U8));
+    if (ws_h5_exists(&in, "/input/wide_proposals")) TRY(wide_proposals(&in, &out));
+    if (a->model) {   /* the checkpoint manifest */
+        ws_at_ckpt ck = NULL;
+        if (ws_at_ckpt_open(a->model, &ck)) { rc = ws_fail(WS_EFORMAT, "%s", ws_at_last_error()); goto cleanup; }
+        rc = ws_cli_dump_manifest(&out, ck);
+        ws_at_ckpt_close(ck);
+        if (rc) goto cleanup;
+    }
     if (ws_h5_exists(&in, "/input/captions")) {
         char **caps_in = NULL, **names = NULL;
         size_t nc = 0, nn = 0;

@@ -600,6 +600,22 @@ ws_at_tensor ws_gdino_text_pos(ws_scope *g, const int64_t *pos, int L)
     return t;
 }
 
+void ws_gdino_proposals(const int64_t (*shapes)[2], int levels, const uint8_t *padding, float *prop, uint8_t *valid)
+{
+    for (int l = 0, i = 0; l < levels; l++) {
+        const int64_t h = shapes[l][0], w = shapes[l][1];
+        const float wh = 0.05f * (float)(1 << l);
+        for (int64_t y = 0; y < h; y++)
+            for (int64_t x = 0; x < w; x++, i++) {
+                float p[4] = {((float)x + 0.5f) / (float)w, ((float)y + 0.5f) / (float)h, wh, wh};
+                int ok = !(padding && padding[i]);
+                for (int k = 0; k < 4; k++) ok &= p[k] > 0.01f && p[k] < 0.99f;
+                valid[i] = (uint8_t)ok;
+                for (int k = 0; k < 4; k++) prop[(size_t)i * 4 + k] = ok ? logf(p[k] / (1.0f - p[k])) : INFINITY;
+            }
+    }
+}
+
 int ws_gdino_levels_of(const ws_gdino *m, ws_scope *g, const ws_gdino_image_out *img, ws_gdino_levels *out)
 {
     memset(out, 0, sizeof *out);
@@ -627,19 +643,14 @@ int ws_gdino_levels_of(const ws_gdino *m, ws_scope *g, const ws_gdino_image_out 
     if (!ref || !prop || !valid) { free(ref); free(prop); free(valid); return ws_fail(WS_ENOMEM, "out of memory"); }
     for (int l = 0; l < 4; l++) {
         const int64_t h = out->shapes[l][0], w = out->shapes[l][1];
-        const float wh = 0.05f * (float)(1 << l);
         for (int64_t y = 0; y < h; y++)
             for (int64_t x = 0; x < w; x++) {
                 int64_t i = out->start[l] + y * w + x;
                 float rx = ((float)x + 0.5f) / (float)w, ry = ((float)y + 0.5f) / (float)h;
                 for (int k = 0; k < 4; k++) { ref[(i * 4 + k) * 2] = rx; ref[(i * 4 + k) * 2 + 1] = ry; }
-                float p[4] = {rx, ry, wh, wh};
-                int ok = 1;
-                for (int k = 0; k < 4; k++) ok &= p[k] > 0.01f && p[k] < 0.99f;
-                valid[i] = (uint8_t)ok;
-                for (int k = 0; k < 4; k++) prop[i * 4 + k] = ok ? logf(p[k] / (1.0f - p[k])) : INFINITY;
             }
     }
+    ws_gdino_proposals(out->shapes, 4, NULL, prop, valid);
     const int64_t r4[4] = {1, N, 4, 2}, p3[3] = {1, N, 4}, v2[2] = {1, N};
     out->ref_points = ws_g_from_data(g, ref, WS_AT_F32, 4, r4);
     out->proposals = ws_g_from_data(g, prop, WS_AT_F32, 3, p3);

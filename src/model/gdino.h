@@ -119,6 +119,11 @@ int ws_gdino_predict(const struct ws_wordpiece *w, const float *logits, const fl
                      int L, double box_th, double text_th, int remove_combined, int64_t *keep, float *score,
                      float *kept_boxes, char **phrases);
 
+/* gen_encoder_output_proposals for `levels` (h, w) levels: (cx, cy, w, h) = ((x+.5)/W, (y+.5)/H, 0.05*2^l)
+ * as log-odds, +inf where a coordinate leaves (0.01, 0.99) or the token is padding (padding may be
+ * NULL); valid[i] 0/1. prop holds 4 floats per token. */
+void ws_gdino_proposals(const int64_t (*shapes)[2], int levels, const uint8_t *padding, float *prop, uint8_t *valid);
+
 /* get_sine_pos_embed of the text position ids (1, L) i64: (1, L, 256). */
 ws_at_tensor ws_gdino_text_pos(ws_scope *g, const int64_t *pos, int L);
 
