@@ -22,6 +22,8 @@ int ws_cmd_caa(int argc, char **argv);
 int ws_cmd_seed(int argc, char **argv);
 int ws_cmd_merge(int argc, char **argv);
 int ws_cmd_eval(int argc, char **argv);
+int ws_cmd_boxes(int argc, char **argv);
+int ws_cmd_boxseed(int argc, char **argv);
 int ws_cmd_pipeline(int argc, char **argv);
 int ws_cmd_sweep(int argc, char **argv);
 
@@ -38,6 +40,26 @@ const ws_cfg_key *ws_masks_keys(size_t *n);
 void ws_masks_defaults(masks_settings *s);
 /* Fills the mask store s->store for the images of the split (resumable; shard i of n). */
 int ws_masks_run(masks_settings *s, int shard_i, int shard_n, long max_images);
+
+/* `wsseed boxes` / `wsseed boxseed` settings (cmd_boxes.c; also a section of the pipeline config). */
+typedef struct boxes_settings {
+    char clip[WS_CFG_STR_MAX], vocab[WS_CFG_STR_MAX], gdino[WS_CFG_STR_MAX], bert_vocab[WS_CFG_STR_MAX];
+    char bert_config[WS_CFG_STR_MAX], sam[WS_CFG_STR_MAX];
+    int decoder_heads;
+    char dataset[WS_CFG_STR_MAX], root[WS_CFG_STR_MAX], split[WS_CFG_STR_MAX], image_dir[WS_CFG_STR_MAX];
+    char label_dir[WS_CFG_STR_MAX], split_file[WS_CFG_STR_MAX], labels_file[WS_CFG_STR_MAX];
+    char source[WS_CFG_STR_MAX];
+    double tau, box_thresh, text_thresh;
+    int size, max_size;
+    char json[WS_CFG_STR_MAX], store[WS_CFG_STR_MAX], overlap[WS_CFG_STR_MAX], out[WS_CFG_STR_MAX];
+    char out_dir[WS_CFG_STR_MAX];
+    int threads;
+} boxes_settings;
+const ws_cfg_key *ws_boxes_keys(size_t *n);
+void ws_boxes_defaults(boxes_settings *s);
+/* The box store of the split (resumable; shard i of n), then the seed PNGs. */
+int ws_boxes_run(const boxes_settings *s, int shard_i, int shard_n, long max_images);
+int ws_boxseed_run(const boxes_settings *s, long max_images);
 
 /* The seed-stage commands as functions (cmd_seed.c). */
 typedef struct ws_train_cfg ws_train_cfg;

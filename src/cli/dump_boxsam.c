@@ -119,6 +119,16 @@ static int boxsam_class(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws
             rc = ws_fail(WS_ETORCH, "boxed SAM: %s", ws_at_last_error());
             goto done;
         }
+        /* the library path (wsseed boxseed) must give the same masks and IoUs */
+        uint8_t *mk2 = malloc((size_t)n * H * W);
+        float *iv2 = malloc((size_t)n * sizeof *iv2);
+        if (!mk2 || !iv2) rc = ws_fail(WS_ENOMEM, "out of memory");
+        if (!rc) rc = ws_boxseed_sam(m, emb, rh, rw, H, W, xyxy, n, mk2, iv2);
+        if (!rc && (memcmp(mk, mk2, (size_t)n * H * W) || memcmp(iv, iv2, (size_t)n * sizeof *iv)))
+            rc = ws_fail(WS_EINVAL, "boxed SAM: ws_boxseed_sam differs from the step-by-step decode (class %d)", k);
+        free(mk2);
+        free(iv2);
+        if (rc) { free(mk); free(iv); goto done; }
         store[k] = mk;
         for (int i = 0; i < n; i++)
             bm[(*nbm)++] = (ws_boxmask){.mask = mk + (size_t)i * H * W, .value = value, .score = score[i], .iou = iv[i]};

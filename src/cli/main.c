@@ -30,7 +30,10 @@ static const char *usage =
     "  caa        class-aware attention affinity refinement of a CAM store\n"
     "  seed       SAMS seeds (PNG) from a CAM store and the SAM mask store\n"
     "  merge      SAM-enhanced pseudo-labels: any label-map folder + the mask store\n"
-    "  eval       mIoU of a folder of label maps against ground truth\n"
+    "  eval       mIoU of a folder of label maps against ground truth; image-label P/R/F1\n"
+    "  boxes      boxed-SAM mode: CLIP image labels + Grounding-DINO boxes (or a detector's\n"
+    "             COCO JSON) into a resumable HDF5 box store (wsseed boxes --help)\n"
+    "  boxseed    boxed-SAM seeds (PNG): SAM prompted with every box of the box store\n"
     "  synth      write a synthetic dataset in the VOC layout (tests, demo)\n"
     "  tokenize   CLIP BPE tokenizer: each input line -> one line of 77 token ids\n"
     "  dump       run one module on the inputs of a golden-style HDF5 file and write its\n"
@@ -99,6 +102,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "caa")) return ws_cmd_caa(argc - i, argv + i);
     if (!strcmp(cmd, "seed")) return ws_cmd_seed(argc - i, argv + i);
     if (!strcmp(cmd, "merge")) return ws_cmd_merge(argc - i, argv + i);
+    if (!strcmp(cmd, "boxes")) return ws_cmd_boxes(argc - i, argv + i);
+    if (!strcmp(cmd, "boxseed")) return ws_cmd_boxseed(argc - i, argv + i);
     if (!strcmp(cmd, "eval")) return ws_cmd_eval(argc - i, argv + i);
     if (!strcmp(cmd, "export-ctx")) return ws_cmd_export_ctx(argc - i, argv + i);
     fprintf(stderr, "wsseed: error: unknown command '%s' (see wsseed --help)\n", cmd);

@@ -61,3 +61,32 @@ int ws_boxseed_compose(const ws_boxmask *m, int n, int H, int W, int overlap, ui
     free(best);
     return 0;
 }
+
+int ws_boxseed_sam(const ws_sam *m, ws_at_tensor emb, int rh, int rw, int H, int W, const float *xyxy, int n,
+                   uint8_t *masks, float *iou)
+{
+    const float sx = (float)((double)rw / W), sy = (float)((double)rh / H);   /* apply_boxes_torch */
+    int rc = 0;
+    for (int s = 0; s < n && !rc; s += 16) {
+        const int k = n - s < 16 ? n - s : 16;
+        float b[16 * 4];
+        for (int i = 0; i < 4 * k; i++) b[i] = xyxy[4 * s + i] * (i % 2 ? sy : sx);
+        ws_scope g;
+        ws_scope_init(&g);
+        ws_at_tensor sparse = NULL, dense = NULL;
+        ws_sam_dec_out d;
+        const int64_t k4[2] = {k, 4};
+        rc = ws_sam_prompt(m, &g, NULL, NULL, ws_g_from_data(&g, b, WS_AT_F32, 2, k4), NULL, &sparse, &dense);
+        if (!rc) rc = ws_sam_decode(m, &g, emb, sparse, dense, 0, &d);
+        if (!rc) {
+            ws_at_tensor full = ws_sam_postprocess(m, &g, d.masks, rh, rw, H, W);
+            ws_at_tensor bin = ws_g_to_dtype(&g, ws_g_scalar_op(&g, WS_AT_GT, ws_g_select(&g, full, 1, 0), 0.0), WS_AT_U8);
+            ws_at_tensor q = ws_g_select(&g, d.iou, 1, 0);
+            if (g.err || ws_at_read(bin, masks + (size_t)s * H * W, (size_t)k * H * W) ||
+                ws_at_read(q, iou + s, (size_t)k * sizeof *iou))
+                rc = ws_fail(g.err ? g.err : WS_ETORCH, "boxed SAM: %s", g.err ? ws_last_error() : ws_at_last_error());
+        }
+        ws_scope_free(&g);
+    }
+    return rc;
+}

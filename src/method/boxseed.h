@@ -6,6 +6,8 @@
 #define WS_METHOD_BOXSEED_H
 #include <stdint.h>
 
+#include "model/sam.h"
+
 /* Grounding-DINO's get_grounding_output filter: queries whose max sigmoid score over the text
  * tokens (logits (Q, T), -inf padding) exceeds thresh; keep[] receives their indices, score[] the
  * max scores. Returns the count. */
@@ -23,4 +25,11 @@ typedef struct ws_boxmask {
 } ws_boxmask;
 /* Composes n masks into out (H, W) (0 where no mask). */
 int ws_boxseed_compose(const ws_boxmask *m, int n, int H, int W, int overlap, uint8_t *out);
+
+/* SamPredictor.predict_torch with boxes (multimask_output=False): n pixel boxes xyxy of the (H, W)
+ * image (transformed to the (rh, rw) ResizeLongestSide frame as apply_boxes_torch does) on the
+ * image embedding emb -> masks (n, H, W) 0/1 (logits > 0) and the IoU predictions (n). Boxes are
+ * decoded in chunks of 16 (results do not depend on the chunking). */
+int ws_boxseed_sam(const ws_sam *m, ws_at_tensor emb, int rh, int rw, int H, int W, const float *xyxy, int n,
+                   uint8_t *masks, float *iou);
 #endif

@@ -7,4 +7,8 @@ extern const char *const WS_VOC_FG[20];
 extern const char *const WS_VOC_BG[25];
 extern const char *const WS_COCO_FG[80];
 extern const char *const WS_COCO_BG[23];
+/* Detector prompt names: VOC's dino_class_names of zhaozhengChen/SAM_WSSS (bird -> "wild bird",
+ * diningtable -> "dining table", tvmonitor -> "monitor/tv"); COCO's official category names. */
+extern const char *const WS_VOC_DINO[20];
+extern const char *const WS_COCO_NAMES[80];
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "data/resize.h"
 #include "model/weights.h"
 #include "model/wordpiece.h"
 
@@ -977,4 +978,101 @@ int ws_gdino_predict(const struct ws_wordpiece *w, const float *logits, const fl
     free(sc);
     free(sel);
     return n;
+}
+
+/* ---- detection ------------------------------------------------------------------------------- */
+
+int ws_gdino_scene_begin(const ws_gdino *m, const uint8_t *rgb, int h, int w, int size, int max_size, ws_gdino_scene *s)
+{
+    static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+    int oh = 0, ow = 0;
+    memset(s, 0, sizeof *s);
+    ws_scope_init(&s->g);
+    s->h = h;
+    s->w = w;
+    ws_gdino_resize_shape(h, w, size, max_size, &oh, &ow);
+    uint8_t *rs = malloc((size_t)oh * ow * 3);
+    float *x = malloc((size_t)3 * oh * ow * sizeof *x);
+    int rc = rs && x ? 0 : ws_fail(WS_ENOMEM, "Grounding-DINO: out of memory for a %dx%d image", ow, oh);
+    if (!rc) rc = ws_resize_u8(rgb, w, h, 3, rs, ow, oh, WS_RESAMPLE_BILINEAR);
+    if (!rc) {
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < oh * ow; i++) x[(size_t)c * oh * ow + i] = ((float)rs[3 * i + c] / 255.0f - mean[c]) / std[c];
+        const int64_t i4[4] = {1, 3, oh, ow};
+        rc = ws_gdino_image(m, &s->g, ws_g_from_data(&s->g, x, WS_AT_F32, 4, i4), &s->img);
+    }
+    if (!rc) rc = ws_gdino_levels_of(m, &s->g, &s->img, &s->lv);
+    free(rs);
+    free(x);
+    if (rc) ws_gdino_scene_free(s);
+    return rc;
+}
+
+void ws_gdino_scene_free(ws_gdino_scene *s)
+{
+    ws_scope_free(&s->g);
+    memset(s, 0, sizeof *s);
+}
+
+void ws_gdino_dets_free(ws_gdino_dets *d)
+{
+    for (int i = 0; d->phrase && i < d->n; i++) free(d->phrase[i]);
+    free(d->phrase);
+    free(d->cxcywh);
+    free(d->score);
+    free(d->query);
+    memset(d, 0, sizeof *d);
+}
+
+int ws_gdino_detect(const ws_gdino *m, const ws_wordpiece *w, ws_gdino_scene *s, const char *caption, double box_th,
+                    double text_th, ws_gdino_dets *out)
+{
+    memset(out, 0, sizeof *out);
+    char *cap = ws_gdino_caption(caption);
+    int32_t *ids = NULL;
+    size_t L = 0;
+    uint8_t *mask = NULL;
+    int64_t *pos = NULL;
+    float *lg = NULL, *bx = NULL;
+    ws_scope g;
+    ws_gdino_text_out to = {0};
+    ws_scope_init(&g);
+    int rc = cap ? 0 : ws_fail(WS_ENOMEM, "out of memory");
+    if (!rc && !cap[strspn(cap, " .")]) rc = ws_fail(WS_EINVAL, "Grounding-DINO: empty caption \"%s\"", caption);
+    if (!rc) rc = ws_wordpiece_encode(w, cap, &ids, &L);
+    if (!rc && L > 256)
+        rc = ws_fail(WS_EINVAL, "Grounding-DINO: caption \"%.60s...\" has %zu tokens (max_text_len 256); split it", caption, L);
+    if (!rc && (!(mask = malloc(L * L)) || !(pos = malloc(L * sizeof *pos)))) rc = ws_fail(WS_ENOMEM, "out of memory");
+    ws_at_tensor logits = NULL, boxes = NULL;
+    if (!rc) {
+        ws_gdino_text_masks(w, ids, (int)L, mask, pos);
+        const int64_t s2[2] = {1, (int64_t)L}, mm[2] = {(int64_t)L, (int64_t)L};
+        ws_at_tensor ti = ws_g_from_data(&g, ids, WS_AT_I32, 2, s2), tp = ws_g_from_data(&g, pos, WS_AT_I64, 2, s2);
+        ws_at_tensor tm = ws_g_from_data(&g, mask, WS_AT_U8, 2, mm);
+        rc = g.err ? g.err : ws_gdino_text(m, &g, ti, tp, tm, &to);
+        ws_at_tensor mem = NULL, memt = NULL;
+        if (!rc) rc = ws_gdino_encode(m, &g, &s->img, &s->lv, to.encoded, ws_gdino_text_pos(&g, pos, (int)L), tm, &mem, &memt, NULL);
+        if (!rc) rc = ws_gdino_decode(m, &g, &s->lv, mem, memt, &logits, &boxes, NULL);
+    }
+    int64_t ls[3] = {0, 0, 0};
+    int nd = 0;
+    if (!rc && ws_at_shape(logits, ls, 3, &nd)) rc = ws_fail(WS_ETORCH, "Grounding-DINO: %s", ws_at_last_error());
+    const int Q = (int)ls[1], T = (int)ls[2];
+    if (!rc && (!(lg = malloc((size_t)Q * T * sizeof *lg)) || !(bx = malloc((size_t)Q * 4 * sizeof *bx)) ||
+                !(out->cxcywh = malloc((size_t)Q * 4 * sizeof(float))) || !(out->score = malloc((size_t)Q * sizeof(float))) ||
+                !(out->query = malloc((size_t)Q * sizeof(int64_t))) || !(out->phrase = calloc((size_t)Q, sizeof(char *)))))
+        rc = ws_fail(WS_ENOMEM, "out of memory");
+    if (!rc && (ws_at_read(logits, lg, (size_t)Q * T * sizeof *lg) || ws_at_read(boxes, bx, (size_t)Q * 4 * sizeof *bx)))
+        rc = ws_fail(WS_ETORCH, "Grounding-DINO: %s", ws_at_last_error());
+    if (!rc) {
+        int n = ws_gdino_predict(w, lg, bx, Q, T, ids, (int)L, box_th, text_th, 0, out->query, out->score, out->cxcywh,
+                                 out->phrase);
+        if (n < 0) rc = n;
+        else out->n = n;
+    }
+    ws_gdino_text_out_free(&to);
+    ws_scope_free(&g);
+    free(cap); free(ids); free(mask); free(pos); free(lg); free(bx);
+    if (rc) ws_gdino_dets_free(out);
+    return rc;
 }

@@ -144,4 +144,30 @@ typedef struct ws_gdino_text_out {
 int ws_gdino_text(const ws_gdino *m, ws_scope *g, ws_at_tensor ids, ws_at_tensor pos, ws_at_tensor mask,
                   ws_gdino_text_out *out);
 void ws_gdino_text_out_free(ws_gdino_text_out *o);
+
+/* ---- detection: one image, several captions (the image side is computed once) ---- */
+typedef struct ws_gdino_scene {
+    ws_scope g;                 /* owns the image-side tensors */
+    ws_gdino_image_out img;
+    ws_gdino_levels lv;
+    int h, w;                   /* original image size (boxes are scaled to it) */
+} ws_gdino_scene;
+/* load_image's transform (RandomResize([size], max_size): PIL bilinear, ImageNet mean/std; the
+ * release uses 800 / 1333), Swin and the multi-scale layout of an RGB image (h, w, 3). */
+int ws_gdino_scene_begin(const ws_gdino *m, const uint8_t *rgb, int h, int w, int size, int max_size, ws_gdino_scene *s);
+void ws_gdino_scene_free(ws_gdino_scene *s);
+
+typedef struct ws_gdino_dets {
+    int n;
+    float *cxcywh;     /* (n, 4) normalised model output */
+    float *score;      /* (n) max token sigmoid */
+    int64_t *query;    /* (n) query index */
+    char **phrase;     /* (n) predict() phrases (remove_combined off) */
+} ws_gdino_dets;
+/* Grounded-SAM's get_grounding_output on one caption (ws_gdino_caption normalisation; more than 256
+ * tokens is an error): queries whose max token score exceeds box_th, phrases at text_th. An empty
+ * caption is an error. */
+int ws_gdino_detect(const ws_gdino *m, const struct ws_wordpiece *w, ws_gdino_scene *s, const char *caption, double box_th,
+                    double text_th, ws_gdino_dets *out);
+void ws_gdino_dets_free(ws_gdino_dets *d);
 #endif
