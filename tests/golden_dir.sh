@@ -9,5 +9,5 @@ if [ ! -r "$GOLDEN/README.md" ]; then
     exit 77
 fi
 TMPD=$(mktemp -d "${TMPDIR:-/tmp}/wsseed-test.XXXXXX")
-trap 'rm -rf "$TMPD"' EXIT
+[ -n "$KEEP" ] || trap 'rm -rf "$TMPD"' EXIT
 . "$top_srcdir/tests/tap_lib.sh"

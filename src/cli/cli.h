@@ -60,6 +60,9 @@ void ws_boxes_defaults(boxes_settings *s);
 /* The box store of the split (resumable; shard i of n), then the seed PNGs. */
 int ws_boxes_run(const boxes_settings *s, int shard_i, int shard_n, long max_images);
 int ws_boxseed_run(const boxes_settings *s, long max_images);
+/* Image-label precision/recall/F1 of a box store against its gt_labels; prints, writes json (may be
+ * NULL); *f1 (may be NULL) gets F1. */
+int ws_cli_eval_labels(const char *store, const char *json, double *f1);
 
 /* The seed-stage commands as functions (cmd_seed.c). */
 typedef struct ws_train_cfg ws_train_cfg;

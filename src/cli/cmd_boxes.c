@@ -616,3 +616,59 @@ int ws_cmd_boxseed(int argc, char **argv)
     }
     return ws_boxseed_run(&s, mx) ? ws_cli_error() : 0;
 }
+
+/* ---- image-label quality of a box store (wsseed eval --labels) --------------------------------- */
+
+int ws_cli_eval_labels(const char *store, const char *json, double *f1_out)
+{
+    char **ids = NULL;
+    int n = 0, rc, n_fg = 0;
+    ws_h5file f = {0};
+    ws_label_stats ls = {0};
+    long *tp = NULL, *fp = NULL, *fn = NULL;
+    TRY(ws_store_ids_in(store, "boxes", &ids, &n));
+    TRY(ws_h5_open(&f, store));
+    for (int i = 0; i < n; i++) {
+        ws_array a = {0}, b = {0};
+        rc = get(&f, ids[i], "labels", WS_U8, &a);
+        if (!rc && (rc = get(&f, ids[i], "gt_labels", WS_U8, &b)))
+            rc = ws_fail(rc, "%s: image %s has no ground-truth labels (the dataset had no label maps or labels file)", store, ids[i]);
+        if (!rc && !tp) {
+            n_fg = (int)a.shape[0];
+            tp = calloc((size_t)n_fg, sizeof *tp); fp = calloc((size_t)n_fg, sizeof *fp); fn = calloc((size_t)n_fg, sizeof *fn);
+            if (!tp || !fp || !fn) rc = ws_fail(WS_ENOMEM, "out of memory");
+        }
+        if (!rc && (a.shape[0] != n_fg || b.shape[0] != n_fg)) rc = ws_fail(WS_ESHAPE, "%s: image %s: label sizes differ", store, ids[i]);
+        if (!rc) {
+            const uint8_t *p = a.data, *g = b.data;
+            ws_label_stats_add(&ls, p, g, n_fg);
+            for (int c = 0; c < n_fg; c++) { tp[c] += p[c] && g[c]; fp[c] += p[c] && !g[c]; fn[c] += !p[c] && g[c]; }
+        }
+        ws_array_free(&a);
+        ws_array_free(&b);
+        if (rc) goto cleanup;
+    }
+    double p, r, f1;
+    ws_label_stats_prf(&ls, &p, &r, &f1);
+    printf("image labels of %s: %ld images, precision %.4f, recall %.4f, F1 %.4f, exact sets %ld (%.1f %%)\n", store,
+           ls.images, p, r, f1, ls.exact, ls.images ? 100.0 * (double)ls.exact / (double)ls.images : 0.0);
+    if (f1_out) *f1_out = f1;
+    if (json) {
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s.tmp", json);
+        FILE *o = fopen(tmp, "w");
+        if (!o) { rc = ws_fail(WS_EIO, "cannot write %s", tmp); goto cleanup; }
+        fprintf(o, "{\"images\": %ld, \"tp\": %ld, \"fp\": %ld, \"fn\": %ld, \"precision\": %.6f, \"recall\": %.6f, \"f1\": %.6f, "
+                   "\"exact\": %ld, \"per_class\": [", ls.images, ls.tp, ls.fp, ls.fn, isnan(p) ? 0 : p, isnan(r) ? 0 : r,
+                isnan(f1) ? 0 : f1, ls.exact);
+        for (int c = 0; c < n_fg; c++)
+            fprintf(o, "%s{\"class\": %d, \"tp\": %ld, \"fp\": %ld, \"fn\": %ld}", c ? ", " : "", c + 1, tp[c], fp[c], fn[c]);
+        fputs("]}\n", o);
+        if (fclose(o) || rename(tmp, json)) { rc = ws_fail(WS_EIO, "cannot write %s", json); goto cleanup; }
+    }
+cleanup:
+    ws_h5_close(&f);
+    ws_h5_strings_free(ids, (size_t)n);
+    free(tp); free(fp); free(fn);
+    return rc;
+}

@@ -488,19 +488,30 @@ static const char *VOC_CLASSES[21] = {"background", "aeroplane", "bicycle", "bir
                                       "cat", "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person",
                                       "pottedplant", "sheep", "sofa", "train", "tvmonitor"};
 
+/* A JSON number, or null for NaN (absent classes). */
+static const char *jnum(char *buf, size_t cap, double v)
+{
+    if (isnan(v)) snprintf(buf, cap, "null");
+    else snprintf(buf, cap, "%.10g", v);
+    return buf;
+}
+
 static int write_reports(const ws_eval_metrics *m, int nc, int n_img, const char *json, const char *md)
 {
     FILE *f;
-    if (json && (f = fopen(json, "w"))) {
-        fprintf(f, "{\"images\": %d, \"mIoU\": %.10g, \"accuracy\": %.10g, \"classes\": [", n_img, m->miou, m->accuracy);
+    char tmp[4200];
+    if (json) snprintf(tmp, sizeof tmp, "%s.tmp", json);
+    if (json && (f = fopen(tmp, "w"))) {
+        char a[32], b[32], c3[32];
+        fprintf(f, "{\"images\": %d, \"mIoU\": %s, \"accuracy\": %s, \"classes\": [", n_img, jnum(a, sizeof a, m->miou),
+                jnum(b, sizeof b, m->accuracy));
         for (int c = 0; c < nc; c++)
-            fprintf(f, "%s{\"class\": %d, \"name\": \"%s\", \"IoU\": %s%.10g%s, \"precision\": %.10g, \"recall\": %.10g, \"valid\": %d}",
-                    c ? ", " : "", c, nc == 21 ? VOC_CLASSES[c] : "", isnan(m->iou[c]) ? "null" : "",
-                    isnan(m->iou[c]) ? 0.0 : m->iou[c], isnan(m->iou[c]) ? "" : "",
-                    isnan(m->precision[c]) ? 0.0 : m->precision[c], isnan(m->recall[c]) ? 0.0 : m->recall[c], m->valid[c]);
+            fprintf(f, "%s{\"class\": %d, \"name\": \"%s\", \"IoU\": %s, \"precision\": %s, \"recall\": %s, \"valid\": %d}",
+                    c ? ", " : "", c, nc == 21 ? VOC_CLASSES[c] : "", jnum(a, sizeof a, m->iou[c]),
+                    jnum(b, sizeof b, m->precision[c]), jnum(c3, sizeof c3, m->recall[c]), m->valid[c]);
         fputs("]}\n", f);
-        if (fclose(f)) return ws_fail(WS_EIO, "cannot write %s", json);
-    } else if (json) return ws_fail(WS_EIO, "cannot write %s", json);
+        if (fclose(f) || rename(tmp, json)) return ws_fail(WS_EIO, "cannot write %s", json);
+    } else if (json) return ws_fail(WS_EIO, "cannot write %s", tmp);
     if (md && (f = fopen(md, "w"))) {
         fprintf(f, "| class | IoU | precision | recall |\n|---|---:|---:|---:|\n");
         for (int c = 0; c < nc; c++)
@@ -515,25 +526,30 @@ static int write_reports(const ws_eval_metrics *m, int nc, int n_img, const char
 
 int ws_cmd_eval(int argc, char **argv)
 {
-    const char *pred = NULL, *gt = NULL, *json = NULL, *md = NULL;
+    const char *pred = NULL, *gt = NULL, *json = NULL, *md = NULL, *labels = NULL;
     int nc = 21;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-            puts("Usage: wsseed eval PRED_DIR --gt GT_DIR [--classes N] [--json FILE] [--md FILE]\n\n"
+            puts("Usage: wsseed eval PRED_DIR --gt GT_DIR [--classes N] [--json FILE] [--md FILE]\n"
+                 "       wsseed eval --labels BOXES.h5 [--json FILE]\n\n"
                  "Seed quality: a dataset-level confusion matrix of every PRED_DIR/<id>.png against\n"
                  "GT_DIR/<id>.png (255 ignored), per-class IoU, precision and recall, mIoU over the classes\n"
-                 "present in the ground truth (AlchemyCat SegmentationMetric). N = 21 for VOC.");
+                 "present in the ground truth (AlchemyCat SegmentationMetric). N = 21 for VOC.\n"
+                 "--labels: the image labels of a `wsseed boxes` store (zero-shot CLIP, or a detector's JSON)\n"
+                 "against the ground-truth labels: micro precision, recall, F1, exact label sets, per-class counts.");
             return 0;
         }
         if (!strcmp(o, "--gt") && i + 1 < argc) gt = argv[++i];
+        else if (!strcmp(o, "--labels") && i + 1 < argc) labels = argv[++i];
         else if (!strcmp(o, "--json") && i + 1 < argc) json = argv[++i];
         else if (!strcmp(o, "--md") && i + 1 < argc) md = argv[++i];
         else if (!strcmp(o, "--classes") && i + 1 < argc) nc = atoi(argv[++i]);
         else if (o[0] != '-' && !pred) pred = o;
         else { fprintf(stderr, "wsseed eval: unknown option '%s' (see wsseed eval --help)\n", o); return 2; }
     }
-    if (!pred || !gt || nc < 2 || nc > 255) { fprintf(stderr, "wsseed eval: PRED_DIR and --gt are required\n"); return 2; }
+    if (labels && !pred) return ws_cli_eval_labels(labels, json, NULL) ? ws_cli_error() : 0;
+    if (!pred || !gt || nc < 2 || nc > 255) { fprintf(stderr, "wsseed eval: PRED_DIR and --gt (or --labels) are required\n"); return 2; }
     return ws_cli_eval(pred, gt, nc, json, md, NULL, 0) ? ws_cli_error() : 0;
 }
 
