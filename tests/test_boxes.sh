@@ -116,6 +116,16 @@ tap_ok "a truncated Grounding-DINO checkpoint: an error naming the file" sh -c \
 tap_ok "labels.source must be clip or gt" sh -c "! $B --set labels.source=oracle 2> $TMPD/e6 && grep -q 'labels.source' $TMPD/e6"
 tap_ok "boxseed before boxes: an error saying what to run" sh -c \
     "! $S --set boxes.store=$TMPD/missing.h5 2> $TMPD/e7 && grep -q 'missing.h5' $TMPD/e7"
+# the pipeline: boxed seeds beside FMA seeds in one table (demo config + the tiny Grounding-DINO)
+P="'$WSSEED' pipeline '$top_srcdir/configs/demo.yaml' --set out_dir=$TMPD/pa --set data.root=$TMPD/pdata --set boxed.enable=true \
+   --set boxed.model.gdino=$GOLDEN/gdino_tiny.pth --set boxed.model.bert_vocab=$GOLDEN/bert_vocab_uncased.txt \
+   --set boxed.model.bert_config=$GOLDEN/gdino_tiny_bert_config.json --set boxed.gdino.size=128 --set boxed.gdino.max_size=200"
+tap_ok "pipeline with boxed.enable runs" sh -c "$P > $TMPD/pa.log 2>&1"
+tap_ok "stage seeds_boxed is done and holds a seed per image" sh -c \
+    "test -e $TMPD/pa/demo/seeds_boxed/DONE && test \$(ls $TMPD/pa/demo/seeds_boxed/seeds | wc -l) -eq \$(wc -l < $TMPD/pdata/ImageSets/Segmentation/train_aug.txt)"
+tap_ok "eval.md: coarse, fine and boxed seeds in one table" sh -c \
+    "grep -q 'FMA-WSSS coarse' $TMPD/pa/demo/eval.md && grep -q 'FMA-WSSS fine' $TMPD/pa/demo/eval.md && grep -q 'boxed SAM' $TMPD/pa/demo/eval.md && grep -q '\"mIoU\": ' $TMPD/pa/demo/eval_boxed.json"
+tap_ok "a second run skips the boxed stage" sh -c "$P 2>&1 | grep -q 'skip  seeds_boxed'"
 tap_ok "configs/voc/boxes.yaml holds exactly the built-in defaults" sh -c \
     "'$WSSEED' boxes '$top_srcdir/configs/voc/boxes.yaml' --help > '$TMPD/h1' && '$WSSEED' boxes --help > '$TMPD/h2' && cmp '$TMPD/h1' '$TMPD/h2'"
 tap_end

@@ -53,6 +53,7 @@ static const ws_cfg_key OWN_KEYS[] = {
     {"runtime.threads", WS_CFG_INT, OFF(threads), "libtorch intra-op threads"},
     {"runtime.workers", WS_CFG_INT, OFF(workers), "training image-loading threads"},
     {"report.images", WS_CFG_INT, OFF(report_images), "images shown in report.html"},
+    {"boxed.enable", WS_CFG_BOOL, OFF(boxed), "also make boxed-SAM seeds (CLIP labels + Grounding-DINO + SAM) and evaluate them beside FMA's"},
 };
 
 int ws_pipe_keys(ws_cfg_key **tab, size_t *n)
@@ -67,6 +68,11 @@ int ws_pipe_keys(ws_cfg_key **tab, size_t *n)
     if (!rc) rc = ws_cfg_table_add(tab, n, mk, nm, amg_section, "amg.", "masks.", OFF(masks));
     if (!rc) rc = ws_cfg_table_add(tab, n, WS_TRAIN_KEYS, WS_TRAIN_NKEYS, train_sections, NULL, "cls.", OFF(cls));
     if (!rc) rc = ws_cfg_table_add(tab, n, WS_TRAIN_KEYS, WS_TRAIN_NKEYS, train_sections, NULL, "seg.", OFF(seg));
+    static const char *const box_section[] = {"model.gdino", "model.bert_vocab", "model.bert_config", "labels.", "gdino.",
+                                              "boxes.json", "boxseed.overlap", NULL};
+    size_t nb = 0;
+    const ws_cfg_key *bk = ws_boxes_keys(&nb);
+    if (!rc) rc = ws_cfg_table_add(tab, n, bk, nb, box_section, NULL, "boxed.", OFF(box));
     return rc;
 }
 
@@ -98,6 +104,7 @@ void ws_pipe_defaults(ws_pipe_cfg *c)
     c->threads = t->threads;
     c->workers = t->workers;
     c->report_images = 6;
+    ws_boxes_defaults(&c->box);
 }
 
 /* ---- content-addressed stages ----------------------------------------------------------------- */
@@ -174,7 +181,7 @@ typedef struct prun {
     ws_cfg_key *keys;
     size_t nkeys;
     char run_dir[2 * WS_CFG_STR_MAX];
-    stage masks, train[2], cam[2], caa[2], seed[2];
+    stage masks, train[2], cam[2], caa[2], seed[2], boxed;
 } prun;
 
 /* The training settings of task t (0 cls, 1 seg), with the pipeline's model and data. */
@@ -309,26 +316,68 @@ static int run_seed(prun *p, int t)
     return rc;
 }
 
+/* The boxed-SAM seeds (wsseed boxes + boxseed) with the pipeline's CLIP, SAM and data. */
+static int run_boxed(prun *p)
+{
+    const ws_pipe_cfg *c = p->c;
+    static const char *const pre[] = {"data.", "model.clip", "model.vocab", "model.sam", "model.decoder_heads", "boxed.", NULL};
+    char *text = keys_text(p->keys, p->nkeys, c, pre);
+    int rc = text ? stage_begin(c, p->run_dir, "seeds_boxed", text, NULL, 0, &p->boxed) : ws_fail(WS_ENOMEM, "out of memory");
+    if (!rc && !p->boxed.done) {
+        boxes_settings b = c->box;
+#define CP(f, v) snprintf(b.f, sizeof b.f, "%s", v)
+        CP(clip, c->clip); CP(vocab, c->vocab); CP(sam, c->sam); CP(dataset, c->dataset); CP(root, c->root);
+        CP(split, c->split); CP(image_dir, c->image_dir); CP(label_dir, c->label_dir); CP(split_file, c->split_file);
+        CP(labels_file, c->labels_file);
+#undef CP
+        b.decoder_heads = c->decoder_heads;
+        b.threads = c->threads;
+        snprintf(b.store, sizeof b.store, "%.1000s/boxes.h5", p->boxed.dir);
+        snprintf(b.out, sizeof b.out, "%.1000s/seeds", p->boxed.dir);
+        rc = ws_boxes_run(&b, 0, 1, -1);
+        if (!rc) rc = ws_boxseed_run(&b, -1);
+        if (!rc) rc = stage_finish(&p->boxed, text);
+    }
+    free(text);
+    return rc;
+}
+
 /* Seed quality against the ground truth maps (when the dataset has them). */
 static int run_eval(prun *p, double *miou, ws_eval_metrics *m)
 {
     const ws_pipe_cfg *c = p->c;
     char gt[3 * WS_CFG_STR_MAX], path[sizeof p->run_dir + 64], seeds[sizeof p->seed[0].dir + 16];
-    miou[0] = miou[1] = NAN;
+    miou[0] = miou[1] = miou[2] = NAN;
     if (!c->label_dir[0]) { ws_log("no ground-truth maps (data.label_dir): seeds are not evaluated"); return 0; }
     snprintf(gt, sizeof gt, "%s/%s", c->root, c->label_dir);
     char *s = strstr(gt, "{split}");
     if (s) { char rest[WS_CFG_STR_MAX]; snprintf(rest, sizeof rest, "%s", s + 7); snprintf(s, sizeof gt - (size_t)(s - gt), "%s%s", c->split, rest); }
-    for (int t = 0; t < 2; t++) {
+    static const char *const mode[3] = {"coarse", "fine", "boxed"};
+    for (int t = 0; t < (c->boxed ? 3 : 2); t++) {
         char json[sizeof path], md[sizeof path];
-        snprintf(seeds, sizeof seeds, "%s/seeds", p->seed[t].dir);
-        snprintf(json, sizeof json, "%s/eval_%s.json", p->run_dir, t ? "fine" : "coarse");
-        snprintf(md, sizeof md, "%s/eval_%s.md", p->run_dir, t ? "fine" : "coarse");
+        snprintf(seeds, sizeof seeds, "%s/seeds", t < 2 ? p->seed[t].dir : p->boxed.dir);
+        snprintf(json, sizeof json, "%s/eval_%s.json", p->run_dir, mode[t]);
+        snprintf(md, sizeof md, "%s/eval_%s.md", p->run_dir, mode[t]);
         int rc = ws_cli_eval(seeds, gt, !strcmp(c->dataset, "coco") ? 81 : 21, json, md, &m[t], 1);
         if (rc) return rc;
         miou[t] = m[t].miou;
     }
-    ws_log("seed mIoU: coarse %.2f, fine %.2f (%s/eval_*.md)", 100 * miou[0], 100 * miou[1], p->run_dir);
+    /* one table of every seed mode */
+    snprintf(path, sizeof path, "%s/eval.md", p->run_dir);
+    char tmp[sizeof path + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return ws_fail(WS_EIO, "cannot write %s", tmp);
+    fprintf(f, "| seeds | mIoU (%%) | pixel accuracy (%%) |\n|---|---:|---:|\n");
+    static const char *const label[3] = {"FMA-WSSS coarse (cls prompts, CAA, SAMS)", "FMA-WSSS fine (seg prompts, CAA, SAMS)",
+                                          "boxed SAM (CLIP labels, Grounding-DINO, SAM)"};
+    for (int t = 0; t < (c->boxed ? 3 : 2); t++)
+        fprintf(f, "| %s | %.2f | %.2f |\n", label[t], 100 * m[t].miou, 100 * m[t].accuracy);
+    if (fclose(f) || rename(tmp, path)) return ws_fail(WS_EIO, "cannot write %s", path);
+    if (c->boxed)
+        ws_log("seed mIoU: coarse %.2f, fine %.2f, boxed %.2f (%s/eval.md)", 100 * miou[0], 100 * miou[1], 100 * miou[2], p->run_dir);
+    else
+        ws_log("seed mIoU: coarse %.2f, fine %.2f (%s/eval.md)", 100 * miou[0], 100 * miou[1], p->run_dir);
     return 0;
 }
 
@@ -348,8 +397,8 @@ static int write_config(const prun *p)
 int ws_pipe_run(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fine)
 {
     prun p;
-    double miou[2] = {NAN, NAN};
-    ws_eval_metrics em[2];
+    double miou[3] = {NAN, NAN, NAN};
+    ws_eval_metrics em[3];
     int have_eval = 0;
     memset(&p, 0, sizeof p);
     p.c = c;
@@ -373,6 +422,7 @@ int ws_pipe_run(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fine)
         if (!rc) rc = run_caa(&p, t);
         if (!rc) rc = run_seed(&p, t);
     }
+    if (!rc && c->boxed) rc = run_boxed(&p);
     if (!rc) rc = run_eval(&p, miou, em);
     have_eval = !rc && isfinite(miou[0]);
     if (!rc) {

@@ -25,6 +25,8 @@ typedef struct ws_pipe_cfg {
     ws_caa_cfg caa_cls, caa_seg;
     double pow_cls, pow_seg;
     int threads, workers, report_images;
+    int boxed;                     /* boxed.enable: also the boxed-SAM seeds (boxed.* = wsseed boxes keys) */
+    boxes_settings box;
 } ws_pipe_cfg;
 
 /* The composite key table (malloc'd; ws_cfg_table_free) and the built-in defaults (the official
