@@ -422,12 +422,16 @@ int ws_boxes_run(const boxes_settings *s, int shard_i, int shard_n, long max_ima
            ds.n - todo, store);
     ws_progress pg;
     ws_progress_start(&pg, "boxes", max_images >= 0 && max_images < todo ? max_images : todo);
-    for (int i = 0; i < ds.n && (max_images < 0 || done < max_images); i++) {
+    ws_at_guard inf = NULL;
+    ws_at_inference_mode_enter(1, NULL, &inf);   /* frozen models: no autograd bookkeeping */
+    for (int i = 0; i < ds.n && (max_images < 0 || done < max_images) && !rc; i++) {
         if (i % shard_n != shard_i || ws_store_has(&st, ds.ids[i])) continue;
-        TRY(one_image(s, &m, &ds, i, n_fg, have_gt, &st, &ls, &n_boxes));
-        done++;
-        ws_progress_step(&pg, 1, NULL);
+        rc = one_image(s, &m, &ds, i, n_fg, have_gt, &st, &ls, &n_boxes);
+        done += !rc;
+        if (!rc) ws_progress_step(&pg, 1, NULL);
     }
+    ws_at_guard_exit(inf);
+    if (rc) goto cleanup;
     ws_progress_end(&pg);
     if (have_gt && ls.images) {
         double p, r, f1;
@@ -486,6 +490,8 @@ int ws_boxseed_run(const boxes_settings *s, long max_images)
     ws_log("boxed-SAM seeds of %d images (%d done before), overlap %s -> %s", todo, ds.n - todo, s->overlap, out);
     ws_progress pg;
     ws_progress_start(&pg, "boxseed", max_images >= 0 && max_images < todo ? max_images : todo);
+    ws_at_guard inf = NULL;
+    ws_at_inference_mode_enter(1, NULL, &inf);
     for (int i = 0; i < ds.n && (max_images < 0 || done < max_images); i++) {
         const char *id = ds.ids[i];
         char p[4096];
@@ -529,10 +535,12 @@ int ws_boxseed_run(const boxes_settings *s, long max_images)
         ws_array_free(&xy); ws_array_free(&sc); ws_array_free(&cl); ws_array_free(&hw);
         ws_image_free(&img);
         free(bm); free(masks); free(label); free(iou);
-        if (rc) goto cleanup;
+        if (rc) break;
         done++;
         ws_progress_step(&pg, 1, NULL);
     }
+    ws_at_guard_exit(inf);
+    if (rc) goto cleanup;
     ws_progress_end(&pg);
     if (empty) ws_log("warning: %d images had no box and are all background (as the closest implementation saves them)", empty);
     ws_log("done: %d seeds in %s (evaluate: wsseed eval %s --gt <label maps>)", done, out, out);

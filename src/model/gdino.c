@@ -255,14 +255,23 @@ static int load_swin(ws_gdino *m, ws_at_ckpt ck)
     return (rc = load_encoder(m, ck)) ? rc : load_decoder(m, ck);
 }
 
+static int from_ckpt(ws_gdino *m, ws_at_ckpt ck, const char *path);
+
 int ws_gdino_load(ws_gdino *m, const char *path, const char *bert_config)
 {
     ws_at_ckpt ck = NULL;
-    char n[256];
     memset(m, 0, sizeof *m);
     int rc = read_config(m, bert_config);
     if (rc) return rc;
     if (ws_at_ckpt_open(path, &ck)) return ws_fail(WS_EFORMAT, "%s", ws_at_last_error());
+    return from_ckpt(m, ck, path);
+}
+
+/* Reads every tensor of ck (closed here); m holds the BERT sizes already. */
+static int from_ckpt(ws_gdino *m, ws_at_ckpt ck, const char *path)
+{
+    char n[256];
+    int rc = 0;
     const int64_t H = m->bert_hidden, I = m->bert_intermediate;
     int nl = ws_weight_count(ck, "module.bert.encoder.layer.");
     if (nl != m->bert_layers) {
@@ -526,7 +535,13 @@ int ws_gdino_image(const ws_gdino *m, ws_scope *g, ws_at_tensor img, ws_gdino_im
     out->patch_embed = to_nchw(g, x, H, W, C);
     for (int st = 0; st < 4; st++) {
         const ws_swin_stage *S = &m->stages[st];
-        for (int b = 0; b < S->depth; b++) x = swin_block(g, &S->blocks[b], x, H, W, C, m->window, b % 2 ? m->window / 2 : 0);
+        for (int b = 0; b < S->depth; b++) {   /* an inner scope per block: only its output stays */
+            ws_scope in;
+            ws_scope_init(&in);
+            ws_at_tensor y = swin_block(&in, &S->blocks[b], x, H, W, C, m->window, b % 2 ? m->window / 2 : 0);
+            x = ws_scope_move(&in, g, y);
+            ws_scope_end(&in, g);
+        }
         out->stage[st] = to_nchw(g, x, H, W, C);
         if (st >= 1) out->out[st - 1] = to_nchw(g, ws_g_layer_norm(g, x, S->out_n_w, S->out_n_b, 1e-5), H, W, C);
         if (st < 3) {   /* PatchMerging */
@@ -771,21 +786,30 @@ int ws_gdino_encode(const ws_gdino *m, ws_scope *g, const ws_gdino_image_out *im
     /* ~text_self_attention_mask -> -inf where blocked */
     ws_at_tensor inf = ws_g_full(g, -INFINITY, WS_AT_F32, 0, NULL), zero = ws_g_full(g, 0.0, WS_AT_F32, 0, NULL);
     ws_at_tensor tmask = ws_g_where(g, ws_g_scalar_op(g, WS_AT_GT, ws_g_to_dtype(g, text_mask, WS_AT_F32), 0.5), zero, inf);
-    for (int i = 0; i < m->enc_layers; i++) {
+    for (int i = 0; i < m->enc_layers; i++) {   /* an inner scope per layer: its outputs (and traces) move out */
         const ws_gdino_enc_layer *e = &m->enc[i];
+        ws_scope in;
+        ws_scope_init(&in);
+        ws_scope *o = g;
+        g = &in;
         fusion(g, e, &v, &l);
-        if (tr && i < 8) { tr->fusion_v[i] = v; tr->fusion_l[i] = l; }
+        if (tr && i < 8) { tr->fusion_v[i] = ws_scope_move(g, o, v); tr->fusion_l[i] = ws_scope_move(g, o, l); }
         ws_at_tensor qk = ws_g_add(g, l, pos_text);
         l = ws_g_layer_norm(g, ws_g_add(g, l, mha(g, qk, qk, l, e->t_in_w, e->t_in_b, e->t_out_w, e->t_out_b, 4, tmask)),
                             e->t_n1_w, e->t_n1_b, 1e-5);
         ws_at_tensor f = ws_g_linear(g, ws_g_unary(g, WS_AT_RELU, ws_g_linear(g, l, e->t_l1_w, e->t_l1_b)), e->t_l2_w, e->t_l2_b);
         l = ws_g_layer_norm(g, ws_g_add(g, l, f), e->t_n2_w, e->t_n2_b, 1e-5);
-        if (tr && i < 8) tr->text[i] = l;
+        if (tr && i < 8) tr->text[i] = ws_scope_move(g, o, l);
         ws_at_tensor a = msda(g, &e->da, ws_g_add(g, v, lv->lvl_pos), lv->ref_points, 2, v, lv, lv->n_tokens);
         v = ws_g_layer_norm(g, ws_g_add(g, v, a), e->d_n1_w, e->d_n1_b, 1e-5);
         f = ws_g_linear(g, ws_g_unary(g, WS_AT_RELU, ws_g_linear(g, v, e->d_l1_w, e->d_l1_b)), e->d_l2_w, e->d_l2_b);
         v = ws_g_layer_norm(g, ws_g_add(g, v, f), e->d_n2_w, e->d_n2_b, 1e-5);
-        if (tr && i < 8) { tr->deform_attn[i] = a; tr->deform[i] = v; }
+        if (tr && i < 8) tr->deform_attn[i] = ws_scope_move(g, o, a);
+        v = ws_scope_move(g, o, v);
+        if (!(tr && i < 8)) l = ws_scope_move(g, o, l);   /* traced: moved already as tr->text[i] */
+        if (tr && i < 8) tr->deform[i] = v;
+        ws_scope_end(&in, o);
+        g = o;
     }
     *memory = v;
     *memory_text = l;
@@ -1075,4 +1099,191 @@ int ws_gdino_detect(const ws_gdino *m, const ws_wordpiece *w, ws_gdino_scene *s,
     free(cap); free(ids); free(mask); free(pos); free(lg); free(bx);
     if (rc) ws_gdino_dets_free(out);
     return rc;
+}
+
+/* ---- random weights at any size (benchmarks) --------------------------------------------------- */
+
+const ws_gdino_arch WS_GDINO_SWINT_OGC = {96, {2, 2, 6, 2}, {3, 6, 12, 24}, 6, 6, 2048, 900, 2000, 30522};
+
+static int radd(ws_at_gen gen, ws_at_ckpt ck, const char *name, double fill, int nd, const int64_t *sh)
+{
+    ws_at_tensor t = NULL;
+    int rc = ws_at_empty(WS_AT_F32, nd, sh, &t) || (isnan(fill) ? ws_at_normal_(t, 0, 0.02, gen) : ws_at_fill_(t, fill)) ||
+             ws_at_ckpt_add(ck, name, t);
+    ws_at_free(t);
+    return rc ? ws_fail(WS_ETORCH, "%s: %s", name, ws_at_last_error()) : 0;
+}
+
+/* name formatted from fmt + a, b; a LayerNorm pair, a Linear pair, or one tensor */
+#define NM(...) snprintf(n, sizeof n, __VA_ARGS__)
+#define T1(fill, ...) do { const int64_t s_[] = {__VA_ARGS__}; \
+        if ((rc = radd(gen, ck, n, fill, (int)(sizeof s_ / sizeof s_[0]), s_))) return rc; } while (0)
+static int rlin(ws_at_gen gen, ws_at_ckpt ck, const char *pre, int64_t out, int64_t in)
+{
+    char n[320];
+    int rc;
+    NM("%s.weight", pre); T1(NAN, out, in);
+    NM("%s.bias", pre); T1(NAN, out);
+    return 0;
+}
+static int rnorm(ws_at_gen gen, ws_at_ckpt ck, const char *pre, int64_t d)
+{
+    char n[320];
+    int rc;
+    NM("%s.weight", pre); T1(1.0, d);
+    NM("%s.bias", pre); T1(0.0, d);
+    return 0;
+}
+static int rmha(ws_at_gen gen, ws_at_ckpt ck, const char *pre, int64_t d)
+{
+    char n[320];
+    int rc;
+    NM("%s.in_proj_weight", pre); T1(NAN, 3 * d, d);
+    NM("%s.in_proj_bias", pre); T1(NAN, 3 * d);
+    NM("%s.out_proj", pre);
+    return rlin(gen, ck, n, d, d);
+}
+static int rmsda(ws_at_gen gen, ws_at_ckpt ck, const char *pre)
+{
+    char n[320];
+    int rc;
+    NM("%s.sampling_offsets", pre); if ((rc = rlin(gen, ck, n, 256, 256))) return rc;
+    NM("%s.attention_weights", pre); if ((rc = rlin(gen, ck, n, 128, 256))) return rc;
+    NM("%s.value_proj", pre); if ((rc = rlin(gen, ck, n, 256, 256))) return rc;
+    NM("%s.output_proj", pre); return rlin(gen, ck, n, 256, 256);
+}
+static int rmlp3(ws_at_gen gen, ws_at_ckpt ck, const char *pre, int64_t in)
+{
+    char n[320];
+    int rc;
+    for (int i = 0; i < 3; i++) {
+        NM("%s.layers.%d", pre, i);
+        if ((rc = rlin(gen, ck, n, i == 2 ? 4 : 256, i == 0 ? in : 256))) return rc;
+    }
+    return 0;
+}
+
+static int random_gdino(ws_at_gen gen, ws_at_ckpt ck, const ws_gdino_arch *a, const ws_gdino *m)
+{
+    char n[320], p[256];
+    int rc;
+    const int64_t H = m->bert_hidden, I = m->bert_intermediate, F = a->ffn, D = 256;
+    NM("module.bert.embeddings.word_embeddings.weight"); T1(NAN, a->vocab, H);
+    NM("module.bert.embeddings.position_embeddings.weight"); T1(NAN, 512, H);
+    NM("module.bert.embeddings.token_type_embeddings.weight"); T1(NAN, 2, H);
+    if ((rc = rnorm(gen, ck, "module.bert.embeddings.LayerNorm", H))) return rc;
+    for (int i = 0; i < m->bert_layers; i++) {
+        static const char *const sq[] = {"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"};
+        for (int k = 0; k < 4; k++) {
+            snprintf(p, sizeof p, "module.bert.encoder.layer.%d.%s", i, sq[k]);
+            if ((rc = rlin(gen, ck, p, H, H))) return rc;
+        }
+        snprintf(p, sizeof p, "module.bert.encoder.layer.%d.", i);
+        NM("%sattention.output.LayerNorm", p); if ((rc = rnorm(gen, ck, n, H))) return rc;
+        NM("%sintermediate.dense", p); if ((rc = rlin(gen, ck, n, I, H))) return rc;
+        NM("%soutput.dense", p); if ((rc = rlin(gen, ck, n, H, I))) return rc;
+        NM("%soutput.LayerNorm", p); if ((rc = rnorm(gen, ck, n, H))) return rc;
+    }
+    if ((rc = rlin(gen, ck, "module.feat_map", D, H))) return rc;
+    /* Swin */
+    const int64_t C0 = a->swin_dim;
+    NM("module.backbone.0.patch_embed.proj.weight"); T1(NAN, C0, 3, 4, 4);
+    NM("module.backbone.0.patch_embed.proj.bias"); T1(NAN, C0);
+    if ((rc = rnorm(gen, ck, "module.backbone.0.patch_embed.norm", C0))) return rc;
+    int64_t idx[49 * 49];
+    for (int i = 0; i < 49; i++)
+        for (int j = 0; j < 49; j++) idx[i * 49 + j] = (i / 7 - j / 7 + 6) * 13 + (i % 7 - j % 7 + 6);
+    for (int s = 0; s < 4; s++) {
+        const int64_t C = C0 << s;
+        for (int b = 0; b < a->depths[s]; b++) {
+            snprintf(p, sizeof p, "module.backbone.0.layers.%d.blocks.%d", s, b);
+            NM("%s.norm1", p); if ((rc = rnorm(gen, ck, n, C))) return rc;
+            NM("%s.attn.qkv", p); if ((rc = rlin(gen, ck, n, 3 * C, C))) return rc;
+            NM("%s.attn.proj", p); if ((rc = rlin(gen, ck, n, C, C))) return rc;
+            NM("%s.norm2", p); if ((rc = rnorm(gen, ck, n, C))) return rc;
+            NM("%s.mlp.fc1", p); if ((rc = rlin(gen, ck, n, 4 * C, C))) return rc;
+            NM("%s.mlp.fc2", p); if ((rc = rlin(gen, ck, n, C, 4 * C))) return rc;
+            NM("%s.attn.relative_position_bias_table", p); T1(NAN, 169, a->heads[s]);
+            NM("%s.attn.relative_position_index", p);
+            ws_at_tensor t = NULL;
+            rc = ws_at_from_data(idx, WS_AT_I64, 2, (int64_t[2]){49, 49}, &t) || ws_at_ckpt_add(ck, n, t);
+            ws_at_free(t);
+            if (rc) return ws_fail(WS_ETORCH, "%s: %s", n, ws_at_last_error());
+        }
+        if (s < 3) {
+            NM("module.backbone.0.layers.%d.downsample.reduction.weight", s); T1(NAN, 2 * C, 4 * C);
+            NM("module.backbone.0.layers.%d.downsample.norm", s); if ((rc = rnorm(gen, ck, n, 4 * C))) return rc;
+        }
+        if (s >= 1) { NM("module.backbone.0.norm%d", s); if ((rc = rnorm(gen, ck, n, C))) return rc; }
+    }
+    for (int l = 0; l < 4; l++) {
+        const int64_t Cin = C0 << (l < 3 ? l + 1 : 3), k = l < 3 ? 1 : 3;
+        NM("module.input_proj.%d.0.weight", l); T1(NAN, D, Cin, k, k);
+        NM("module.input_proj.%d.0.bias", l); T1(NAN, D);
+        NM("module.input_proj.%d.1", l); if ((rc = rnorm(gen, ck, n, D))) return rc;
+    }
+    NM("module.transformer.level_embed"); T1(NAN, 4, D);
+    /* encoder: fusion, text enhancer, deformable layers */
+    const int64_t Fu = F / 2;
+    for (int i = 0; i < a->enc_layers; i++) {
+        snprintf(p, sizeof p, "module.transformer.encoder.fusion_layers.%d", i);
+        NM("%s.gamma_v", p); T1(1e-4, D);
+        NM("%s.gamma_l", p); T1(1e-4, D);
+        NM("%s.layer_norm_v", p); if ((rc = rnorm(gen, ck, n, D))) return rc;
+        NM("%s.layer_norm_l", p); if ((rc = rnorm(gen, ck, n, D))) return rc;
+        static const char *const in[] = {"v_proj", "l_proj", "values_v_proj", "values_l_proj"};
+        for (int k = 0; k < 4; k++) { NM("%s.attn.%s", p, in[k]); if ((rc = rlin(gen, ck, n, Fu, D))) return rc; }
+        NM("%s.attn.out_v_proj", p); if ((rc = rlin(gen, ck, n, D, Fu))) return rc;
+        NM("%s.attn.out_l_proj", p); if ((rc = rlin(gen, ck, n, D, Fu))) return rc;
+        snprintf(p, sizeof p, "module.transformer.encoder.text_layers.%d", i);
+        NM("%s.self_attn", p); if ((rc = rmha(gen, ck, n, D))) return rc;
+        NM("%s.linear1", p); if ((rc = rlin(gen, ck, n, Fu, D))) return rc;
+        NM("%s.linear2", p); if ((rc = rlin(gen, ck, n, D, Fu))) return rc;
+        NM("%s.norm1", p); if ((rc = rnorm(gen, ck, n, D))) return rc;
+        NM("%s.norm2", p); if ((rc = rnorm(gen, ck, n, D))) return rc;
+        snprintf(p, sizeof p, "module.transformer.encoder.layers.%d", i);
+        NM("%s.self_attn", p); if ((rc = rmsda(gen, ck, n))) return rc;
+        NM("%s.linear1", p); if ((rc = rlin(gen, ck, n, F, D))) return rc;
+        NM("%s.linear2", p); if ((rc = rlin(gen, ck, n, D, F))) return rc;
+        NM("%s.norm1", p); if ((rc = rnorm(gen, ck, n, D))) return rc;
+        NM("%s.norm2", p); if ((rc = rnorm(gen, ck, n, D))) return rc;
+    }
+    /* two-stage and decoder */
+    for (int i = 0; i < a->dec_layers; i++) {
+        snprintf(p, sizeof p, "module.transformer.decoder.layers.%d", i);
+        NM("%s.cross_attn", p); if ((rc = rmsda(gen, ck, n))) return rc;
+        NM("%s.ca_text", p); if ((rc = rmha(gen, ck, n, D))) return rc;
+        NM("%s.self_attn", p); if ((rc = rmha(gen, ck, n, D))) return rc;
+        static const char *const nn[] = {"norm1", "norm2", "norm3", "catext_norm"};
+        for (int k = 0; k < 4; k++) { NM("%s.%s", p, nn[k]); if ((rc = rnorm(gen, ck, n, D))) return rc; }
+        NM("%s.linear1", p); if ((rc = rlin(gen, ck, n, F, D))) return rc;
+        NM("%s.linear2", p); if ((rc = rlin(gen, ck, n, D, F))) return rc;
+        NM("module.bbox_embed.%d", i); if ((rc = rmlp3(gen, ck, n, D))) return rc;
+        NM("module.transformer.decoder.bbox_embed.%d", i); if ((rc = rmlp3(gen, ck, n, D))) return rc;
+    }
+    if ((rc = rnorm(gen, ck, "module.transformer.decoder.norm", D))) return rc;
+    NM("module.transformer.tgt_embed.weight"); T1(NAN, a->queries, D);
+    NM("module.label_enc.weight"); T1(NAN, a->label_book + 1, D);
+    if ((rc = rlin(gen, ck, "module.transformer.enc_output", D, D))) return rc;
+    if ((rc = rnorm(gen, ck, "module.transformer.enc_output_norm", D))) return rc;
+    if ((rc = rmlp3(gen, ck, "module.transformer.enc_out_bbox_embed", D))) return rc;
+    /* ref_point_head: 2 layers 512 -> 256 -> 256 */
+    if ((rc = rlin(gen, ck, "module.transformer.decoder.ref_point_head.layers.0", D, 2 * D))) return rc;
+    return rlin(gen, ck, "module.transformer.decoder.ref_point_head.layers.1", D, D);
+}
+#undef NM
+#undef T1
+
+int ws_gdino_init_random(ws_gdino *m, const ws_gdino_arch *a, uint64_t seed)
+{
+    ws_at_gen gen = NULL;
+    ws_at_ckpt ck = NULL;
+    memset(m, 0, sizeof *m);
+    int rc = read_config(m, NULL);   /* bert-base-uncased */
+    if (!rc && (ws_at_gen_new(seed, &gen) || ws_at_ckpt_new("random Grounding-DINO", &ck)))
+        rc = ws_fail(WS_ETORCH, "%s", ws_at_last_error());
+    if (!rc) rc = random_gdino(gen, ck, a, m);
+    ws_at_gen_free(gen);
+    if (rc) { ws_at_ckpt_close(ck); return rc; }
+    return from_ckpt(m, ck, "random Grounding-DINO");
 }
