@@ -7,7 +7,10 @@
  * the last line is one JSON object with gdino_swint_800_s (whole, median of --runs after a warm-up
  * run), image_side_s, caption_s, peak_rss_mb.
  *
- * Usage: bench/gdino [--json] [--runs N] [--threads N]
+ * --swin-b: the groundingdino_swinb_cogcoor sizes instead (Swin-B, window 12); its JSON key is
+ * gdino_swinb_800_s.
+ *
+ * Usage: bench/gdino [--json] [--runs N] [--threads N] [--swin-b]
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -31,19 +34,20 @@ static int cmp_d(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    int json = 0, runs = 3;
+    int json = 0, runs = 3, swin_b = 0;
     ws_runtime_tune_malloc();
     ws_at_set_num_threads(2);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) ws_at_set_num_threads(atoi(argv[++i]));
-        else { fprintf(stderr, "usage: bench/gdino [--json] [--runs N] [--threads N]\n"); return 2; }
+        else if (!strcmp(argv[i], "--swin-b")) swin_b = 1;
+        else { fprintf(stderr, "usage: bench/gdino [--json] [--runs N] [--threads N] [--swin-b]\n"); return 2; }
     }
     if (runs < 1 || runs > 50) runs = 3;
     ws_gdino m;
     struct rusage u0;
-    if (ws_gdino_init_random(&m, &WS_GDINO_SWINT_OGC, 0)) { fprintf(stderr, "bench/gdino: %s\n", ws_last_error()); return 1; }
+    if (ws_gdino_init_random(&m, swin_b ? &WS_GDINO_SWINB_COGCOOR : &WS_GDINO_SWINT_OGC, 0)) { fprintf(stderr, "bench/gdino: %s\n", ws_last_error()); return 1; }
     getrusage(RUSAGE_SELF, &u0);
     printf("  peak RSS after building the random model: %.0f MB\n", (double)u0.ru_maxrss / 1024.0);
     /* a vocabulary holding the caption's pieces: the special tokens at BERT's ids, then words */
@@ -83,8 +87,8 @@ int main(int argc, char **argv)
             img[(y * W + x) * 3 + 1] = (uint8_t)(r < 90 ? 80 : 120 + y % 50);
             img[(y * W + x) * 3 + 2] = (uint8_t)(r < 90 ? 40 : 180 - y % 60);
         }
-    printf("Grounding-DINO Swin-T OGC (random weights), %d intra-op threads, 500x375 -> 800x1066, 20-class caption\n",
-           ws_at_get_num_threads());
+    printf("Grounding-DINO %s (random weights), %d intra-op threads, 500x375 -> 800x1066, 20-class caption\n",
+           swin_b ? "Swin-B cogcoor" : "Swin-T OGC", ws_at_get_num_threads());
     double whole[50], img_s[50], cap_s[50];
     int boxes = 0;
     ws_at_guard inf = NULL;
@@ -116,10 +120,11 @@ int main(int argc, char **argv)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss = (double)ru.ru_maxrss / 1024.0;
-    printf("  gdino_swint_800_s %.3f s (median of %d), peak RSS %.0f MB\n", whole[runs / 2], runs, rss);
+    const char *key = swin_b ? "gdino_swinb_800_s" : "gdino_swint_800_s";
+    printf("  %s %.3f s (median of %d), peak RSS %.0f MB\n", key, whole[runs / 2], runs, rss);
     if (json)
-        printf("{\"gdino_swint_800_s\": %.3f, \"image_side_s\": %.3f, \"caption_s\": %.3f, \"threads\": %d, \"peak_rss_mb\": %.1f}\n",
-               whole[runs / 2], img_s[runs / 2], cap_s[runs / 2], ws_at_get_num_threads(), rss);
+        printf("{\"%s\": %.3f, \"image_side_s\": %.3f, \"caption_s\": %.3f, \"threads\": %d, \"peak_rss_mb\": %.1f}\n",
+               key, whole[runs / 2], img_s[runs / 2], cap_s[runs / 2], ws_at_get_num_threads(), rss);
     free(img);
     ws_wordpiece_free(&wp);
     ws_gdino_free(&m);

@@ -84,7 +84,7 @@ int main(void)
     ws_gdino_scene_free(&sc);
     ws_gdino_free(&m);
     /* random weights, the release's structure at small sizes */
-    const ws_gdino_arch small = {16, {1, 1, 2, 1}, {1, 2, 4, 8}, 2, 2, 64, 20, 10, 30522};
+    const ws_gdino_arch small = {16, {1, 1, 2, 1}, {1, 2, 4, 8}, 7, 2, 2, 64, 20, 10, 30522};
     ws_gdino r;
     if (ok(!ws_gdino_init_random(&r, &small, 1), "random model: load")) {
         ok(r.enc_layers == 2 && r.dec_layers == 2 && r.n_queries == 20 && r.swin_dim == 16 && r.stages[2].depth == 2 &&
@@ -92,6 +92,16 @@ int main(void)
         int rc = ws_gdino_scene_begin(&r, img.data, H, W, 96, 160, &sc);
         if (!rc) rc = ws_gdino_detect(&r, &w, &sc, "cat . dog .", 0.0, 0.25, &d);
         ok(!rc && d.n == 20, "random model: detects (all %d queries at threshold 0)", d.n);
+        if (!rc) { ws_gdino_dets_free(&d); ws_gdino_scene_free(&sc); }
+        ws_gdino_free(&r);
+    }
+    /* Swin-B's window 12 (groundingdino_swinb_cogcoor): read from the bias table */
+    const ws_gdino_arch small_b = {16, {1, 1, 2, 1}, {1, 2, 4, 8}, 12, 1, 1, 64, 20, 10, 30522};
+    if (ok(!ws_gdino_init_random(&r, &small_b, 2), "random model with window 12: load")) {
+        ok(r.window == 12, "window 12 read from the relative position bias table (%d)", r.window);
+        int rc = ws_gdino_scene_begin(&r, img.data, H, W, 96, 160, &sc);
+        if (!rc) rc = ws_gdino_detect(&r, &w, &sc, "cat .", 0.0, 0.25, &d);
+        ok(!rc && d.n == 20, "random model with window 12: detects");
         if (!rc) { ws_gdino_dets_free(&d); ws_gdino_scene_free(&sc); }
         ws_gdino_free(&r);
     }

@@ -44,5 +44,5 @@ int ws_cmd_pipeline(int argc, char **argv)
     ws_cfg_table_free(keys, nk);
     if (rc) return ws_cli_error();
     if (!config) { fprintf(stderr, "wsseed pipeline: a config is required, e.g. wsseed pipeline configs/demo.yaml\n"); return 2; }
-    return ws_pipe_run(&c, NULL, NULL) ? ws_cli_error() : 0;
+    return ws_pipe_run(&c, NULL, NULL, NULL) ? ws_cli_error() : 0;
 }

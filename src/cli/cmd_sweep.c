@@ -152,7 +152,7 @@ static int parse(const char *path, sweep *s)
     return rc;
 }
 
-typedef struct result { char label[512]; char *vals[MAXK]; double coarse, fine; } result;
+typedef struct result { char label[512]; char *vals[MAXK]; double coarse, fine, boxed; } result;
 
 /* The plot of fine (blue) and coarse (orange) mIoU against the values of key k (in grid order). */
 static int plot_key(const char *path, const sweep *s, int k, const result *res, int nr)
@@ -178,24 +178,30 @@ static int summarise(const char *dir, const sweep *s, const result *res, int nr,
     if (!f) return ws_fail(WS_EIO, "cannot write %s", path);
     fputs("run", f);
     for (int k = 0; k < nkeys; k++) fprintf(f, ",%s", keys[k]);
-    fputs(",miou_coarse,miou_fine\n", f);
+    int boxed = 0;
+    for (int r = 0; r < nr; r++) boxed |= !isnan(res[r].boxed);
+    fputs(boxed ? ",miou_coarse,miou_fine,miou_boxed\n" : ",miou_coarse,miou_fine\n", f);
     for (int r = 0; r < nr; r++) {
         fprintf(f, "%s", res[r].label);
         for (int k = 0; k < nkeys; k++) fprintf(f, ",%s", res[r].vals[k] ? res[r].vals[k] : "");
-        fprintf(f, ",%.6f,%.6f\n", 100 * res[r].coarse, 100 * res[r].fine);
+        fprintf(f, ",%.6f,%.6f", 100 * res[r].coarse, 100 * res[r].fine);
+        if (boxed) fprintf(f, ",%.6f", 100 * res[r].boxed);
+        fputs("\n", f);
     }
     if (fclose(f)) return ws_fail(WS_EIO, "cannot write %s", path);
     snprintf(path, sizeof path, "%s/summary.md", dir);
     if (!(f = fopen(path, "w"))) return ws_fail(WS_EIO, "cannot write %s", path);
     fputs("|", f);
     for (int k = 0; k < nkeys; k++) fprintf(f, " %s |", keys[k]);
-    fputs(" coarse mIoU | fine mIoU |\n|", f);
-    for (int k = 0; k < nkeys + 2; k++) fputs(k < nkeys ? "---|" : "---:|", f);
+    fputs(boxed ? " coarse mIoU | fine mIoU | boxed mIoU |\n|" : " coarse mIoU | fine mIoU |\n|", f);
+    for (int k = 0; k < nkeys + 2 + boxed; k++) fputs(k < nkeys ? "---|" : "---:|", f);
     fputs("\n", f);
     for (int r = 0; r < nr; r++) {
         fputs("|", f);
         for (int k = 0; k < nkeys; k++) fprintf(f, " %s |", res[r].vals[k] ? res[r].vals[k] : "");
-        fprintf(f, " %.2f | %.2f |\n", 100 * res[r].coarse, 100 * res[r].fine);
+        fprintf(f, " %.2f | %.2f |", 100 * res[r].coarse, 100 * res[r].fine);
+        if (boxed) fprintf(f, " %.2f |", 100 * res[r].boxed);
+        fputs("\n", f);
     }
     if (fclose(f)) return ws_fail(WS_EIO, "cannot write %s", path);
     for (int k = 0; k < s->nk; k++) {
@@ -264,7 +270,7 @@ static int run_sweep(const char *file, sweep *s, int list_only)
         snprintf(c.run, sizeof c.run, "%.1000s", o->label);
         if (list_only) { printf("%s/%s\n", dir, o->label); continue; }
         ws_log("sweep run %d/%d: %s", r + 1, total, o->label);
-        rc = ws_pipe_run(&c, &o->coarse, &o->fine);
+        rc = ws_pipe_run(&c, &o->coarse, &o->fine, &o->boxed);
         if (!rc) nr++;
     }
     if (!rc && !list_only) rc = summarise(dir, s, res, nr, nkeys, names);

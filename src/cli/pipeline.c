@@ -394,7 +394,7 @@ static int write_config(const prun *p)
     return rc;
 }
 
-int ws_pipe_run(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fine)
+int ws_pipe_run(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fine, double *miou_boxed)
 {
     prun p;
     double miou[3] = {NAN, NAN, NAN};
@@ -445,6 +445,7 @@ int ws_pipe_run(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fine)
     }
     if (miou_coarse) *miou_coarse = miou[0];
     if (miou_fine) *miou_fine = miou[1];
+    if (miou_boxed) *miou_boxed = miou[2];
     ws_cfg_table_free(p.keys, p.nkeys);
     return rc;
 }

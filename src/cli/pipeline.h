@@ -33,7 +33,7 @@ typedef struct ws_pipe_cfg {
  * VOC recipe, = configs/voc/pipeline.yaml). */
 int ws_pipe_keys(ws_cfg_key **tab, size_t *n);
 void ws_pipe_defaults(ws_pipe_cfg *c);
-/* Runs every stage not yet done; *miou_coarse/_fine (may be NULL) receive the seed mIoUs (NaN
- * without ground truth). */
-int ws_pipe_run(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fine);
+/* Runs every stage not yet done; *miou_coarse/_fine/_boxed (may be NULL) receive the seed mIoUs
+ * (NaN without ground truth; boxed NaN unless boxed.enable). */
+int ws_pipe_run(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fine, double *miou_boxed);
 #endif

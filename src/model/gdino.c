@@ -204,7 +204,13 @@ static int load_swin(ws_gdino *m, ws_at_ckpt ck)
     int nd = 0, rc;
     if ((rc = ws_weight_shape(ck, "module.backbone.0.patch_embed.proj.weight", sh, &nd, KIND))) return rc;
     m->swin_dim = (int)sh[0];
-    m->window = 7;
+    /* window size from the first relative position bias table: (2w - 1)^2 rows (Swin-T 7, Swin-B 12) */
+    if ((rc = ws_weight_shape(ck, "module.backbone.0.layers.0.blocks.0.attn.relative_position_bias_table", sh, &nd, KIND)))
+        return rc;
+    m->window = (int)lround((sqrt((double)sh[0]) + 1) / 2);
+    if ((2 * m->window - 1) * (2 * m->window - 1) != sh[0] || m->window < 2)
+        return ws_fail(WS_EFORMAT, "relative_position_bias_table has %lld rows, not (2w - 1)^2 (is it %s checkpoint?)",
+                       (long long)sh[0], KIND);
 #define W2(field, name, ...) do { const int64_t s_[] = {__VA_ARGS__}; \
         if ((rc = ws_weight(ck, name, (int)(sizeof s_ / sizeof s_[0]), s_, KIND, &(field)))) return rc; } while (0)
     const int64_t C0 = m->swin_dim;
@@ -1103,7 +1109,8 @@ int ws_gdino_detect(const ws_gdino *m, const ws_wordpiece *w, ws_gdino_scene *s,
 
 /* ---- random weights at any size (benchmarks) --------------------------------------------------- */
 
-const ws_gdino_arch WS_GDINO_SWINT_OGC = {96, {2, 2, 6, 2}, {3, 6, 12, 24}, 6, 6, 2048, 900, 2000, 30522};
+const ws_gdino_arch WS_GDINO_SWINT_OGC = {96, {2, 2, 6, 2}, {3, 6, 12, 24}, 7, 6, 6, 2048, 900, 2000, 30522};
+const ws_gdino_arch WS_GDINO_SWINB_COGCOOR = {128, {2, 2, 18, 2}, {4, 8, 16, 32}, 12, 6, 6, 2048, 900, 2000, 30522};
 
 static int radd(ws_at_gen gen, ws_at_ckpt ck, const char *name, double fill, int nd, const int64_t *sh)
 {
@@ -1163,7 +1170,8 @@ static int rmlp3(ws_at_gen gen, ws_at_ckpt ck, const char *pre, int64_t in)
     return 0;
 }
 
-static int random_gdino(ws_at_gen gen, ws_at_ckpt ck, const ws_gdino_arch *a, const ws_gdino *m)
+/* idx: room for (w^2)^2 int64 (the relative position index, w = the window) */
+static int random_gdino(ws_at_gen gen, ws_at_ckpt ck, const ws_gdino_arch *a, const ws_gdino *m, int64_t *idx)
 {
     char n[320], p[256];
     int rc;
@@ -1190,9 +1198,9 @@ static int random_gdino(ws_at_gen gen, ws_at_ckpt ck, const ws_gdino_arch *a, co
     NM("module.backbone.0.patch_embed.proj.weight"); T1(NAN, C0, 3, 4, 4);
     NM("module.backbone.0.patch_embed.proj.bias"); T1(NAN, C0);
     if ((rc = rnorm(gen, ck, "module.backbone.0.patch_embed.norm", C0))) return rc;
-    int64_t idx[49 * 49];
-    for (int i = 0; i < 49; i++)
-        for (int j = 0; j < 49; j++) idx[i * 49 + j] = (i / 7 - j / 7 + 6) * 13 + (i % 7 - j % 7 + 6);
+    const int w = a->window > 0 ? a->window : 7, N = w * w;
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) idx[i * N + j] = (i / w - j / w + w - 1) * (2 * w - 1) + (i % w - j % w + w - 1);
     for (int s = 0; s < 4; s++) {
         const int64_t C = C0 << s;
         for (int b = 0; b < a->depths[s]; b++) {
@@ -1203,10 +1211,12 @@ static int random_gdino(ws_at_gen gen, ws_at_ckpt ck, const ws_gdino_arch *a, co
             NM("%s.norm2", p); if ((rc = rnorm(gen, ck, n, C))) return rc;
             NM("%s.mlp.fc1", p); if ((rc = rlin(gen, ck, n, 4 * C, C))) return rc;
             NM("%s.mlp.fc2", p); if ((rc = rlin(gen, ck, n, C, 4 * C))) return rc;
-            NM("%s.attn.relative_position_bias_table", p); T1(NAN, 169, a->heads[s]);
+            NM("%s.attn.relative_position_bias_table", p);
+            { const int64_t s_[2] = {(2 * w - 1) * (2 * w - 1), a->heads[s]};
+              if ((rc = radd(gen, ck, n, NAN, 2, s_))) return rc; }
             NM("%s.attn.relative_position_index", p);
             ws_at_tensor t = NULL;
-            rc = ws_at_from_data(idx, WS_AT_I64, 2, (int64_t[2]){49, 49}, &t) || ws_at_ckpt_add(ck, n, t);
+            rc = ws_at_from_data(idx, WS_AT_I64, 2, (int64_t[2]){N, N}, &t) || ws_at_ckpt_add(ck, n, t);
             ws_at_free(t);
             if (rc) return ws_fail(WS_ETORCH, "%s: %s", n, ws_at_last_error());
         }
@@ -1282,7 +1292,11 @@ int ws_gdino_init_random(ws_gdino *m, const ws_gdino_arch *a, uint64_t seed)
     int rc = read_config(m, NULL);   /* bert-base-uncased */
     if (!rc && (ws_at_gen_new(seed, &gen) || ws_at_ckpt_new("random Grounding-DINO", &ck)))
         rc = ws_fail(WS_ETORCH, "%s", ws_at_last_error());
-    if (!rc) rc = random_gdino(gen, ck, a, m);
+    const int w = a->window > 0 ? a->window : 7;
+    int64_t *idx = rc ? NULL : malloc((size_t)w * w * w * w * sizeof *idx);
+    if (!rc && !idx) rc = ws_fail(WS_ENOMEM, "out of memory");
+    if (!rc) rc = random_gdino(gen, ck, a, m, idx);
+    free(idx);
     ws_at_gen_free(gen);
     if (rc) { ws_at_ckpt_close(ck); return rc; }
     return from_ckpt(m, ck, "random Grounding-DINO");

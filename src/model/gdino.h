@@ -130,13 +130,14 @@ ws_at_tensor ws_gdino_text_pos(ws_scope *g, const int64_t *pos, int L);
 /* Grounding-DINO's load_image resize (RandomResize([size], max_size)): the output (h, w). */
 void ws_gdino_resize_shape(int h, int w, int size, int max_size, int *oh, int *ow);
 
-/* Sizes of a random model (benchmarks): Swin embed dim, depths, heads; encoder and decoder layers;
+/* Sizes of a random model (benchmarks): Swin embed dim, depths, heads, window; encoder and decoder layers;
  * dim_feedforward (text-enhancer FFN and fusion dim = half of it); queries; dn label book; BERT
  * vocabulary. BERT itself is bert-base-uncased's. */
 typedef struct ws_gdino_arch {
-    int swin_dim, depths[4], heads[4], enc_layers, dec_layers, ffn, queries, label_book, vocab;
+    int swin_dim, depths[4], heads[4], window, enc_layers, dec_layers, ffn, queries, label_book, vocab;
 } ws_gdino_arch;
-extern const ws_gdino_arch WS_GDINO_SWINT_OGC;   /* the released groundingdino_swint_ogc sizes */
+extern const ws_gdino_arch WS_GDINO_SWINT_OGC;       /* the released groundingdino_swint_ogc sizes */
+extern const ws_gdino_arch WS_GDINO_SWINB_COGCOOR;   /* groundingdino_swinb_cogcoor (swin_B_384_22k) */
 int ws_gdino_init_random(ws_gdino *m, const ws_gdino_arch *a, uint64_t seed);
 
 /* Reads the checkpoint's BERT + feat_map; bert_config NULL = bert-base-uncased's sizes (12 heads). */
