@@ -68,7 +68,11 @@ for id in $(cat "$V/ImageSets/Segmentation/train_aug.txt"); do
 done
 tap_ok "every seed is an image-sized label map with values <= 20" test $ok -eq 1
 tap_ok "a second run keeps the existing seeds" sh -c "$S --set boxseed.out=$TMPD/seeds 2> $TMPD/log3 && grep -q '0 images ($N done before)' $TMPD/log3"
-tap_ok "overlap=score runs too" sh -c "$S --set boxseed.out=$TMPD/seeds2 --set boxseed.overlap=score 2> /dev/null"
+tap_ok "overlap=maxid (the closest implementation) runs too" sh -c "$S --set boxseed.out=$TMPD/seeds2 --set boxseed.overlap=maxid 2> /dev/null"
+tap_ok "ignore band (k 2, delta 1): some pixels become 255" sh -c \
+    "$S --set boxseed.out=$TMPD/band --set boxseed.ignore_band=2 --set boxseed.ignore_delta=1 2> /dev/null && ! cat $V/ImageSets/Segmentation/train_aug.txt | while read id; do '$PNGSTAT' $TMPD/band/\$id.png --max 254 2>/dev/null || exit 1; done"
+tap_ok "... and elsewhere equal the seeds without it" sh -c \
+    "for id in \$(cat $V/ImageSets/Segmentation/train_aug.txt); do '$PNGSTAT' $TMPD/band/\$id.png --max 255 --same-size $TMPD/seeds/\$id.png || exit 1; done"
 tap_ok "eval of the seeds against the ground truth" sh -c "'$WSSEED' eval $TMPD/seeds --gt $V/SegmentationClassAug --json $TMPD/ev.json > /dev/null && grep -q '\"mIoU\": ' $TMPD/ev.json"
 tap_ok "eval --labels: precision/recall/F1 of the CLIP labels" sh -c \
     "'$WSSEED' eval --labels $TMPD/one.h5 --json $TMPD/lab.json | grep -q 'precision' && grep -q '\"f1\"' $TMPD/lab.json && grep -q '\"images\": $N' $TMPD/lab.json"
@@ -90,6 +94,10 @@ tap_ok "its boxes are stored as pixel xyxy" test "$(vals "$TMPD/js.h5" "/boxes/$
 tap_ok "labels = the classes of its boxes (3 and 12)" test "$(vals "$TMPD/js.h5" "/boxes/$first/labels" | awk '$1==1 {print NR}' | tr '\n' ' ')" = "3 12 "
 third=$(sed -n 3p "$V/ImageSets/Segmentation/train_aug.txt")
 tap_ok "an image without boxes in the JSON is all background" sh -c "test \"\$('$PNGSTAT' $TMPD/js/$third.png --max 0)\" = ''"
+tap_ok "boxseed.max_box_frac 0.5 drops the image-covering box" sh -c \
+    "$S --set boxes.store=$TMPD/js.h5 --set boxseed.out=$TMPD/js2 --set boxseed.max_box_frac=0.5 2> $TMPD/log5 && grep -q '1 boxes dropped' $TMPD/log5"
+tap_ok "boxseed.ignore_empty: images without boxes are all 255" sh -c \
+    "$S --set boxes.store=$TMPD/js.h5 --set boxseed.out=$TMPD/js3 --set boxseed.ignore_empty=true 2> /dev/null && ! '$PNGSTAT' $TMPD/js3/$third.png --max 254 2>/dev/null && '$PNGSTAT' $TMPD/js3/$first.png --max 20"
 tap_ok "seeds of the JSON boxes only use their classes" sh -c "'$PNGSTAT' $TMPD/js/$second.png --max 20"
 cat > "$TMPD/ds.json" <<EOJ
 {"images": [{"id": 77, "file_name": "$first.jpg"}],

@@ -52,6 +52,8 @@ typedef struct boxes_settings {
     double tau, box_thresh, text_thresh;
     int size, max_size;
     char json[WS_CFG_STR_MAX], store[WS_CFG_STR_MAX], overlap[WS_CFG_STR_MAX], out[WS_CFG_STR_MAX];
+    double max_box_frac, min_mask_frac, ignore_delta;
+    int ignore_band, ignore_empty;
     char out_dir[WS_CFG_STR_MAX];
     int threads;
 } boxes_settings;

@@ -60,7 +60,12 @@ static const ws_cfg_key KEYS[] = {
     {"gdino.max_size", WS_CFG_INT, OFF(max_size), "image transform: long side at most"},
     {"boxes.json", WS_CFG_STR, OFF(json), "'' = run Grounding-DINO; else COCO-style boxes of another detector"},
     {"boxes.store", WS_CFG_STR, OFF(store), "box store; '' = <out_dir>/boxes/<split>.h5"},
-    {"boxseed.overlap", WS_CFG_STR, OFF(overlap), "maxid (higher class index wins, the closest impl) or score (box score x SAM IoU)"},
+    {"boxseed.overlap", WS_CFG_STR, OFF(overlap), "score (box score x SAM IoU wins; the spec's default) or maxid (higher class index, the closest impl)"},
+    {"boxseed.max_box_frac", WS_CFG_FLOAT, OFF(max_box_frac), "drop boxes covering more of the image than this (0 = off; proposed 0.95)"},
+    {"boxseed.min_mask_frac", WS_CFG_FLOAT, OFF(min_mask_frac), "drop masks smaller than this part of their box (0 = off; proposed 0.001)"},
+    {"boxseed.ignore_band", WS_CFG_INT, OFF(ignore_band), "k > 0: 255 within k px of pixels where two classes' best scores are within ignore_delta"},
+    {"boxseed.ignore_delta", WS_CFG_FLOAT, OFF(ignore_delta), "score margin of the ignore band"},
+    {"boxseed.ignore_empty", WS_CFG_BOOL, OFF(ignore_empty), "images without boxes: all 255 instead of all background"},
     {"boxseed.out", WS_CFG_STR, OFF(out), "seed PNG folder; '' = <out_dir>/boxes/<split>_seeds"},
     {"out_dir", WS_CFG_STR, OFF(out_dir), "folder for default outputs"},
     {"runtime.threads", WS_CFG_INT, OFF(threads), "libtorch intra-op threads"},
@@ -93,7 +98,8 @@ void ws_boxes_defaults(boxes_settings *s)
     s->text_thresh = 0.25;
     s->size = 800;
     s->max_size = 1333;
-    strcpy(s->overlap, "maxid");
+    strcpy(s->overlap, "score");
+    s->ignore_delta = 0.05;
     strcpy(s->out_dir, "experiments");
     s->threads = 2;
 }
@@ -467,6 +473,7 @@ int ws_boxseed_run(const boxes_settings *s, long max_images)
     ws_h5file f = {0};
     uint8_t pal[768];
     int n_fg = 0, rc, done = 0, empty = 0;
+    long dropped = 0;
     const int ov = !strcmp(s->overlap, "maxid") ? WS_OVERLAP_MAXID : !strcmp(s->overlap, "score") ? WS_OVERLAP_SCORE : -1;
     resolve_outputs(s, store, sizeof store, out, sizeof out);
     ws_voc_palette(pal);
@@ -521,15 +528,22 @@ int ws_boxseed_run(const boxes_settings *s, long max_images)
             ws_at_tensor emb = rc ? NULL : ws_sam_encode(&sam, &g, ws_sam_preprocess(&sam, &g, img.rgb, H, W, &rh, &rw), NULL);
             if (!rc && g.err) rc = ws_fail(g.err, "SAM on %s: %s", id, ws_last_error());
             if (!rc) rc = ws_boxseed_sam(&sam, emb, rh, rw, H, W, xy.data, n, masks, iou);
+            int kept = 0;
             for (int k = 0; !rc && k < n; k++) {
                 int64_t c = ((int64_t *)cl.data)[k];
+                const float *b = (float *)xy.data + 4 * k;
+                const uint8_t *mk = masks + (size_t)k * H * W;
                 if (c < 0 || c >= n_fg) { rc = ws_fail(WS_EINVAL, "%s: image %s: class %lld out of range", store, id, (long long)c); break; }
-                bm[k] = (ws_boxmask){.mask = masks + (size_t)k * H * W, .value = (int)c + 1,
-                                     .score = ((float *)sc.data)[k], .iou = iou[k]};
+                long area = 0;
+                for (size_t q = 0; s->min_mask_frac > 0 && q < (size_t)H * W; q++) area += mk[q];
+                if (ws_box_too_large(b, H, W, s->max_box_frac) || ws_mask_too_small(b, area, s->min_mask_frac)) { dropped++; continue; }
+                bm[kept++] = (ws_boxmask){.mask = mk, .value = (int)c + 1, .score = ((float *)sc.data)[k], .iou = iou[k]};
             }
-            if (!rc) rc = ws_boxseed_compose(bm, n, H, W, ov, label);
+            if (!rc) rc = ws_boxseed_compose(bm, kept, H, W, ov, label);
+            if (!rc) rc = ws_boxseed_ignore_band(bm, kept, H, W, s->ignore_band, s->ignore_delta, label);
         }
         empty += !rc && n == 0;
+        if (!rc && n == 0 && s->ignore_empty) memset(label, 255, (size_t)H * W);
         if (!rc) rc = ws_png_write_u8(p, label, W, H, pal);
         ws_scope_free(&g);
         ws_array_free(&xy); ws_array_free(&sc); ws_array_free(&cl); ws_array_free(&hw);
@@ -542,7 +556,10 @@ int ws_boxseed_run(const boxes_settings *s, long max_images)
     ws_at_guard_exit(inf);
     if (rc) goto cleanup;
     ws_progress_end(&pg);
-    if (empty) ws_log("warning: %d images had no box and are all background (as the closest implementation saves them)", empty);
+    if (empty)
+        ws_log("warning: %d images had no box and are all %s", empty,
+               s->ignore_empty ? "255 (boxseed.ignore_empty)" : "background (as the closest implementation saves them)");
+    if (dropped) ws_log("%ld boxes dropped by boxseed.max_box_frac / min_mask_frac", dropped);
     ws_log("done: %d seeds in %s (evaluate: wsseed eval %s --gt <label maps>)", done, out, out);
 cleanup:
     ws_h5_close(&f);
@@ -614,9 +631,10 @@ int ws_cmd_boxseed(int argc, char **argv)
     if (help) {
         puts("Usage: wsseed boxseed [CONFIG.yaml] [--set key=value]... [--max-images N]\n\n"
              "Boxed-SAM seed mode, step 2: SAM prompted with every box of the box store (one mask per box,\n"
-             "multimask off, one image embedding per image), masks composed by boxseed.overlap (maxid: the\n"
-             "higher class index wins, as the closest implementation; score: the mask with the highest box\n"
-             "score x SAM IoU estimate), uncovered pixels 0. Writes 8-bit palette PNGs (class indices) to\n"
+             "multimask off, one image embedding per image), masks composed by boxseed.overlap (score: the\n"
+             "mask with the highest box score x SAM IoU estimate wins, the spec's default; maxid: the higher\n"
+             "class index wins, as the closest implementation), uncovered pixels 0; optional filters and\n"
+             "ignore band (boxseed.*). Writes 8-bit palette PNGs (class indices, 255 = ignore) to\n"
              "boxseed.out; existing PNGs are kept, so an interrupted run continues. Same config as wsseed boxes.\n\n"
              "Settings:");
         ws_cfg_print_help(KEYS, sizeof KEYS / sizeof KEYS[0], &s, stdout);

@@ -69,7 +69,8 @@ int ws_pipe_keys(ws_cfg_key **tab, size_t *n)
     if (!rc) rc = ws_cfg_table_add(tab, n, WS_TRAIN_KEYS, WS_TRAIN_NKEYS, train_sections, NULL, "cls.", OFF(cls));
     if (!rc) rc = ws_cfg_table_add(tab, n, WS_TRAIN_KEYS, WS_TRAIN_NKEYS, train_sections, NULL, "seg.", OFF(seg));
     static const char *const box_section[] = {"model.gdino", "model.bert_vocab", "model.bert_config", "labels.", "gdino.",
-                                              "boxes.json", "boxseed.overlap", NULL};
+                                              "boxes.json", "boxseed.overlap", "boxseed.max_box_frac", "boxseed.min_mask_frac",
+                                              "boxseed.ignore_", NULL};
     size_t nb = 0;
     const ws_cfg_key *bk = ws_boxes_keys(&nb);
     if (!rc) rc = ws_cfg_table_add(tab, n, bk, nb, box_section, NULL, "boxed.", OFF(box));

@@ -90,3 +90,55 @@ int ws_boxseed_sam(const ws_sam *m, ws_at_tensor emb, int rh, int rw, int H, int
     }
     return rc;
 }
+
+int ws_box_too_large(const float *b, int H, int W, double max_frac)
+{
+    if (max_frac <= 0) return 0;
+    const double x0 = fmax(b[0], 0), y0 = fmax(b[1], 0), x1 = fmin(b[2], W), y1 = fmin(b[3], H);
+    const double a = (x1 > x0 ? x1 - x0 : 0) * (y1 > y0 ? y1 - y0 : 0);
+    return a > max_frac * (double)H * W;
+}
+
+int ws_mask_too_small(const float *b, long area, double min_frac)
+{
+    if (min_frac <= 0) return 0;
+    const double a = fmax(b[2] - b[0], 0) * fmax(b[3] - b[1], 0);
+    return (double)area < min_frac * a;
+}
+
+int ws_boxseed_ignore_band(const ws_boxmask *m, int n, int H, int W, int k, double delta, uint8_t *out)
+{
+    if (k <= 0 || n < 2) return 0;
+    const size_t HW = (size_t)H * W;
+    float *b1 = malloc(HW * sizeof *b1), *b2 = malloc(HW * sizeof *b2);   /* best score, best of another class */
+    int *c1 = malloc(HW * sizeof *c1);
+    uint8_t *conflict = calloc(HW, 1), *rows = calloc(HW, 1);
+    if (!b1 || !b2 || !c1 || !conflict || !rows) {
+        free(b1); free(b2); free(c1); free(conflict); free(rows);
+        return ws_fail(WS_ENOMEM, "ignore band: out of memory");
+    }
+    for (size_t i = 0; i < HW; i++) { b1[i] = b2[i] = -INFINITY; c1[i] = -1; }
+    for (int j = 0; j < n; j++) {
+        const float s = m[j].score * m[j].iou;
+        for (size_t i = 0; i < HW; i++) {
+            if (!m[j].mask[i]) continue;
+            if (m[j].value == c1[i]) { if (s > b1[i]) b1[i] = s; }
+            else if (s > b1[i]) { b2[i] = b1[i]; b1[i] = s; c1[i] = m[j].value; }
+            else if (s > b2[i]) b2[i] = s;
+        }
+    }
+    for (size_t i = 0; i < HW; i++) conflict[i] = isfinite(b2[i]) && b1[i] - b2[i] <= delta;
+    /* square dilation by k: rows, then columns */
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            if (conflict[(size_t)y * W + x])
+                for (int dx = -k; dx <= k; dx++)
+                    if (x + dx >= 0 && x + dx < W) rows[(size_t)y * W + x + dx] = 1;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            if (rows[(size_t)y * W + x])
+                for (int dy = -k; dy <= k; dy++)
+                    if (y + dy >= 0 && y + dy < H) out[(size_t)(y + dy) * W + x] = 255;
+    free(b1); free(b2); free(c1); free(conflict); free(rows);
+    return 0;
+}

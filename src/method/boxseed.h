@@ -26,6 +26,15 @@ typedef struct ws_boxmask {
 /* Composes n masks into out (H, W) (0 where no mask). */
 int ws_boxseed_compose(const ws_boxmask *m, int n, int H, int W, int overlap, uint8_t *out);
 
+/* The spec's [PROPOSED] sanity filters (§5, off at 0): does box xyxy (pixels) cover more than
+ * max_frac of the (H, W) image (its part inside the image)? */
+int ws_box_too_large(const float *xyxy, int H, int W, double max_frac);
+/* ... is a mask of `area` pixels smaller than min_frac of its box's area? */
+int ws_mask_too_small(const float *xyxy, long area, double min_frac);
+/* The spec's optional ignore band: 255 on every pixel within k pixels (square neighbourhood) of a
+ * pixel where the best box score x SAM IoU of two different classes' masks differ by <= delta. */
+int ws_boxseed_ignore_band(const ws_boxmask *m, int n, int H, int W, int k, double delta, uint8_t *out);
+
 /* SamPredictor.predict_torch with boxes (multimask_output=False): n pixel boxes xyxy of the (H, W)
  * image (transformed to the (rh, rw) ResizeLongestSide frame as apply_boxes_torch does) on the
  * image embedding emb -> masks (n, H, W) 0/1 (logits > 0) and the IoU predictions (n). Boxes are
