@@ -9,7 +9,7 @@
 
 ws_at_tensor ws_loss_mcl(ws_scope *g, ws_at_tensor fg_logits, const uint8_t *labels, int N, int C, int *n_pairs)
 {
-    float *pos = malloc((size_t)N * C * 2 * sizeof *pos);
+    float *pos = calloc((size_t)N * C * 2 + 1, sizeof *pos);   /* zeroed: N * C may be 0 */
     int pairs = 0;
     if (!pos) {
         ws_scope_poison(g, ws_fail(WS_ENOMEM, "MCL: out of memory"));
