@@ -470,7 +470,7 @@ int ws_sam_prompt(const ws_sam *m, ws_scope *g, ws_at_tensor points, ws_at_tenso
  * two plain matrix products: the keys and values are laid out block-diagonally per head, so the
  * image side is never transposed into per-head batches. q (Bq, L, C'), k, v (Bk, S, C'). */
 static ws_at_tensor many_to_few(ws_scope *g, ws_at_tensor q, ws_at_tensor k, ws_at_tensor v, int64_t nh, int64_t cph,
-                                const int64_t *ks)
+                                const int64_t *ks, ws_at_tensor wq, ws_at_tensor bq, ws_at_tensor wo)
 {
     const int64_t B = ks[0], S = ks[1];
     float eye[64 * 64];
@@ -487,9 +487,17 @@ static ws_at_tensor many_to_few(ws_scope *g, ws_at_tensor q, ws_at_tensor k, ws_
     /* Vbd[n, h*S + j, h2*cph + d] = v[n, j, h, d] if h == h2 */
     ws_at_tensor vt = ws_g_unsqueeze(g, ws_g_permute(g, ws_g_reshape(g, v, 4, k4), 4, pv), 3);   /* (B,H,S,1,d) */
     ws_at_tensor vbd = ws_g_reshape(g, ws_g_mul(g, vt, ws_g_from_data(g, eye, WS_AT_F32, 5, e5v)), 3, vb);
+    /* out_proj folded into the values: P (Vbd Wo^T) instead of (P Vbd) Wo^T, the same product
+     * associated the cheap way round ((H*S) rows instead of L = 4096 rows through Wo) */
+    if (wo) vbd = ws_g_matmul(g, vbd, ws_g_transpose(g, wo, 0, 1));
     int64_t qs[3];
     if (shape(g, q, qs, 3)) return NULL;
-    ws_at_tensor sc = ws_g_matmul(g, q, kbd);                                                   /* (Bq|B, L, H*S) */
+    ws_at_tensor sc;
+    if (wq) {   /* q_proj folded into the keys: X (Wq^T Kbd) + bq Kbd, never projecting the L image tokens */
+        const int64_t b3[3] = {1, 1, nh * cph};
+        ws_at_tensor kq = ws_g_matmul(g, ws_g_transpose(g, wq, 0, 1), kbd);          /* (B, C_in, H*S) */
+        sc = ws_g_add(g, ws_g_matmul(g, q, kq), ws_g_matmul(g, ws_g_reshape(g, bq, 3, b3), kbd));
+    } else sc = ws_g_matmul(g, q, kbd);                                                         /* (Bq|B, L, H*S) */
     int64_t ss[3];
     if (shape(g, sc, ss, 3)) return NULL;
     const int64_t s4[4] = {ss[0], ss[1], nh, S}, s3[3] = {ss[0], ss[1], nh * S};
@@ -500,13 +508,16 @@ static ws_at_tensor many_to_few(ws_scope *g, ws_at_tensor q, ws_at_tensor k, ws_
 static ws_at_tensor dec_attention(const ws_sam *m, ws_scope *g, const ws_sam_attn *a, ws_at_tensor q, ws_at_tensor k,
                                   ws_at_tensor v)
 {
-    q = ws_g_linear(g, q, a->q_w, a->q_b);
     k = ws_g_linear(g, k, a->k_w, a->k_b);
     v = ws_g_linear(g, v, a->v_w, a->v_b);
-    int64_t qs[3], ks[3];
-    if (shape(g, q, qs, 3) || shape(g, k, ks, 3)) return NULL;
-    const int64_t nh = m->dec_heads, cph = qs[2] / nh;
-    if (qs[1] >= 4 * ks[1]) return ws_g_linear(g, many_to_few(g, q, k, v, nh, cph, ks), a->o_w, a->o_b);
+    int64_t xs[3], ks[3], ws[2];
+    if (shape(g, q, xs, 3) || shape(g, k, ks, 3) || shape(g, a->q_w, ws, 2)) return NULL;
+    const int64_t nh = m->dec_heads, cph = ws[0] / nh;
+    /* many image tokens over few prompt tokens: q_proj and out_proj folded into the small side */
+    if (xs[1] >= 4 * ks[1]) return ws_g_add(g, many_to_few(g, q, k, v, nh, cph, ks, a->q_w, a->q_b, a->o_w), a->o_b);
+    q = ws_g_linear(g, q, a->q_w, a->q_b);
+    int64_t qs[3];
+    if (shape(g, q, qs, 3)) return NULL;
     const int64_t q4[4] = {qs[0], qs[1], nh, cph}, k4[4] = {ks[0], ks[1], nh, cph};
     q = ws_g_transpose(g, ws_g_reshape(g, q, 4, q4), 1, 2);
     k = ws_g_transpose(g, ws_g_reshape(g, k, 4, k4), 1, 2);
