@@ -505,9 +505,39 @@ static ws_at_tensor many_to_few(ws_scope *g, ws_at_tensor q, ws_at_tensor k, ws_
     return ws_g_matmul(g, p, vbd);                                                               /* (.., L, C') */
 }
 
+/* Attention of few queries (the prompt tokens, q_in (N, T, C)) over many per-prompt keys (the
+ * image tokens, k_in and v_in (N, L, C)) with k_proj and v_proj folded into the small side:
+ * scores_h = (Q_h Wk_h) K^T + Q_h bk_h and out_h = (P_h V) Wv_h^T + bv_h (softmax rows sum to 1),
+ * so the L image tokens never pass through either C -> C' projection. Returns (N, T, C') before
+ * out_proj. */
+static ws_at_tensor few_to_many(ws_scope *g, const ws_sam_attn *a, ws_at_tensor q_in, ws_at_tensor k_in, ws_at_tensor v_in,
+                                int64_t nh, int64_t cph, const int64_t *xs, int64_t C)
+{
+    const int64_t N = xs[0], T = xs[1];
+    const int64_t q4[4] = {N, T, nh, cph}, p4[4] = {0, 2, 1, 3}, w3[3] = {nh, cph, C}, b3[3] = {nh, cph, 1};
+    const int64_t s3[3] = {N, nh * T, C}, h4[4] = {N, nh, T, C}, bv3[3] = {nh, 1, cph}, o3[3] = {N, T, nh * cph};
+    ws_at_tensor Q = ws_g_permute(g, ws_g_reshape(g, ws_g_linear(g, q_in, a->q_w, a->q_b), 4, q4), 4, p4);   /* (N,H,T,d) */
+    ws_at_tensor Qk = ws_g_reshape(g, ws_g_matmul(g, Q, ws_g_reshape(g, a->k_w, 3, w3)), 3, s3);           /* (N,H*T,C) */
+    ws_at_tensor qb = ws_g_matmul(g, Q, ws_g_reshape(g, a->k_b, 3, b3));                                    /* (N,H,T,1) */
+    ws_at_tensor sc = ws_g_reshape(g, ws_g_matmul(g, Qk, ws_g_transpose(g, k_in, 1, 2)), 4,
+                                   (int64_t[4]){N, nh, T, -1});                                              /* (N,H,T,L) */
+    sc = ws_g_mul_scalar(g, ws_g_add(g, sc, qb), 1.0 / sqrt((double)cph));
+    ws_at_tensor P = ws_g_reshape(g, ws_g_softmax(g, sc, -1), 3, (int64_t[3]){N, nh * T, -1});
+    ws_at_tensor PV = ws_g_reshape(g, ws_g_matmul(g, P, v_in), 4, h4);                                     /* (N,H,T,C) */
+    ws_at_tensor o = ws_g_matmul(g, PV, ws_g_transpose(g, ws_g_reshape(g, a->v_w, 3, w3), 1, 2));          /* (N,H,T,d) */
+    o = ws_g_add(g, o, ws_g_reshape(g, a->v_b, 3, bv3));
+    return ws_g_reshape(g, ws_g_contiguous(g, ws_g_permute(g, o, 4, p4)), 3, o3);
+}
+
 static ws_at_tensor dec_attention(const ws_sam *m, ws_scope *g, const ws_sam_attn *a, ws_at_tensor q, ws_at_tensor k,
                                   ws_at_tensor v)
 {
+    {   /* per-prompt image keys (batch > 1, many more than the queries): fold the projections */
+        int64_t xs[3], ks[3], ws[2];
+        if (shape(g, q, xs, 3) || shape(g, k, ks, 3) || shape(g, a->q_w, ws, 2)) return NULL;
+        if (ks[0] > 1 && ks[0] == xs[0] && ks[1] >= 4 * xs[1])
+            return ws_g_linear(g, few_to_many(g, a, q, k, v, m->dec_heads, ws[0] / m->dec_heads, xs, ks[2]), a->o_w, a->o_b);
+    }
     k = ws_g_linear(g, k, a->k_w, a->k_b);
     v = ws_g_linear(g, v, a->v_w, a->v_b);
     int64_t xs[3], ks[3], ws[2];
