@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "data/augment.h"
 #include "data/resize.h"
 
 const char *const WS_CLIPLABEL_TEMPLATES[4] = {
@@ -72,20 +73,16 @@ void ws_cliplabel_free(ws_cliplabel *cl)
 int ws_cliplabel_probs(const ws_cliplabel *cl, const ws_clip *m, const uint8_t *rgb, int h, int w, float *p)
 {
     /* CLIP's preprocess: Resize(n) (short side, long = int(n * long / short)), CenterCrop(n) with
-     * Python's round-half-even offsets, /255, CLIP mean/std. */
-    static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f}, sd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+     * Python's round-half-even offsets, then /255 and CLIP's mean/std (ws_aug_normalize). */
     const int n = m->image_resolution, G = cl->n_fg + cl->n_bg, E = cl->dim;
     const int rw = w <= h ? n : (int)((long)n * w / h), rh = w <= h ? (int)((long)n * h / w) : n;
     const int top = (int)nearbyint((rh - n) / 2.0), left = (int)nearbyint((rw - n) / 2.0);
-    uint8_t *rs = malloc((size_t)rw * rh * 3);
+    uint8_t *rs = malloc((size_t)rw * rh * 3), *crop = malloc((size_t)n * n * 3);
     float *x = malloc((size_t)3 * n * n * sizeof *x), emb[4096];
-    int rc = rs && x && E <= 4096 ? 0 : ws_fail(WS_ENOMEM, "CLIP labels: out of memory");
+    int rc = rs && crop && x && E <= 4096 ? 0 : ws_fail(WS_ENOMEM, "CLIP labels: out of memory");
     if (!rc) rc = ws_resize_u8(rgb, w, h, 3, rs, rw, rh, WS_RESAMPLE_BICUBIC);
-    for (int c = 0; !rc && c < 3; c++)
-        for (int y = 0; y < n; y++)
-            for (int xx = 0; xx < n; xx++)
-                x[((size_t)c * n + y) * n + xx] =
-                    ((float)rs[(((size_t)(y + top)) * rw + xx + left) * 3 + c] / 255.0f - mean[c]) / sd[c];
+    for (int y = 0; !rc && y < n; y++) memcpy(crop + (size_t)y * n * 3, rs + (((size_t)(y + top)) * rw + left) * 3, (size_t)n * 3);
+    if (!rc) ws_aug_normalize(crop, n, n, x);
     ws_scope g;
     ws_scope_init(&g);
     ws_clip_image_out io = {0};
@@ -107,6 +104,7 @@ int ws_cliplabel_probs(const ws_cliplabel *cl, const ws_clip *m, const uint8_t *
         for (int c = 0; c < G; c++) p[c] = (float)(exp(p[c] - mx) / z);
     }
     free(rs);
+    free(crop);
     free(x);
     return rc;
 }
