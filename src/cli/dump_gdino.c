@@ -12,7 +12,6 @@
 
 #include "cli/cli.h"
 #include "core/status.h"
-#include "data/resize.h"
 #include "model/gdino.h"
 #include "model/wordpiece.h"
 
@@ -59,14 +58,7 @@ static int image_side(const ws_gdino *m, const ws_h5file *in, ws_h5file *out, ws
     ws_scope_init(&g);
     TRY(ws_h5_read(in, "/input/image_rgb", WS_U8, &img));
     const int H = (int)img.shape[0], W = (int)img.shape[1];
-    ws_gdino_resize_shape(H, W, 200, 333, &oh, &ow);
-    rs = malloc((size_t)oh * ow * 3);
-    x = malloc((size_t)3 * oh * ow * sizeof *x);
-    if (!rs || !x) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
-    TRY(ws_resize_u8(img.data, W, H, 3, rs, ow, oh, WS_RESAMPLE_BILINEAR));
-    static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
-    for (int c = 0; c < 3; c++)
-        for (int i = 0; i < oh * ow; i++) x[(size_t)c * oh * ow + i] = ((float)rs[3 * i + c] / 255.0f - mean[c]) / std[c];
+    TRY(ws_gdino_transform(img.data, H, W, 200, 333, &oh, &ow, &x, &rs));
     const int64_t s3[3] = {oh, ow, 3}, c3[3] = {3, oh, ow}, i4[4] = {1, 3, oh, ow};
     TRY(ws_h5_write_raw(out, "/preprocess/resized_uint8", WS_U8, 3, s3, rs));
     TRY(ws_h5_write_raw(out, "/preprocess/image", WS_F32, 3, c3, x));

@@ -1012,27 +1012,35 @@ int ws_gdino_predict(const struct ws_wordpiece *w, const float *logits, const fl
 
 /* ---- detection ------------------------------------------------------------------------------- */
 
-int ws_gdino_scene_begin(const ws_gdino *m, const uint8_t *rgb, int h, int w, int size, int max_size, ws_gdino_scene *s)
+int ws_gdino_transform(const uint8_t *rgb, int h, int w, int size, int max_size, int *oh, int *ow, float **x,
+                       uint8_t **resized)
 {
     static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+    ws_gdino_resize_shape(h, w, size, max_size, oh, ow);
+    const size_t n = (size_t)*oh * *ow;
+    uint8_t *rs = malloc(n * 3);
+    *x = malloc(3 * n * sizeof **x);
+    int rc = rs && *x ? 0 : ws_fail(WS_ENOMEM, "Grounding-DINO: out of memory for a %dx%d image", *ow, *oh);
+    if (!rc) rc = ws_resize_u8(rgb, w, h, 3, rs, *ow, *oh, WS_RESAMPLE_BILINEAR);
+    for (int c = 0; !rc && c < 3; c++)
+        for (size_t i = 0; i < n; i++) (*x)[c * n + i] = ((float)rs[3 * i + c] / 255.0f - mean[c]) / std[c];
+    if (rc) { free(*x); *x = NULL; }
+    if (!rc && resized) *resized = rs;
+    else free(rs);
+    return rc;
+}
+
+int ws_gdino_scene_begin(const ws_gdino *m, const uint8_t *rgb, int h, int w, int size, int max_size, ws_gdino_scene *s)
+{
     int oh = 0, ow = 0;
+    float *x = NULL;
     memset(s, 0, sizeof *s);
     ws_scope_init(&s->g);
     s->h = h;
     s->w = w;
-    ws_gdino_resize_shape(h, w, size, max_size, &oh, &ow);
-    uint8_t *rs = malloc((size_t)oh * ow * 3);
-    float *x = malloc((size_t)3 * oh * ow * sizeof *x);
-    int rc = rs && x ? 0 : ws_fail(WS_ENOMEM, "Grounding-DINO: out of memory for a %dx%d image", ow, oh);
-    if (!rc) rc = ws_resize_u8(rgb, w, h, 3, rs, ow, oh, WS_RESAMPLE_BILINEAR);
-    if (!rc) {
-        for (int c = 0; c < 3; c++)
-            for (int i = 0; i < oh * ow; i++) x[(size_t)c * oh * ow + i] = ((float)rs[3 * i + c] / 255.0f - mean[c]) / std[c];
-        const int64_t i4[4] = {1, 3, oh, ow};
-        rc = ws_gdino_image(m, &s->g, ws_g_from_data(&s->g, x, WS_AT_F32, 4, i4), &s->img);
-    }
+    int rc = ws_gdino_transform(rgb, h, w, size, max_size, &oh, &ow, &x, NULL);
+    if (!rc) rc = ws_gdino_image(m, &s->g, ws_g_from_data(&s->g, x, WS_AT_F32, 4, (int64_t[4]){1, 3, oh, ow}), &s->img);
     if (!rc) rc = ws_gdino_levels_of(m, &s->g, &s->img, &s->lv);
-    free(rs);
     free(x);
     if (rc) ws_gdino_scene_free(s);
     return rc;

@@ -162,8 +162,12 @@ typedef struct ws_gdino_scene {
     ws_gdino_levels lv;
     int h, w;                   /* original image size (boxes are scaled to it) */
 } ws_gdino_scene;
-/* load_image's transform (RandomResize([size], max_size): PIL bilinear, ImageNet mean/std; the
- * release uses 800 / 1333), Swin and the multi-scale layout of an RGB image (h, w, 3). */
+/* load_image's transform of an RGB image (h, w, 3): RandomResize([size], max_size) (PIL bilinear;
+ * the release uses 800 / 1333) to (*oh, *ow) and ImageNet mean/std -> *x (3, oh, ow) malloc'd;
+ * resized (may be NULL) receives the malloc'd uint8 (oh, ow, 3) picture. */
+int ws_gdino_transform(const uint8_t *rgb, int h, int w, int size, int max_size, int *oh, int *ow, float **x,
+                       uint8_t **resized);
+/* The transform, Swin and the multi-scale layout of an RGB image (h, w, 3). */
 int ws_gdino_scene_begin(const ws_gdino *m, const uint8_t *rgb, int h, int w, int size, int max_size, ws_gdino_scene *s);
 void ws_gdino_scene_free(ws_gdino_scene *s);
 
