@@ -527,7 +527,7 @@ int ws_boxseed_run(const boxes_settings *s, long max_images)
             if (!masks || !iou || !bm) rc = ws_fail(WS_ENOMEM, "out of memory");
             ws_at_tensor emb = rc ? NULL : ws_sam_encode(&sam, &g, ws_sam_preprocess(&sam, &g, img.rgb, H, W, &rh, &rw), NULL);
             if (!rc && g.err) rc = ws_fail(g.err, "SAM on %s: %s", id, ws_last_error());
-            if (!rc) rc = ws_boxseed_sam(&sam, emb, rh, rw, H, W, xy.data, n, masks, iou);
+            if (!rc) rc = ws_boxseed_sam(&sam, emb, rh, rw, H, W, xy.data, n, masks, iou, NULL);
             int kept = 0;
             for (int k = 0; !rc && k < n; k++) {
                 int64_t c = ((int64_t *)cl.data)[k];

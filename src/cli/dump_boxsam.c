@@ -19,14 +19,6 @@
 
 #define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
 
-static int put(ws_h5file *f, ws_scope *g, const char *fmt, int k, const char *name, ws_at_tensor t)
-{
-    char p[256];
-    if (g->err) return g->err;
-    snprintf(p, sizeof p, fmt, k, name);
-    return ws_cli_put(f, p, t);
-}
-
 /* One class: filter, boxes, SAM; masks kept for the composition. */
 /* Python's str(float): the shortest decimal that reads back to the same double. */
 static void py_float_str(double v, char *buf, size_t cap)
@@ -71,9 +63,7 @@ static int boxsam_class(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws
 {
     char p[256];
     ws_array lg = {0}, bx = {0};
-    ws_scope g;
     int rc;
-    ws_scope_init(&g);
     snprintf(p, sizeof p, "/class_%d/pred_logits", k);
     TRY(ws_h5_read(in, p, WS_F32, &lg));
     snprintf(p, sizeof p, "/class_%d/pred_boxes", k);
@@ -86,8 +76,7 @@ static int boxsam_class(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws
     int n = ws_box_filter(lg.data, Q, T, thresh, keep, score);
     for (int i = 0; i < n; i++) memcpy(cxcy + 4 * i, (float *)bx.data + 4 * keep[i], 4 * sizeof(float));
     ws_box_to_pixels(cxcy, n, W, H, xyxy);
-    const float sx = (float)((double)rw / W), sy = (float)((double)rh / H);   /* apply_boxes_torch */
-    for (int i = 0; i < 4 * n; i++) sam[i] = xyxy[i] * (i % 2 ? sy : sx);
+    ws_box_to_sam_frame(xyxy, n, H, W, rh, rw, sam);
     const int64_t n1[1] = {n}, n4[2] = {n, 4};
     snprintf(p, sizeof p, "/class_%d/query_index", k);
     if ((rc = ws_h5_write_raw(out, p, WS_I64, 1, n1, keep))) goto done;
@@ -100,34 +89,18 @@ static int boxsam_class(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws
     snprintf(p, sizeof p, "/class_%d/boxes_sam", k);
     if ((rc = ws_h5_write_raw(out, p, WS_F32, 2, n4, sam))) goto done;
     if (w && (rc = phrases(w, prompt, lg.data, T, keep, score, n, text_thresh, out, k))) goto done;
-    if (n > 0) {
-        ws_at_tensor sparse = NULL, dense = NULL;
-        ws_sam_dec_out d;
-        rc = ws_sam_prompt(m, &g, NULL, NULL, ws_g_from_data(&g, sam, WS_AT_F32, 2, n4), NULL, &sparse, &dense);
-        if (!rc) rc = ws_sam_decode(m, &g, emb, sparse, dense, 0, &d);
-        if (rc) goto done;
-        ws_at_tensor full = ws_sam_postprocess(m, &g, d.masks, rh, rw, H, W);
-        ws_at_tensor bin = ws_g_to_dtype(&g, ws_g_scalar_op(&g, WS_AT_GT, ws_g_select(&g, full, 1, 0), 0.0), WS_AT_U8);
-        ws_at_tensor iou = ws_g_select(&g, d.iou, 1, 0);
-        if ((rc = put(out, &g, "/class_%d/%s", k, "masks", bin)) || (rc = put(out, &g, "/class_%d/%s", k, "iou_predictions", iou)) ||
-            (rc = put(out, &g, "/class_%d/%s", k, "low_res_logits", ws_g_select(&g, d.masks, 1, 0))))
-            goto done;
+    if (n > 0) {   /* the library path wsseed boxseed runs */
+        const int64_t L = 4 * m->grid, m3[3] = {n, H, W}, l3[3] = {n, L, L};
         uint8_t *mk = malloc((size_t)n * H * W);
-        float *iv = malloc((size_t)n * sizeof *iv);
-        if (!mk || !iv || ws_at_read(bin, mk, (size_t)n * H * W) || ws_at_read(iou, iv, (size_t)n * sizeof *iv)) {
-            free(mk); free(iv);
-            rc = ws_fail(WS_ETORCH, "boxed SAM: %s", ws_at_last_error());
-            goto done;
-        }
-        /* the library path (wsseed boxseed) must give the same masks and IoUs */
-        uint8_t *mk2 = malloc((size_t)n * H * W);
-        float *iv2 = malloc((size_t)n * sizeof *iv2);
-        if (!mk2 || !iv2) rc = ws_fail(WS_ENOMEM, "out of memory");
-        if (!rc) rc = ws_boxseed_sam(m, emb, rh, rw, H, W, xyxy, n, mk2, iv2);
-        if (!rc && (memcmp(mk, mk2, (size_t)n * H * W) || memcmp(iv, iv2, (size_t)n * sizeof *iv)))
-            rc = ws_fail(WS_EINVAL, "boxed SAM: ws_boxseed_sam differs from the step-by-step decode (class %d)", k);
-        free(mk2);
-        free(iv2);
+        float *iv = malloc((size_t)n * sizeof *iv), *lr = malloc((size_t)(n * L * L) * sizeof *lr);
+        rc = mk && iv && lr ? ws_boxseed_sam(m, emb, rh, rw, H, W, xyxy, n, mk, iv, lr) : ws_fail(WS_ENOMEM, "out of memory");
+        snprintf(p, sizeof p, "/class_%d/masks", k);
+        if (!rc) rc = ws_h5_write_raw(out, p, WS_U8, 3, m3, mk);
+        snprintf(p, sizeof p, "/class_%d/iou_predictions", k);
+        if (!rc) rc = ws_h5_write_raw(out, p, WS_F32, 1, n1, iv);
+        snprintf(p, sizeof p, "/class_%d/low_res_logits", k);
+        if (!rc) rc = ws_h5_write_raw(out, p, WS_F32, 3, l3, lr);
+        free(lr);
         if (rc) { free(mk); free(iv); goto done; }
         store[k] = mk;
         for (int i = 0; i < n; i++)
@@ -139,7 +112,6 @@ done:
 cleanup:
     ws_array_free(&lg);
     ws_array_free(&bx);
-    ws_scope_free(&g);
     return rc;
 }
 

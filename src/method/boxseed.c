@@ -62,15 +62,21 @@ int ws_boxseed_compose(const ws_boxmask *m, int n, int H, int W, int overlap, ui
     return 0;
 }
 
-int ws_boxseed_sam(const ws_sam *m, ws_at_tensor emb, int rh, int rw, int H, int W, const float *xyxy, int n,
-                   uint8_t *masks, float *iou)
+void ws_box_to_sam_frame(const float *xyxy, int n, int H, int W, int rh, int rw, float *out)
 {
-    const float sx = (float)((double)rw / W), sy = (float)((double)rh / H);   /* apply_boxes_torch */
+    const float sx = (float)((double)rw / W), sy = (float)((double)rh / H);
+    for (int i = 0; i < 4 * n; i++) out[i] = xyxy[i] * (i % 2 ? sy : sx);
+}
+
+int ws_boxseed_sam(const ws_sam *m, ws_at_tensor emb, int rh, int rw, int H, int W, const float *xyxy, int n,
+                   uint8_t *masks, float *iou, float *low_res)
+{
+    const size_t L2 = (size_t)(4 * m->grid) * (4 * m->grid);
     int rc = 0;
     for (int s = 0; s < n && !rc; s += 16) {
         const int k = n - s < 16 ? n - s : 16;
         float b[16 * 4];
-        for (int i = 0; i < 4 * k; i++) b[i] = xyxy[4 * s + i] * (i % 2 ? sy : sx);
+        ws_box_to_sam_frame(xyxy + 4 * s, k, H, W, rh, rw, b);
         ws_scope g;
         ws_scope_init(&g);
         ws_at_tensor sparse = NULL, dense = NULL;
@@ -82,8 +88,10 @@ int ws_boxseed_sam(const ws_sam *m, ws_at_tensor emb, int rh, int rw, int H, int
             ws_at_tensor full = ws_sam_postprocess(m, &g, d.masks, rh, rw, H, W);
             ws_at_tensor bin = ws_g_to_dtype(&g, ws_g_scalar_op(&g, WS_AT_GT, ws_g_select(&g, full, 1, 0), 0.0), WS_AT_U8);
             ws_at_tensor q = ws_g_select(&g, d.iou, 1, 0);
+            ws_at_tensor lr = low_res ? ws_g_contiguous(&g, ws_g_select(&g, d.masks, 1, 0)) : NULL;
             if (g.err || ws_at_read(bin, masks + (size_t)s * H * W, (size_t)k * H * W) ||
-                ws_at_read(q, iou + s, (size_t)k * sizeof *iou))
+                ws_at_read(q, iou + s, (size_t)k * sizeof *iou) ||
+                (lr && ws_at_read(lr, low_res + (size_t)s * L2, (size_t)k * L2 * sizeof *low_res)))
                 rc = ws_fail(g.err ? g.err : WS_ETORCH, "boxed SAM: %s", g.err ? ws_last_error() : ws_at_last_error());
         }
         ws_scope_free(&g);

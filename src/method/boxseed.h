@@ -16,6 +16,10 @@ int ws_box_filter(const float *logits, int Q, int T, double thresh, int64_t *kee
  * (s = box * (W, H, W, H); x0y0 = s.xy - s.wh / 2; x1y1 = s.wh + x0y0). Boxes may leave the image. */
 void ws_box_to_pixels(const float *cxcywh, int n, int W, int H, float *xyxy);
 
+/* SamPredictor.transform.apply_boxes_torch: pixel boxes of an (H, W) image into the (rh, rw)
+ * ResizeLongestSide frame (x * rw / W, y * rh / H in float32). */
+void ws_box_to_sam_frame(const float *xyxy, int n, int H, int W, int rh, int rw, float *out);
+
 enum { WS_OVERLAP_MAXID = 0,   /* per-pixel max of class_id + 1 (the closest implementation) */
        WS_OVERLAP_SCORE = 1 }; /* the mask with the highest box score x SAM IoU estimate wins */
 typedef struct ws_boxmask {
@@ -37,8 +41,9 @@ int ws_boxseed_ignore_band(const ws_boxmask *m, int n, int H, int W, int k, doub
 
 /* SamPredictor.predict_torch with boxes (multimask_output=False): n pixel boxes xyxy of the (H, W)
  * image (transformed to the (rh, rw) ResizeLongestSide frame as apply_boxes_torch does) on the
- * image embedding emb -> masks (n, H, W) 0/1 (logits > 0) and the IoU predictions (n). Boxes are
- * decoded in chunks of 16 (results do not depend on the chunking). */
+ * image embedding emb -> masks (n, H, W) 0/1 (logits > 0), the IoU predictions (n) and, when
+ * low_res is not NULL, the decoder's mask logits (n, 4 grid, 4 grid). Boxes are decoded in chunks of
+ * 16 (results do not depend on the chunking). */
 int ws_boxseed_sam(const ws_sam *m, ws_at_tensor emb, int rh, int rw, int H, int W, const float *xyxy, int n,
-                   uint8_t *masks, float *iou);
+                   uint8_t *masks, float *iou, float *low_res);
 #endif
