@@ -107,6 +107,13 @@ tap_ok "boxes.json: the {images, annotations} form (ids through file names)" sh 
     "$B --set boxes.store=$TMPD/ds.h5 --set boxes.json=$TMPD/ds.json 2> /dev/null"
 tap_ok "... its box reached image 77 = $first" test "$(vals "$TMPD/ds.h5" "/boxes/$first/xyxy" | tr '\n' ,)" = "5,5,35,25,"
 
+num=$(echo "$second" | sed 's/.*[^0-9]0*//')
+printf '[{"image_id": %s, "category_id": 5, "bbox": [1, 2, 3, 4]}, {"image_id": "%s", "category_id": 6, "bbox": [5, 6, 7, 8]}, {"image_id": %s, "category_id": 7, "bbox": [9, 9, 1, 1]}]' \
+    "$num" "$second" "$num" > "$TMPD/num.json"
+tap_ok "boxes.json: a numeric image_id matches the id's trailing number ($num -> $second), boxes in JSON order" sh -c \
+    "$B --set boxes.store=$TMPD/num.h5 --set boxes.json=$TMPD/num.json 2> /dev/null"
+tap_ok "... its classes are 5, 6, 7 in that order" test "$(vals "$TMPD/num.h5" "/boxes/$second/cls" | tr '\n' ' ')" = "4 5 6 "
+
 # bad input
 printf '[{"image_id": "a", "category_id": 12, "bbox": [1, 2, 3' > "$TMPD/bad.json"
 tap_ok "malformed JSON: an error naming the file" sh -c \

@@ -24,6 +24,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "core/strmap.h"
 #include "data/dataset.h"
 #include "data/image.h"
 #include "io/store.h"
@@ -126,7 +127,13 @@ static int open_dataset(const boxes_settings *s, ws_dataset *ds, int *n_fg)
 /* ---- COCO-style JSON boxes (read with libyaml: JSON is YAML flow syntax) ------------------------ */
 
 typedef struct jbox { char *image; long image_num; int cls; float xyxy[4], score; } jbox;
-typedef struct jboxes { jbox *b; int n, cap; } jboxes;
+typedef struct jboxes {
+    jbox *b;
+    int n, cap;
+    /* index: image name / image number -> the first box (JSON order), next_* chain the rest */
+    ws_strmap by_name, by_num;
+    int *next_name, *next_num;
+} jboxes;
 
 static yaml_node_t *jget(yaml_document_t *d, yaml_node_t *map, const char *key)
 {
@@ -151,8 +158,8 @@ static int jnum(yaml_node_t *n, double *v)
 }
 
 /* One box entry (image_id, category_id, bbox [x, y, w, h], optional score). */
-static int json_entry(yaml_document_t *d, yaml_node_t *a, int k, const char *path, int n_fg, char **names, long *nums,
-                      int n_img, jboxes *out)
+static int json_entry(yaml_document_t *d, yaml_node_t *a, int k, const char *path, int n_fg, char **names,
+                      const ws_strmap *num2name, jboxes *out)
 {
     yaml_node_t *img = jget(d, a, "image_id"), *bb = jget(d, a, "bbox");
     double cat, v[4], sc = 1;
@@ -179,10 +186,10 @@ static int json_entry(yaml_document_t *d, yaml_node_t *a, int k, const char *pat
     char *e;
     long num = strtol(id, &e, 10);
     b->image_num = *id && !*e ? num : -1;
-    b->image = NULL;
-    for (int i = 0; i < n_img; i++)   /* the "images" table: id -> file name stem */
-        if (b->image_num >= 0 && nums[i] == b->image_num) { b->image = strdup(names[i]); break; }
-    if (!b->image) b->image = strdup(id);
+    char key[32];
+    int64_t at;
+    snprintf(key, sizeof key, "%ld", b->image_num);   /* the "images" table: id -> file name stem */
+    b->image = strdup(b->image_num >= 0 && ws_strmap_get(num2name, key, strlen(key), &at) ? names[at] : id);
     if (!b->image) return ws_fail(WS_ENOMEM, "out of memory");
     b->cls = (int)cat - 1;
     b->xyxy[0] = (float)v[0];
@@ -198,7 +205,34 @@ static void jboxes_free(jboxes *j)
 {
     for (int i = 0; i < j->n; i++) free(j->b[i].image);
     free(j->b);
+    free(j->next_name);
+    free(j->next_num);
+    ws_strmap_free(&j->by_name);
+    ws_strmap_free(&j->by_num);
     memset(j, 0, sizeof *j);
+}
+
+/* Chains every box under its image name and its image number (built back to front, so each chain
+ * runs in JSON order). */
+static int jboxes_index(jboxes *j)
+{
+    j->next_name = malloc((size_t)(j->n ? j->n : 1) * sizeof *j->next_name);
+    j->next_num = malloc((size_t)(j->n ? j->n : 1) * sizeof *j->next_num);
+    if (!j->next_name || !j->next_num || ws_strmap_init(&j->by_name, (size_t)j->n) || ws_strmap_init(&j->by_num, (size_t)j->n))
+        return ws_fail(WS_ENOMEM, "out of memory");
+    for (int k = j->n - 1; k >= 0; k--) {
+        char key[32];
+        int64_t head;
+        const char *name = j->b[k].image;
+        j->next_name[k] = ws_strmap_get(&j->by_name, name, strlen(name), &head) ? (int)head : -1;
+        if (ws_strmap_put(&j->by_name, name, strlen(name), k)) return ws_fail(WS_ENOMEM, "out of memory");
+        j->next_num[k] = -1;
+        if (j->b[k].image_num < 0) continue;
+        snprintf(key, sizeof key, "%ld", j->b[k].image_num);
+        j->next_num[k] = ws_strmap_get(&j->by_num, key, strlen(key), &head) ? (int)head : -1;
+        if (ws_strmap_put(&j->by_num, key, strlen(key), k)) return ws_fail(WS_ENOMEM, "out of memory");
+    }
+    return 0;
 }
 
 /* A results list [{image_id, category_id, bbox, score}] or a dataset {images, annotations}. */
@@ -215,7 +249,7 @@ static int json_load(const char *path, int n_fg, jboxes *out)
                                 p.problem ? p.problem : "parse error");
     yaml_node_t *root = have_doc ? yaml_document_get_root_node(&d) : NULL, *list = root;
     char **names = NULL;
-    long *nums = NULL;
+    ws_strmap num2name = {0};
     int n_img = 0;
     if (!rc && root && root->type == YAML_MAPPING_NODE) {
         list = jget(&d, root, "annotations");
@@ -223,15 +257,18 @@ static int json_load(const char *path, int n_fg, jboxes *out)
         if (images && images->type == YAML_SEQUENCE_NODE) {
             int m = (int)(images->data.sequence.items.top - images->data.sequence.items.start);
             names = calloc((size_t)(m ? m : 1), sizeof *names);
-            nums = calloc((size_t)(m ? m : 1), sizeof *nums);
-            for (int i = 0; names && nums && i < m; i++) {
+            if (!names || ws_strmap_init(&num2name, (size_t)m)) rc = ws_fail(WS_ENOMEM, "out of memory");
+            for (int i = 0; !rc && i < m; i++) {
                 yaml_node_t *im = yaml_document_get_node(&d, images->data.sequence.items.start[i]);
                 const char *fn = jstr(jget(&d, im, "file_name"));
                 double id;
                 if (!fn || !jnum(jget(&d, im, "id"), &id)) continue;
                 const char *base = strrchr(fn, '/') ? strrchr(fn, '/') + 1 : fn, *dot = strrchr(base, '.');
+                char key[32];
+                snprintf(key, sizeof key, "%ld", (long)id);
                 names[n_img] = strndup(base, dot ? (size_t)(dot - base) : strlen(base));
-                nums[n_img++] = (long)id;
+                if (!names[n_img] || ws_strmap_put(&num2name, key, strlen(key), n_img)) rc = ws_fail(WS_ENOMEM, "out of memory");
+                n_img++;
             }
         }
     }
@@ -239,10 +276,11 @@ static int json_load(const char *path, int n_fg, jboxes *out)
         rc = ws_fail(WS_EINVAL, "%s: expected a list of boxes or an object with \"annotations\"", path);
     for (yaml_node_item_t *it = rc ? NULL : list->data.sequence.items.start; !rc && it < list->data.sequence.items.top; it++)
         rc = json_entry(&d, yaml_document_get_node(&d, *it), (int)(it - list->data.sequence.items.start), path, n_fg, names,
-                        nums, n_img, out);
+                        &num2name, out);
+    if (!rc) rc = jboxes_index(out);
     for (int i = 0; i < n_img; i++) free(names[i]);
     free(names);
-    free(nums);
+    ws_strmap_free(&num2name);
     if (have_doc) yaml_document_delete(&d);
     yaml_parser_delete(&p);
     fclose(f);
@@ -250,14 +288,27 @@ static int json_load(const char *path, int n_fg, jboxes *out)
     return rc;
 }
 
-/* Does JSON image key b name dataset id? Exact, or the id's trailing number (COCO file names). */
-static int json_matches(const jbox *b, const char *id)
+/* The boxes naming dataset image id, in JSON order: its exact name, or its trailing number (COCO
+ * file names against numeric image_id). Each box once. */
+static int json_boxes_of(const jboxes *j, const char *id, int (*add)(void *, const jbox *), void *ctx)
 {
-    if (!strcmp(b->image, id)) return 1;
-    if (b->image_num < 0) return 0;
-    const char *e = id + strlen(id), *s = e;
-    while (s > id && s[-1] >= '0' && s[-1] <= '9') s--;
-    return s < e && strtol(s, NULL, 10) == b->image_num;
+    int64_t a = -1, b = -1;
+    if (!ws_strmap_get(&j->by_name, id, strlen(id), &a)) a = -1;
+    const char *e = id + strlen(id), *t = e;
+    while (t > id && t[-1] >= '0' && t[-1] <= '9') t--;
+    if (t < e) {
+        char key[32];
+        snprintf(key, sizeof key, "%ld", strtol(t, NULL, 10));
+        if (!ws_strmap_get(&j->by_num, key, strlen(key), &b)) b = -1;
+    }
+    while (a >= 0 || b >= 0) {   /* merge the two chains by index */
+        const int k = (int)(b < 0 || (a >= 0 && a <= b) ? a : b);
+        int rc = add(ctx, &j->b[k]);
+        if (rc) return rc;
+        if (a == k) a = j->next_name[k];
+        if (b == k) b = j->next_num[k];
+    }
+    return 0;
 }
 
 /* ---- wsseed boxes ----------------------------------------------------------------------------- */
@@ -284,6 +335,15 @@ static int rec_add(boxrec *r, const float *xyxy, float score, int cls)
     r->score[r->n] = score;
     r->cls[r->n++] = cls;
     return 0;
+}
+
+/* json_boxes_of's sink: the image's record and label set */
+typedef struct json_sink { boxrec *r; uint8_t *lab; } json_sink;
+static int json_take(void *ctx, const jbox *b)
+{
+    json_sink *k = ctx;
+    k->lab[b->cls] = 1;
+    return rec_add(k->r, b->xyxy, b->score, b->cls);
 }
 
 static int put(ws_h5file *f, const char *id, const char *name, int dt, int nd, const int64_t *s, const void *d)
@@ -333,11 +393,8 @@ static int one_image(const boxes_settings *s, boxes_models *m, const ws_dataset 
         memcpy(lab, gt, (size_t)n_fg);
     }
     if (m->json.b) {   /* another detector's boxes */
-        for (int k = 0; k < m->json.n; k++)
-            if (json_matches(&m->json.b[k], id)) {
-                TRY(rec_add(&r, m->json.b[k].xyxy, m->json.b[k].score, m->json.b[k].cls));
-                lab[m->json.b[k].cls] = 1;
-            }
+        json_sink k = {&r, lab};
+        TRY(json_boxes_of(&m->json, id, json_take, &k));
     } else {
         int any = 0;
         for (int c = 0; c < n_fg; c++) any |= lab[c];
