@@ -1120,19 +1120,10 @@ int ws_gdino_detect(const ws_gdino *m, const ws_wordpiece *w, ws_gdino_scene *s,
 const ws_gdino_arch WS_GDINO_SWINT_OGC = {96, {2, 2, 6, 2}, {3, 6, 12, 24}, 7, 6, 6, 2048, 900, 2000, 30522};
 const ws_gdino_arch WS_GDINO_SWINB_COGCOOR = {128, {2, 2, 18, 2}, {4, 8, 16, 32}, 12, 6, 6, 2048, 900, 2000, 30522};
 
-static int radd(ws_at_gen gen, ws_at_ckpt ck, const char *name, double fill, int nd, const int64_t *sh)
-{
-    ws_at_tensor t = NULL;
-    int rc = ws_at_empty(WS_AT_F32, nd, sh, &t) || (isnan(fill) ? ws_at_normal_(t, 0, 0.02, gen) : ws_at_fill_(t, fill)) ||
-             ws_at_ckpt_add(ck, name, t);
-    ws_at_free(t);
-    return rc ? ws_fail(WS_ETORCH, "%s: %s", name, ws_at_last_error()) : 0;
-}
-
 /* name formatted from fmt + a, b; a LayerNorm pair, a Linear pair, or one tensor */
 #define NM(...) snprintf(n, sizeof n, __VA_ARGS__)
 #define T1(fill, ...) do { const int64_t s_[] = {__VA_ARGS__}; \
-        if ((rc = radd(gen, ck, n, fill, (int)(sizeof s_ / sizeof s_[0]), s_))) return rc; } while (0)
+        if ((rc = ws_weight_random(gen, ck, n, fill, (int)(sizeof s_ / sizeof s_[0]), s_))) return rc; } while (0)
 static int rlin(ws_at_gen gen, ws_at_ckpt ck, const char *pre, int64_t out, int64_t in)
 {
     char n[320];
@@ -1221,7 +1212,7 @@ static int random_gdino(ws_at_gen gen, ws_at_ckpt ck, const ws_gdino_arch *a, co
             NM("%s.mlp.fc2", p); if ((rc = rlin(gen, ck, n, C, 4 * C))) return rc;
             NM("%s.attn.relative_position_bias_table", p);
             { const int64_t s_[2] = {(2 * w - 1) * (2 * w - 1), a->heads[s]};
-              if ((rc = radd(gen, ck, n, NAN, 2, s_))) return rc; }
+              if ((rc = ws_weight_random(gen, ck, n, NAN, 2, s_))) return rc; }
             NM("%s.attn.relative_position_index", p);
             ws_at_tensor t = NULL;
             rc = ws_at_from_data(idx, WS_AT_I64, 2, (int64_t[2]){N, N}, &t) || ws_at_ckpt_add(ck, n, t);

@@ -715,12 +715,7 @@ static int add(ws_at_gen gen, ws_at_ckpt ck, const char *name, double fill, int 
     va_start(ap, nd);
     for (int i = 0; i < nd; i++) sh[i] = va_arg(ap, int64_t);
     va_end(ap);
-    ws_at_tensor t = NULL;
-    int rc = ws_at_empty(WS_AT_F32, nd, sh, &t) ||
-             (isnan(fill) || fill < 0 ? ws_at_normal_(t, 0, 0.02 * (fill < 0 ? -fill : 1), gen) : ws_at_fill_(t, fill)) ||
-             ws_at_ckpt_add(ck, name, t);
-    ws_at_free(t);
-    return rc ? ws_fail(WS_ETORCH, "%s: %s", name, ws_at_last_error()) : 0;
+    return ws_weight_random(gen, ck, name, fill, nd, sh);
 }
 
 #define R NAN

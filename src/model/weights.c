@@ -1,6 +1,7 @@
 /* weights.c - named fp32 weights from checkpoints (see weights.h). */
 #include "model/weights.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,4 +59,14 @@ int ws_weight_count(ws_at_ckpt ck, const char *prefix)
         }
     }
     return max + 1;
+}
+
+int ws_weight_random(ws_at_gen gen, ws_at_ckpt ck, const char *name, double fill, int ndim, const int64_t *shape)
+{
+    ws_at_tensor t = NULL;
+    int rc = ws_at_empty(WS_AT_F32, ndim, shape, &t) ||
+             (isnan(fill) || fill < 0 ? ws_at_normal_(t, 0, 0.02 * (fill < 0 ? -fill : 1), gen) : ws_at_fill_(t, fill)) ||
+             ws_at_ckpt_add(ck, name, t);
+    ws_at_free(t);
+    return rc ? ws_fail(WS_ETORCH, "%s: %s", name, ws_at_last_error()) : 0;
 }

@@ -12,5 +12,8 @@ int ws_weight(ws_at_ckpt ck, const char *name, int ndim, const int64_t *shape, c
 int ws_weight_shape(ws_at_ckpt ck, const char *name, int64_t *shape, int *ndim, const char *kind);
 /* Number of distinct integers <i> in keys "<prefix><i>." (like build_model's layer counting). */
 int ws_weight_count(ws_at_ckpt ck, const char *prefix);
+/* Random weights (benchmarks, demos): adds a float32 tensor `name` of the given shape to ck, filled
+ * with `fill`, or N(0, (0.02 s)^2) when fill is NaN (s = 1) or negative (s = -fill). */
+int ws_weight_random(ws_at_gen gen, ws_at_ckpt ck, const char *name, double fill, int ndim, const int64_t *shape);
 
 #endif
