@@ -561,7 +561,7 @@ int ws_boxseed_run(const boxes_settings *s, long max_images)
         char p[4096];
         snprintf(p, sizeof p, "%s/%s.png", out, id);
         if (!access(p, F_OK)) continue;
-        ws_array xy = {0}, sc = {0}, cl = {0}, hw = {0};
+        ws_array xy = {0}, sc = {0}, cl = {0};
         ws_image img = {0};
         ws_boxmask *bm = NULL;
         uint8_t *masks = NULL, *label = NULL;
@@ -603,7 +603,7 @@ int ws_boxseed_run(const boxes_settings *s, long max_images)
         if (!rc && n == 0 && s->ignore_empty) memset(label, 255, (size_t)H * W);
         if (!rc) rc = ws_png_write_u8(p, label, W, H, pal);
         ws_scope_free(&g);
-        ws_array_free(&xy); ws_array_free(&sc); ws_array_free(&cl); ws_array_free(&hw);
+        ws_array_free(&xy); ws_array_free(&sc); ws_array_free(&cl);
         ws_image_free(&img);
         free(bm); free(masks); free(label); free(iou);
         if (rc) break;
