@@ -3,12 +3,18 @@
  * Cases: the ViT-B image encoder at 1024x1024 (and ViT-H with --vit-h), and the whole automatic
  * mask generator with FMA-WSSS's settings (32 points per side, one crop layer, level-aware
  * filters, small regions, rock-sand-water) on a 500x375 image (a smooth synthetic picture).
- * Random weights decide how many masks survive the filters, so the filters are also reported.
+ * Random weights decide how many masks survive the filters, so the filters are also reported
+ * (the built-in random ViT-B lets none through; see --model).
  * Prints seconds per stage and peak RSS; with --json the last line is one JSON object with
  * encoder_vitb_1024_s, amg_vitb_fma_s, amg_post_s (everything but encoder and decoder passes:
- * measured as the generator minus its encoder and decoder time), peak_rss_mb.
+ * measured as the generator minus its encoder and decoder time; amg_upsample_s and amg_filter_s
+ * are its two largest parts), peak_rss_mb.
  *
- * Usage: bench/sam [--json] [--vit-h] [--points N] [--threads N]
+ * --model SAM.pth runs a released-format checkpoint instead of the random ViT-B (for example the
+ * random weights the official Python generator was timed with, so both sides produce the same
+ * masks; see README "Speed").
+ *
+ * Usage: bench/sam [--json] [--vit-h] [--points N] [--threads N] [--model SAM.pth]
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -48,6 +54,7 @@ static double encoder_time(const ws_sam *m)
 int main(int argc, char **argv)
 {
     int json = 0, vit_h = 0, points = 32;
+    const char *model = NULL;
     ws_runtime_tune_malloc();
     ws_at_set_num_threads(1);
     for (int i = 1; i < argc; i++) {
@@ -55,12 +62,16 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--vit-h")) vit_h = 1;
         else if (!strcmp(argv[i], "--points") && i + 1 < argc) points = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) ws_at_set_num_threads(atoi(argv[++i]));
-        else { fprintf(stderr, "usage: bench/sam [--json] [--vit-h] [--points N] [--threads N]\n"); return 2; }
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        else { fprintf(stderr, "usage: bench/sam [--json] [--vit-h] [--points N] [--threads N] [--model SAM.pth]\n"); return 2; }
     }
     ws_at_gen_new(0, &gen);
     ws_sam m;
-    if (ws_sam_init_random(&m, &WS_SAM_VIT_B, 0)) { fprintf(stderr, "bench/sam: %s\n", ws_last_error()); return 1; }
-    printf("SAM ViT-B (random weights), %d intra-op threads\n", ws_at_get_num_threads());
+    if (model ? ws_sam_load(&m, model, 0) : ws_sam_init_random(&m, &WS_SAM_VIT_B, 0)) {
+        fprintf(stderr, "bench/sam: %s\n", ws_last_error());
+        return 1;
+    }
+    printf("SAM %s, %d intra-op threads\n", model ? model : "ViT-B (random weights)", ws_at_get_num_threads());
     encoder_time(&m);   /* warm-up */
     double enc = encoder_time(&m);
     printf("  encoder_vitb_1024_s   %8.3f s\n", enc);
@@ -88,7 +99,8 @@ int main(int argc, char **argv)
            amg, tr.n_crops, tr.n_decoded, tr.n_pass_iou, tr.n_pass_iou_and_stability, res.n);
     printf("  amg_encoder_s         %8.3f s  amg_decoder_s %8.3f s\n", tr.t_encoder, tr.t_decoder);
     double post = amg - tr.t_encoder - tr.t_decoder;
-    printf("  amg_post_s            %8.3f s  (filters, boxes, RLE, NMS, small regions, rock-sand-water)\n", post);
+    printf("  amg_post_s            %8.3f s  (upsampling %.3f s, scores and filters %.3f s, rest: boxes, RLE, NMS,\n"
+           "                                   small regions, rock-sand-water)\n", post, tr.t_upsample, tr.t_filter);
     double vith = NAN;
     if (vit_h) {
         ws_sam mh;
@@ -103,8 +115,8 @@ int main(int argc, char **argv)
     printf("  peak RSS %.0f MB\n", rss);
     if (json) {
         printf("{\"encoder_vitb_1024_s\": %.4f, \"amg_vitb_fma_s\": %.4f, \"amg_post_s\": %.4f, \"amg_encoder_s\": %.4f, "
-               "\"amg_decoder_s\": %.4f, \"masks_decoded\": %d, \"masks_out\": %d, ",
-               enc, amg, post, tr.t_encoder, tr.t_decoder, tr.n_decoded, res.n);
+               "\"amg_decoder_s\": %.4f, \"amg_upsample_s\": %.4f, \"amg_filter_s\": %.4f, \"masks_decoded\": %d, "
+               "\"masks_out\": %d, ", enc, amg, post, tr.t_encoder, tr.t_decoder, tr.t_upsample, tr.t_filter, tr.n_decoded, res.n);
         if (vit_h) printf("\"encoder_vith_1024_s\": %.4f, ", vith);
         printf("\"peak_rss_mb\": %.1f}\n", rss);
     }

@@ -256,7 +256,7 @@ int ws_dump_amg(const ws_dump_args *a)
         char grp[300];
         ws_amg_cfg cfg;
         ws_amg_list res = {0};
-        ws_amg_trace tr = {0};
+        ws_amg_trace tr = {.prefilter = 1};
         snprintf(grp, sizeof grp, "/amg/%s", runs[r]);
         read_cfg(&in, grp, &cfg);
         rc = ws_amg_generate(&m, &cfg, img.data, H, W, &res, &tr);

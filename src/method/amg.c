@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/runtime.h"
 #include "core/status.h"
 #include "data/rle.h"
 
@@ -344,24 +345,29 @@ typedef struct {
 
 #define PP_CHUNK 16   /* points whose full-resolution logits are held at once */
 
-/* The three masks of one point (logits (3, ch, cw)): scores, filters, box, crop-edge test; the
- * survivors are appended to l. */
-static int filter_point(crop_ctx *c, const float *lg3, const float *iou3, uint8_t *bin, const double *pt,
-                        const double *pm, int bi, int p, ws_amg_list *l)
+/* The predicted-IoU filter of mask slot k (level k). */
+static int iou_passes(const ws_amg_cfg *cfg, int k, float io)
+{
+    return !(cfg->pred_iou_thresh > 0) || io + cfg->score_thresh_offset[k] > (float)cfg->pred_iou_thresh;
+}
+
+/* The three masks of one point: scores, filters, box, crop-edge test; the survivors are appended
+ * to l. lg[k] is mask k's logits (ch, cw) and cnt[2k], cnt[2k+1] its counts of logits above +offset
+ * and -offset; lg[k] is NULL for a mask that fails the IoU threshold and was never upsampled. */
+static int filter_point(crop_ctx *c, const float *const *lg3, const int32_t *cnt, const float *iou3, uint8_t *bin,
+                        const double *pt, const double *pm, int bi, int p, ws_amg_list *l)
 {
     const ws_amg_cfg *cfg = c->cfg;
     size_t plane = (size_t)c->ch * c->cw;
-    const float hi = (float)(0.0 + cfg->stability_score_offset), lo = (float)(0.0 - cfg->stability_score_offset);
     for (int k = 0; k < 3; k++) {
-        const float *lg = lg3 + (size_t)k * plane;
-        int32_t inter = 0, uni = 0;
-        for (size_t i = 0; i < plane; i++) { inter += lg[i] > hi; uni += lg[i] > lo; }
+        const float *lg = lg3[k];
+        int32_t inter = lg ? cnt[2 * k] : 0, uni = lg ? cnt[2 * k + 1] : 0;
         float st = (float)inter / (float)uni, io = iou3[k];
         int rc;
-        if (c->tr && (rc = pre_push(&c->tr->pre, c->ci, bi, p, k, io, st, pt, pm))) return rc;
+        if (c->tr && c->tr->prefilter && (rc = pre_push(&c->tr->pre, c->ci, bi, p, k, io, st, pt, pm))) return rc;
         if (c->tr) c->tr->n_decoded++;
         float ith = io + cfg->score_thresh_offset[k];
-        if (cfg->pred_iou_thresh > 0 && !(ith > (float)cfg->pred_iou_thresh)) continue;
+        if (!iou_passes(cfg, k, io)) continue;
         if (c->tr) c->tr->n_pass_iou++;
         if (cfg->stability_score_thresh > 0 && !(st + cfg->stability_score_bias[k] >= (float)cfg->stability_score_thresh)) continue;
         if (c->tr) c->tr->n_pass_iou_and_stability++;
@@ -404,9 +410,13 @@ static int process_batch(crop_ctx *c, ws_at_tensor emb, const double *pts, int B
     int32_t *ones = malloc((size_t)B * sizeof *ones);
     size_t plane = (size_t)c->ch * c->cw;
     float *logits = malloc((size_t)PP_CHUNK * 3 * plane * sizeof *logits), *iou = malloc((size_t)PP_CHUNK * 3 * sizeof *iou);
+    const int lside = 4 * c->m->grid;   /* the decoder's low-resolution logits are (4g, 4g) */
+    const size_t lplane = (size_t)lside * lside;
+    float *low = malloc((size_t)PP_CHUNK * 3 * lplane * sizeof *low);
+    int32_t *counts = malloc((size_t)PP_CHUNK * 3 * 2 * sizeof *counts);
     uint8_t *bin = malloc(plane);
     int rc = 0;
-    if (!model || !ones || !logits || !iou || !bin) { rc = ws_fail(WS_ENOMEM, "mask generator: out of memory"); goto done; }
+    if (!model || !ones || !logits || !iou || !bin || !low || !counts) { rc = ws_fail(WS_ENOMEM, "mask generator: out of memory"); goto done; }
     for (int i = 0; i < B; i++) {   /* apply_coords in float64 */
         model[2 * i] = pts[2 * i] * ((double)c->rw / c->cw);
         model[2 * i + 1] = pts[2 * i + 1] * ((double)c->rh / c->ch);
@@ -421,24 +431,48 @@ static int process_batch(crop_ctx *c, ws_at_tensor emb, const double *pts, int B
         const int64_t p3[3] = {np, 1, 2}, l2[2] = {np, 1};
         ws_at_tensor pt = ws_g_from_data(&cg, model + 2 * p0, WS_AT_F64, 3, p3);
         ws_at_tensor lb = ws_g_from_data(&cg, ones, WS_AT_I32, 2, l2);
-        ws_at_tensor sparse = NULL, dense = NULL, full = NULL;
+        ws_at_tensor sparse = NULL, dense = NULL;
         ws_sam_dec_out d;
         double t0 = ws_now();
         rc = ws_sam_prompt(c->m, &cg, pt, lb, NULL, NULL, &sparse, &dense);
         if (!rc) rc = ws_sam_decode(c->m, &cg, emb, sparse, dense, 1, &d);
         if (c->tr) c->tr->t_decoder += ws_now() - t0;
-        if (!rc) full = ws_sam_postprocess(c->m, &cg, d.masks, c->rh, c->rw, c->ch, c->cw);
+        double t1 = ws_now();
         if (!rc && cg.err) rc = cg.err;
         if (!rc && (ws_at_read(d.iou, iou, (size_t)np * 3 * sizeof *iou) ||
-                    ws_at_read(full, logits, (size_t)np * 3 * plane * sizeof *logits)))
+                    ws_at_read(d.masks, low, (size_t)np * 3 * lplane * sizeof *low)))
             rc = ws_fail(WS_ETORCH, "mask generator: %s", ws_at_last_error());
         ws_scope_free(&cg);
-        for (int q = 0; q < np && !rc; q++) rc = filter_point(c, logits + (size_t)q * 3 * plane, iou + q * 3, bin,
-                                                              pts + 2 * (p0 + q), model + 2 * (p0 + q), bi, p0 + q, l);
+        /* postprocess_masks, bit for bit, in C on every core (tests/test_sam_up), with the stability
+         * counts fused in; masks that fail the IoU threshold are never upsampled (the official code
+         * upsamples and drops them) unless every mask's scores are traced */
+        int ns = 0, at[PP_CHUNK * 3];
+        for (int q = 0; q < np * 3 && !rc; q++) {
+            int keep = (c->tr && c->tr->prefilter) || iou_passes(c->cfg, q % 3, iou[q]);
+            at[q] = keep ? ns : -1;
+            if (keep && ns != q) memcpy(low + (size_t)ns * lplane, low + (size_t)q * lplane, lplane * sizeof *low);
+            ns += keep;
+        }
+        if (!rc && ns) rc = ws_sam_upsample_logits(c->m, low, ns, lside, lside, c->rh, c->rw, c->ch, c->cw, logits,
+                                                   (float)c->cfg->stability_score_offset, counts, ws_runtime_cpus());
+        double t2 = ws_now();
+        for (int q = 0; q < np && !rc; q++) {
+            const float *lg[3];
+            int32_t cnt[6] = {0};
+            for (int k = 0; k < 3; k++) {
+                int a = at[3 * q + k];
+                lg[k] = a < 0 ? NULL : logits + (size_t)a * plane;
+                if (a >= 0) { cnt[2 * k] = counts[2 * a]; cnt[2 * k + 1] = counts[2 * a + 1]; }
+            }
+            rc = filter_point(c, lg, cnt, iou + q * 3, bin, pts + 2 * (p0 + q), model + 2 * (p0 + q), bi, p0 + q, l);
+        }
+        if (c->tr) { c->tr->t_upsample += t2 - t1; c->tr->t_filter += ws_now() - t2; }
     }
 done:
     free(model);
     free(ones);
+    free(low);
+    free(counts);
     free(logits);
     free(iou);
     free(bin);

@@ -61,12 +61,15 @@ typedef struct ws_amg_prefilter {   /* every decoded mask, crop-major, point-maj
 } ws_amg_prefilter;
 
 typedef struct ws_amg_trace {   /* optional intermediate results for verification */
+    int prefilter;              /* set: score every decoded mask and record it in pre (else masks that
+                                 * fail the IoU threshold are dropped before upsampling) */
     ws_amg_prefilter pre;
     int n_crops;
     int64_t (*crop_boxes)[4];
     int32_t *crop_layer;
     int n_decoded, n_pass_iou, n_pass_iou_and_stability;
     double t_encoder, t_decoder;   /* seconds in encoder / decoder forward passes */
+    double t_upsample, t_filter;   /* seconds upsampling logits to the crop / scoring and filtering them */
     ws_amg_list stage_generate, stage_small_regions, stage_rsw;   /* snapshots (RLE only) */
 } ws_amg_trace;
 
