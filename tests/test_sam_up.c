@@ -2,7 +2,7 @@
  * against postprocess_masks as ATen computes it (ws_sam_postprocess: bilinear to S x S, crop,
  * bilinear to the image size): bit for bit, for the released size (S 1024, 256 x 256 logits) on
  * the shapes the generator meets (whole VOC images, crops, portrait, square, equal sizes), with
- * 1 and 2 threads, and a small model size. */
+ * 1 and 2 threads, and a small model size; for each SIMD level the CPU has (AVX-512, AVX2, C). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,8 @@
 #include "model/sam.h"
 #include "shim/scope.h"
 #include "tap.h"
+
+static void run_all(void);
 
 static void check(int S, int lh, int rh, int rw, int h, int w, int n, int threads)
 {
@@ -52,6 +54,24 @@ static void check(int S, int lh, int rh, int rw, int h, int w, int n, int thread
 
 int main(void)
 {
+    for (int level = 2; level >= 0; level--) {
+#if defined(__x86_64__) && defined(__GNUC__)
+        __builtin_cpu_init();
+        if (level == 2 && !__builtin_cpu_supports("avx512f")) { ok(1, "# SKIP no AVX-512 on this CPU"); continue; }
+        if (level == 1 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) { ok(1, "# SKIP no AVX2"); continue; }
+#else
+        if (level > 0) continue;
+#endif
+        ws_sam_upsample_force_simd(level);
+        diag("SIMD level %d (2 AVX-512, 1 AVX2 + FMA, 0 portable C)", level);
+        run_all();
+    }
+    ws_sam_upsample_force_simd(-1);
+    return done_testing();
+}
+
+static void run_all(void)
+{
     check(1024, 256, 768, 1024, 375, 500, 3, 1);     /* a VOC image, whole */
     check(1024, 256, 768, 1024, 375, 500, 6, 2);
     check(1024, 256, 1024, 853, 244, 208, 3, 2);     /* a layer-1 crop of it */
@@ -61,5 +81,4 @@ int main(void)
     check(1024, 256, 683, 1024, 2000, 3000, 3, 2);
     check(128, 32, 96, 128, 75, 100, 6, 2);          /* a small model */
     check(128, 32, 128, 97, 13, 9, 3, 1);
-    return done_testing();
 }

@@ -724,11 +724,10 @@ static void linear_taps(lin_taps *t, int in, int out, double scale)
     }
 }
 
-/* ATen's two-tap blend a * wa + b * wb as its compiled kernel evaluates it: the first product is
- * fused into the sum (verified bit for bit in tests/test_sam_up). */
-static inline float blend(float a, float wa, float b, float wb) { return fmaf(a, wa, b * wb); }
+/* Every blend below is ATen's two-tap a * wa + b * wb as its compiled kernel evaluates it, the first
+ * product fused into the sum: fmaf(a, wa, b * wb) (verified bit for bit in tests/test_sam_up). */
 
-/* out[x] = blend(src[i0[x]], l0[x], src[i1[x]], l1[x]): the two gathering passes. Compilers do not
+/* out[x] = src[i0[x]] l0[x] + src[i1[x]] l1[x]: the two gathering passes. Compilers do not
  * vectorise these gathers for generic tuning; AVX-512 / AVX2 gathers with the same fused
  * multiply-add (one rounding, as fmaf) when the CPU has them. */
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -785,15 +784,32 @@ __attribute__((target("avx2,fma"))) static void gather_blend_avx2(float *out, co
 }
 #endif
 
+/* The SIMD level of the upsampling kernels: 2 AVX-512, 1 AVX2 + FMA, 0 portable C. All three give
+ * the same bits (fused multiply-add everywhere); tests force each one in turn. */
+static int simd_forced = -1;
+
+void ws_sam_upsample_force_simd(int level) { simd_forced = level; }
+
+static int simd_level(void)
+{
+    if (simd_forced >= 0) return simd_forced;
+#if defined(__x86_64__) && defined(__GNUC__)
+    static int level = -1;
+    if (level < 0) {
+        __builtin_cpu_init();
+        level = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
+    }
+    return level;
+#else
+    return 0;
+#endif
+}
+
 static void gather_blend(float *out, const float *src, int nsrc, const int32_t *i0, const int32_t *i1,
                          const float *l0, const float *l1, int n)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    static int isa = -1;   /* 2 AVX-512, 1 AVX2 + FMA, 0 neither */
-    if (isa < 0) {
-        __builtin_cpu_init();
-        isa = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
-    }
+    const int isa = simd_level();
     if (isa == 2) { gather_blend_avx512(out, src, nsrc, i0, i1, l0, l1, n); return; }
     if (isa == 1) { gather_blend_avx2(out, src, i0, i1, l0, l1, n); return; }
 #endif
@@ -801,8 +817,7 @@ static void gather_blend(float *out, const float *src, int nsrc, const int32_t *
     for (int x = 0; x < n; x++) out[x] = fmaf(src[i0[x]], l0[x], src[i1[x]] * l1[x]);
 }
 
-
-/* out[x] = blend(a[x], w0, b[x], w1) over a row, counting outputs > +thr and > -thr when cnt. */
+/* out[x] = a[x] w0 + b[x] w1 over a row, counting outputs > +thr and > -thr when cnt. */
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("avx512f"))) static void blend_rows_avx512(float *out, const float *a, const float *b, float w0,
                                                                   float w1, int n, float thr, int32_t *cnt)
@@ -823,14 +838,34 @@ __attribute__((target("avx512f"))) static void blend_rows_avx512(float *out, con
     }
     if (cnt) { cnt[0] += ch; cnt[1] += cl; }
 }
+__attribute__((target("avx2,fma,popcnt"))) static void blend_rows_avx2(float *out, const float *a, const float *b,
+                                                                        float w0, float w1, int n, float thr,
+                                                                        int32_t *cnt)
+{
+    const __m256 vw0 = _mm256_set1_ps(w0), vw1 = _mm256_set1_ps(w1), hi = _mm256_set1_ps(thr), lo = _mm256_set1_ps(-thr);
+    int32_t ch = 0, cl = 0;
+    int x = 0;
+    for (; x + 8 <= n; x += 8) {
+        __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(a + x), vw0, _mm256_mul_ps(_mm256_loadu_ps(b + x), vw1));
+        _mm256_storeu_ps(out + x, v);
+        ch += __builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, hi, _CMP_GT_OQ)));
+        cl += __builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, lo, _CMP_GT_OQ)));
+    }
+    for (; x < n; x++) {
+        out[x] = fmaf(a[x], w0, b[x] * w1);
+        ch += out[x] > thr;
+        cl += out[x] > -thr;
+    }
+    if (cnt) { cnt[0] += ch; cnt[1] += cl; }
+}
 #endif
 
 static void blend_rows(float *out, const float *a, const float *b, float w0, float w1, int n, float thr, int32_t *cnt)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    static int avx512 = -1;
-    if (avx512 < 0) { __builtin_cpu_init(); avx512 = __builtin_cpu_supports("avx512f") != 0; }
-    if (avx512) { blend_rows_avx512(out, a, b, w0, w1, n, thr, cnt); return; }
+    const int isa = simd_level();
+    if (isa == 2) { blend_rows_avx512(out, a, b, w0, w1, n, thr, cnt); return; }
+    if (isa == 1) { blend_rows_avx2(out, a, b, w0, w1, n, thr, cnt); return; }
 #endif
     for (int x = 0; x < n; x++) out[x] = fmaf(a[x], w0, b[x] * w1);
     if (cnt)
@@ -861,7 +896,6 @@ static inline int row_slot(int *key, int k, int keep)
  * y); each of those comes from one intermediate row r, a blend of pass-1 rows ay[r].i0/i1
  * (non-decreasing in r). Two-slot caches keep every row computed once, only rows the output reads
  * computed, and the working set in cache. The arithmetic is ATen's, value for value. */
-__attribute__((optimize("O3"), target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 static void upsample_map(const up_job *j, const float *L, float *O, float *T2, float *I, float *X2, int32_t *cnt)
 {
     int tkey[2] = {-1, -1}, xkey[2] = {-1, -1};
@@ -884,11 +918,8 @@ static void upsample_map(const up_job *j, const float *L, float *O, float *T2, f
                     }
                     tr[f] = T2 + (size_t)ts * j->rw;
                 }
-                const float w0 = j->ay.l0[r], w1 = j->ay.l1[r];
-                const float *restrict t0 = tr[0], *restrict t1 = tr[1];
-                float *restrict Ir = I;
-                for (int x = 0; x < j->rw; x++) Ir[x] = blend(t0[x], w0, t1[x], w1);
-                gather_blend(X2 + (size_t)xs * j->w, Ir, j->rw, j->bx.i0, j->bx.i1, j->bx.l0, j->bx.l1, j->w);
+                blend_rows(I, tr[0], tr[1], j->ay.l0[r], j->ay.l1[r], j->rw, 0, NULL);
+                gather_blend(X2 + (size_t)xs * j->w, I, j->rw, j->bx.i0, j->bx.i1, j->bx.l0, j->bx.l1, j->w);
             }
             xr[e] = X2 + (size_t)xs * j->w;
         }

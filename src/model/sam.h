@@ -116,5 +116,8 @@ ws_at_tensor ws_sam_postprocess(const ws_sam *m, ws_scope *g, ws_at_tensor low, 
  * > -thr (the stability score's intersection and union). Returns 0 or WS_ENOMEM. */
 int ws_sam_upsample_logits(const ws_sam *m, const float *low, int n_maps, int lh, int lw, int rh, int rw, int h,
                            int w, float *out, float thr, int32_t *counts, int threads);
+/* Tests: force the upsampling kernels' SIMD level (2 AVX-512, 1 AVX2 + FMA, 0 portable C; -1 = by
+ * CPU, the default). The caller must not force a level the CPU lacks. */
+void ws_sam_upsample_force_simd(int level);
 
 #endif
