@@ -120,14 +120,22 @@ void ws_amg_point_grid(int n, double *xy)
 static void mask_box(const uint8_t *m, int h, int w, int stride, int64_t box[4])
 {
     int x0 = w, y0 = h, x1 = -1, y1 = -1;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            if (m[(size_t)y * stride + x]) {
-                if (x < x0) x0 = x;
-                if (x > x1) x1 = x;
-                if (y < y0) y0 = y;
-                y1 = y;
-            }
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = m + (size_t)y * stride;
+        int a = 0;
+        for (uint64_t word; a + 8 <= w; a += 8) {   /* first set pixel, 8 at a time */
+            memcpy(&word, row + a, 8);
+            if (word) break;
+        }
+        while (a < w && !row[a]) a++;
+        if (a == w) continue;
+        int b = w - 1;
+        while (!row[b]) b--;
+        if (a < x0) x0 = a;
+        if (b > x1) x1 = b;
+        if (y < y0) y0 = y;
+        y1 = y;
+    }
     if (x1 < 0) { box[0] = box[1] = box[2] = box[3] = 0; return; }
     box[0] = x0; box[1] = y0; box[2] = x1; box[3] = y1;
 }
@@ -345,6 +353,25 @@ typedef struct {
 
 #define PP_CHUNK 16   /* points whose full-resolution logits are held at once */
 
+/* bin = logits > 0; returns the number of borderline pixels, |logit| <= 1e-4 max(1, max|logit|)
+ * (where another float32 evaluation order could flip the pixel; the golden comparison allows
+ * those). Branch-free loops the compiler vectorises. */
+__attribute__((optimize("O3"))) static int64_t binarize(const float *lg, size_t n, uint8_t *bin)
+{
+    float amax = 1.0f;
+    for (size_t i = 0; i < n; i++) {
+        float a = fabsf(lg[i]);
+        amax = a > amax ? a : amax;
+    }
+    const float tol = 1e-4f * amax;
+    int64_t border = 0;
+    for (size_t i = 0; i < n; i++) {
+        bin[i] = lg[i] > 0.0f;
+        border += fabsf(lg[i]) <= tol;
+    }
+    return border;
+}
+
 /* The predicted-IoU filter of mask slot k (level k). */
 static int iou_passes(const ws_amg_cfg *cfg, int k, float io)
 {
@@ -372,12 +399,7 @@ static int filter_point(crop_ctx *c, const float *const *lg3, const int32_t *cnt
         if (cfg->stability_score_thresh > 0 && !(st + cfg->stability_score_bias[k] >= (float)cfg->stability_score_thresh)) continue;
         if (c->tr) c->tr->n_pass_iou_and_stability++;
         ws_amg_rec r = {0};
-        float amax = 1.0f;
-        for (size_t i = 0; i < plane; i++) if (fabsf(lg[i]) > amax) amax = fabsf(lg[i]);
-        for (size_t i = 0; i < plane; i++) {
-            bin[i] = lg[i] > 0.0f;
-            r.borderline += fabsf(lg[i]) <= 1e-4f * amax;
-        }
+        r.borderline = binarize(lg, plane, bin);
         mask_box(bin, c->ch, c->cw, c->cw, r.box);
         /* drop boxes near a crop edge that is not an image edge (atol 20) */
         int near = 0;
