@@ -431,10 +431,10 @@ static int process_batch(crop_ctx *c, ws_at_tensor emb, const double *pts, int B
     double *model = malloc((size_t)B * 2 * sizeof *model);
     int32_t *ones = malloc((size_t)B * sizeof *ones);
     size_t plane = (size_t)c->ch * c->cw;
-    float *logits = malloc((size_t)PP_CHUNK * 3 * plane * sizeof *logits), *iou = malloc((size_t)PP_CHUNK * 3 * sizeof *iou);
+    float *logits = malloc((size_t)PP_CHUNK * 3 * plane * sizeof *logits), *iou = malloc((size_t)B * 3 * sizeof *iou);
     const int lside = 4 * c->m->grid;   /* the decoder's low-resolution logits are (4g, 4g) */
     const size_t lplane = (size_t)lside * lside;
-    float *low = malloc((size_t)PP_CHUNK * 3 * lplane * sizeof *low);
+    float *low = malloc((size_t)B * 3 * lplane * sizeof *low);   /* the whole batch's low-res logits */
     int32_t *counts = malloc((size_t)PP_CHUNK * 3 * 2 * sizeof *counts);
     uint8_t *bin = malloc(plane);
     int rc = 0;
@@ -444,8 +444,10 @@ static int process_batch(crop_ctx *c, ws_at_tensor emb, const double *pts, int B
         model[2 * i + 1] = pts[2 * i + 1] * ((double)c->rh / c->ch);
         ones[i] = 1;
     }
-    /* the decoder and the full-resolution logits run PP_CHUNK points at a time: prompts are
-     * independent, so this bounds memory without changing any result */
+    /* 1. the decoder over the whole batch, PP_CHUNK points at a time (prompts are independent, so
+     * this bounds the decoder's memory without changing any result); the low-res logits are kept.
+     * Decoding everything first lets the upsampling below run while OpenBLAS's worker threads,
+     * which spin for a while after each product, have gone to sleep. */
     for (int p0 = 0; p0 < B && !rc; p0 += PP_CHUNK) {
         int np = B - p0 < PP_CHUNK ? B - p0 : PP_CHUNK;
         ws_scope cg;
@@ -461,22 +463,29 @@ static int process_batch(crop_ctx *c, ws_at_tensor emb, const double *pts, int B
         if (c->tr) c->tr->t_decoder += ws_now() - t0;
         double t1 = ws_now();
         if (!rc && cg.err) rc = cg.err;
-        if (!rc && (ws_at_read(d.iou, iou, (size_t)np * 3 * sizeof *iou) ||
-                    ws_at_read(d.masks, low, (size_t)np * 3 * lplane * sizeof *low)))
+        if (!rc && (ws_at_read(d.iou, iou + (size_t)p0 * 3, (size_t)np * 3 * sizeof *iou) ||
+                    ws_at_read(d.masks, low + (size_t)p0 * 3 * lplane, (size_t)np * 3 * lplane * sizeof *low)))
             rc = ws_fail(WS_ETORCH, "mask generator: %s", ws_at_last_error());
         ws_scope_free(&cg);
-        /* postprocess_masks, bit for bit, in C on every core (tests/test_sam_up), with the stability
-         * counts fused in; masks that fail the IoU threshold are never upsampled (the official code
-         * upsamples and drops them) unless every mask's scores are traced */
+        if (c->tr) c->tr->t_upsample += ws_now() - t1;
+    }
+    /* 2. postprocess_masks, bit for bit, in C on every core (tests/test_sam_up), with the stability
+     * counts fused in, PP_CHUNK points at a time; masks that fail the IoU threshold are never
+     * upsampled (the official code upsamples and drops them) unless every mask's scores are traced */
+    for (int p0 = 0; p0 < B && !rc; p0 += PP_CHUNK) {
+        int np = B - p0 < PP_CHUNK ? B - p0 : PP_CHUNK;
+        float *lo = low + (size_t)p0 * 3 * lplane;
+        const float *io = iou + (size_t)p0 * 3;
+        double t1 = ws_now();
         int ns = 0, at[PP_CHUNK * 3];
-        for (int q = 0; q < np * 3 && !rc; q++) {
-            int keep = (c->tr && c->tr->prefilter) || iou_passes(c->cfg, q % 3, iou[q]);
+        for (int q = 0; q < np * 3; q++) {
+            int keep = (c->tr && c->tr->prefilter) || iou_passes(c->cfg, q % 3, io[q]);
             at[q] = keep ? ns : -1;
-            if (keep && ns != q) memcpy(low + (size_t)ns * lplane, low + (size_t)q * lplane, lplane * sizeof *low);
+            if (keep && ns != q) memcpy(lo + (size_t)ns * lplane, lo + (size_t)q * lplane, lplane * sizeof *lo);
             ns += keep;
         }
-        if (!rc && ns) rc = ws_sam_upsample_logits(c->m, low, ns, lside, lside, c->rh, c->rw, c->ch, c->cw, logits,
-                                                   (float)c->cfg->stability_score_offset, counts, ws_runtime_cpus());
+        if (ns) rc = ws_sam_upsample_logits(c->m, lo, ns, lside, lside, c->rh, c->rw, c->ch, c->cw, logits,
+                                            (float)c->cfg->stability_score_offset, counts, ws_runtime_cpus());
         double t2 = ws_now();
         for (int q = 0; q < np && !rc; q++) {
             const float *lg[3];
@@ -486,7 +495,7 @@ static int process_batch(crop_ctx *c, ws_at_tensor emb, const double *pts, int B
                 lg[k] = a < 0 ? NULL : logits + (size_t)a * plane;
                 if (a >= 0) { cnt[2 * k] = counts[2 * a]; cnt[2 * k + 1] = counts[2 * a + 1]; }
             }
-            rc = filter_point(c, lg, cnt, iou + q * 3, bin, pts + 2 * (p0 + q), model + 2 * (p0 + q), bi, p0 + q, l);
+            rc = filter_point(c, lg, cnt, io + q * 3, bin, pts + 2 * (p0 + q), model + 2 * (p0 + q), bi, p0 + q, l);
         }
         if (c->tr) { c->tr->t_upsample += t2 - t1; c->tr->t_filter += ws_now() - t2; }
     }
