@@ -26,7 +26,7 @@ static const ws_cfg_key keys[] = {
     {"output.store", WS_CFG_STR, OFF(store), "mask store (HDF5); empty = experiments/masks/<split>.h5"},
     {"runtime.threads", WS_CFG_INT, OFF(threads), "libtorch intra-op threads (OpenBLAS threads the GEMMs)"},
     {"amg.points_per_side", WS_CFG_INT, OFF(amg.points_per_side), "point grid of the full image"},
-    {"amg.points_per_batch", WS_CFG_INT, OFF(amg.points_per_batch), "prompts per decoder call (memory only)"},
+    {"amg.points_per_batch", WS_CFG_INT, OFF(amg.points_per_batch), "points decoded before their masks are upsampled (memory only: 256 keep ~200 MB of low-res logits at ViT sizes)"},
     {"amg.pred_iou_thresh", WS_CFG_FLOAT, OFF(amg.pred_iou_thresh), "keep iou + score_thresh_offset[level] > this"},
     {"amg.stability_score_thresh", WS_CFG_FLOAT, OFF(amg.stability_score_thresh), "keep stability + bias[level] >= this"},
     {"amg.stability_score_offset", WS_CFG_FLOAT, OFF(amg.stability_score_offset), "logit offset of the stability score"},
