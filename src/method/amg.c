@@ -380,7 +380,8 @@ static int iou_passes(const ws_amg_cfg *cfg, int k, float io)
 
 /* The three masks of one point: scores, filters, box, crop-edge test; the survivors are appended
  * to l. lg[k] is mask k's logits (ch, cw) and cnt[2k], cnt[2k+1] its counts of logits above +offset
- * and -offset; lg[k] is NULL for a mask that fails the IoU threshold and was never upsampled. */
+ * and -offset; lg[k] is NULL (and its counts 0) for a mask that fails the IoU threshold and was never
+ * upsampled. */
 static int filter_point(crop_ctx *c, const float *const *lg3, const int32_t *cnt, const float *iou3, uint8_t *bin,
                         const double *pt, const double *pm, int bi, int p, ws_amg_list *l)
 {
@@ -388,8 +389,7 @@ static int filter_point(crop_ctx *c, const float *const *lg3, const int32_t *cnt
     size_t plane = (size_t)c->ch * c->cw;
     for (int k = 0; k < 3; k++) {
         const float *lg = lg3[k];
-        int32_t inter = lg ? cnt[2 * k] : 0, uni = lg ? cnt[2 * k + 1] : 0;
-        float st = (float)inter / (float)uni, io = iou3[k];
+        float st = (float)cnt[2 * k] / (float)cnt[2 * k + 1], io = iou3[k];
         int rc;
         if (c->tr && c->tr->prefilter && (rc = pre_push(&c->tr->pre, c->ci, bi, p, k, io, st, pt, pm))) return rc;
         if (c->tr) c->tr->n_decoded++;

@@ -69,7 +69,7 @@ typedef struct ws_amg_trace {   /* optional intermediate results for verificatio
     int32_t *crop_layer;
     int n_decoded, n_pass_iou, n_pass_iou_and_stability;
     double t_encoder, t_decoder;   /* seconds in encoder / decoder forward passes */
-    double t_upsample, t_filter;   /* seconds upsampling logits to the crop / scoring and filtering them */
+    double t_upsample, t_filter;   /* seconds reading and upsampling logits to the crop / filtering them */
     ws_amg_list stage_generate, stage_small_regions, stage_rsw;   /* snapshots (RLE only) */
 } ws_amg_trace;
 

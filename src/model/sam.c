@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "core/status.h"
-#include <stdint.h>
 #include "data/resize.h"
 #include "model/weights.h"
 
@@ -725,21 +724,37 @@ static void linear_taps(lin_taps *t, int in, int out, double scale)
 }
 
 /* Every blend below is ATen's two-tap a * wa + b * wb as its compiled kernel evaluates it, the first
- * product fused into the sum: fmaf(a, wa, b * wb) (verified bit for bit in tests/test_sam_up). */
+ * product fused into the sum: fmaf(a, wa, b * wb) (verified bit for bit in tests/test_sam_up). The
+ * kernels come in three SIMD levels, 2 AVX-512, 1 AVX2 + FMA, 0 portable C, which give the same bits;
+ * the SIMD ones finish their rows with the portable one. */
 
-/* out[x] = src[i0[x]] l0[x] + src[i1[x]] l1[x]: the two gathering passes. Compilers do not
- * vectorise these gathers for generic tuning; AVX-512 / AVX2 gathers with the same fused
- * multiply-add (one rounding, as fmaf) when the CPU has them. */
+/* out[x] = src[i0[x]] l0[x] + src[i1[x]] l1[x]: the two gathering passes. */
+static void gather_blend_c(float *out, const float *src, const int32_t *i0, const int32_t *i1, const float *l0,
+                           const float *l1, int n)
+{
+    for (int x = 0; x < n; x++) out[x] = fmaf(src[i0[x]], l0[x], src[i1[x]] * l1[x]);
+}
+
+/* out[x] = a[x] w0 + b[x] w1 over a row; with cnt, adds the outputs > +thr and > -thr to cnt[0..1]. */
+static void blend_rows_c(float *out, const float *a, const float *b, float w0, float w1, int n, float thr,
+                         int32_t *cnt)
+{
+    for (int x = 0; x < n; x++) out[x] = fmaf(a[x], w0, b[x] * w1);
+    if (cnt)
+        for (int x = 0; x < n; x++) { cnt[0] += out[x] > thr; cnt[1] += out[x] > -thr; }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+/* Compilers do not vectorise the gathers for generic tuning. Indices are non-decreasing, so 16
+ * outputs read a window of src that usually fits one or two registers, where a permute replaces
+ * the (slow) gather. */
 __attribute__((target("avx512f"))) static void gather_blend_avx512(float *out, const float *src, int nsrc,
                                                                     const int32_t *i0, const int32_t *i1,
                                                                     const float *l0, const float *l1, int n)
 {
     int x = 0;
     for (; x + 16 <= n; x += 16) {
-        /* indices are non-decreasing: 16 outputs read a window of src that usually fits one or two
-         * registers, where a permute replaces the (slow) gather */
         const int base = i0[x], span = i1[x + 15] - base;
         const __m512i k0 = _mm512_loadu_si512(i0 + x), k1 = _mm512_loadu_si512(i1 + x);
         __m512 a, b;
@@ -768,8 +783,9 @@ __attribute__((target("avx512f"))) static void gather_blend_avx512(float *out, c
         }
         _mm512_storeu_ps(out + x, _mm512_fmadd_ps(a, _mm512_loadu_ps(l0 + x), _mm512_mul_ps(b, _mm512_loadu_ps(l1 + x))));
     }
-    for (; x < n; x++) out[x] = fmaf(src[i0[x]], l0[x], src[i1[x]] * l1[x]);
+    gather_blend_c(out + x, src, i0 + x, i1 + x, l0 + x, l1 + x, n - x);
 }
+
 __attribute__((target("avx2,fma"))) static void gather_blend_avx2(float *out, const float *src, const int32_t *i0,
                                                                    const int32_t *i1, const float *l0, const float *l1,
                                                                    int n)
@@ -780,45 +796,9 @@ __attribute__((target("avx2,fma"))) static void gather_blend_avx2(float *out, co
         __m256 b = _mm256_i32gather_ps(src, _mm256_loadu_si256((const __m256i *)(i1 + x)), 4);
         _mm256_storeu_ps(out + x, _mm256_fmadd_ps(a, _mm256_loadu_ps(l0 + x), _mm256_mul_ps(b, _mm256_loadu_ps(l1 + x))));
     }
-    for (; x < n; x++) out[x] = fmaf(src[i0[x]], l0[x], src[i1[x]] * l1[x]);
-}
-#endif
-
-/* The SIMD level of the upsampling kernels: 2 AVX-512, 1 AVX2 + FMA, 0 portable C. All three give
- * the same bits (fused multiply-add everywhere); tests force each one in turn. */
-static int simd_forced = -1;
-
-void ws_sam_upsample_force_simd(int level) { simd_forced = level; }
-
-static int simd_level(void)
-{
-    if (simd_forced >= 0) return simd_forced;
-#if defined(__x86_64__) && defined(__GNUC__)
-    static int level = -1;
-    if (level < 0) {
-        __builtin_cpu_init();
-        level = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
-    }
-    return level;
-#else
-    return 0;
-#endif
+    gather_blend_c(out + x, src, i0 + x, i1 + x, l0 + x, l1 + x, n - x);
 }
 
-static void gather_blend(float *out, const float *src, int nsrc, const int32_t *i0, const int32_t *i1,
-                         const float *l0, const float *l1, int n)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-    const int isa = simd_level();
-    if (isa == 2) { gather_blend_avx512(out, src, nsrc, i0, i1, l0, l1, n); return; }
-    if (isa == 1) { gather_blend_avx2(out, src, i0, i1, l0, l1, n); return; }
-#endif
-    (void)nsrc;
-    for (int x = 0; x < n; x++) out[x] = fmaf(src[i0[x]], l0[x], src[i1[x]] * l1[x]);
-}
-
-/* out[x] = a[x] w0 + b[x] w1 over a row, counting outputs > +thr and > -thr when cnt. */
-#if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("avx512f"))) static void blend_rows_avx512(float *out, const float *a, const float *b, float w0,
                                                                   float w1, int n, float thr, int32_t *cnt)
 {
@@ -831,13 +811,10 @@ __attribute__((target("avx512f"))) static void blend_rows_avx512(float *out, con
         ch += __builtin_popcount(_mm512_cmp_ps_mask(v, hi, _CMP_GT_OQ));
         cl += __builtin_popcount(_mm512_cmp_ps_mask(v, lo, _CMP_GT_OQ));
     }
-    for (; x < n; x++) {
-        out[x] = fmaf(a[x], w0, b[x] * w1);
-        ch += out[x] > thr;
-        cl += out[x] > -thr;
-    }
     if (cnt) { cnt[0] += ch; cnt[1] += cl; }
+    blend_rows_c(out + x, a + x, b + x, w0, w1, n - x, thr, cnt);
 }
+
 __attribute__((target("avx2,fma,popcnt"))) static void blend_rows_avx2(float *out, const float *a, const float *b,
                                                                         float w0, float w1, int n, float thr,
                                                                         int32_t *cnt)
@@ -851,33 +828,56 @@ __attribute__((target("avx2,fma,popcnt"))) static void blend_rows_avx2(float *ou
         ch += __builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, hi, _CMP_GT_OQ)));
         cl += __builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, lo, _CMP_GT_OQ)));
     }
-    for (; x < n; x++) {
-        out[x] = fmaf(a[x], w0, b[x] * w1);
-        ch += out[x] > thr;
-        cl += out[x] > -thr;
-    }
     if (cnt) { cnt[0] += ch; cnt[1] += cl; }
+    blend_rows_c(out + x, a + x, b + x, w0, w1, n - x, thr, cnt);
 }
 #endif
 
-static void blend_rows(float *out, const float *a, const float *b, float w0, float w1, int n, float thr, int32_t *cnt)
+static int simd_forced = -1;
+
+void ws_sam_upsample_force_simd(int level) { simd_forced = level; }
+
+/* The SIMD level to use: forced by a test, else what the CPU has. */
+static int simd_level(void)
+{
+    if (simd_forced >= 0) return simd_forced;
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
+#else
+    return 0;
+#endif
+}
+
+static void gather_blend(int isa, float *out, const float *src, int nsrc, const int32_t *i0, const int32_t *i1,
+                         const float *l0, const float *l1, int n)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    const int isa = simd_level();
+    if (isa == 2) { gather_blend_avx512(out, src, nsrc, i0, i1, l0, l1, n); return; }
+    if (isa == 1) { gather_blend_avx2(out, src, i0, i1, l0, l1, n); return; }
+#endif
+    (void)isa; (void)nsrc;
+    gather_blend_c(out, src, i0, i1, l0, l1, n);
+}
+
+static void blend_rows(int isa, float *out, const float *a, const float *b, float w0, float w1, int n, float thr,
+                       int32_t *cnt)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
     if (isa == 2) { blend_rows_avx512(out, a, b, w0, w1, n, thr, cnt); return; }
     if (isa == 1) { blend_rows_avx2(out, a, b, w0, w1, n, thr, cnt); return; }
 #endif
-    for (int x = 0; x < n; x++) out[x] = fmaf(a[x], w0, b[x] * w1);
-    if (cnt)
-        for (int x = 0; x < n; x++) { cnt[0] += out[x] > thr; cnt[1] += out[x] > -thr; }
+    (void)isa;
+    blend_rows_c(out, a, b, w0, w1, n, thr, cnt);
 }
 
 typedef struct {
     const float *low; float *out;
     int lh, lw, rh, rw, h, w, m0, m1;
     lin_taps ay, ax, by, bx;   /* pass 1 (low -> rh, rw), pass 2 (rh, rw -> h, w) */
-    float thr;                          /* counts of logits > +thr and > -thr, when counts != NULL */
+    float thr;                 /* counts of logits > +thr and > -thr, when counts != NULL */
     int32_t *counts;
+    int isa;                   /* SIMD level of the kernels */
     int rc;
 } up_job;
 
@@ -913,17 +913,17 @@ static void upsample_map(const up_job *j, const float *L, float *O, float *T2, f
                     int ts = row_slot(tkey, k, f ? j->ay.i0[r] : -1);
                     if (ts < 0) {
                         ts = -1 - ts;
-                        gather_blend(T2 + (size_t)ts * j->rw, L + (size_t)k * j->lw, j->lw, j->ax.i0, j->ax.i1,
-                                     j->ax.l0, j->ax.l1, j->rw);
+                        gather_blend(j->isa, T2 + (size_t)ts * j->rw, L + (size_t)k * j->lw, j->lw, j->ax.i0,
+                                     j->ax.i1, j->ax.l0, j->ax.l1, j->rw);
                     }
                     tr[f] = T2 + (size_t)ts * j->rw;
                 }
-                blend_rows(I, tr[0], tr[1], j->ay.l0[r], j->ay.l1[r], j->rw, 0, NULL);
-                gather_blend(X2 + (size_t)xs * j->w, I, j->rw, j->bx.i0, j->bx.i1, j->bx.l0, j->bx.l1, j->w);
+                blend_rows(j->isa, I, tr[0], tr[1], j->ay.l0[r], j->ay.l1[r], j->rw, 0, NULL);
+                gather_blend(j->isa, X2 + (size_t)xs * j->w, I, j->rw, j->bx.i0, j->bx.i1, j->bx.l0, j->bx.l1, j->w);
             }
             xr[e] = X2 + (size_t)xs * j->w;
         }
-        blend_rows(O + (size_t)y * j->w, xr[0], xr[1], j->by.l0[y], j->by.l1[y], j->w, j->thr, cnt ? hl : NULL);
+        blend_rows(j->isa, O + (size_t)y * j->w, xr[0], xr[1], j->by.l0[y], j->by.l1[y], j->w, j->thr, cnt ? hl : NULL);
     }
     if (cnt) { cnt[0] = hl[0]; cnt[1] = hl[1]; }
 }
@@ -966,10 +966,11 @@ int ws_sam_upsample_logits(const ws_sam *m, const float *low, int n_maps, int lh
     up_job jobs[16];
     pthread_t th[16];
     int started[16] = {0};
+    const int isa = simd_level();
     for (int k = 0; k < threads; k++) {
         jobs[k] = (up_job){.low = low, .out = out, .lh = lh, .lw = lw, .rh = rh, .rw = rw, .h = h, .w = w,
                            .m0 = (int)((int64_t)n_maps * k / threads), .m1 = (int)((int64_t)n_maps * (k + 1) / threads),
-                           .ay = t[0], .ax = t[1], .by = t[2], .bx = t[3], .thr = thr, .counts = counts};
+                           .ay = t[0], .ax = t[1], .by = t[2], .bx = t[3], .thr = thr, .counts = counts, .isa = isa};
         if (k > 0) started[k] = !pthread_create(&th[k], NULL, upsample_run, &jobs[k]);
     }
     upsample_run(&jobs[0]);
