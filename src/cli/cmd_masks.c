@@ -1,66 +1,16 @@
-/* cmd_masks.c - `wsseed masks`: SAM masks (FMA-WSSS's level-aware generator) for a dataset split
- * into a resumable HDF5 mask store.
- */
-#define _POSIX_C_SOURCE 200809L
-#include <stddef.h>
+/* cmd_masks.c - `wsseed masks`: argv -> ws_masks_settings -> ws_stage_masks (stage/masks.c);
+ * `wsseed masks export` is cmd_masks_export.c. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
-#include "core/log.h"
-#include "core/status.h"
-#include "data/image.h"
-#include "io/config.h"
-#include "io/store.h"
-#include "method/amg.h"
+#include "cli/common.h"
+#include "stage/masks.h"
 
-#define OFF(f) offsetof(masks_settings, f)
-static const ws_cfg_key keys[] = {
-    {"model.sam", WS_CFG_STR, OFF(sam), "SAM checkpoint (sam_vit_{b,l,h}_*.pth as released)"},
-    {"model.decoder_heads", WS_CFG_INT, OFF(decoder_heads), "mask-decoder heads; 0 = 8 for released models"},
-    {"data.root", WS_CFG_STR, OFF(root), "VOC-layout root: JPEGImages/, ImageSets/Segmentation/<split>.txt"},
-    {"data.split", WS_CFG_STR, OFF(split), "split name (train_aug, val, ...)"},
-    {"data.list", WS_CFG_STR, OFF(list), "instead of a VOC root: a text file of image paths, one per line"},
-    {"output.store", WS_CFG_STR, OFF(store), "mask store (HDF5); empty = experiments/masks/<split>.h5"},
-    {"runtime.threads", WS_CFG_INT, OFF(threads), "libtorch intra-op threads (OpenBLAS threads the GEMMs)"},
-    {"amg.points_per_side", WS_CFG_INT, OFF(amg.points_per_side), "point grid of the full image"},
-    {"amg.points_per_batch", WS_CFG_INT, OFF(amg.points_per_batch), "points decoded before their masks are upsampled (memory only: 256 keep ~200 MB of low-res logits at ViT sizes)"},
-    {"amg.pred_iou_thresh", WS_CFG_FLOAT, OFF(amg.pred_iou_thresh), "keep iou + score_thresh_offset[level] > this"},
-    {"amg.stability_score_thresh", WS_CFG_FLOAT, OFF(amg.stability_score_thresh), "keep stability + bias[level] >= this"},
-    {"amg.stability_score_offset", WS_CFG_FLOAT, OFF(amg.stability_score_offset), "logit offset of the stability score"},
-    {"amg.box_nms_thresh", WS_CFG_FLOAT, OFF(amg.box_nms_thresh), "within-crop box NMS IoU"},
-    {"amg.crop_n_layers", WS_CFG_INT, OFF(amg.crop_n_layers), "crop layers (1 = full image + 2x2 crops)"},
-    {"amg.crop_nms_thresh", WS_CFG_FLOAT, OFF(amg.crop_nms_thresh), "cross-crop box NMS IoU"},
-    {"amg.crop_overlap_ratio", WS_CFG_FLOAT, OFF(amg.crop_overlap_ratio), "crop overlap / short side"},
-    {"amg.crop_n_points_downscale_factor", WS_CFG_INT, OFF(amg.crop_n_points_downscale_factor), "grid divisor per crop layer"},
-    {"amg.min_mask_region_area", WS_CFG_INT, OFF(amg.min_mask_region_area), "small holes/islands removed (0 = off)"},
-    {"amg.score_thresh_offset", WS_CFG_FLOAT3, OFF(amg.score_thresh_offset), "per level 0/1/2, added before the IoU filter"},
-    {"amg.score_nms_offset", WS_CFG_FLOAT3, OFF(amg.score_nms_offset), "per level, added to the within-crop NMS score"},
-    {"amg.stability_score_bias", WS_CFG_FLOAT3, OFF(amg.stability_score_bias), "per level, added before the stability filter"},
-    {"amg.rock_sand_water_thresh", WS_CFG_FLOAT, OFF(amg.rock_sand_water_thresh), "cross-level recall filter (0 = off)"},
-};
-#define NKEYS (sizeof keys / sizeof keys[0])
-
-const ws_cfg_key *ws_masks_keys(size_t *n)
+static void usage(FILE *f, const ws_masks_settings *s)
 {
-    *n = NKEYS;
-    return keys;
-}
-
-void ws_masks_defaults(masks_settings *s)
-{
-    memset(s, 0, sizeof *s);
-    strcpy(s->sam, "checkpoints/sam_vit_h_4b8939.pth");
-    strcpy(s->root, "data/VOC2012");
-    strcpy(s->split, "train_aug");
-    s->threads = 1;
-    ws_amg_cfg_fma_voc(&s->amg);
-}
-
-static void usage(FILE *f, const masks_settings *s)
-{
+    size_t nk;
+    const ws_cfg_key *keys = ws_masks_keys(&nk);
     fputs("Usage: wsseed masks [CONFIG.yaml] [--set key=value]... [--shard i/n] [--max-images N]\n"
           "       wsseed masks export STORE.h5 [--png DIR] [--coco FILE.json]   (see export --help)\n"
           "\n"
@@ -70,175 +20,31 @@ static void usage(FILE *f, const masks_settings *s)
           "processes or machines can share a split (same output.store on a shared folder); the store\n"
           "is assembled when the last image is done. --max-images N stops after N new images.\n"
           "\nKeys (YAML sections, current value, meaning):\n", f);
-    ws_cfg_print_help(keys, NKEYS, s, f);
-}
-
-/* Image ids and paths of the split. */
-static int list_images(const masks_settings *s, char ***ids, char ***paths, int *n)
-{
-    char lp[2 * WS_CFG_STR_MAX], *line = NULL, dir[WS_CFG_STR_MAX] = ".";
-    size_t cap = 0;
-    int voc = !s->list[0], cnt = 0, max = 0;
-    if (voc) {
-        if (snprintf(lp, sizeof lp, "%s/ImageSets/Segmentation/%s.txt", s->root, s->split) >= (int)sizeof lp)
-            return ws_fail(WS_EINVAL, "data.root is too long");
-    } else {
-        snprintf(lp, sizeof lp, "%s", s->list);
-        const char *slash = strrchr(s->list, '/');
-        if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - s->list), s->list);
-    }
-    FILE *f = fopen(lp, "r");
-    if (!f) return ws_fail(WS_EIO, "cannot open the image list %s (check data.root / data.split / data.list)", lp);
-    *ids = NULL;
-    *paths = NULL;
-    while (getline(&line, &cap, f) >= 0) {
-        size_t l = strcspn(line, "\r\n");
-        line[l] = '\0';
-        char *t = line;
-        while (*t == ' ') t++;
-        if (!*t || *t == '#') continue;
-        if (cnt == max) {
-            max = max ? 2 * max : 256;
-            char **a = realloc(*ids, (size_t)max * sizeof *a), **b = realloc(*paths, (size_t)max * sizeof *b);
-            if (a) *ids = a;
-            if (b) *paths = b;
-            if (!a || !b) { free(line); fclose(f); return ws_fail(WS_ENOMEM, "out of memory"); }
-        }
-        char path[3 * WS_CFG_STR_MAX];
-        if (voc) {
-            snprintf(path, sizeof path, "%s/JPEGImages/%s.jpg", s->root, strtok(t, " "));
-            (*ids)[cnt] = strdup(t);
-        } else {
-            if (t[0] == '/') snprintf(path, sizeof path, "%s", t);
-            else snprintf(path, sizeof path, "%s/%s", dir, t);
-            const char *base = strrchr(t, '/');
-            base = base ? base + 1 : t;
-            const char *dot = strrchr(base, '.');
-            (*ids)[cnt] = strndup(base, dot ? (size_t)(dot - base) : strlen(base));
-        }
-        (*paths)[cnt++] = strdup(path);
-    }
-    free(line);
-    fclose(f);
-    *n = cnt;
-    return cnt ? 0 : ws_fail(WS_EINVAL, "the image list %s is empty", lp);
-}
-
-static int to_mask_set(const ws_amg_list *l, int H, int W, ws_mask_set *m)
-{
-    m->H = H;
-    m->W = W;
-    m->n = l->n;
-    m->r = calloc((size_t)(l->n ? l->n : 1), sizeof *m->r);
-    if (!m->r) return ws_fail(WS_ENOMEM, "out of memory");
-    for (int i = 0; i < l->n; i++) {
-        const ws_amg_rec *a = &l->r[i];
-        ws_mask_rec *r = &m->r[i];
-        r->rle = a->rle;   /* borrowed: the list keeps ownership */
-        r->n_rle = a->n_rle;
-        r->area = a->area;
-        r->bbox[0] = a->box[0]; r->bbox[1] = a->box[1]; r->bbox[2] = a->box[2] - a->box[0]; r->bbox[3] = a->box[3] - a->box[1];
-        r->crop_box[0] = a->crop_box[0]; r->crop_box[1] = a->crop_box[1];
-        r->crop_box[2] = a->crop_box[2] - a->crop_box[0]; r->crop_box[3] = a->crop_box[3] - a->crop_box[1];
-        r->level = a->level;
-        r->iou = a->iou; r->iou_thresh = a->iou_thresh; r->iou_nms = a->iou_nms;
-        r->stability = a->stability; r->stab_bias = a->stab_bias;
-        r->point[0] = a->point[0]; r->point[1] = a->point[1];
-    }
-    return 0;
-}
-
-/* The part of the settings that decides the masks (the store refuses to mix others). */
-static char *store_settings(const masks_settings *s)
-{
-    size_t first = 0;
-    while (first < NKEYS && strncmp(keys[first].key, "amg.", 4)) first++;
-    char *amg = ws_cfg_dump(keys + first, NKEYS - first, s), *out = NULL;
-    const char *base = strrchr(s->sam, '/');
-    if (amg && (out = malloc(strlen(amg) + 2 * WS_CFG_STR_MAX)))
-        sprintf(out, "model: %s (decoder heads %d)\n%s", base ? base + 1 : s->sam, s->decoder_heads, amg);
-    free(amg);
-    return out;
-}
-
-int ws_masks_run(masks_settings *s, int shard_i, int shard_n, long max_images)
-{
-    char **ids = NULL, **paths = NULL, *settings = NULL;
-    int n = 0, rc, done_new = 0, todo = 0, complete = 0;
-    ws_sam m = {0};
-    ws_store st = {0};
-    if (!s->store[0] && snprintf(s->store, sizeof s->store, "experiments/masks/%.900s.h5", s->split) < 0) return WS_EINVAL;
-    if ((rc = list_images(s, &ids, &paths, &n))) goto done;
-    if (!(settings = store_settings(s))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto done; }
-    if ((rc = ws_store_open_write(&st, s->store, settings))) goto done;
-    for (int i = 0; i < n; i++) todo += i % shard_n == shard_i && !ws_store_has(&st, ids[i]);
-    ws_log("%d images in the split, %d to do in shard %d/%d -> %s", n, todo, shard_i, shard_n, s->store);
-    if (todo > 0 && (rc = ws_sam_open(&m, s->sam, s->decoder_heads))) goto done;
-    ws_progress bar;
-    ws_progress_start(&bar, "masks", todo);
-    for (int i = 0; i < n && !rc; i++) {
-        if (i % shard_n != shard_i || ws_store_has(&st, ids[i])) continue;
-        if (max_images >= 0 && done_new >= max_images) break;
-        ws_image im;
-        ws_amg_list res = {0};
-        ws_mask_set set = {0};
-        if ((rc = ws_image_read(paths[i], &im))) break;
-        rc = ws_amg_generate(&m, &s->amg, im.rgb, im.h, im.w, &res, NULL);
-        if (!rc) rc = to_mask_set(&res, im.h, im.w, &set);
-        if (!rc) rc = ws_store_put(&st, ids[i], &set);
-        if (rc) ws_fail_ctx(rc, "image %s (%s)", ids[i], paths[i]);
-        char extra[64];
-        snprintf(extra, sizeof extra, " %s: %d masks", ids[i], res.n);
-        free(set.r);   /* the RLEs belong to res */
-        ws_amg_list_free(&res);
-        ws_image_free(&im);
-        if (!rc) { done_new++; ws_progress_step(&bar, 1, extra); }
-    }
-    if (todo > 0) ws_progress_end(&bar);
-    if (!rc) rc = ws_store_finish(&st, ids, n, &complete);
-    if (!rc) {
-        if (complete) ws_log("store complete: %s (%d images). Next: wsseed masks export %s", s->store, n, s->store);
-        else ws_log("stopped with images still to do: run the same command again to resume (%s.parts)", s->store);
-    }
-done:
-    for (int i = 0; i < n; i++) { free(ids[i]); free(paths[i]); }
-    free(ids);
-    free(paths);
-    free(settings);
-    ws_store_close(&st);
-    ws_sam_free(&m);
-    return rc;
+    ws_cfg_print_help(keys, nk, s, f);
 }
 
 int ws_cmd_masks(int argc, char **argv)
 {
-    masks_settings s;
+    static const char *const value_opts[] = {"--shard", "--max-images", NULL};
+    ws_masks_settings s;
     const char *config = NULL;
-    int shard_i = 0, shard_n = 1;
-    long max_images = -1;
+    size_t nk;
+    const ws_cfg_key *keys = ws_masks_keys(&nk);
     if (argc > 1 && !strcmp(argv[1], "export")) return ws_cmd_masks_export(argc - 1, argv + 1);
     ws_masks_defaults(&s);
-    for (int i = 1; i < argc; i++)   /* the config first, so that --set overrides it */
-        if (argv[i][0] != '-' && (i == 1 || strcmp(argv[i - 1], "--set"))) { config = argv[i]; break; }
-    if (config && ws_cfg_load(keys, NKEYS, &s, config)) return ws_cli_error();
+    int rc = ws_cli_settings("masks", argc, argv, value_opts, keys, nk, &s, &config);
+    if (rc) return rc;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) { usage(stdout, &s); return 0; }
-        if (o == config) continue;
-        if (!strcmp(o, "--set") && i + 1 < argc) {
-            if (ws_cfg_set(keys, NKEYS, &s, argv[++i])) return ws_cli_error();
-        } else if (!strcmp(o, "--shard") && i + 1 < argc) {
-            if (sscanf(argv[++i], "%d/%d", &shard_i, &shard_n) != 2 || shard_n < 1 || shard_i < 0 || shard_i >= shard_n) {
-                fprintf(stderr, "wsseed masks: --shard needs i/n with 0 <= i < n, got '%s'\n", argv[i]);
-                return 2;
-            }
-        } else if (!strcmp(o, "--max-images") && i + 1 < argc) {
-            max_images = atol(argv[++i]);
-        } else {
+        if (o == config || ws_cli_common_opt(argc, argv, &i)) continue;
+        if (!strcmp(o, "--shard") && i + 1 < argc) rc = ws_cli_shard("masks", argv[++i], &s.shard_i, &s.shard_n);
+        else if (!strcmp(o, "--max-images") && i + 1 < argc) rc = ws_cli_long("masks", o, argv[++i], 0, 1L << 40, &s.max_images);
+        else {
             fprintf(stderr, "wsseed masks: unknown option '%s' (see wsseed masks --help)\n", o);
             return 2;
         }
+        if (rc) return rc;
     }
-    if (s.threads > 0) ws_at_set_num_threads(s.threads);
-    return ws_masks_run(&s, shard_i, shard_n, max_images) ? ws_cli_error() : 0;
+    return ws_stage_masks(&s) ? ws_cli_error() : 0;
 }

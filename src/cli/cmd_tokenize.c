@@ -1,12 +1,12 @@
 /* cmd_tokenize.c - `wsseed tokenize`: CLIP BPE ids of each input line. */
-#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "core/status.h"
-#include "model/bpe.h"
+#include "stage/tokenize.h"
 
 static const char *help =
     "Usage: wsseed tokenize [--vocab PATH] [--truncate] [--context N] < lines\n"
@@ -26,35 +26,21 @@ int ws_cmd_tokenize(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(help, stdout); return 0; }
         else if (!strcmp(argv[i], "--vocab") && i + 1 < argc) vocab = argv[++i];
         else if (!strcmp(argv[i], "--truncate")) truncate = 1;
-        else if (!strcmp(argv[i], "--context") && i + 1 < argc) context = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--context") && i + 1 < argc) {
+            long v;
+            if (ws_cli_long("tokenize", argv[i], argv[i + 1], 2, 1 << 20, &v)) return 2;
+            context = (int)v;
+            i++;
+        }
         else {
             fprintf(stderr, "wsseed tokenize: unknown option '%s'\n%s", argv[i], help);
             return 2;
         }
     }
     if (context < 2) { fprintf(stderr, "wsseed tokenize: --context must be >= 2\n"); return 2; }
-    ws_bpe bpe;
-    if (ws_bpe_load(&bpe, vocab)) return ws_cli_error();
-    int32_t *ids = malloc((size_t)context * sizeof *ids);
-    char *line = NULL;
-    size_t cap = 0;
-    long lineno = 0;
-    int status = 0;
-    ssize_t len;
-    while (ids && (len = getline(&line, &cap, stdin)) >= 0) {
-        lineno++;
-        if (len > 0 && line[len - 1] == '\n') line[--len] = '\0';
-        if (len > 0 && line[len - 1] == '\r') line[--len] = '\0';
-        if (ws_bpe_tokenize(&bpe, line, truncate, context, ids, NULL)) {
-            fprintf(stderr, "wsseed tokenize: line %ld: %s\n", lineno, ws_last_error());
-            status = 1;
-            break;
-        }
-        for (int k = 0; k < context; k++) printf(k ? " %d" : "%d", ids[k]);
-        putchar('\n');
+    if (ws_stage_tokenize(vocab, truncate, context, stdin, stdout)) {
+        fprintf(stderr, "wsseed tokenize: %s\n", ws_last_error());
+        return 1;
     }
-    free(line);
-    free(ids);
-    ws_bpe_free(&bpe);
-    return status;
+    return 0;
 }

@@ -4,10 +4,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "config.h"
-#include "core/runtime.h"
-#include "core/status.h"
-#include "core/unicode.h"
+#include "stage/runtime.h"
 
 static const char *usage =
     "wsseed " PACKAGE_VERSION " - pixel-level segmentation seeds from image-level labels with frozen\n"
@@ -43,39 +42,25 @@ static const char *usage =
     "\n"
     "Global options:\n"
     "  --threads N  libtorch intra-op threads (default 1; OpenBLAS threads the matrix\n"
-    "               products over all cores, OPENBLAS_NUM_THREADS changes that)\n"
+    "               products over all cores, OPENBLAS_NUM_THREADS changes that). Also accepted\n"
+    "               after the command; it overrides the config's runtime.threads\n"
     "\n"
     "Checkpoints are read as released: OpenAI CLIP ViT-B-16.pt (TorchScript) or a torch.save\n"
     "state dict; the BPE vocabulary is openai/CLIP's bpe_simple_vocab_16e6.txt.gz.\n";
 
-int ws_cli_error(void)
-{
-    fprintf(stderr, "wsseed: error: %s\n", ws_last_error());
-    return 1;
-}
-
-const char *ws_cli_default_vocab(void)
-{
-    const char *e = getenv("WSSEED_BPE");
-    return e && *e ? e : "checkpoints/bpe_simple_vocab_16e6.txt.gz";
-}
-
 int main(int argc, char **argv)
 {
     int i = 1;
-    ws_runtime_tune_malloc();
-    /* One libtorch intra-op thread by default: matrix products are threaded inside OpenBLAS
-     * over all cores, and a second layer of threads oversubscribes them (see README). */
-    ws_at_set_num_threads(1);
+    ws_stage_runtime_init();   /* one libtorch thread: OpenBLAS threads the products (README) */
     while (i < argc && strncmp(argv[i], "--", 2) == 0) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(usage, stdout); return 0; }
         if (!strcmp(argv[i], "--version")) { printf("wsseed %s\n", PACKAGE_VERSION); return 0; }
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            int n = atoi(argv[i + 1]);
-            if (n < 1 || ws_at_set_num_threads(n)) {
-                fprintf(stderr, "wsseed: error: --threads needs a positive integer, got '%s'\n", argv[i + 1]);
-                return 2;
-            }
+            /* the commands with a config apply it as runtime.threads (it overrides the file) */
+            long n;
+            if (ws_cli_long("", "--threads", argv[i + 1], 1, WS_MAX_THREADS, &n)) return 2;
+            if (ws_stage_set_threads((int)n)) return ws_cli_error();
+            ws_cli_set_global_threads((int)n);
             i += 2;
             continue;
         }
@@ -86,8 +71,7 @@ int main(int argc, char **argv)
     const char *cmd = argv[i];
     if (!strcmp(cmd, "help") || !strcmp(cmd, "-h")) { fputs(usage, stdout); return 0; }
     if (!strcmp(cmd, "version")) {
-        printf("wsseed %s\nlibtorch %s (%d intra-op threads)\nunicode tables %s\nconfigure: %s\n",
-               PACKAGE_VERSION, ws_at_version(), ws_at_get_num_threads(), ws_uc_version(), WS_CONFIGURE_ARGS);
+        ws_stage_print_version(stdout);
         return 0;
     }
     if (!strcmp(cmd, "tokenize")) return ws_cmd_tokenize(argc - i, argv + i);

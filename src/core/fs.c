@@ -2,10 +2,14 @@
 #define _POSIX_C_SOURCE 200809L
 #include "core/fs.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/status.h"
 
@@ -34,4 +38,109 @@ int ws_mkdir_parent(const char *path)
     if (!slash || slash == path) return 0;
     snprintf(buf, sizeof buf, "%.*s", (int)(slash - path), path);
     return ws_mkdir_p(buf);
+}
+
+/* ---- durable atomic files ---- */
+
+/* fsync of the folder holding path, so that a rename into it survives a power loss. */
+static int sync_parent(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return ws_fail(WS_EIO, "cannot open folder %s to flush it: %s", dir, strerror(errno));
+    int rc = fsync(fd) && errno != EINVAL ? ws_fail(WS_EIO, "cannot flush folder %s: %s", dir, strerror(errno)) : 0;
+    close(fd);
+    return rc;
+}
+
+FILE *ws_fs_open_tmp(const char *path, char *tmp, size_t cap)
+{
+    if (snprintf(tmp, cap, "%s.tmp-%ld", path, (long)getpid()) >= (int)cap) {
+        ws_fail(WS_EIO, "path too long: %s", path);
+        return NULL;
+    }
+    FILE *f = fopen(tmp, "wb");
+    if (!f) ws_fail(WS_EIO, "cannot create %s: %s", tmp, strerror(errno));
+    return f;
+}
+
+int ws_fs_commit(const char *tmp, const char *path)
+{
+    int fd = open(tmp, O_RDONLY);
+    int err = fd < 0 || fsync(fd) ? errno : 0;
+    if (fd >= 0) close(fd);
+    if (!err && rename(tmp, path)) err = errno;
+    if (err) {
+        remove(tmp);
+        return ws_fail(WS_EIO, "cannot write %s: %s", path, strerror(err));
+    }
+    return sync_parent(path);
+}
+
+int ws_fs_commit_file(FILE *f, const char *tmp, const char *path)
+{
+    /* buffered data reaches the disk only at fflush/fsync: a full disk shows up here, not at fprintf */
+    int err = ferror(f) ? EIO : 0;
+    if (!err && fflush(f)) err = errno;
+    if (!err && fsync(fileno(f))) err = errno;
+    if (fclose(f) && !err) err = errno;
+    if (!err && rename(tmp, path)) err = errno;
+    if (err) {
+        remove(tmp);
+        return ws_fail(WS_EIO, "cannot write %s: %s", path, strerror(err));
+    }
+    return sync_parent(path);
+}
+
+int ws_fs_write_atomic(const char *path, const void *data, size_t len)
+{
+    char tmp[4200];
+    FILE *f = ws_fs_open_tmp(path, tmp, sizeof tmp);
+    if (!f) return WS_EIO;
+    if (len && fwrite(data, 1, len, f) != len) {
+        int err = errno;
+        fclose(f);
+        remove(tmp);
+        return ws_fail(WS_EIO, "cannot write %s: %s", path, strerror(err ? err : EIO));
+    }
+    return ws_fs_commit_file(f, tmp, path);
+}
+
+/* ---- file ids of a folder ---- */
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int ws_fs_list_ids(const char *dir, const char *ext, char ***ids, int *n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int cap = 0;
+    size_t le = strlen(ext);
+    *ids = NULL;
+    *n = 0;
+    if (!d) return ws_fail(WS_EIO, "cannot open folder %s: %s", dir, strerror(errno));
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l <= le || strcmp(e->d_name + l - le, ext)) continue;
+        if (*n == cap) {
+            char **t = realloc(*ids, (size_t)(cap = cap ? 2 * cap : 256) * sizeof *t);
+            if (!t) { closedir(d); return ws_fail(WS_ENOMEM, "out of memory"); }
+            *ids = t;
+        }
+        if (!((*ids)[*n] = strndup(e->d_name, l - le))) { closedir(d); return ws_fail(WS_ENOMEM, "out of memory"); }
+        (*n)++;
+    }
+    closedir(d);
+    if (*n) qsort(*ids, (size_t)*n, sizeof **ids, cmp_str);
+    return 0;
+}
+
+void ws_fs_ids_free(char **ids, int n)
+{
+    for (int i = 0; i < n; i++) free(ids[i]);
+    free(ids);
 }

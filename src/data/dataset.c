@@ -11,8 +11,7 @@
 #include "core/rng.h"
 #include "core/status.h"
 
-/* root + "/" + pattern with {split} replaced (malloc'd). */
-static char *resolve(const char *root, const char *pattern, const char *split)
+char *ws_dataset_path(const char *root, const char *pattern, const char *split)
 {
     char rel[2048], *o = rel;
     const char *p = pattern;
@@ -97,15 +96,15 @@ int ws_dataset_open(ws_dataset *d, const ws_dataset_spec *s)
 {
     memset(d, 0, sizeof *d);
     d->n_fg = s->n_fg;
-    char *split = resolve(s->root, s->split_file, s->split);
-    d->image_dir = resolve(s->root, s->image_dir, s->split);
+    char *split = ws_dataset_path(s->root, s->split_file, s->split);
+    d->image_dir = ws_dataset_path(s->root, s->image_dir, s->split);
     d->image_ext = strdup(s->image_ext && s->image_ext[0] ? s->image_ext : ".jpg");
     if (s->seed_dir && s->seed_dir[0]) d->label_dir = strdup(s->seed_dir);
-    else if (s->label_dir && s->label_dir[0]) d->label_dir = resolve(s->root, s->label_dir, s->split);
+    else if (s->label_dir && s->label_dir[0]) d->label_dir = ws_dataset_path(s->root, s->label_dir, s->split);
     int rc = split && d->image_dir && d->image_ext ? read_ids(d, split) : ws_fail(WS_ENOMEM, "out of memory");
     free(split);
     if (!rc && s->labels_file && s->labels_file[0]) {
-        char *lf = resolve(s->root, s->labels_file, s->split);
+        char *lf = ws_dataset_path(s->root, s->labels_file, s->split);
         rc = lf ? read_labels(d, lf) : ws_fail(WS_ENOMEM, "out of memory");
         free(lf);
     }

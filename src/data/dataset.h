@@ -33,6 +33,9 @@ typedef struct ws_dataset {
     uint8_t *labels;              /* (n, n_fg) from the labels file, or NULL */
 } ws_dataset;
 
+/* The folder or file `pattern` of a dataset: root + "/" + pattern with every {split} replaced by
+ * split; an absolute pattern is taken as it is. malloc'd (caller frees); NULL when out of memory. */
+char *ws_dataset_path(const char *root, const char *pattern, const char *split);
 /* Opens the split: reads the id list (fails naming the file when missing or empty) and the
  * labels file. Every image's files are checked only when read. */
 int ws_dataset_open(ws_dataset *d, const ws_dataset_spec *s);

@@ -381,3 +381,27 @@ int ws_store_ids_in(const char *path, const char *group, char ***ids, int *n)
     *n = l.n;
     return rc;
 }
+
+/* ---- the masks of one image as flat arrays (what SAMS and the merge read) ---- */
+
+int ws_mask_set_flatten(const ws_mask_set *m, int64_t **values, int64_t **offsets, int64_t **levels)
+{
+    int64_t total = 0;
+    int64_t **rles = malloc(((size_t)m->n + 1) * sizeof *rles);
+    int *lens = malloc(((size_t)m->n + 1) * sizeof *lens);
+    int rc = 0;
+    *values = *offsets = NULL;
+    if (levels) *levels = malloc(((size_t)m->n + 1) * sizeof **levels);
+    if (!rles || !lens || (levels && !*levels)) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto done; }
+    for (int i = 0; i < m->n; i++) {
+        rles[i] = m->r[i].rle;
+        lens[i] = m->r[i].n_rle;
+        if (levels) (*levels)[i] = m->r[i].level;
+    }
+    rc = ws_rle_concat(rles, lens, m->n, values, offsets, &total);
+done:
+    if (rc && levels) { free(*levels); *levels = NULL; }
+    free(rles);
+    free(lens);
+    return rc;
+}

@@ -33,6 +33,9 @@ typedef struct ws_mask_set {   /* the masks of one image */
 } ws_mask_set;
 
 void ws_mask_set_free(ws_mask_set *s);
+/* The masks of m as flat arrays: *values (all counts), *offsets (n+1) and, when levels is not
+ * NULL, *levels (n); all malloc'd (caller frees). */
+int ws_mask_set_flatten(const ws_mask_set *m, int64_t **values, int64_t **offsets, int64_t **levels);
 
 typedef struct ws_store {
     char *path, *parts;      /* the store file and its parts folder */

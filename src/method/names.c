@@ -1,6 +1,16 @@
 /* names.c - class-name lists (see names.h). */
 #include "method/names.h"
 
+const char *const WS_VOC_LABELS[21] = {
+    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+};
+
+const char *const WS_VOC_PLAIN[20] = {
+    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow", "dining table", "dog",
+    "horse", "motorbike", "person", "potted plant", "sheep", "sofa", "train", "tv monitor",
+};
+
 const char *const WS_VOC_FG[20] = {
     "aeroplane", "bicycle", "bird avian", "boat", "bottle", "bus", "car", "cat", "chair seat", "cow",
     "diningtable", "dog", "horse", "motorbike", "person with clothes,people,human", "pottedplant", "sheep",

@@ -3,6 +3,11 @@
  * COCO-2014: 80 fg (CLIP-ES new_class_names_coco), 23 bg words (VOC's minus keyboard, sign). */
 #ifndef WS_METHOD_NAMES_H
 #define WS_METHOD_NAMES_H
+/* VOC's own label names, index = label value (0 background .. 20), as the dataset and the
+ * evaluation tables name them. */
+extern const char *const WS_VOC_LABELS[21];
+/* Plain English VOC names for a zero-shot prompt "a photo of a {}" (wsseed demo). */
+extern const char *const WS_VOC_PLAIN[20];
 extern const char *const WS_VOC_FG[20];
 extern const char *const WS_VOC_BG[25];
 extern const char *const WS_COCO_FG[80];

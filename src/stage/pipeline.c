@@ -1,6 +1,7 @@
-/* pipeline.c - `wsseed pipeline` (see pipeline.h). */
+/* pipeline.c - the pipeline stage (see pipeline.h): runs the other stages in order, each in a
+ * content-addressed cache folder with a DONE stamp. */
 #define _DEFAULT_SOURCE
-#include "cli/pipeline.h"
+#include "stage/pipeline.h"
 
 #include "config.h"
 
@@ -18,7 +19,14 @@
 #include "core/sha1.h"
 #include "core/status.h"
 #include "data/dataset.h"
-#include "io/report.h"
+#include "stage/report.h"
+#include "stage/caa.h"
+#include "stage/cam.h"
+#include "stage/eval.h"
+#include "stage/report.h"
+#include "stage/runtime.h"
+#include "stage/seed.h"
+#include "stage/train.h"
 
 #define OFF(f) offsetof(ws_pipe_cfg, f)
 static const ws_cfg_key OWN_KEYS[] = {
@@ -164,15 +172,11 @@ static int stage_begin(const ws_pipe_cfg *c, const char *run_dir, const char *na
 
 static int stage_finish(stage *st, const char *text)
 {
-    char stamp[sizeof st->dir + 8], tmp[sizeof stamp + 8];
+    char stamp[sizeof st->dir + 8];
     snprintf(stamp, sizeof stamp, "%s/DONE", st->dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", stamp);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return ws_fail(WS_EIO, "cannot write %s", tmp);
-    fputs(text, f);
-    if (fclose(f) || rename(tmp, stamp)) return ws_fail(WS_EIO, "cannot write %s", stamp);
-    st->done = 1;
-    return 0;
+    int rc = ws_fs_write_atomic(stamp, text, strlen(text));
+    if (!rc) st->done = 1;
+    return rc;
 }
 
 /* ---- the stages ------------------------------------------------------------------------------- */
@@ -223,23 +227,27 @@ static int run_masks(prun *p)
                              .n_fg = !strcmp(c->dataset, "coco") ? 80 : 20};
         char list[sizeof p->masks.dir + 16];
         snprintf(list, sizeof list, "%s/images.txt", p->masks.dir);
+        char tmp[sizeof list + 32];
         rc = ws_dataset_open(&ds, &s);
-        FILE *f = rc ? NULL : fopen(list, "w");
-        if (!rc && !f) rc = ws_fail(WS_EIO, "cannot write %s", list);
+        FILE *f = rc ? NULL : ws_fs_open_tmp(list, tmp, sizeof tmp);
+        if (!rc && !f) rc = WS_EIO;
         for (int i = 0; f && i < ds.n; i++) {
             char abs[4096], path[3 * WS_CFG_STR_MAX];
             snprintf(path, sizeof path, "%s/%s%s", ds.image_dir, ds.ids[i], ds.image_ext);
             fprintf(f, "%s\n", realpath(path, abs) ? abs : path);
         }
-        if (f && fclose(f)) rc = ws_fail(WS_EIO, "cannot write %s", list);
+        if (f) rc = ws_fs_commit_file(f, tmp, list);
         ws_dataset_close(&ds);
-        masks_settings ms = c->masks;
+        ws_masks_settings ms = c->masks;
         snprintf(ms.sam, sizeof ms.sam, "%s", c->sam);
         ms.decoder_heads = c->decoder_heads;
         snprintf(ms.list, sizeof ms.list, "%.1000s", list);
         snprintf(ms.store, sizeof ms.store, "%.1000s/masks.h5", p->masks.dir);
         ms.threads = c->threads;
-        if (!rc) rc = ws_masks_run(&ms, 0, 1, -1);
+        ms.shard_i = 0;
+        ms.shard_n = 1;
+        ms.max_images = -1;
+        if (!rc) rc = ws_stage_masks(&ms);
         if (!rc) rc = stage_finish(&p->masks, text);
     }
     free(text);
@@ -255,9 +263,9 @@ static int run_train(prun *p, int t)
     int rc = text ? stage_begin(p->c, p->run_dir, t ? "train_seg" : "train_cls", text, up, t, &p->train[t])
                   : ws_fail(WS_ENOMEM, "out of memory");
     if (!rc && !p->train[t].done) {
-        ws_train_cfg tc;
-        train_cfg(p, t, &tc);
-        rc = ws_train_run(&tc, "auto");
+        ws_train_settings ts = {.resume = "auto"};
+        train_cfg(p, t, &ts.cfg);
+        rc = ws_stage_train(&ts);
         if (!rc) rc = stage_finish(&p->train[t], text);
     }
     free(text);
@@ -269,12 +277,14 @@ static int run_cam(prun *p, int t)
     const stage *up[1] = {&p->train[t]};
     int rc = stage_begin(p->c, p->run_dir, t ? "cam_seg" : "cam_cls", "cam", up, 1, &p->cam[t]);
     if (!rc && !p->cam[t].done) {
-        ws_train_cfg tc;
+        ws_cam_settings cs = {.max_images = -1};
         char ckpt[sizeof p->train[t].dir + 64], out[sizeof p->cam[t].dir + 16];
-        train_cfg(p, t, &tc);
+        train_cfg(p, t, &cs.train);
         snprintf(ckpt, sizeof ckpt, "%s/train/checkpoints/final.h5", p->train[t].dir);
         snprintf(out, sizeof out, "%s/cams.h5", p->cam[t].dir);
-        rc = ws_cli_cam(&tc, ckpt, out, -1);
+        cs.ckpt = ckpt;
+        cs.out = out;
+        rc = ws_stage_cam(&cs);
         if (!rc) rc = stage_finish(&p->cam[t], "cam");
     }
     return rc;
@@ -291,7 +301,8 @@ static int run_caa(prun *p, int t)
         char in[sizeof p->cam[t].dir + 16], out[sizeof p->caa[t].dir + 16];
         snprintf(in, sizeof in, "%s/cams.h5", p->cam[t].dir);
         snprintf(out, sizeof out, "%s/caa.h5", p->caa[t].dir);
-        rc = ws_cli_caa(in, out, t ? &p->c->caa_seg : &p->c->caa_cls);
+        ws_caa_settings cs = {.in = in, .out = out, .caa = t ? p->c->caa_seg : p->c->caa_cls};
+        rc = ws_stage_caa(&cs);
         if (!rc) rc = stage_finish(&p->caa[t], text);
     }
     free(text);
@@ -310,7 +321,8 @@ static int run_seed(prun *p, int t)
         snprintf(cams, sizeof cams, "%s/caa.h5", p->caa[t].dir);
         snprintf(masks, sizeof masks, "%s/masks.h5", p->masks.dir);
         snprintf(out, sizeof out, "%s/seeds", p->seed[t].dir);
-        rc = ws_cli_seed(cams, masks, out, t ? p->c->pow_seg : p->c->pow_cls);
+        ws_seed_settings ss = {.cams = cams, .masks = masks, .out = out, .pow = t ? p->c->pow_seg : p->c->pow_cls};
+        rc = ws_stage_seed(&ss);
         if (!rc) rc = stage_finish(&p->seed[t], text);
     }
     free(text);
@@ -325,7 +337,7 @@ static int run_boxed(prun *p)
     char *text = keys_text(p->keys, p->nkeys, c, pre);
     int rc = text ? stage_begin(c, p->run_dir, "seeds_boxed", text, NULL, 0, &p->boxed) : ws_fail(WS_ENOMEM, "out of memory");
     if (!rc && !p->boxed.done) {
-        boxes_settings b = c->box;
+        ws_boxes_settings b = c->box;
 #define CP(f, v) snprintf(b.f, sizeof b.f, "%s", v)
         CP(clip, c->clip); CP(vocab, c->vocab); CP(sam, c->sam); CP(dataset, c->dataset); CP(root, c->root);
         CP(split, c->split); CP(image_dir, c->image_dir); CP(label_dir, c->label_dir); CP(split_file, c->split_file);
@@ -335,46 +347,56 @@ static int run_boxed(prun *p)
         b.threads = c->threads;
         snprintf(b.store, sizeof b.store, "%.1000s/boxes.h5", p->boxed.dir);
         snprintf(b.out, sizeof b.out, "%.1000s/seeds", p->boxed.dir);
-        rc = ws_boxes_run(&b, 0, 1, -1);
-        if (!rc) rc = ws_boxseed_run(&b, -1);
+        b.shard_i = 0;
+        b.shard_n = 1;
+        b.max_images = -1;
+        rc = ws_stage_boxes(&b);
+        if (!rc) rc = ws_stage_boxseed(&b);
         if (!rc) rc = stage_finish(&p->boxed, text);
     }
     free(text);
     return rc;
 }
 
+/* The one table of every seed mode (eval.md). */
+static int write_eval_table(const char *path, const ws_eval_metrics *m, int n_modes)
+{
+    static const char *const label[3] = {"FMA-WSSS coarse (cls prompts, CAA, SAMS)", "FMA-WSSS fine (seg prompts, CAA, SAMS)",
+                                          "boxed SAM (CLIP labels, Grounding-DINO, SAM)"};
+    char tmp[4200];
+    FILE *f = ws_fs_open_tmp(path, tmp, sizeof tmp);
+    if (!f) return WS_EIO;
+    fprintf(f, "| seeds | mIoU (%%) | pixel accuracy (%%) |\n|---|---:|---:|\n");
+    for (int t = 0; t < n_modes; t++) fprintf(f, "| %s | %.2f | %.2f |\n", label[t], 100 * m[t].miou, 100 * m[t].accuracy);
+    return ws_fs_commit_file(f, tmp, path);
+}
+
 /* Seed quality against the ground truth maps (when the dataset has them). */
 static int run_eval(prun *p, double *miou, ws_eval_metrics *m)
 {
     const ws_pipe_cfg *c = p->c;
-    char gt[3 * WS_CFG_STR_MAX], path[sizeof p->run_dir + 64], seeds[sizeof p->seed[0].dir + 16];
+    char path[sizeof p->run_dir + 64], seeds[sizeof p->seed[0].dir + 16];
+    static const char *const mode[3] = {"coarse", "fine", "boxed"};
+    const int n_modes = c->boxed ? 3 : 2;
     miou[0] = miou[1] = miou[2] = NAN;
     if (!c->label_dir[0]) { ws_log("no ground-truth maps (data.label_dir): seeds are not evaluated"); return 0; }
-    snprintf(gt, sizeof gt, "%s/%s", c->root, c->label_dir);
-    char *s = strstr(gt, "{split}");
-    if (s) { char rest[WS_CFG_STR_MAX]; snprintf(rest, sizeof rest, "%s", s + 7); snprintf(s, sizeof gt - (size_t)(s - gt), "%s%s", c->split, rest); }
-    static const char *const mode[3] = {"coarse", "fine", "boxed"};
-    for (int t = 0; t < (c->boxed ? 3 : 2); t++) {
+    char *gt = ws_dataset_path(c->root, c->label_dir, c->split);
+    if (!gt) return ws_fail(WS_ENOMEM, "out of memory");
+    int rc = 0;
+    for (int t = 0; t < n_modes && !rc; t++) {
         char json[sizeof path], md[sizeof path];
         snprintf(seeds, sizeof seeds, "%s/seeds", t < 2 ? p->seed[t].dir : p->boxed.dir);
         snprintf(json, sizeof json, "%s/eval_%s.json", p->run_dir, mode[t]);
         snprintf(md, sizeof md, "%s/eval_%s.md", p->run_dir, mode[t]);
-        int rc = ws_cli_eval(seeds, gt, !strcmp(c->dataset, "coco") ? 81 : 21, json, md, &m[t], 1);
-        if (rc) return rc;
-        miou[t] = m[t].miou;
+        ws_eval_settings es = {.pred = seeds, .gt = gt, .n_cls = !strcmp(c->dataset, "coco") ? 81 : 21, .json = json,
+                               .md = md, .quiet = 1};
+        rc = ws_stage_eval(&es, &m[t]);
+        if (!rc) miou[t] = m[t].miou;
     }
-    /* one table of every seed mode */
+    free(gt);
+    if (rc) return rc;
     snprintf(path, sizeof path, "%s/eval.md", p->run_dir);
-    char tmp[sizeof path + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return ws_fail(WS_EIO, "cannot write %s", tmp);
-    fprintf(f, "| seeds | mIoU (%%) | pixel accuracy (%%) |\n|---|---:|---:|\n");
-    static const char *const label[3] = {"FMA-WSSS coarse (cls prompts, CAA, SAMS)", "FMA-WSSS fine (seg prompts, CAA, SAMS)",
-                                          "boxed SAM (CLIP labels, Grounding-DINO, SAM)"};
-    for (int t = 0; t < (c->boxed ? 3 : 2); t++)
-        fprintf(f, "| %s | %.2f | %.2f |\n", label[t], 100 * m[t].miou, 100 * m[t].accuracy);
-    if (fclose(f) || rename(tmp, path)) return ws_fail(WS_EIO, "cannot write %s", path);
+    if ((rc = write_eval_table(path, m, n_modes))) return rc;
     if (c->boxed)
         ws_log("seed mIoU: coarse %.2f, fine %.2f, boxed %.2f (%s/eval.md)", 100 * miou[0], 100 * miou[1], 100 * miou[2], p->run_dir);
     else
@@ -388,26 +410,45 @@ static int write_config(const prun *p)
     char *text = ws_cfg_dump(p->keys, p->nkeys, p->c);
     if (!text) return ws_fail(WS_ENOMEM, "out of memory");
     snprintf(path, sizeof path, "%s/config.yaml", p->run_dir);
-    FILE *f = fopen(path, "w");
-    int rc = f ? 0 : ws_fail(WS_EIO, "cannot write %s", path);
-    if (f) { fputs(text, f); if (fclose(f)) rc = ws_fail(WS_EIO, "cannot write %s", path); }
+    int rc = ws_fs_write_atomic(path, text, strlen(text));
     free(text);
     return rc;
 }
 
-int ws_pipe_run(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fine, double *miou_boxed)
+/* The report stage's inputs: every stage's output folder of this run. */
+static int run_report(const prun *p, const double *miou, const ws_eval_metrics *em, int have_eval)
+{
+    const ws_pipe_cfg *c = p->c;
+    char seeds[2][sizeof p->seed[0].dir + 32], metrics[2][sizeof p->train[0].dir + 32], cams[2][sizeof p->caa[0].dir + 16];
+    ws_report_input ri = {.run_dir = p->run_dir, .root = c->root, .split = c->split, .image_dir = c->image_dir,
+                          .label_dir = c->label_dir, .n_images = c->report_images, .miou_coarse = miou[0],
+                          .miou_fine = miou[1], .n_classes = !strcmp(c->dataset, "coco") ? 81 : 21,
+                          .iou = {have_eval ? em[0].iou : NULL, have_eval ? em[1].iou : NULL}};
+    for (int t = 0; t < 2; t++) {
+        snprintf(seeds[t], sizeof seeds[t], "%s/seeds", p->seed[t].dir);
+        snprintf(metrics[t], sizeof metrics[t], "%s/train/metrics.csv", p->train[t].dir);
+        snprintf(cams[t], sizeof cams[t], "%s/caa.h5", p->caa[t].dir);
+        ri.seeds[t] = seeds[t];
+        ri.metrics[t] = metrics[t];
+        ri.cams[t] = cams[t];
+    }
+    int rc = ws_stage_report(&ri);
+    if (!rc) ws_log("report: %s/report.html", p->run_dir);
+    return rc;
+}
+
+int ws_stage_pipeline(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fine, double *miou_boxed)
 {
     prun p;
     double miou[3] = {NAN, NAN, NAN};
     ws_eval_metrics em[3];
-    int have_eval = 0;
     memset(&p, 0, sizeof p);
     p.c = c;
     int rc = ws_pipe_keys(&p.keys, &p.nkeys);
     snprintf(p.run_dir, sizeof p.run_dir, "%s/%s", c->out_dir, c->run);
     if (!rc) rc = ws_mkdir_p(p.run_dir);
     if (!rc) rc = write_config(&p);
-    ws_at_set_num_threads(c->threads);
+    if (!rc) rc = ws_stage_set_threads(c->threads);
     if (!rc && c->synth > 0) {   /* a synthetic dataset, written once */
         char split[3 * WS_CFG_STR_MAX];
         snprintf(split, sizeof split, "%s/ImageSets/Segmentation/%s.txt", c->root, c->split);
@@ -416,6 +457,7 @@ int ws_pipe_run(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fine, do
             rc = ws_synth_voc(c->root, c->synth, c->synth_min, c->synth_max, c->synth_classes, 0);
         }
     }
+    /* masks -> (train -> cam -> caa -> seeds) for cls, then seg (trained on the coarse seeds) */
     if (!rc) rc = run_masks(&p);
     for (int t = 0; t < 2 && !rc; t++) {
         rc = run_train(&p, t);
@@ -425,25 +467,7 @@ int ws_pipe_run(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fine, do
     }
     if (!rc && c->boxed) rc = run_boxed(&p);
     if (!rc) rc = run_eval(&p, miou, em);
-    have_eval = !rc && isfinite(miou[0]);
-    if (!rc) {
-        ws_report_input ri = {.run_dir = p.run_dir, .root = c->root, .split = c->split, .image_dir = c->image_dir,
-                              .label_dir = c->label_dir, .n_images = c->report_images, .miou_coarse = miou[0],
-                              .miou_fine = miou[1], .n_classes = !strcmp(c->dataset, "coco") ? 81 : 21,
-                              .iou = {have_eval ? em[0].iou : NULL, have_eval ? em[1].iou : NULL}};
-        char a[4][sizeof p.seed[0].dir + 32];
-        snprintf(a[0], sizeof a[0], "%s/seeds", p.seed[0].dir);
-        snprintf(a[1], sizeof a[1], "%s/seeds", p.seed[1].dir);
-        snprintf(a[2], sizeof a[2], "%s/train/metrics.csv", p.train[0].dir);
-        snprintf(a[3], sizeof a[3], "%s/train/metrics.csv", p.train[1].dir);
-        char cams[2][sizeof p.caa[0].dir + 16];
-        snprintf(cams[0], sizeof cams[0], "%s/caa.h5", p.caa[0].dir);
-        snprintf(cams[1], sizeof cams[1], "%s/caa.h5", p.caa[1].dir);
-        ri.seeds[0] = a[0]; ri.seeds[1] = a[1]; ri.metrics[0] = a[2]; ri.metrics[1] = a[3];
-        ri.cams[0] = cams[0]; ri.cams[1] = cams[1];
-        rc = ws_report_write(&ri);
-        if (!rc) ws_log("report: %s/report.html", p.run_dir);
-    }
+    if (!rc) rc = run_report(&p, miou, em, isfinite(miou[0]));
     if (miou_coarse) *miou_coarse = miou[0];
     if (miou_fine) *miou_fine = miou[1];
     if (miou_boxed) *miou_boxed = miou[2];

@@ -1,10 +1,10 @@
-/* report.h - report.html of a pipeline run: one self-contained file (images embedded as PNG data
+/* report.h - the report stage: report.html of a pipeline run: one self-contained file (images embedded as PNG data
  * URIs made with libpng, no external assets) with the seed mIoUs and per-class IoU bars, the loss
  * and learning-rate curves of both trainings, and for a few images: the photo, the ground truth,
  * the CAM heat map and the coarse and fine seeds as overlays.
  */
-#ifndef WS_IO_REPORT_H
-#define WS_IO_REPORT_H
+#ifndef WS_STAGE_REPORT_H
+#define WS_STAGE_REPORT_H
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,7 +21,7 @@ typedef struct ws_report_input {
 } ws_report_input;
 
 /* Writes <run_dir>/report.html (temp file + rename). */
-int ws_report_write(const ws_report_input *r);
+int ws_stage_report(const ws_report_input *r);
 /* PNG encoding of an RGB image into memory (malloc'd *out, *len). */
 int ws_png_encode_rgb(const uint8_t *rgb, int w, int h, uint8_t **out, size_t *len);
 /* A PNG plot: for each run i, seed mIoU y[0][i] (coarse, orange) and y[1][i] (fine, blue) at the

@@ -1,6 +1,6 @@
 /* report.c - report.html (see report.h). */
 #define _POSIX_C_SOURCE 200809L
-#include "io/report.h"
+#include "stage/report.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -12,6 +12,7 @@
 #include "core/status.h"
 #include "data/dataset.h"
 #include "data/image.h"
+#include "io/camstore.h"
 #include "io/h5.h"
 
 /* ---- PNG in memory + base64 ---------------------------------------------------------------- */
@@ -213,16 +214,16 @@ static void overlay(uint8_t *dst, const uint8_t *rgb, const uint8_t *lab, size_t
 static int heat(uint8_t *dst, const uint8_t *rgb, int W, int H, const char *store, const char *id)
 {
     ws_h5file f = {0};
-    ws_array cam = {0};
-    char p[512];
-    snprintf(p, sizeof p, "/cams/%s/cam", id);
-    if (!store || ws_h5_open(&f, store) || !ws_h5_exists(&f, p) || ws_h5_read(&f, p, WS_F32, &cam)) {
+    ws_cam_rec cam = {0};
+    /* a report shows what exists: an image without a CAM gets no heat map, not an error */
+    if (!store || ws_h5_open(&f, store) || !ws_camstore_has(&f, id) || ws_camstore_read(&f, id, 0, &cam)) {
         ws_h5_close(&f);
+        ws_clear_error();
         return 0;
     }
     ws_h5_close(&f);
-    const int P = (int)cam.shape[0], h = (int)cam.shape[1], w = (int)cam.shape[2];
-    const float *c = cam.data;
+    const int P = cam.P, h = cam.h, w = cam.w;
+    const float *c = cam.cam;
     float mx = 1e-12f;
     for (int64_t i = 0; i < (int64_t)P * h * w; i++) mx = c[i] > mx ? c[i] : mx;
     for (int y = 0; y < H; y++)
@@ -244,7 +245,7 @@ static int heat(uint8_t *dst, const uint8_t *rgb, int W, int H, const char *stor
             uint8_t col[3] = {(uint8_t)(255 * t), (uint8_t)(255 * (1 - fabsf(2 * t - 1))), (uint8_t)(255 * (1 - t))};
             for (int k = 0; k < 3; k++) dst[((size_t)y * W + x) * 3 + k] = (uint8_t)((rgb[((size_t)y * W + x) * 3 + k] + 2 * col[k]) / 3);
         }
-    ws_array_free(&cam);
+    ws_cam_rec_free(&cam);
     return 1;
 }
 
@@ -254,22 +255,19 @@ static int image_row(FILE *f, const ws_report_input *r, const char *id, const ui
     ws_image im = {0};
     uint8_t *lab = NULL, *buf = NULL;
     int w, h, rc;
-    char imgdir[3072];
-    snprintf(imgdir, sizeof imgdir, "%s/%s", r->root, r->image_dir);
-    char *s = strstr(imgdir, "{split}");
-    if (s) { char rest[1024]; snprintf(rest, sizeof rest, "%s", s + 7); snprintf(s, sizeof imgdir - (size_t)(s - imgdir), "%s%s", r->split, rest); }
+    char *imgdir = ws_dataset_path(r->root, r->image_dir, r->split);
+    if (!imgdir) return ws_fail(WS_ENOMEM, "out of memory");
     snprintf(path, sizeof path, "%s/%s.jpg", imgdir, id);
+    free(imgdir);
     if ((rc = ws_image_read(path, &im))) return rc;
     const size_t n = (size_t)im.w * im.h;
     if (!(buf = malloc(n * 3))) { ws_image_free(&im); return ws_fail(WS_ENOMEM, "out of memory"); }
     fprintf(f, "<div class=row><h3>%s</h3>\n", id);
     rc = put_img(f, im.rgb, im.w, im.h, "image");
     if (!rc && r->label_dir && r->label_dir[0]) {
-        char gdir[3072];
-        snprintf(gdir, sizeof gdir, "%s/%s", r->root, r->label_dir);
-        s = strstr(gdir, "{split}");
-        if (s) { char rest[1024]; snprintf(rest, sizeof rest, "%s", s + 7); snprintf(s, sizeof gdir - (size_t)(s - gdir), "%s%s", r->split, rest); }
-        snprintf(path, sizeof path, "%s/%s.png", gdir, id);
+        char *gdir = ws_dataset_path(r->root, r->label_dir, r->split);
+        snprintf(path, sizeof path, "%s/%s.png", gdir ? gdir : "", id);
+        free(gdir);
         if (!ws_png_read_index(path, &lab, &w, &h) && w == im.w && h == im.h) {
             overlay(buf, im.rgb, lab, n, pal);
             rc = put_img(f, buf, im.w, im.h, "ground truth");
@@ -294,7 +292,7 @@ static int image_row(FILE *f, const ws_report_input *r, const char *id, const ui
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-int ws_report_write(const ws_report_input *r)
+int ws_stage_report(const ws_report_input *r)
 {
     char path[4096], tmp[4200];
     uint8_t pal[768];

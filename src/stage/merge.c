@@ -1,0 +1,67 @@
+/* merge.c - the merge stage (see merge.h). */
+#include "stage/merge.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "data/dataset.h"
+#include "data/image.h"
+#include "io/store.h"
+#include "method/merge.h"
+
+#define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
+
+/* The per-image body: label map + masks -> merged map. */
+static int merge_image(const ws_merge_settings *s, const char *id, const uint8_t *pal)
+{
+    char path[4096];
+    uint8_t *lb = NULL, *out = NULL;
+    int64_t *vals = NULL, *offs = NULL, *claimed = NULL;
+    ws_mask_set ms = {0};
+    int w = 0, h = 0, rc;
+    snprintf(path, sizeof path, "%s/%s.png", s->labels, id);
+    TRY(ws_png_read_index(path, &lb, &w, &h));
+    if ((rc = ws_store_read(s->masks, id, &ms))) {
+        rc = ws_fail(rc, "no SAM masks for image %s in %s (%s)", id, s->masks, ws_last_error());
+        goto cleanup;
+    }
+    if (ms.H != h || ms.W != w) { rc = ws_fail(WS_ESHAPE, "%s is %dx%d but its masks are %dx%d", path, w, h, ms.W, ms.H); goto cleanup; }
+    claimed = malloc((size_t)(ms.n ? ms.n : 1) * sizeof *claimed);
+    out = malloc((size_t)w * h);
+    if (!claimed || !out) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    TRY(ws_mask_set_flatten(&ms, &vals, &offs, NULL));
+    TRY(ws_merge(lb, h, w, s->n_fg, vals, offs, ms.n, s->method, s->assign, out, claimed));
+    snprintf(path, sizeof path, "%s/%s.png", s->out, id);
+    rc = ws_png_write_u8(path, out, w, h, pal);
+cleanup:
+    ws_mask_set_free(&ms);
+    free(lb); free(out); free(vals); free(offs); free(claimed);
+    return rc;
+}
+
+int ws_stage_merge(const ws_merge_settings *s)
+{
+    char **ids = NULL, path[4096];
+    int n = 0, rc;
+    uint8_t pal[768];
+    ws_voc_palette(pal);
+    TRY(ws_fs_list_ids(s->labels, ".png", &ids, &n));
+    if (!n) { rc = ws_fail(WS_EINVAL, "%s holds no PNG", s->labels); goto cleanup; }
+    TRY(ws_mkdir_p(s->out));
+    ws_progress pg;
+    ws_progress_start(&pg, "merge", n);
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s.png", s->out, ids[i]);
+        if (access(path, F_OK)) TRY(merge_image(s, ids[i], pal));
+        ws_progress_step(&pg, 1, NULL);
+    }
+    ws_progress_end(&pg);
+    ws_log("done: %d merged label maps in %s", n, s->out);
+cleanup:
+    ws_fs_ids_free(ids, n);
+    return rc;
+}

@@ -1,0 +1,295 @@
+/* sweep.c - the sweep stage (`wsseed sweep SWEEP.yaml`): a pipeline config plus a grid (or list) of
+ * overrides, one pipeline run each.
+ *
+ *   pipeline: demo.yaml          # the base config, relative to this file
+ *   name: demo-sweep             # runs: <out_dir>/<name>/<label>
+ *   set: {key: value, ...}       # fixed overrides (optional)
+ *   grid: {key: [v1, v2], ...}   # every combination, or
+ *   list: [{key: v, ...}, ...]   # these runs
+ *
+ * Runs share the pipeline's stage cache, so stages whose settings a run does not change are
+ * computed once; an interrupted sweep continues when started again. The end: summary.csv,
+ * summary.md and one PNG per swept key (seed mIoU against its values) in <out_dir>/<name>/.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "stage/sweep.h"
+#include "stage/pipeline.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "stage/report.h"
+
+#define MAXK 8
+#define MAXV 32
+#define MAXRUNS 256
+
+typedef struct sweep {
+    char pipeline[2048], name[256];
+    int nset;
+    char *set[64];                 /* "key=value" */
+    int nk;                        /* grid: keys and their values */
+    char *key[MAXK], *val[MAXK][MAXV];
+    int nv[MAXK];
+    int nlist;                     /* list: runs of "key=value" entries */
+    char *lkey[MAXRUNS][MAXK], *lval[MAXRUNS][MAXK];
+    int ln[MAXRUNS];
+} sweep;
+
+static void sweep_free(sweep *s)
+{
+    for (int i = 0; i < s->nset; i++) free(s->set[i]);
+    for (int k = 0; k < s->nk; k++) {
+        free(s->key[k]);
+        for (int v = 0; v < s->nv[k]; v++) free(s->val[k][v]);
+    }
+    for (int r = 0; r < s->nlist; r++)
+        for (int k = 0; k < s->ln[r]; k++) { free(s->lkey[r][k]); free(s->lval[r][k]); }
+}
+
+/* A small event-driven reader of the sweep file's fixed shape. */
+static int parse(const char *path, sweep *s)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return ws_fail(WS_EIO, "cannot open sweep file %s", path);
+    yaml_parser_t p;
+    yaml_event_t ev;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_file(&p, f);
+    char section[64] = "", key[512] = "", where[2200];
+    int depth = 0, in_seq = 0, rc = 0, done = 0, have_key = 0, in_item = 0;
+    while (!done && !rc) {
+        if (!yaml_parser_parse(&p, &ev)) {
+            rc = ws_fail(WS_EFORMAT, "%s:%lu: malformed YAML: %s", path, (unsigned long)p.problem_mark.line + 1,
+                         p.problem ? p.problem : "syntax error");
+            break;
+        }
+        snprintf(where, sizeof where, "%s:%lu", path, (unsigned long)ev.start_mark.line + 1);
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT: done = 1; break;
+        case YAML_MAPPING_START_EVENT:
+            depth++;
+            if (depth == 2 && !strcmp(section, "list") && in_seq) {
+                if (s->nlist >= MAXRUNS) rc = ws_fail(WS_EINVAL, "%s: more than %d runs", where, MAXRUNS);
+                else { in_item = 1; s->ln[s->nlist] = 0; }
+            }
+            have_key = 0;
+            break;
+        case YAML_MAPPING_END_EVENT:
+            if (in_item && depth == 2) { in_item = 0; s->nlist++; }
+            depth--;
+            have_key = 0;
+            if (depth == 1 && !in_seq) section[0] = '\0';
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+            in_seq = 1;
+            if (depth == 2 && !strcmp(section, "grid")) {
+                if (s->nk >= MAXK) rc = ws_fail(WS_EINVAL, "%s: more than %d grid keys", where, MAXK);
+                else { s->key[s->nk] = strdup(key); s->nv[s->nk] = 0; }
+            } else if (!(depth == 1 && !strcmp(section, "list"))) {
+                rc = ws_fail(WS_EINVAL, "%s: a list is allowed only as grid values or as the list of runs", where);
+            }
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+            in_seq = 0;
+            if (depth == 2 && !strcmp(section, "grid")) s->nk++;
+            if (depth == 1) section[0] = '\0';
+            have_key = 0;
+            break;
+        case YAML_SCALAR_EVENT: {
+            const char *v = (const char *)ev.data.scalar.value;
+            if (depth == 1 && !have_key) {
+                if (strcmp(v, "pipeline") && strcmp(v, "name") && strcmp(v, "set") && strcmp(v, "grid") && strcmp(v, "list"))
+                    rc = ws_fail(WS_EINVAL, "%s: unknown key '%s' (pipeline, name, set, grid, list)", where, v);
+                snprintf(section, sizeof section, "%s", v);
+                have_key = 1;
+            } else if (depth == 1) {
+                if (!strcmp(section, "pipeline")) snprintf(s->pipeline, sizeof s->pipeline, "%s", v);
+                else if (!strcmp(section, "name")) snprintf(s->name, sizeof s->name, "%s", v);
+                else rc = ws_fail(WS_EINVAL, "%s: '%s' must be a mapping", where, section);
+                have_key = 0;
+                section[0] = '\0';
+            } else if (depth == 2 && in_item && !have_key) {
+                snprintf(key, sizeof key, "%s", v);
+                have_key = 1;
+            } else if (depth == 2 && in_item) {
+                int r = s->nlist, k = s->ln[r];
+                if (k >= MAXK) rc = ws_fail(WS_EINVAL, "%s: more than %d overrides in a run", where, MAXK);
+                else { s->lkey[r][k] = strdup(key); s->lval[r][k] = strdup(v); s->ln[r]++; }
+                have_key = 0;
+            } else if (depth == 2 && !in_seq && !have_key) {
+                snprintf(key, sizeof key, "%s", v);
+                have_key = 1;
+            } else if (depth == 2 && !in_seq && !strcmp(section, "set")) {
+                size_t n = strlen(key) + strlen(v) + 2;
+                if (s->nset < 64 && (s->set[s->nset] = malloc(n))) snprintf(s->set[s->nset++], n, "%s=%s", key, v);
+                have_key = 0;
+            } else if (depth == 2 && in_seq && !strcmp(section, "grid")) {
+                if (s->nv[s->nk] >= MAXV) rc = ws_fail(WS_EINVAL, "%s: more than %d values", where, MAXV);
+                else s->val[s->nk][s->nv[s->nk]++] = strdup(v);
+            } else {
+                rc = ws_fail(WS_EINVAL, "%s: unexpected '%s' (see wsseed sweep --help)", where, v);
+            }
+            break;
+        }
+        case YAML_ALIAS_EVENT: rc = ws_fail(WS_EINVAL, "%s: YAML aliases are not supported", where); break;
+        default: break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&p);
+    fclose(f);
+    if (!rc && !s->pipeline[0]) rc = ws_fail(WS_EINVAL, "%s: 'pipeline: CONFIG.yaml' is required", path);
+    if (!rc && !s->nk && !s->nlist) rc = ws_fail(WS_EINVAL, "%s: give a grid or a list of runs", path);
+    if (!rc && s->nk && s->nlist) rc = ws_fail(WS_EINVAL, "%s: give a grid or a list, not both", path);
+    if (!rc && !s->name[0]) {
+        const char *b = strrchr(path, '/');
+        snprintf(s->name, sizeof s->name, "%.*s", (int)strcspn(b ? b + 1 : path, "."), b ? b + 1 : path);
+    }
+    return rc;
+}
+
+typedef struct result { char label[512]; char *vals[MAXK]; double coarse, fine, boxed; } result;
+
+/* The plot of fine (blue) and coarse (orange) mIoU against the values of key k (in grid order). */
+static int plot_key(const char *path, const sweep *s, int k, const result *res, int nr)
+{
+    double x[MAXRUNS], y[2][MAXRUNS];
+    for (int r = 0; r < nr; r++) {
+        int idx = 0;
+        for (int v = 0; v < s->nv[k]; v++)
+            if (!strcmp(res[r].vals[k], s->val[k][v])) idx = v;
+        x[r] = idx;
+        y[0][r] = res[r].coarse;
+        y[1][r] = res[r].fine;
+    }
+    const double *ys[2] = {y[0], y[1]};
+    return ws_report_scatter_png(path, x, ys, nr, s->nv[k]);
+}
+
+static int summarise(const char *dir, const sweep *s, const result *res, int nr, int nkeys, const char *const *keys)
+{
+    char path[4400];
+    snprintf(path, sizeof path, "%s/summary.csv", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return ws_fail(WS_EIO, "cannot write %s", path);
+    fputs("run", f);
+    for (int k = 0; k < nkeys; k++) fprintf(f, ",%s", keys[k]);
+    int boxed = 0;
+    for (int r = 0; r < nr; r++) boxed |= !isnan(res[r].boxed);
+    fputs(boxed ? ",miou_coarse,miou_fine,miou_boxed\n" : ",miou_coarse,miou_fine\n", f);
+    for (int r = 0; r < nr; r++) {
+        fprintf(f, "%s", res[r].label);
+        for (int k = 0; k < nkeys; k++) fprintf(f, ",%s", res[r].vals[k] ? res[r].vals[k] : "");
+        fprintf(f, ",%.6f,%.6f", 100 * res[r].coarse, 100 * res[r].fine);
+        if (boxed) fprintf(f, ",%.6f", 100 * res[r].boxed);
+        fputs("\n", f);
+    }
+    if (fclose(f)) return ws_fail(WS_EIO, "cannot write %s", path);
+    snprintf(path, sizeof path, "%s/summary.md", dir);
+    if (!(f = fopen(path, "w"))) return ws_fail(WS_EIO, "cannot write %s", path);
+    fputs("|", f);
+    for (int k = 0; k < nkeys; k++) fprintf(f, " %s |", keys[k]);
+    fputs(boxed ? " coarse mIoU | fine mIoU | boxed mIoU |\n|" : " coarse mIoU | fine mIoU |\n|", f);
+    for (int k = 0; k < nkeys + 2 + boxed; k++) fputs(k < nkeys ? "---|" : "---:|", f);
+    fputs("\n", f);
+    for (int r = 0; r < nr; r++) {
+        fputs("|", f);
+        for (int k = 0; k < nkeys; k++) fprintf(f, " %s |", res[r].vals[k] ? res[r].vals[k] : "");
+        fprintf(f, " %.2f | %.2f |", 100 * res[r].coarse, 100 * res[r].fine);
+        if (boxed) fprintf(f, " %.2f |", 100 * res[r].boxed);
+        fputs("\n", f);
+    }
+    if (fclose(f)) return ws_fail(WS_EIO, "cannot write %s", path);
+    for (int k = 0; k < s->nk; k++) {
+        snprintf(path, sizeof path, "%s/%s.png", dir, s->key[k]);
+        int rc = plot_key(path, s, k, res, nr);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int run_sweep(const char *file, sweep *s, int list_only)
+{
+    ws_cfg_key *keys = NULL;
+    size_t nk = 0;
+    char base[4096], dir[4096];
+    result *res = calloc(MAXRUNS, sizeof *res);
+    const char *names[MAXK];
+    int nkeys = 0, nr = 0, rc = res ? ws_pipe_keys(&keys, &nk) : ws_fail(WS_ENOMEM, "out of memory");
+    const char *slash = strrchr(file, '/');
+    if (s->pipeline[0] == '/' || !slash) snprintf(base, sizeof base, "%s", s->pipeline);
+    else snprintf(base, sizeof base, "%.*s/%s", (int)(slash - file), file, s->pipeline);
+    /* the runs: every grid combination, or the list */
+    int total = 1;
+    if (s->nk) for (int k = 0; k < s->nk; k++) { total *= s->nv[k]; names[nkeys++] = s->key[k]; }
+    else {
+        total = s->nlist;
+        for (int r = 0; r < s->nlist; r++)
+            for (int k = 0; k < s->ln[r]; k++) {
+                int seen = 0;
+                for (int j = 0; j < nkeys; j++) seen |= !strcmp(names[j], s->lkey[r][k]);
+                if (!seen && nkeys < MAXK) names[nkeys++] = s->lkey[r][k];
+            }
+    }
+    if (!rc && total > MAXRUNS) rc = ws_fail(WS_EINVAL, "%s: %d runs (at most %d)", file, total, MAXRUNS);
+    ws_pipe_cfg c0;
+    ws_pipe_defaults(&c0);
+    if (!rc) rc = ws_cfg_load(keys, nk, &c0, base);
+    for (int i = 0; !rc && i < s->nset; i++) rc = ws_cfg_set(keys, nk, &c0, s->set[i]);
+    snprintf(dir, sizeof dir, "%s/%s", c0.out_dir, s->name);
+    if (!rc && !list_only) rc = ws_mkdir_p(dir);
+    for (int r = 0; !rc && r < total; r++) {
+        ws_pipe_cfg c = c0;
+        result *o = &res[nr];
+        char assign[1200];
+        int lo = 0;
+        for (int k = 0; k < nkeys; k++) {
+            const char *v = NULL;
+            if (s->nk) {
+                int idx = r, stride = 1;
+                for (int j = k + 1; j < s->nk; j++) stride *= s->nv[j];
+                idx = (r / stride) % s->nv[k];
+                v = s->val[k][idx];
+            } else {
+                for (int j = 0; j < s->ln[r]; j++)
+                    if (!strcmp(s->lkey[r][j], names[k])) v = s->lval[r][j];
+            }
+            o->vals[k] = v ? strdup(v) : NULL;
+            if (!v) continue;
+            snprintf(assign, sizeof assign, "%s=%s", names[k], v);
+            if ((rc = ws_cfg_set(keys, nk, &c, assign))) break;
+            lo += snprintf(o->label + lo, sizeof o->label - (size_t)lo, "%s%s=%s", lo ? "," : "", names[k], v);
+        }
+        if (rc) break;
+        if (!c.cache_dir[0]) snprintf(c.cache_dir, sizeof c.cache_dir, "%.1000s/cache", c0.out_dir);
+        snprintf(c.out_dir, sizeof c.out_dir, "%.1000s", dir);
+        snprintf(c.run, sizeof c.run, "%.1000s", o->label);
+        if (list_only) { printf("%s/%s\n", dir, o->label); continue; }
+        ws_log("sweep run %d/%d: %s", r + 1, total, o->label);
+        rc = ws_stage_pipeline(&c, &o->coarse, &o->fine, &o->boxed);
+        if (!rc) nr++;
+    }
+    if (!rc && !list_only) rc = summarise(dir, s, res, nr, nkeys, names);
+    if (!rc && !list_only) ws_log("sweep done: %s/summary.md", dir);
+    for (int r = 0; r < MAXRUNS && res; r++)
+        for (int k = 0; k < MAXK; k++) free(res[r].vals[k]);
+    free(res);
+    ws_cfg_table_free(keys, nk);
+    return rc;
+}
+
+int ws_stage_sweep(const char *file, int list_only)
+{
+    sweep s;
+    memset(&s, 0, sizeof s);
+    int rc = parse(file, &s);
+    if (!rc) rc = run_sweep(file, &s, list_only);
+    sweep_free(&s);
+    return rc;
+}
