@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #include "core/status.h"
+#include "io/yaml.h"
 
 static const ws_cfg_key *find_key(const ws_cfg_key *keys, size_t n, const char *k)
 {
@@ -85,16 +85,6 @@ static int unknown(const ws_cfg_key *keys, size_t n, const char *key, const char
     return ws_fail(WS_EINVAL, "%s: unknown key '%s'%s%s", where, key, used ? " (keys of this section: " : "", used ? hint : "");
 }
 
-#define MAX_DEPTH 8
-
-/* The dotted path of the pending keys of frames 0..depth-1. */
-static void path_of(char *const *pending, int depth, char *buf, size_t cap)
-{
-    buf[0] = '\0';
-    for (int i = 0; i < depth; i++)
-        snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", i ? "." : "", pending[i] ? pending[i] : "?");
-}
-
 static int include_depth;   /* nesting of `base:` files (cycles end at 8) */
 
 /* `base: FILE` (first key of a file): FILE, relative to the including file's folder, is loaded
@@ -114,87 +104,39 @@ static int load_base(const ws_cfg_key *keys, size_t n, void *settings, const cha
     return rc ? ws_fail(rc, "%s (base of %s)", ws_last_error(), where) : 0;
 }
 
+typedef struct loader {
+    const ws_cfg_key *keys;
+    size_t n;
+    void *settings;
+    const char *path;
+    int assigned;              /* a key was set (base must come first) */
+} loader;
+
+/* One leaf of the file: its dotted path is a key of the table. */
+static int load_leaf(void *ctx, const ws_yaml_leaf *l)
+{
+    loader *ld = ctx;
+    char full[512] = "";
+    for (int i = 0; i < l->depth; i++) {
+        const char *seg = l->path[i];
+        if (seg[0] >= '0' && seg[0] <= '9' && i > 0)
+            return ws_fail(WS_EINVAL, "%s: key '%s': lists of mappings are not supported", l->where, full);
+        snprintf(full + strlen(full), sizeof full - strlen(full), "%s%s", i ? "." : "", seg);
+    }
+    if (!strcmp(full, "base") && !l->is_list)
+        return load_base(ld->keys, ld->n, ld->settings, ld->path, l->values[0], l->where, ld->assigned);
+    const ws_cfg_key *k = find_key(ld->keys, ld->n, full);
+    ld->assigned = 1;
+    return k ? assign(k, ld->settings, (char **)l->values, l->n, l->is_list, l->where) : unknown(ld->keys, ld->n, full, l->where);
+}
+
 int ws_cfg_load(const ws_cfg_key *keys, size_t n, void *settings, const char *path)
 {
+    loader ld = {keys, n, settings, path, 0};
     FILE *f = fopen(path, "rb");
     if (!f) return ws_fail(WS_EIO, "cannot open config %s", path);
-    yaml_parser_t p;
-    yaml_event_t ev;
-    yaml_parser_initialize(&p);
-    yaml_parser_set_input_file(&p, f);
-    char *pending[MAX_DEPTH] = {0};   /* per open mapping: the key whose value comes next */
-    char *seqv[16], full[512], where[1200];
-    int depth = 0, in_seq = 0, nseq = 0, rc = 0, done = 0, assigned = 0;
-    while (!done && !rc) {
-        if (!yaml_parser_parse(&p, &ev)) {
-            rc = ws_fail(WS_EFORMAT, "%s:%lu: malformed YAML: %s", path, (unsigned long)p.problem_mark.line + 1,
-                         p.problem ? p.problem : "syntax error");
-            break;
-        }
-        snprintf(where, sizeof where, "%s:%lu", path, (unsigned long)ev.start_mark.line + 1);
-        path_of(pending, depth, full, sizeof full);
-        int top_has_key = depth > 0 && pending[depth - 1];
-        switch (ev.type) {
-        case YAML_STREAM_END_EVENT: done = 1; break;
-        case YAML_MAPPING_START_EVENT:
-            if (in_seq) rc = ws_fail(WS_EINVAL, "%s: key '%s': lists of mappings are not supported", where, full);
-            else if (depth >= MAX_DEPTH) rc = ws_fail(WS_EINVAL, "%s: nesting too deep", where);
-            else if (depth > 0 && !top_has_key) rc = ws_fail(WS_EFORMAT, "%s: a mapping cannot be a key", where);
-            else pending[depth++] = NULL;
-            break;
-        case YAML_MAPPING_END_EVENT:
-            free(pending[--depth]);
-            pending[depth] = NULL;
-            if (depth > 0) { free(pending[depth - 1]); pending[depth - 1] = NULL; }
-            break;
-        case YAML_SEQUENCE_START_EVENT:
-            if (in_seq) rc = ws_fail(WS_EINVAL, "%s: key '%s': nested lists are not supported", where, full);
-            else if (!top_has_key) rc = ws_fail(WS_EFORMAT, "%s: a config must be a mapping of keys", where);
-            else { in_seq = 1; nseq = 0; }
-            break;
-        case YAML_SEQUENCE_END_EVENT: {
-            const ws_cfg_key *k = find_key(keys, n, full);
-            rc = k ? assign(k, settings, seqv, nseq, 1, where) : unknown(keys, n, full, where);
-            assigned = 1;
-            for (int i = 0; i < nseq; i++) free(seqv[i]);
-            nseq = 0;
-            in_seq = 0;
-            free(pending[depth - 1]);
-            pending[depth - 1] = NULL;
-            break;
-        }
-        case YAML_SCALAR_EVENT: {
-            char *val = (char *)ev.data.scalar.value;
-            if (in_seq) {
-                if (nseq < 16) seqv[nseq++] = strdup(val);
-                else rc = ws_fail(WS_EINVAL, "%s: key '%s': list too long", where, full);
-            } else if (depth == 0) {
-                if (val[0]) rc = ws_fail(WS_EFORMAT, "%s: a config must be a mapping of keys", where);
-            } else if (!top_has_key) {
-                pending[depth - 1] = strdup(val);
-            } else if (!strcmp(full, "base")) {
-                rc = load_base(keys, n, settings, path, val, where, assigned);
-                free(pending[depth - 1]);
-                pending[depth - 1] = NULL;
-            } else {
-                const ws_cfg_key *k = find_key(keys, n, full);
-                rc = k ? assign(k, settings, &val, 1, 0, where) : unknown(keys, n, full, where);
-                assigned = 1;
-                free(pending[depth - 1]);
-                pending[depth - 1] = NULL;
-            }
-            break;
-        }
-        case YAML_ALIAS_EVENT: rc = ws_fail(WS_EINVAL, "%s: YAML aliases are not supported", where); break;
-        default: break;
-        }
-        yaml_event_delete(&ev);
-    }
-    for (int i = 0; i < MAX_DEPTH; i++) free(pending[i]);
-    for (int i = 0; i < nseq; i++) free(seqv[i]);
-    yaml_parser_delete(&p);
     fclose(f);
-    return rc;
+    return ws_yaml_walk(path, load_leaf, &ld);
 }
 
 int ws_cfg_set(const ws_cfg_key *keys, size_t n, void *settings, const char *assignment)

@@ -16,13 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #include "stage/sweep.h"
 #include "stage/pipeline.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "io/yaml.h"
 #include "stage/report.h"
 
 #define MAXK 8
@@ -52,98 +52,50 @@ static void sweep_free(sweep *s)
         for (int k = 0; k < s->ln[r]; k++) { free(s->lkey[r][k]); free(s->lval[r][k]); }
 }
 
-/* A small event-driven reader of the sweep file's fixed shape. */
+/* One leaf of the sweep file (io/yaml.h): pipeline / name scalars, set.KEY, grid.KEY lists,
+ * list.N.KEY entries. */
+static int sweep_leaf(void *ctx, const ws_yaml_leaf *l)
+{
+    sweep *s = ctx;
+    const char *sec = l->path[0], *v = l->n ? l->values[0] : "";
+    if (strcmp(sec, "pipeline") && strcmp(sec, "name") && strcmp(sec, "set") && strcmp(sec, "grid") && strcmp(sec, "list"))
+        return ws_fail(WS_EINVAL, "%s: unknown key '%s' (pipeline, name, set, grid, list)", l->where, sec);
+    if (l->depth == 1 && !l->is_list && !strcmp(sec, "pipeline")) { snprintf(s->pipeline, sizeof s->pipeline, "%s", v); return 0; }
+    if (l->depth == 1 && !l->is_list && !strcmp(sec, "name")) { snprintf(s->name, sizeof s->name, "%s", v); return 0; }
+    if (l->depth == 2 && !l->is_list && !strcmp(sec, "set")) {
+        size_t n = strlen(l->path[1]) + strlen(v) + 2;
+        if (s->nset >= 64) return ws_fail(WS_EINVAL, "%s: more than 64 fixed overrides", l->where);
+        if (!(s->set[s->nset] = malloc(n))) return ws_fail(WS_ENOMEM, "out of memory");
+        snprintf(s->set[s->nset++], n, "%s=%s", l->path[1], v);
+        return 0;
+    }
+    if (l->depth == 2 && l->is_list && !strcmp(sec, "grid")) {
+        if (s->nk >= MAXK) return ws_fail(WS_EINVAL, "%s: more than %d grid keys", l->where, MAXK);
+        if (l->n > MAXV) return ws_fail(WS_EINVAL, "%s: more than %d values", l->where, MAXV);
+        s->key[s->nk] = strdup(l->path[1]);
+        for (int k = 0; k < l->n; k++) s->val[s->nk][k] = strdup(l->values[k]);
+        s->nv[s->nk++] = l->n;
+        return 0;
+    }
+    if (l->depth == 3 && !l->is_list && !strcmp(sec, "list")) {
+        int r = atoi(l->path[1]);   /* items arrive in order: item r opens run r */
+        if (r >= MAXRUNS) return ws_fail(WS_EINVAL, "%s: more than %d runs", l->where, MAXRUNS);
+        if (r >= s->nlist) s->nlist = r + 1;
+        int k = s->ln[r];
+        if (k >= MAXK) return ws_fail(WS_EINVAL, "%s: more than %d overrides in a run", l->where, MAXK);
+        s->lkey[r][k] = strdup(l->path[2]);
+        s->lval[r][k] = strdup(v);
+        s->ln[r]++;
+        return 0;
+    }
+    if (l->is_list && strcmp(sec, "grid")) return ws_fail(WS_EINVAL, "%s: a list is allowed only as grid values or as the list of runs", l->where);
+    return ws_fail(WS_EINVAL, "%s: unexpected '%s' under '%s' (see wsseed sweep --help)", l->where, v, sec);
+}
+
+/* Reads the sweep file into s and checks its shape. */
 static int parse(const char *path, sweep *s)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ws_fail(WS_EIO, "cannot open sweep file %s", path);
-    yaml_parser_t p;
-    yaml_event_t ev;
-    yaml_parser_initialize(&p);
-    yaml_parser_set_input_file(&p, f);
-    char section[64] = "", key[512] = "", where[2200];
-    int depth = 0, in_seq = 0, rc = 0, done = 0, have_key = 0, in_item = 0;
-    while (!done && !rc) {
-        if (!yaml_parser_parse(&p, &ev)) {
-            rc = ws_fail(WS_EFORMAT, "%s:%lu: malformed YAML: %s", path, (unsigned long)p.problem_mark.line + 1,
-                         p.problem ? p.problem : "syntax error");
-            break;
-        }
-        snprintf(where, sizeof where, "%s:%lu", path, (unsigned long)ev.start_mark.line + 1);
-        switch (ev.type) {
-        case YAML_STREAM_END_EVENT: done = 1; break;
-        case YAML_MAPPING_START_EVENT:
-            depth++;
-            if (depth == 2 && !strcmp(section, "list") && in_seq) {
-                if (s->nlist >= MAXRUNS) rc = ws_fail(WS_EINVAL, "%s: more than %d runs", where, MAXRUNS);
-                else { in_item = 1; s->ln[s->nlist] = 0; }
-            }
-            have_key = 0;
-            break;
-        case YAML_MAPPING_END_EVENT:
-            if (in_item && depth == 2) { in_item = 0; s->nlist++; }
-            depth--;
-            have_key = 0;
-            if (depth == 1 && !in_seq) section[0] = '\0';
-            break;
-        case YAML_SEQUENCE_START_EVENT:
-            in_seq = 1;
-            if (depth == 2 && !strcmp(section, "grid")) {
-                if (s->nk >= MAXK) rc = ws_fail(WS_EINVAL, "%s: more than %d grid keys", where, MAXK);
-                else { s->key[s->nk] = strdup(key); s->nv[s->nk] = 0; }
-            } else if (!(depth == 1 && !strcmp(section, "list"))) {
-                rc = ws_fail(WS_EINVAL, "%s: a list is allowed only as grid values or as the list of runs", where);
-            }
-            break;
-        case YAML_SEQUENCE_END_EVENT:
-            in_seq = 0;
-            if (depth == 2 && !strcmp(section, "grid")) s->nk++;
-            if (depth == 1) section[0] = '\0';
-            have_key = 0;
-            break;
-        case YAML_SCALAR_EVENT: {
-            const char *v = (const char *)ev.data.scalar.value;
-            if (depth == 1 && !have_key) {
-                if (strcmp(v, "pipeline") && strcmp(v, "name") && strcmp(v, "set") && strcmp(v, "grid") && strcmp(v, "list"))
-                    rc = ws_fail(WS_EINVAL, "%s: unknown key '%s' (pipeline, name, set, grid, list)", where, v);
-                snprintf(section, sizeof section, "%s", v);
-                have_key = 1;
-            } else if (depth == 1) {
-                if (!strcmp(section, "pipeline")) snprintf(s->pipeline, sizeof s->pipeline, "%s", v);
-                else if (!strcmp(section, "name")) snprintf(s->name, sizeof s->name, "%s", v);
-                else rc = ws_fail(WS_EINVAL, "%s: '%s' must be a mapping", where, section);
-                have_key = 0;
-                section[0] = '\0';
-            } else if (depth == 2 && in_item && !have_key) {
-                snprintf(key, sizeof key, "%s", v);
-                have_key = 1;
-            } else if (depth == 2 && in_item) {
-                int r = s->nlist, k = s->ln[r];
-                if (k >= MAXK) rc = ws_fail(WS_EINVAL, "%s: more than %d overrides in a run", where, MAXK);
-                else { s->lkey[r][k] = strdup(key); s->lval[r][k] = strdup(v); s->ln[r]++; }
-                have_key = 0;
-            } else if (depth == 2 && !in_seq && !have_key) {
-                snprintf(key, sizeof key, "%s", v);
-                have_key = 1;
-            } else if (depth == 2 && !in_seq && !strcmp(section, "set")) {
-                size_t n = strlen(key) + strlen(v) + 2;
-                if (s->nset < 64 && (s->set[s->nset] = malloc(n))) snprintf(s->set[s->nset++], n, "%s=%s", key, v);
-                have_key = 0;
-            } else if (depth == 2 && in_seq && !strcmp(section, "grid")) {
-                if (s->nv[s->nk] >= MAXV) rc = ws_fail(WS_EINVAL, "%s: more than %d values", where, MAXV);
-                else s->val[s->nk][s->nv[s->nk]++] = strdup(v);
-            } else {
-                rc = ws_fail(WS_EINVAL, "%s: unexpected '%s' (see wsseed sweep --help)", where, v);
-            }
-            break;
-        }
-        case YAML_ALIAS_EVENT: rc = ws_fail(WS_EINVAL, "%s: YAML aliases are not supported", where); break;
-        default: break;
-        }
-        yaml_event_delete(&ev);
-    }
-    yaml_parser_delete(&p);
-    fclose(f);
+    int rc = ws_yaml_walk(path, sweep_leaf, s);
     if (!rc && !s->pipeline[0]) rc = ws_fail(WS_EINVAL, "%s: 'pipeline: CONFIG.yaml' is required", path);
     if (!rc && !s->nk && !s->nlist) rc = ws_fail(WS_EINVAL, "%s: give a grid or a list of runs", path);
     if (!rc && s->nk && s->nlist) rc = ws_fail(WS_EINVAL, "%s: give a grid or a list, not both", path);
