@@ -26,8 +26,9 @@
 #include "method/evaluate.h"
 #include "method/infer.h"
 #include "method/merge.h"
+#include "method/prompt_build.h"
 #include "method/sams.h"
-#include "train/train.h"
+#include "train/settings.h"
 
 #define CAM_FORMAT "wsseed-cams-1"
 #define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
@@ -80,13 +81,13 @@ int ws_cli_cam(const ws_train_cfg *c, const char *ckpt, const char *out, long ma
     ws_store st = {0};
     char settings[8 * WS_CFG_STR_MAX];
     int n_fg = 0, rc, done = 0, complete = 0;
-    TRY(ws_train_build_prompt(c, &m, &bpe, &p, &n_fg));
-    TRY(ws_train_load_ctx(&p, ckpt));
+    TRY(ws_prompt_open(&c->prompt, c->clip, c->vocab, c->dataset, &m, &bpe, &p, &n_fg));
+    TRY(ws_prompt_load_ctx(&p, ckpt));
     ws_dataset_spec s = {.root = c->root, .split = c->split, .image_dir = c->image_dir, .label_dir = c->label_dir,
                          .split_file = c->split_file, .labels_file = c->labels_file, .image_ext = ".jpg", .n_fg = n_fg};
     TRY(ws_dataset_open(&ds, &s));
     snprintf(settings, sizeof settings, "cam: ckpt %s, clip %s, task %s, prompts %d x %d ctx (csc %d, %s), dataset %s/%s",
-             ckpt, c->clip, c->task, p.n_cls, c->n_ctx, c->csc, c->cls_token_pos, c->root, c->split);
+             ckpt, c->clip, c->task, p.n_cls, c->prompt.n_ctx, c->prompt.csc, c->prompt.cls_token_pos, c->root, c->split);
     TRY(ws_store_open_write_as(&st, out, settings, "cams", CAM_FORMAT));
     int todo = 0;
     for (int i = 0; i < ds.n; i++) todo += !ws_store_has(&st, ds.ids[i]);
