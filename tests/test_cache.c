@@ -25,9 +25,9 @@ static void check(const char *tmp, const char *dir, int fp16, int seg)
     if (seg) {   /* Grad-CAM task: the cache holds the last block's inputs */
         snprintf(c.task, sizeof c.task, "seg");
         snprintf(c.seed_dir, sizeof c.seed_dir, "%s/voc/SegmentationClassAug", tmp);
-        c.csc = 1;
-        snprintf(c.cls_token_pos, sizeof c.cls_token_pos, "front");
-        snprintf(c.bg_names, sizeof c.bg_names, "empty");
+        c.prompt.csc = 1;
+        snprintf(c.prompt.cls_token_pos, sizeof c.prompt.cls_token_pos, "front");
+        snprintf(c.prompt.bg_names, sizeof c.prompt.bg_names, "empty");
         c.w_mcl = 0;
         c.w_cam_fg = c.w_cam_bg = 1;
         c.online_labels = 1;

@@ -9,6 +9,7 @@
 #include "data/dataset.h"
 #include "io/camstore.h"
 #include "method/infer.h"
+#include "method/prompt_build.h"
 #include "stage/runtime.h"
 
 #define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
@@ -45,14 +46,14 @@ int ws_stage_cam(const ws_cam_settings *s)
     char settings[8 * WS_CFG_STR_MAX];
     int n_fg = 0, rc, done = 0, complete = 0;
     TRY(ws_stage_set_threads(c->threads));
-    TRY(ws_train_build_prompt(c, &m, &bpe, &p, &n_fg));
-    TRY(ws_train_load_ctx(&p, s->ckpt));
+    TRY(ws_prompt_open(&c->prompt, c->clip, c->vocab, c->dataset, &m, &bpe, &p, &n_fg));
+    TRY(ws_prompt_load_ctx(&p, s->ckpt));
     ws_dataset_spec spec = {.root = c->root, .split = c->split, .image_dir = c->image_dir, .label_dir = c->label_dir,
                             .split_file = c->split_file, .labels_file = c->labels_file, .image_ext = ".jpg", .n_fg = n_fg};
     TRY(ws_dataset_open(&ds, &spec));
     /* the store refuses to mix CAMs of other prompts or another split */
     snprintf(settings, sizeof settings, "cam: ckpt %s, clip %s, task %s, prompts %d x %d ctx (csc %d, %s), dataset %s/%s",
-             s->ckpt, c->clip, c->task, p.n_cls, c->n_ctx, c->csc, c->cls_token_pos, c->root, c->split);
+             s->ckpt, c->clip, c->task, p.n_cls, c->prompt.n_ctx, c->prompt.csc, c->prompt.cls_token_pos, c->root, c->split);
     TRY(ws_camstore_open_write(&st, s->out, settings));
     int todo = 0;
     for (int i = 0; i < ds.n; i++) todo += !ws_store_has(&st, ds.ids[i]);

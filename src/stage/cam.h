@@ -6,7 +6,7 @@
  */
 #ifndef WS_STAGE_CAM_H
 #define WS_STAGE_CAM_H
-#include "train/train.h"
+#include "train/settings.h"   /* the training run's settings (its YAML): no training code */
 
 typedef struct ws_cam_settings {
     ws_train_cfg train;    /* model, data and prompt layout of the training run (its YAML) */

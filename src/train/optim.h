@@ -11,10 +11,11 @@ typedef struct ws_sgd {
     ws_at_tensor buf;   /* like the parameter; NULL before the first step */
 } ws_sgd;
 
-/* d = grad + wd * param; buf = d (first step) or momentum * buf + d; param -= lr * buf.
- * The operations are torch's own, in torch's order. */
+/* d = grad + wd * param; buf = d (first step) or momentum * buf + d; param -= lr * buf, in place
+ * and without autograd (the previous grad mode is restored). The operations are torch's own, in
+ * torch's order. param and grad are borrowed. Returns 0 or WS_ETORCH with libtorch's message. */
 int ws_sgd_step(ws_sgd *s, ws_at_tensor param, ws_at_tensor grad, double lr);
-void ws_sgd_free(ws_sgd *s);
+void ws_sgd_free(ws_sgd *s);   /* frees the momentum buffer; NULL or a zeroed ws_sgd is a no-op */
 
 typedef struct ws_lr_sched {
     double base_lr;       /* 1e-3 */
@@ -23,6 +24,6 @@ typedef struct ws_lr_sched {
     int max_iter;         /* cosine over max_iter - warm_iters */
     double eta_min;       /* 0 */
 } ws_lr_sched;
-/* LR at 0-based iteration t (read before the optimiser step). */
+/* LR at 0-based iteration t (read before the optimiser step); cannot fail. */
 double ws_lr_at(const ws_lr_sched *s, long t);
 #endif

@@ -1,0 +1,119 @@
+/* settings.c - the training settings: the key table (config file, --set, --help, the resolved
+ * config.yaml of a run) and the VOC defaults of both tasks (see settings.h). The table's order and
+ * key strings are part of the on-disk format: the resolved config.yaml and the pipeline's
+ * content-addressed cache keys are derived from them.
+ */
+#include "train/settings.h"
+
+#include <string.h>
+
+#define OFF(f) offsetof(ws_train_cfg, f)
+const ws_cfg_key WS_TRAIN_KEYS[] = {
+    {"task", WS_CFG_STR, OFF(task), "cls (classification prompts, MCL) or seg (segmentation prompts, CAM loss)"},
+    {"run", WS_CFG_STR, OFF(run), "run name: outputs go to <out_dir>/<run>/"},
+    {"out_dir", WS_CFG_STR, OFF(out_dir), "folder of runs"},
+    {"model.clip", WS_CFG_STR, OFF(clip), "CLIP checkpoint (OpenAI ViT-B-16.pt as released, or a state dict)"},
+    {"model.vocab", WS_CFG_STR, OFF(vocab), "CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz)"},
+    {"data.dataset", WS_CFG_STR, OFF(dataset), "voc (20 classes) or coco (80 classes): class names"},
+    {"data.root", WS_CFG_STR, OFF(root), "dataset root"},
+    {"data.split", WS_CFG_STR, OFF(split), "training split (train_aug)"},
+    {"data.image_dir", WS_CFG_STR, OFF(image_dir), "images below root; {split} is replaced"},
+    {"data.label_dir", WS_CFG_STR, OFF(label_dir), "label maps below root (image labels); '' = none"},
+    {"data.split_file", WS_CFG_STR, OFF(split_file), "id list below root"},
+    {"data.labels_file", WS_CFG_STR, OFF(labels_file), "'' or '<id> <class 1..C> ...' lines (when no label maps)"},
+    {"data.seed_dir", WS_CFG_STR, OFF(seed_dir), "seg task: folder of coarse-seed PNGs replacing the label maps"},
+    {"prompt.n_ctx", WS_CFG_INT, OFF(prompt.n_ctx), "learnable context tokens M"},
+    {"prompt.csc", WS_CFG_BOOL, OFF(prompt.csc), "class-specific context (seg) instead of one shared context (cls)"},
+    {"prompt.cls_token_pos", WS_CFG_STR, OFF(prompt.cls_token_pos), "end: [ctx, name] (cls); front: [name, ctx] (seg)"},
+    {"prompt.bg_names", WS_CFG_STR, OFF(prompt.bg_names), "clip_es (CLIP-ES bg words) or empty (pure learnable bg prompts)"},
+    {"prompt.n_bg", WS_CFG_INT, OFF(prompt.n_bg), "number of bg prompts (VOC 25; COCO words: 23)"},
+    {"prompt.init_seed", WS_CFG_STR, OFF(prompt.init_seed), "ctx init: torch seed = sha1(string) mod 2^32 (cls '真', seg '机')"},
+    {"prompt.init_std", WS_CFG_FLOAT, OFF(prompt.init_std), "ctx init: N(0, std^2) (cls 0.015, seg 0.0125)"},
+    {"prompt.init_file", WS_CFG_STR, OFF(prompt.init_file), "'' or a start ctx (.h5 checkpoint or .pth with prompt_learner.ctx)"},
+    {"aug.jitter", WS_CFG_BOOL, OFF(jitter), "RandColorJitter (OpenCV HSV, each op p = 0.5)"},
+    {"aug.scale_low", WS_CFG_INT, OFF(scale_low), "RandRangeScale: long-side target from"},
+    {"aug.scale_high", WS_CFG_INT, OFF(scale_high), "... to (inclusive)"},
+    {"aug.short_thresh", WS_CFG_INT, OFF(short_thresh), "... with the short side at least"},
+    {"aug.crop", WS_CFG_INT, OFF(crop), "random square crop (the CLIP input size)"},
+    {"aug.flip", WS_CFG_BOOL, OFF(flip), "random horizontal flip"},
+    {"aug.online_labels", WS_CFG_BOOL, OFF(online_labels), "positives = classes in the cropped seed (VOC seg)"},
+    {"loss.mcl", WS_CFG_FLOAT, OFF(w_mcl), "weight of the multi-label contrastive loss"},
+    {"loss.cam_fg", WS_CFG_FLOAT, OFF(w_cam_fg), "weight of the CAM activation loss, in-seed term"},
+    {"loss.cam_bg", WS_CFG_FLOAT, OFF(w_cam_bg), "weight of the CAM activation loss, outside term"},
+    {"loss.softmax_eps", WS_CFG_FLOAT, OFF(sm_eps), "MaskedSoftmax epsilon"},
+    {"optim.lr", WS_CFG_FLOAT, OFF(lr), "SGD base learning rate (cosine after the warm phase)"},
+    {"optim.momentum", WS_CFG_FLOAT, OFF(momentum), "SGD momentum"},
+    {"optim.weight_decay", WS_CFG_FLOAT, OFF(weight_decay), "SGD weight decay on the ctx"},
+    {"optim.warm_iters", WS_CFG_INT, OFF(warm_iters), "warm iterations at lr * warm_factor"},
+    {"optim.warm_factor", WS_CFG_FLOAT, OFF(warm_factor), "LinearLR start = end factor"},
+    {"optim.eta_min", WS_CFG_FLOAT, OFF(eta_min), "cosine floor"},
+    {"train.batch", WS_CFG_INT, OFF(batch), "images per iteration (drop_last)"},
+    {"train.max_iter", WS_CFG_INT, OFF(max_iter), "iterations (VOC: cls 1800, seg 17000)"},
+    {"train.sub_iters", WS_CFG_INT, OFF(sub_iters), "gradient accumulation: the batch in this many chunks"},
+    {"train.seed", WS_CFG_INT, OFF(seed), "run seed (data order, augmentation)"},
+    {"train.save_every", WS_CFG_INT, OFF(save_every), "checkpoint interval; 0 = max(max_iter/10, 1000)"},
+    {"train.fast_text", WS_CFG_BOOL, OFF(fast_text), "text encoder on the causal horizon, shared prefix once (exact)"},
+    {"train.feature_cache", WS_CFG_STR, OFF(feature_cache), "'' or an HDF5 store of the frozen trunk's output for K views per image (opt-in)"},
+    {"train.cache_views", WS_CFG_INT, OFF(cache_views), "K augmented views per image in the feature cache"},
+    {"train.cache_fp16", WS_CFG_BOOL, OFF(cache_fp16), "store cached features as float16 (half the disk; not exact)"},
+    {"runtime.threads", WS_CFG_INT, OFF(threads), "libtorch intra-op threads"},
+    {"runtime.workers", WS_CFG_INT, OFF(workers), "image loading/augmentation threads (results identical)"},
+};
+const size_t WS_TRAIN_NKEYS = sizeof WS_TRAIN_KEYS / sizeof WS_TRAIN_KEYS[0];
+
+void ws_train_defaults(ws_train_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    strcpy(c->task, "cls");
+    strcpy(c->run, "voc_cls");
+    strcpy(c->out_dir, "experiments");
+    strcpy(c->clip, "checkpoints/ViT-B-16.pt");
+    strcpy(c->vocab, "checkpoints/bpe_simple_vocab_16e6.txt.gz");
+    strcpy(c->dataset, "voc");
+    strcpy(c->root, "data/VOC2012");
+    strcpy(c->split, "train_aug");
+    strcpy(c->image_dir, "JPEGImages");
+    strcpy(c->label_dir, "SegmentationClassAug");
+    strcpy(c->split_file, "ImageSets/Segmentation/{split}.txt");
+    c->prompt.n_ctx = 16;
+    strcpy(c->prompt.cls_token_pos, "end");
+    strcpy(c->prompt.bg_names, "clip_es");
+    c->prompt.n_bg = 25;
+    strcpy(c->prompt.init_seed, "\xe7\x9c\x9f");   /* 真 */
+    c->prompt.init_std = 0.015;
+    c->jitter = c->flip = 1;
+    c->scale_low = 288;
+    c->scale_high = 480;
+    c->short_thresh = c->crop = 224;
+    c->w_mcl = 1;
+    c->sm_eps = 1e-5;
+    c->lr = 1e-3;
+    c->momentum = 0.9;
+    c->weight_decay = 5e-4;
+    c->warm_iters = 500;
+    c->warm_factor = 0.01;
+    c->batch = 16;
+    c->max_iter = 1800;
+    c->sub_iters = 1;
+    c->threads = 1;
+    c->workers = 2;
+    c->fast_text = 1;
+    c->cache_views = 4;
+    c->cache_fp16 = 1;
+}
+
+void ws_train_defaults_seg(ws_train_cfg *c)
+{
+    ws_train_defaults(c);
+    strcpy(c->task, "seg");
+    strcpy(c->run, "voc_seg");
+    c->prompt.csc = 1;
+    strcpy(c->prompt.cls_token_pos, "front");
+    strcpy(c->prompt.bg_names, "empty");
+    strcpy(c->prompt.init_seed, "\xe6\x9c\xba");   /* 机 */
+    c->prompt.init_std = 0.0125;
+    c->online_labels = 1;
+    c->w_mcl = 0;
+    c->w_cam_fg = c->w_cam_bg = 1;
+    c->max_iter = 17000;
+}
