@@ -16,15 +16,15 @@ static void check(const char *tmp, const char *dir, int fp16, int seg)
 {
     ws_train_cfg c;
     ws_train_defaults(&c);
-    snprintf(c.clip, sizeof c.clip, "%s/clip_tiny.pt", dir);
-    snprintf(c.vocab, sizeof c.vocab, "%s/bpe_simple_vocab_16e6.txt.gz", dir);
-    snprintf(c.root, sizeof c.root, "%s/voc", tmp);
+    snprintf(c.model.clip, sizeof c.model.clip, "%s/clip_tiny.pt", dir);
+    snprintf(c.model.vocab, sizeof c.model.vocab, "%s/bpe_simple_vocab_16e6.txt.gz", dir);
+    snprintf(c.data.root, sizeof c.data.root, "%s/voc", tmp);
     snprintf(c.out_dir, sizeof c.out_dir, "%s/exp", tmp);
     snprintf(c.run, sizeof c.run, "%s%d", seg ? "seg" : "cls", fp16 ? 16 : 32);
     snprintf(c.feature_cache, sizeof c.feature_cache, "%s/cache_%s%d.h5", tmp, seg ? "seg" : "cls", fp16 ? 16 : 32);
     if (seg) {   /* Grad-CAM task: the cache holds the last block's inputs */
         snprintf(c.task, sizeof c.task, "seg");
-        snprintf(c.seed_dir, sizeof c.seed_dir, "%s/voc/SegmentationClassAug", tmp);
+        snprintf(c.data.seed_dir, sizeof c.data.seed_dir, "%s/voc/SegmentationClassAug", tmp);
         c.prompt.csc = 1;
         snprintf(c.prompt.cls_token_pos, sizeof c.prompt.cls_token_pos, "front");
         snprintf(c.prompt.bg_names, sizeof c.prompt.bg_names, "empty");
@@ -33,7 +33,7 @@ static void check(const char *tmp, const char *dir, int fp16, int seg)
         c.online_labels = 1;
     }
     c.scale_low = 72; c.scale_high = 120; c.short_thresh = 64; c.crop = 64;
-    c.batch = 4; c.max_iter = 2; c.warm_iters = 1; c.cache_views = 2; c.cache_fp16 = fp16; c.workers = 1;
+    c.batch = 4; c.max_iter = 2; c.warm_iters = 1; c.cache_views = 2; c.cache_fp16 = fp16; c.runtime.workers = 1;
     if (!ok(!ws_train_run(&c, NULL), "%s training with a %s feature cache of %s%s", seg ? "seg" : "cls",
             fp16 ? "float16" : "float32", seg ? "last-block inputs" : "image embeddings", ws_last_error()))
         return;

@@ -21,7 +21,9 @@ int ws_cmd_cam(int argc, char **argv)
     const char *config = NULL;
     char def[4 * WS_CFG_STR_MAX];
     ws_train_defaults(&s.train);
-    int rc = ws_cli_settings("cam", argc, argv, value_opts, WS_TRAIN_KEYS, WS_TRAIN_NKEYS, &s.train, &config);
+    size_t nk;
+    const ws_cfg_key *keys = ws_train_keys(&nk);
+    int rc = ws_cli_settings("cam", argc, argv, value_opts, keys, nk, &s.train, &config);
     if (rc) return rc;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
@@ -35,7 +37,7 @@ int ws_cmd_cam(int argc, char **argv)
     }
     if (!config || !s.ckpt) { fprintf(stderr, "wsseed cam: a training config and --ckpt are required\n"); return 2; }
     if (!s.out) {
-        snprintf(def, sizeof def, "%s/%s/cams/%s.h5", s.train.out_dir, s.train.run, s.train.split);
+        snprintf(def, sizeof def, "%s/%s/cams/%s.h5", s.train.out_dir, s.train.run, s.train.data.split);
         s.out = def;
     }
     return ws_stage_cam(&s) ? ws_cli_error() : 0;

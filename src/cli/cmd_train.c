@@ -22,7 +22,9 @@ static void train_usage(FILE *f, const ws_train_cfg *c)
           "was never stopped); --resume FILE from that checkpoint. Export the learned context for\n"
           "PyTorch with `wsseed export-ctx CKPT.h5 OUT.pth`.\n"
           "\nKeys (YAML sections, current value, meaning):\n", f);
-    ws_cfg_print_help(WS_TRAIN_KEYS, WS_TRAIN_NKEYS, c, f);
+    size_t nk;
+    const ws_cfg_key *keys = ws_train_keys(&nk);
+    ws_cfg_print_help(keys, nk, c, f);
 }
 
 int ws_cmd_train(int argc, char **argv)
@@ -38,8 +40,9 @@ int ws_cmd_train(int argc, char **argv)
             resume_value = i + 1 < argc && argv[i + 1][0] != '-';
             s.resume = resume_value ? argv[i + 1] : "auto";
         }
-    int rc = ws_cli_settings("train", argc, argv, resume_value ? value_opts : NULL, WS_TRAIN_KEYS, WS_TRAIN_NKEYS, &s.cfg,
-                             &config);
+    size_t nk;
+    const ws_cfg_key *keys = ws_train_keys(&nk);
+    int rc = ws_cli_settings("train", argc, argv, resume_value ? value_opts : NULL, keys, nk, &s.cfg, &config);
     if (rc) return rc;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];

@@ -11,6 +11,15 @@
 #include "core/rng.h"
 #include "core/status.h"
 
+int ws_dataset_classes(const char *name, int *n_fg)
+{
+    if (!strcmp(name, "voc")) *n_fg = 20;
+    else if (!strcmp(name, "coco")) *n_fg = 80;
+    else return ws_fail(WS_EINVAL, "data.dataset: '%s' is not voc or coco", name);
+    return 0;
+}
+
+/* root + "/" + pattern with {split} replaced (malloc'd). */
 char *ws_dataset_path(const char *root, const char *pattern, const char *split)
 {
     char rel[2048], *o = rel;

@@ -33,6 +33,9 @@ typedef struct ws_dataset {
     uint8_t *labels;              /* (n, n_fg) from the labels file, or NULL */
 } ws_dataset;
 
+/* The foreground class count of dataset `name` ("voc" 20, "coco" 80); fails naming data.dataset
+ * otherwise. The one place a dataset's classes are derived. */
+int ws_dataset_classes(const char *name, int *n_fg);
 /* The folder or file `pattern` of a dataset: root + "/" + pattern with every {split} replaced by
  * split; an absolute pattern is taken as it is. malloc'd (caller frees); NULL when out of memory. */
 char *ws_dataset_path(const char *root, const char *pattern, const char *split);

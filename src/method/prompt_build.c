@@ -1,6 +1,8 @@
 /* prompt_build.c - CLIP, tokenizer and prompt learner from the prompt settings (see prompt_build.h). */
 #include "method/prompt_build.h"
 
+#include "data/dataset.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,9 +14,9 @@
  * into names[]; checks the settings first so a typo is reported before any model loads. */
 static int prompt_names(const ws_prompt_cfg *pc, const char *dataset, const char **names, int *n_fg, int *front)
 {
-    int coco = !strcmp(dataset, "coco");
-    if (!coco && strcmp(dataset, "voc")) return ws_fail(WS_EINVAL, "data.dataset must be voc or coco, not '%s'", dataset);
-    *n_fg = coco ? 80 : 20;
+    int rc = ws_dataset_classes(dataset, n_fg);
+    if (rc) return rc;
+    const int coco = *n_fg == 80;
     int empty = !strcmp(pc->bg_names, "empty"), max_bg = coco ? 23 : 25;
     if (!empty && strcmp(pc->bg_names, "clip_es")) return ws_fail(WS_EINVAL, "prompt.bg_names must be clip_es or empty");
     /* 100 bounds the caller's names[] when the bg prompts are learnable only */

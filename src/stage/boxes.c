@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,21 +35,8 @@
 #define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
 
 #define OFF(f) offsetof(ws_boxes_settings, f)
-static const ws_cfg_key KEYS[] = {
-    {"model.clip", WS_CFG_STR, OFF(clip), "CLIP for the image labels (ViT-B-16.pt) or random:tiny"},
-    {"model.vocab", WS_CFG_STR, OFF(vocab), "CLIP BPE vocabulary, or builtin:bytes (random models only)"},
-    {"model.gdino", WS_CFG_STR, OFF(gdino), "Grounding-DINO checkpoint (groundingdino_swint_ogc.pth)"},
-    {"model.bert_vocab", WS_CFG_STR, OFF(bert_vocab), "BERT vocab.txt of bert-base-uncased"},
-    {"model.bert_config", WS_CFG_STR, OFF(bert_config), "BERT config.json; '' = bert-base-uncased's sizes"},
-    {"model.sam", WS_CFG_STR, OFF(sam), "SAM checkpoint (sam_vit_h_4b8939.pth) or random:tiny / random:vit_b"},
-    {"model.decoder_heads", WS_CFG_INT, OFF(decoder_heads), "SAM mask-decoder heads; 0 = 8 for released models"},
-    {"data.dataset", WS_CFG_STR, OFF(dataset), "voc or coco (class names)"},
-    {"data.root", WS_CFG_STR, OFF(root), "dataset root"},
-    {"data.split", WS_CFG_STR, OFF(split), "split to seed"},
-    {"data.image_dir", WS_CFG_STR, OFF(image_dir), "images below root; {split} is replaced"},
-    {"data.label_dir", WS_CFG_STR, OFF(label_dir), "ground-truth maps (gt labels, label P/R/F1); '' = none"},
-    {"data.split_file", WS_CFG_STR, OFF(split_file), "id list below root"},
-    {"data.labels_file", WS_CFG_STR, OFF(labels_file), "'' or '<id> <class> ...' lines"},
+/* model.*, data.* (io/settings.h) come first, then: */
+static const ws_cfg_key OWN_KEYS[] = {
     {"labels.source", WS_CFG_STR, OFF(source), "image classes for the detector: clip (zero-shot) or gt"},
     {"labels.tau", WS_CFG_FLOAT, OFF(tau), "CLIP labels: p_c >= tau (p = softmax(100 cos) over fg + bg), plus the top class"},
     {"gdino.box_thresh", WS_CFG_FLOAT, OFF(box_thresh), "keep queries whose max token score exceeds this"},
@@ -65,30 +53,49 @@ static const ws_cfg_key KEYS[] = {
     {"boxseed.ignore_empty", WS_CFG_BOOL, OFF(ignore_empty), "images without boxes: all 255 instead of all background"},
     {"boxseed.out", WS_CFG_STR, OFF(out), "seed PNG folder; '' = <out_dir>/boxes/<split>_seeds"},
     {"out_dir", WS_CFG_STR, OFF(out_dir), "folder for default outputs"},
-    {"runtime.threads", WS_CFG_INT, OFF(threads), "libtorch intra-op threads"},
 };
-#undef OFF
+/* then runtime.threads */
+
+static ws_cfg_key *table;
+static size_t table_n;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void build_table(void)
+{
+    static const char *const data[] = {"data.dataset", "data.root", "data.split", "data.image_dir", "data.label_dir",
+                                       "data.split_file", "data.labels_file", NULL};
+    static const char *const runtime[] = {"runtime.threads", NULL};
+    ws_cfg_key *t = NULL;
+    size_t n = 0;
+    int rc = ws_settings_add(&t, &n, WS_MODEL_KEYS, WS_MODEL_NKEYS, NULL, "", OFF(model));
+    if (!rc) rc = ws_settings_add(&t, &n, WS_DATA_KEYS, WS_DATA_NKEYS, data, "", OFF(data));
+    if (!rc) rc = ws_cfg_table_add(&t, &n, OWN_KEYS, sizeof OWN_KEYS / sizeof OWN_KEYS[0], NULL, NULL, "", 0);
+    if (!rc) rc = ws_settings_add(&t, &n, WS_RUNTIME_KEYS, WS_RUNTIME_NKEYS, runtime, "", OFF(runtime));
+    if (rc) { ws_cfg_table_free(t, n); return; }
+    table = t;
+    table_n = n;
+}
 
 const ws_cfg_key *ws_boxes_keys(size_t *n)
 {
-    *n = sizeof KEYS / sizeof KEYS[0];
-    return KEYS;
+    pthread_once(&table_once, build_table);
+    *n = table_n;
+    return table;
+}
+
+const ws_cfg_key *ws_boxes_own_keys(size_t *n)
+{
+    *n = sizeof OWN_KEYS / sizeof OWN_KEYS[0];
+    return OWN_KEYS;
 }
 
 void ws_boxes_defaults(ws_boxes_settings *s)
 {
     memset(s, 0, sizeof *s);
-    strcpy(s->clip, "checkpoints/ViT-B-16.pt");
-    strcpy(s->vocab, "checkpoints/bpe_simple_vocab_16e6.txt.gz");
-    strcpy(s->gdino, "checkpoints/groundingdino_swint_ogc.pth");
-    strcpy(s->bert_vocab, "checkpoints/bert-base-uncased/vocab.txt");
-    strcpy(s->sam, "checkpoints/sam_vit_h_4b8939.pth");
-    strcpy(s->dataset, "voc");
-    strcpy(s->root, "data/VOC2012");
-    strcpy(s->split, "train");
-    strcpy(s->image_dir, "JPEGImages");
-    strcpy(s->label_dir, "SegmentationClassAug");
-    strcpy(s->split_file, "ImageSets/Segmentation/{split}.txt");
+    ws_model_paths_defaults(&s->model);
+    ws_data_defaults(&s->data);
+    ws_runtime_defaults(&s->runtime);
+    strcpy(s->data.split, "train");   /* the boxed-SAM paper seeds VOC train */
     strcpy(s->source, "clip");
     s->tau = 0.1;
     s->box_thresh = 0.3;
@@ -98,7 +105,7 @@ void ws_boxes_defaults(ws_boxes_settings *s)
     strcpy(s->overlap, "score");
     s->ignore_delta = 0.05;
     strcpy(s->out_dir, "experiments");
-    s->threads = 2;
+    s->runtime.threads = 2;            /* libtorch threads help Swin's many small products */
     s->shard_i = 0;
     s->shard_n = 1;
     s->max_images = -1;
@@ -107,20 +114,14 @@ void ws_boxes_defaults(ws_boxes_settings *s)
 void ws_boxes_outputs(const ws_boxes_settings *s, char *store, size_t ns, char *out, size_t no)
 {
     if (s->store[0]) snprintf(store, ns, "%s", s->store);
-    else snprintf(store, ns, "%.1000s/boxes/%.200s.h5", s->out_dir, s->split);
+    else snprintf(store, ns, "%.1000s/boxes/%.200s.h5", s->out_dir, s->data.split);
     if (s->out[0]) snprintf(out, no, "%s", s->out);
-    else snprintf(out, no, "%.1000s/boxes/%.200s_seeds", s->out_dir, s->split);
+    else snprintf(out, no, "%.1000s/boxes/%.200s_seeds", s->out_dir, s->data.split);
 }
 
 int ws_boxes_open_dataset(const ws_boxes_settings *s, ws_dataset *ds, int *n_fg)
 {
-    int coco = !strcmp(s->dataset, "coco");
-    if (!coco && strcmp(s->dataset, "voc"))
-        return ws_fail(WS_EINVAL, "data.dataset: '%s' is not voc or coco", s->dataset);
-    *n_fg = coco ? 80 : 20;
-    ws_dataset_spec d = {.root = s->root, .split = s->split, .image_dir = s->image_dir, .label_dir = s->label_dir,
-                         .split_file = s->split_file, .labels_file = s->labels_file, .image_ext = ".jpg", .n_fg = *n_fg};
-    return ws_dataset_open(ds, &d);
+    return ws_data_open(&s->data, 0, ds, n_fg);
 }
 
 /* ---- wsseed boxes ----------------------------------------------------------------------------- */
@@ -242,7 +243,7 @@ int ws_stage_boxes(const ws_boxes_settings *s)
     long n_boxes = 0;
     memset(&m, 0, sizeof m);
     ws_boxes_outputs(s, store, sizeof store, out, sizeof out);
-    TRY(ws_stage_set_threads(s->threads));
+    TRY(ws_stage_set_threads(s->runtime.threads));
     TRY(ws_boxes_open_dataset(s, &ds, &n_fg));
     const int have_gt = ds.label_dir || ds.labels;
     const int coco = n_fg == 80;
@@ -254,19 +255,19 @@ int ws_stage_boxes(const ws_boxes_settings *s)
         { rc = ws_fail(WS_EINVAL, "labels.source: gt, but the dataset has no labels (data.label_dir / data.labels_file)"); goto cleanup; }
     if (s->json[0]) TRY(ws_json_boxes_load(s->json, n_fg, &m.json));
     if (m.use_clip) {
-        TRY(ws_clip_open(&m.clip, s->clip));
-        TRY(ws_bpe_load(&m.bpe, s->vocab));
+        TRY(ws_clip_open(&m.clip, s->model.clip));
+        TRY(ws_bpe_load(&m.bpe, s->model.vocab));
         TRY(ws_cliplabel_init(&m.cl, &m.clip, &m.bpe, coco ? WS_COCO_FG : WS_VOC_FG, n_fg, coco ? WS_COCO_BG : WS_VOC_BG,
                               coco ? 23 : 25));
     }
     if (m.use_gdino) {
-        TRY(ws_gdino_load(&m.gd, s->gdino, s->bert_config[0] ? s->bert_config : NULL));
-        TRY(ws_wordpiece_load(&m.wp, s->bert_vocab));
+        TRY(ws_gdino_load(&m.gd, s->model.gdino, s->model.bert_config[0] ? s->model.bert_config : NULL));
+        TRY(ws_wordpiece_load(&m.wp, s->model.bert_vocab));
     }
     snprintf(settings, sizeof settings,
              "boxes: dataset %s %s/%s; labels %s (tau %g, clip %s); %s%s; gdino %s box %g text %g size %d/%d",
-             s->dataset, s->root, s->split, s->json[0] ? "json" : s->source, s->tau, m.use_clip ? s->clip : "-",
-             s->json[0] ? "json " : "", s->json, m.use_gdino ? s->gdino : "-", s->box_thresh, s->text_thresh, s->size,
+             s->data.dataset, s->data.root, s->data.split, s->json[0] ? "json" : s->source, s->tau, m.use_clip ? s->model.clip : "-",
+             s->json[0] ? "json " : "", s->json, m.use_gdino ? s->model.gdino : "-", s->box_thresh, s->text_thresh, s->size,
              s->max_size);
     char dir[sizeof store];
     snprintf(dir, sizeof dir, "%s", store);
@@ -275,7 +276,7 @@ int ws_stage_boxes(const ws_boxes_settings *s)
     TRY(ws_boxstore_open_write(&st, store, settings));
     int todo = 0;
     for (int i = 0; i < ds.n; i++) todo += i % shard_n == shard_i && !ws_store_has(&st, ds.ids[i]);
-    ws_log("boxes of %d images of %s/%s (shard %d/%d; %d done before) -> %s", todo, s->root, s->split, shard_i, shard_n,
+    ws_log("boxes of %d images of %s/%s (shard %d/%d; %d done before) -> %s", todo, s->data.root, s->data.split, shard_i, shard_n,
            ds.n - todo, store);
     ws_progress pg;
     ws_progress_start(&pg, "boxes", max_images >= 0 && max_images < todo ? max_images : todo);

@@ -8,13 +8,11 @@
 #include <stddef.h>
 #include "data/dataset.h"
 #include "io/config.h"
+#include "io/settings.h"
 
 typedef struct ws_boxes_settings {
-    char clip[WS_CFG_STR_MAX], vocab[WS_CFG_STR_MAX], gdino[WS_CFG_STR_MAX], bert_vocab[WS_CFG_STR_MAX];
-    char bert_config[WS_CFG_STR_MAX], sam[WS_CFG_STR_MAX];
-    int decoder_heads;
-    char dataset[WS_CFG_STR_MAX], root[WS_CFG_STR_MAX], split[WS_CFG_STR_MAX], image_dir[WS_CFG_STR_MAX];
-    char label_dir[WS_CFG_STR_MAX], split_file[WS_CFG_STR_MAX], labels_file[WS_CFG_STR_MAX];
+    ws_model_paths model;                 /* CLIP (labels), Grounding-DINO + BERT, SAM */
+    ws_data_cfg data;                     /* the split to seed (default train) */
     char source[WS_CFG_STR_MAX];          /* labels.source: clip | gt */
     double tau, box_thresh, text_thresh;  /* labels.tau, gdino.box_thresh, gdino.text_thresh */
     int size, max_size;                   /* Grounding-DINO image transform */
@@ -22,7 +20,7 @@ typedef struct ws_boxes_settings {
     double max_box_frac, min_mask_frac, ignore_delta;
     int ignore_band, ignore_empty;
     char out_dir[WS_CFG_STR_MAX];
-    int threads;
+    ws_runtime_cfg runtime;               /* runtime.threads (default 2) */
     /* run control (command-line options, not YAML keys) */
     int shard_i, shard_n;                 /* boxes: this process takes images i, i + n, ... */
     long max_images;                      /* stop after this many new images; < 0 = all */
@@ -30,6 +28,9 @@ typedef struct ws_boxes_settings {
 
 /* The key table of both stages (static; *n its length). */
 const ws_cfg_key *ws_boxes_keys(size_t *n);
+/* The stage's own rows (labels.*, gdino.*, boxes.*, boxseed.*, out_dir), without the shared ones:
+ * what the pipeline embeds as boxed.* (static). */
+const ws_cfg_key *ws_boxes_own_keys(size_t *n);
 /* Defaults: the spec's settings (tau 0.1, box 0.3, text 0.25, 800/1333, overlap score), VOC train. */
 void ws_boxes_defaults(ws_boxes_settings *s);
 /* The box store and seed folder paths (boxes.store / boxseed.out, or their defaults under out_dir). */

@@ -89,10 +89,10 @@ int ws_stage_boxseed(const ws_boxes_settings *s)
     ws_boxes_outputs(s, store, sizeof store, out, sizeof out);
     ws_voc_palette(pal);
     if (ov < 0) return ws_fail(WS_EINVAL, "boxseed.overlap: '%s' is not maxid or score", s->overlap);
-    if ((rc = ws_stage_set_threads(s->threads))) return rc;
+    if ((rc = ws_stage_set_threads(s->runtime.threads))) return rc;
     if ((rc = ws_boxes_open_dataset(s, &ds, &n_fg))) goto cleanup;
     if ((rc = ws_boxstore_open(&f, store))) goto cleanup;
-    if ((rc = ws_sam_open(&sam, s->sam, s->decoder_heads))) goto cleanup;
+    if ((rc = ws_sam_open(&sam, s->model.sam, s->model.decoder_heads))) goto cleanup;
     if ((rc = ws_mkdir_p(out))) goto cleanup;
     for (int i = 0; i < ds.n; i++) {
         snprintf(path, sizeof path, "%s/%s.png", out, ds.ids[i]);

@@ -45,19 +45,19 @@ int ws_stage_cam(const ws_cam_settings *s)
     ws_store st = {0};
     char settings[8 * WS_CFG_STR_MAX];
     int n_fg = 0, rc, done = 0, complete = 0;
-    TRY(ws_stage_set_threads(c->threads));
-    TRY(ws_prompt_open(&c->prompt, c->clip, c->vocab, c->dataset, &m, &bpe, &p, &n_fg));
+    TRY(ws_stage_set_threads(c->runtime.threads));
+    TRY(ws_prompt_open(&c->prompt, c->model.clip, c->model.vocab, c->data.dataset, &m, &bpe, &p, &n_fg));
     TRY(ws_prompt_load_ctx(&p, s->ckpt));
-    ws_dataset_spec spec = {.root = c->root, .split = c->split, .image_dir = c->image_dir, .label_dir = c->label_dir,
-                            .split_file = c->split_file, .labels_file = c->labels_file, .image_ext = ".jpg", .n_fg = n_fg};
+    ws_dataset_spec spec = {.root = c->data.root, .split = c->data.split, .image_dir = c->data.image_dir, .label_dir = c->data.label_dir,
+                            .split_file = c->data.split_file, .labels_file = c->data.labels_file, .image_ext = ".jpg", .n_fg = n_fg};
     TRY(ws_dataset_open(&ds, &spec));
     /* the store refuses to mix CAMs of other prompts or another split */
     snprintf(settings, sizeof settings, "cam: ckpt %s, clip %s, task %s, prompts %d x %d ctx (csc %d, %s), dataset %s/%s",
-             s->ckpt, c->clip, c->task, p.n_cls, c->prompt.n_ctx, c->prompt.csc, c->prompt.cls_token_pos, c->root, c->split);
+             s->ckpt, c->model.clip, c->task, p.n_cls, c->prompt.n_ctx, c->prompt.csc, c->prompt.cls_token_pos, c->data.root, c->data.split);
     TRY(ws_camstore_open_write(&st, s->out, settings));
     int todo = 0;
     for (int i = 0; i < ds.n; i++) todo += !ws_store_has(&st, ds.ids[i]);
-    ws_log("CAMs of %d images of %s/%s (%d done before) -> %s", todo, c->root, c->split, ds.n - todo, s->out);
+    ws_log("CAMs of %d images of %s/%s (%d done before) -> %s", todo, c->data.root, c->data.split, ds.n - todo, s->out);
     ws_progress pg;
     ws_progress_start(&pg, "cam", s->max_images >= 0 && s->max_images < todo ? s->max_images : todo);
     for (int i = 0; i < ds.n && (s->max_images < 0 || done < s->max_images); i++) {

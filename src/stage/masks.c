@@ -6,6 +6,8 @@
  * most the image in flight: every image is its own atomic part of the store.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,14 +25,12 @@
 #include "model/sam.h"
 
 #define OFF(f) offsetof(ws_masks_settings, f)
-static const ws_cfg_key keys[] = {
-    {"model.sam", WS_CFG_STR, OFF(sam), "SAM checkpoint (sam_vit_{b,l,h}_*.pth as released)"},
-    {"model.decoder_heads", WS_CFG_INT, OFF(decoder_heads), "mask-decoder heads; 0 = 8 for released models"},
-    {"data.root", WS_CFG_STR, OFF(root), "VOC-layout root: JPEGImages/, ImageSets/Segmentation/<split>.txt"},
-    {"data.split", WS_CFG_STR, OFF(split), "split name (train_aug, val, ...)"},
-    {"data.list", WS_CFG_STR, OFF(list), "instead of a VOC root: a text file of image paths, one per line"},
+/* model.sam, model.decoder_heads, data.* (io/settings.h) come first, then: */
+static const ws_cfg_key OUT_KEYS[] = {
     {"output.store", WS_CFG_STR, OFF(store), "mask store (HDF5); empty = experiments/masks/<split>.h5"},
-    {"runtime.threads", WS_CFG_INT, OFF(threads), "libtorch intra-op threads (OpenBLAS threads the GEMMs)"},
+};
+/* then runtime.threads, then the generator (the store's settings are the amg.* rows: keep them last) */
+static const ws_cfg_key AMG_KEYS[] = {
     {"amg.points_per_side", WS_CFG_INT, OFF(amg.points_per_side), "point grid of the full image"},
     {"amg.points_per_batch", WS_CFG_INT, OFF(amg.points_per_batch), "points decoded before their masks are upsampled (memory only: 256 keep ~200 MB of low-res logits at ViT sizes)"},
     {"amg.pred_iou_thresh", WS_CFG_FLOAT, OFF(amg.pred_iou_thresh), "keep iou + score_thresh_offset[level] > this"},
@@ -47,76 +47,109 @@ static const ws_cfg_key keys[] = {
     {"amg.stability_score_bias", WS_CFG_FLOAT3, OFF(amg.stability_score_bias), "per level, added before the stability filter"},
     {"amg.rock_sand_water_thresh", WS_CFG_FLOAT, OFF(amg.rock_sand_water_thresh), "cross-level recall filter (0 = off)"},
 };
-#define NKEYS (sizeof keys / sizeof keys[0])
+
+static ws_cfg_key *table;
+static size_t table_n;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void build_table(void)
+{
+    static const char *const model[] = {"model.sam", "model.decoder_heads", NULL};
+    static const char *const data[] = {"data.dataset", "data.root", "data.split", "data.image_dir", "data.split_file",
+                                       "data.list", NULL};
+    static const char *const runtime[] = {"runtime.threads", NULL};
+    ws_cfg_key *t = NULL;
+    size_t n = 0;
+    int rc = ws_settings_add(&t, &n, WS_MODEL_KEYS, WS_MODEL_NKEYS, model, "", OFF(model));
+    if (!rc) rc = ws_settings_add(&t, &n, WS_DATA_KEYS, WS_DATA_NKEYS, data, "", OFF(data));
+    if (!rc) rc = ws_cfg_table_add(&t, &n, OUT_KEYS, sizeof OUT_KEYS / sizeof OUT_KEYS[0], NULL, NULL, "", 0);
+    if (!rc) rc = ws_settings_add(&t, &n, WS_RUNTIME_KEYS, WS_RUNTIME_NKEYS, runtime, "", OFF(runtime));
+    if (!rc) rc = ws_cfg_table_add(&t, &n, AMG_KEYS, sizeof AMG_KEYS / sizeof AMG_KEYS[0], NULL, NULL, "", 0);
+    if (rc) { ws_cfg_table_free(t, n); return; }
+    table = t;
+    table_n = n;
+}
 
 const ws_cfg_key *ws_masks_keys(size_t *n)
 {
-    *n = NKEYS;
-    return keys;
+    pthread_once(&table_once, build_table);
+    *n = table_n;
+    return table;
 }
 
 void ws_masks_defaults(ws_masks_settings *s)
 {
     memset(s, 0, sizeof *s);
-    strcpy(s->sam, "checkpoints/sam_vit_h_4b8939.pth");
-    strcpy(s->root, "data/VOC2012");
-    strcpy(s->split, "train_aug");
-    s->threads = 1;
+    ws_model_paths_defaults(&s->model);
+    ws_data_defaults(&s->data);
+    ws_runtime_defaults(&s->runtime);
     ws_amg_cfg_fma_voc(&s->amg);
     s->shard_i = 0;
     s->shard_n = 1;
     s->max_images = -1;
 }
 
-/* Image ids and paths of the split. */
-static int list_images(const ws_masks_settings *s, char ***ids, char ***paths, int *n)
+/* Image ids and paths of data.list: one image path per line (relative to the list's folder unless
+ * absolute), the id being the file name without its extension. */
+static int list_file(const char *list, char ***ids, char ***paths, int *n)
 {
-    char lp[2 * WS_CFG_STR_MAX], *line = NULL, dir[WS_CFG_STR_MAX] = ".";
+    char *line = NULL, dir[WS_CFG_STR_MAX] = ".";
     size_t cap = 0;
-    int voc = !s->list[0], cnt = 0, max = 0;
-    if (voc) {
-        if (snprintf(lp, sizeof lp, "%s/ImageSets/Segmentation/%s.txt", s->root, s->split) >= (int)sizeof lp)
-            return ws_fail(WS_EINVAL, "data.root is too long");
-    } else {
-        snprintf(lp, sizeof lp, "%s", s->list);
-        const char *slash = strrchr(s->list, '/');
-        if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - s->list), s->list);
-    }
-    FILE *f = fopen(lp, "r");
-    if (!f) return ws_fail(WS_EIO, "cannot open the image list %s (check data.root / data.split / data.list)", lp);
+    int cnt = 0, max = 0, rc = 0;
+    const char *slash = strrchr(list, '/');
+    if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - list), list);
+    FILE *f = fopen(list, "r");
+    if (!f) return ws_fail(WS_EIO, "cannot open the image list %s (data.list): %s", list, strerror(errno));
     *ids = NULL;
     *paths = NULL;
-    while (getline(&line, &cap, f) >= 0) {
-        size_t l = strcspn(line, "\r\n");
-        line[l] = '\0';
-        char *t = line;
-        while (*t == ' ') t++;
+    while (!rc && getline(&line, &cap, f) >= 0) {
+        char *t = line, *e = line + strcspn(line, "\r\n");
+        *e = '\0';
+        while (*t == ' ' || *t == '\t') t++;
+        while (e > t && (e[-1] == ' ' || e[-1] == '\t')) *--e = '\0';
         if (!*t || *t == '#') continue;
         if (cnt == max) {
             max = max ? 2 * max : 256;
-            char **a = realloc(*ids, (size_t)max * sizeof *a), **b = realloc(*paths, (size_t)max * sizeof *b);
+            char **a = realloc(*ids, (size_t)max * sizeof *a), **b = a ? realloc(*paths, (size_t)max * sizeof *b) : NULL;
             if (a) *ids = a;
             if (b) *paths = b;
-            if (!a || !b) { free(line); fclose(f); return ws_fail(WS_ENOMEM, "out of memory"); }
+            if (!a || !b) { rc = ws_fail(WS_ENOMEM, "out of memory"); break; }
         }
         char path[3 * WS_CFG_STR_MAX];
-        if (voc) {
-            snprintf(path, sizeof path, "%s/JPEGImages/%s.jpg", s->root, strtok(t, " "));
-            (*ids)[cnt] = strdup(t);
-        } else {
-            if (t[0] == '/') snprintf(path, sizeof path, "%s", t);
-            else snprintf(path, sizeof path, "%s/%s", dir, t);
-            const char *base = strrchr(t, '/');
-            base = base ? base + 1 : t;
-            const char *dot = strrchr(base, '.');
-            (*ids)[cnt] = strndup(base, dot ? (size_t)(dot - base) : strlen(base));
-        }
+        snprintf(path, sizeof path, t[0] == '/' ? "%.0s%s" : "%s/%s", dir, t);
+        const char *base = strrchr(t, '/') ? strrchr(t, '/') + 1 : t, *dot = strrchr(base, '.');
+        (*ids)[cnt] = strndup(base, dot ? (size_t)(dot - base) : strlen(base));
         (*paths)[cnt++] = strdup(path);
     }
     free(line);
     fclose(f);
     *n = cnt;
-    return cnt ? 0 : ws_fail(WS_EINVAL, "the image list %s is empty", lp);
+    if (!rc && !cnt) rc = ws_fail(WS_EINVAL, "the image list %s (data.list) is empty", list);
+    return rc;
+}
+
+/* Image ids and paths of the split: data.list, or the dataset's split file read by the one
+ * split reader every stage uses (data/dataset.c). */
+static int list_images(const ws_masks_settings *s, char ***ids, char ***paths, int *n)
+{
+    if (s->data.list[0]) return list_file(s->data.list, ids, paths, n);
+    ws_dataset ds = {0};
+    ws_data_cfg d = s->data;
+    d.label_dir[0] = d.labels_file[0] = '\0';   /* masks need images only */
+    int rc = ws_data_open(&d, 0, &ds, NULL);
+    *n = 0;
+    *ids = rc ? NULL : calloc((size_t)ds.n + 1, sizeof **ids);
+    *paths = rc ? NULL : calloc((size_t)ds.n + 1, sizeof **paths);
+    if (!rc && (!*ids || !*paths)) rc = ws_fail(WS_ENOMEM, "out of memory");
+    for (int i = 0; !rc && i < ds.n; i++) {
+        char path[3 * WS_CFG_STR_MAX];
+        snprintf(path, sizeof path, "%s/%s%s", ds.image_dir, ds.ids[i], ds.image_ext);
+        (*ids)[i] = strdup(ds.ids[i]);
+        (*paths)[i] = strdup(path);
+        *n = i + 1;
+    }
+    ws_dataset_close(&ds);
+    return rc;
 }
 
 static int to_mask_set(const ws_amg_list *l, int H, int W, ws_mask_set *m)
@@ -146,12 +179,10 @@ static int to_mask_set(const ws_amg_list *l, int H, int W, ws_mask_set *m)
 /* The part of the settings that decides the masks (the store refuses to mix others). */
 static char *store_settings(const ws_masks_settings *s)
 {
-    size_t first = 0;
-    while (first < NKEYS && strncmp(keys[first].key, "amg.", 4)) first++;
-    char *amg = ws_cfg_dump(keys + first, NKEYS - first, s), *out = NULL;
-    const char *base = strrchr(s->sam, '/');
+    char *amg = ws_cfg_dump(AMG_KEYS, sizeof AMG_KEYS / sizeof AMG_KEYS[0], s), *out = NULL;
+    const char *base = strrchr(s->model.sam, '/');
     if (amg && (out = malloc(strlen(amg) + 2 * WS_CFG_STR_MAX)))
-        sprintf(out, "model: %s (decoder heads %d)\n%s", base ? base + 1 : s->sam, s->decoder_heads, amg);
+        sprintf(out, "model: %s (decoder heads %d)\n%s", base ? base + 1 : s->model.sam, s->model.decoder_heads, amg);
     free(amg);
     return out;
 }
@@ -182,15 +213,15 @@ int ws_stage_masks(ws_masks_settings *s)
     const int shard_i = s->shard_i, shard_n = s->shard_n > 0 ? s->shard_n : 1;
     ws_sam m = {0};
     ws_store st = {0};
-    if (!s->store[0] && snprintf(s->store, sizeof s->store, "experiments/masks/%.900s.h5", s->split) < 0) return WS_EINVAL;
-    if (s->threads > 0) ws_stage_set_threads(s->threads);
+    if (!s->store[0] && snprintf(s->store, sizeof s->store, "experiments/masks/%.900s.h5", s->data.split) < 0) return WS_EINVAL;
+    if ((rc = ws_stage_set_threads(s->runtime.threads))) return rc;
     if ((rc = list_images(s, &ids, &paths, &n))) goto done;
     if (!(settings = store_settings(s))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto done; }
     if ((rc = ws_store_open_write(&st, s->store, settings))) goto done;
     for (int i = 0; i < n; i++) todo += i % shard_n == shard_i && !ws_store_has(&st, ids[i]);
     ws_log("%d images in the split, %d to do in shard %d/%d -> %s", n, todo, shard_i, shard_n, s->store);
     /* SAM is loaded only when there is work: a finished split just (re)assembles its store */
-    if (todo > 0 && (rc = ws_sam_open(&m, s->sam, s->decoder_heads))) goto done;
+    if (todo > 0 && (rc = ws_sam_open(&m, s->model.sam, s->model.decoder_heads))) goto done;
     ws_progress bar;
     ws_progress_start(&bar, "masks", todo);
     for (int i = 0; i < n && !rc; i++) {

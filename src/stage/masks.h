@@ -7,16 +7,16 @@
 #define WS_STAGE_MASKS_H
 #include <stddef.h>
 #include "io/config.h"
+#include "io/settings.h"
 #include "io/store.h"
 #include "method/amg.h"
 #include "model/sam.h"
 
 typedef struct ws_masks_settings {
-    char sam[WS_CFG_STR_MAX];          /* SAM checkpoint or random:tiny / random:vit_b */
-    int decoder_heads;                 /* 0 = 8 (released models) */
-    char root[WS_CFG_STR_MAX], split[WS_CFG_STR_MAX], list[WS_CFG_STR_MAX];
+    ws_model_paths model;              /* model.sam, model.decoder_heads */
+    ws_data_cfg data;                  /* the split (data.root, split, image_dir, split_file) or data.list */
     char store[WS_CFG_STR_MAX];        /* '' = experiments/masks/<split>.h5 (filled in by the run) */
-    int threads;
+    ws_runtime_cfg runtime;            /* runtime.threads */
     ws_amg_cfg amg;
     /* run control (command-line options, not YAML keys) */
     int shard_i, shard_n;              /* this process takes images i, i + n, ... */

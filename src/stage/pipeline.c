@@ -19,7 +19,6 @@
 #include "core/sha1.h"
 #include "core/status.h"
 #include "data/dataset.h"
-#include "stage/report.h"
 #include "stage/caa.h"
 #include "stage/cam.h"
 #include "stage/eval.h"
@@ -29,21 +28,13 @@
 #include "stage/train.h"
 
 #define OFF(f) offsetof(ws_pipe_cfg, f)
-static const ws_cfg_key OWN_KEYS[] = {
+static const ws_cfg_key HEAD_KEYS[] = {
     {"run", WS_CFG_STR, OFF(run), "run name: <out_dir>/<run>/ holds links to the stages, eval and report.html"},
     {"out_dir", WS_CFG_STR, OFF(out_dir), "folder of runs"},
     {"cache_dir", WS_CFG_STR, OFF(cache_dir), "stage outputs, shared by runs; '' = <out_dir>/cache"},
-    {"model.clip", WS_CFG_STR, OFF(clip), "CLIP checkpoint (ViT-B-16.pt) or random:tiny / random:vit_b16"},
-    {"model.vocab", WS_CFG_STR, OFF(vocab), "CLIP BPE vocabulary, or builtin:bytes (random models only)"},
-    {"model.sam", WS_CFG_STR, OFF(sam), "SAM checkpoint (sam_vit_h_4b8939.pth) or random:tiny / random:vit_b"},
-    {"model.decoder_heads", WS_CFG_INT, OFF(decoder_heads), "SAM mask-decoder heads; 0 = 8 for released models"},
-    {"data.dataset", WS_CFG_STR, OFF(dataset), "voc or coco"},
-    {"data.root", WS_CFG_STR, OFF(root), "dataset root"},
-    {"data.split", WS_CFG_STR, OFF(split), "the split that is trained on and gets seeds (train_aug)"},
-    {"data.image_dir", WS_CFG_STR, OFF(image_dir), "images below root; {split} is replaced"},
-    {"data.label_dir", WS_CFG_STR, OFF(label_dir), "ground-truth maps (image labels, evaluation); '' = none"},
-    {"data.split_file", WS_CFG_STR, OFF(split_file), "id list below root"},
-    {"data.labels_file", WS_CFG_STR, OFF(labels_file), "'' or '<id> <class> ...' lines (no maps: no evaluation)"},
+};
+/* then model.*, data.* (io/settings.h), then: */
+static const ws_cfg_key MID_KEYS[] = {
     {"data.synth", WS_CFG_INT, OFF(synth), "> 0: first write a synthetic VOC-layout dataset of this many images"},
     {"data.synth_min_side", WS_CFG_INT, OFF(synth_min), "synthetic image sides from"},
     {"data.synth_max_side", WS_CFG_INT, OFF(synth_max), "... to"},
@@ -58,29 +49,40 @@ static const ws_cfg_key OWN_KEYS[] = {
     {"caa.seg.at_cam", WS_CFG_BOOL, OFF(caa_seg.at_cam), "fine CAA: propagate the raw CAM (else the score)"},
     {"seed.cls_pow", WS_CFG_FLOAT, OFF(pow_cls), "coarse seeds: background score (1 - max)^pow"},
     {"seed.seg_pow", WS_CFG_FLOAT, OFF(pow_seg), "fine seeds: background score (1 - max)^pow"},
-    {"runtime.threads", WS_CFG_INT, OFF(threads), "libtorch intra-op threads"},
-    {"runtime.workers", WS_CFG_INT, OFF(workers), "training image-loading threads"},
+};
+/* then runtime.*, then: */
+static const ws_cfg_key TAIL_KEYS[] = {
     {"report.images", WS_CFG_INT, OFF(report_images), "images shown in report.html"},
     {"boxed.enable", WS_CFG_BOOL, OFF(boxed), "also make boxed-SAM seeds (CLIP labels + Grounding-DINO + SAM) and evaluate them beside FMA's"},
 };
+#define NK(a) (sizeof a / sizeof a[0])
 
 int ws_pipe_keys(ws_cfg_key **tab, size_t *n)
 {
+    static const char *const model[] = {"model.clip", "model.vocab", "model.sam", "model.decoder_heads", NULL};
+    static const char *const data[] = {"data.dataset", "data.root", "data.split", "data.image_dir", "data.label_dir",
+                                       "data.split_file", "data.labels_file", NULL};
     static const char *const train_sections[] = {"prompt.", "aug.", "loss.", "optim.", "train.", NULL};
     static const char *const amg_section[] = {"amg.", NULL};
-    size_t nm = 0;
-    const ws_cfg_key *mk = ws_masks_keys(&nm);
+    /* the boxed section: its detector files (into the shared model paths) and its own settings */
+    static const char *const box_model[] = {"model.gdino", "model.bert_vocab", "model.bert_config", NULL};
+    static const char *const box_section[] = {"labels.", "gdino.", "boxes.json", "boxseed.overlap", "boxseed.max_box_frac",
+                                              "boxseed.min_mask_frac", "boxseed.ignore_", NULL};
+    size_t nm = 0, nt = 0, nb = 0;
+    const ws_cfg_key *mk = ws_masks_keys(&nm), *tk = ws_train_keys(&nt), *bk = ws_boxes_own_keys(&nb);
     *tab = NULL;
     *n = 0;
-    int rc = ws_cfg_table_add(tab, n, OWN_KEYS, sizeof OWN_KEYS / sizeof OWN_KEYS[0], NULL, NULL, "", 0);
+    if (!mk || !tk) return ws_fail(WS_ENOMEM, "out of memory");
+    int rc = ws_cfg_table_add(tab, n, HEAD_KEYS, NK(HEAD_KEYS), NULL, NULL, "", 0);
+    if (!rc) rc = ws_settings_add(tab, n, WS_MODEL_KEYS, WS_MODEL_NKEYS, model, "", OFF(model));
+    if (!rc) rc = ws_settings_add(tab, n, WS_DATA_KEYS, WS_DATA_NKEYS, data, "", OFF(data));
+    if (!rc) rc = ws_cfg_table_add(tab, n, MID_KEYS, NK(MID_KEYS), NULL, NULL, "", 0);
+    if (!rc) rc = ws_settings_add(tab, n, WS_RUNTIME_KEYS, WS_RUNTIME_NKEYS, NULL, "", OFF(runtime));
+    if (!rc) rc = ws_cfg_table_add(tab, n, TAIL_KEYS, NK(TAIL_KEYS), NULL, NULL, "", 0);
     if (!rc) rc = ws_cfg_table_add(tab, n, mk, nm, amg_section, "amg.", "masks.", OFF(masks));
-    if (!rc) rc = ws_cfg_table_add(tab, n, WS_TRAIN_KEYS, WS_TRAIN_NKEYS, train_sections, NULL, "cls.", OFF(cls));
-    if (!rc) rc = ws_cfg_table_add(tab, n, WS_TRAIN_KEYS, WS_TRAIN_NKEYS, train_sections, NULL, "seg.", OFF(seg));
-    static const char *const box_section[] = {"model.gdino", "model.bert_vocab", "model.bert_config", "labels.", "gdino.",
-                                              "boxes.json", "boxseed.overlap", "boxseed.max_box_frac", "boxseed.min_mask_frac",
-                                              "boxseed.ignore_", NULL};
-    size_t nb = 0;
-    const ws_cfg_key *bk = ws_boxes_keys(&nb);
+    if (!rc) rc = ws_cfg_table_add(tab, n, tk, nt, train_sections, NULL, "cls.", OFF(cls));
+    if (!rc) rc = ws_cfg_table_add(tab, n, tk, nt, train_sections, NULL, "seg.", OFF(seg));
+    if (!rc) rc = ws_settings_add(tab, n, WS_MODEL_KEYS, WS_MODEL_NKEYS, box_model, "boxed.", OFF(model));
     if (!rc) rc = ws_cfg_table_add(tab, n, bk, nb, box_section, NULL, "boxed.", OFF(box));
     return rc;
 }
@@ -90,19 +92,12 @@ void ws_pipe_defaults(ws_pipe_cfg *c)
     memset(c, 0, sizeof *c);
     ws_train_defaults(&c->cls);
     ws_train_defaults_seg(&c->seg);
-    const ws_train_cfg *t = &c->cls;   /* model and data as the training defaults */
-    snprintf(c->clip, sizeof c->clip, "%s", t->clip);
-    snprintf(c->vocab, sizeof c->vocab, "%s", t->vocab);
-    snprintf(c->dataset, sizeof c->dataset, "%s", t->dataset);
-    snprintf(c->root, sizeof c->root, "%s", t->root);
-    snprintf(c->split, sizeof c->split, "%s", t->split);
-    snprintf(c->image_dir, sizeof c->image_dir, "%s", t->image_dir);
-    snprintf(c->label_dir, sizeof c->label_dir, "%s", t->label_dir);
-    snprintf(c->split_file, sizeof c->split_file, "%s", t->split_file);
-    snprintf(c->out_dir, sizeof c->out_dir, "%s", t->out_dir);
+    ws_model_paths_defaults(&c->model);
+    ws_data_defaults(&c->data);
+    ws_runtime_defaults(&c->runtime);
+    strcpy(c->out_dir, "experiments");
     strcpy(c->run, "voc");
     ws_masks_defaults(&c->masks);
-    snprintf(c->sam, sizeof c->sam, "%s", c->masks.sam);
     c->synth_min = 160;
     c->synth_max = 320;
     c->synth_classes = 20;
@@ -110,8 +105,6 @@ void ws_pipe_defaults(ws_pipe_cfg *c)
     ws_caa_cfg_fma(&c->caa_seg, 1);
     c->pow_cls = 0.6;
     c->pow_seg = 0.7;
-    c->threads = t->threads;
-    c->workers = t->workers;
     c->report_images = 6;
     ws_boxes_defaults(&c->box);
 }
@@ -194,22 +187,15 @@ static void train_cfg(const prun *p, int t, ws_train_cfg *tc)
 {
     const ws_pipe_cfg *c = p->c;
     *tc = t ? c->seg : c->cls;
-    snprintf(tc->clip, sizeof tc->clip, "%s", c->clip);
-    snprintf(tc->vocab, sizeof tc->vocab, "%s", c->vocab);
-    snprintf(tc->dataset, sizeof tc->dataset, "%s", c->dataset);
-    snprintf(tc->root, sizeof tc->root, "%s", c->root);
-    snprintf(tc->split, sizeof tc->split, "%s", c->split);
-    snprintf(tc->image_dir, sizeof tc->image_dir, "%s", c->image_dir);
-    snprintf(tc->label_dir, sizeof tc->label_dir, "%s", c->label_dir);
-    snprintf(tc->split_file, sizeof tc->split_file, "%s", c->split_file);
-    snprintf(tc->labels_file, sizeof tc->labels_file, "%s", c->labels_file);
+    tc->model = c->model;
+    tc->data = c->data;
+    tc->runtime = c->runtime;
     snprintf(tc->task, sizeof tc->task, "%s", t ? "seg" : "cls");
     snprintf(tc->out_dir, sizeof tc->out_dir, "%.1000s", p->train[t].dir);
     snprintf(tc->run, sizeof tc->run, "train");
-    if (t) snprintf(tc->seed_dir, sizeof tc->seed_dir, "%.1000s/seeds", p->seed[0].dir);
-    else tc->seed_dir[0] = '\0';
-    tc->threads = c->threads;
-    tc->workers = c->workers;
+    /* the seg prompts learn from the coarse seeds (the cls task's output) */
+    if (t) snprintf(tc->data.seed_dir, sizeof tc->data.seed_dir, "%.1000s/seeds", p->seed[0].dir);
+    else tc->data.seed_dir[0] = '\0';
 }
 
 
@@ -222,13 +208,10 @@ static int run_masks(prun *p)
     if (!rc && !p->masks.done) {
         /* the image list of the split, in any dataset layout */
         ws_dataset ds = {0};
-        ws_dataset_spec s = {.root = c->root, .split = c->split, .image_dir = c->image_dir, .label_dir = c->label_dir,
-                             .split_file = c->split_file, .labels_file = c->labels_file, .image_ext = ".jpg",
-                             .n_fg = !strcmp(c->dataset, "coco") ? 80 : 20};
         char list[sizeof p->masks.dir + 16];
         snprintf(list, sizeof list, "%s/images.txt", p->masks.dir);
         char tmp[sizeof list + 32];
-        rc = ws_dataset_open(&ds, &s);
+        rc = ws_data_open(&c->data, 0, &ds, NULL);
         FILE *f = rc ? NULL : ws_fs_open_tmp(list, tmp, sizeof tmp);
         if (!rc && !f) rc = WS_EIO;
         for (int i = 0; f && i < ds.n; i++) {
@@ -239,11 +222,11 @@ static int run_masks(prun *p)
         if (f) rc = ws_fs_commit_file(f, tmp, list);
         ws_dataset_close(&ds);
         ws_masks_settings ms = c->masks;
-        snprintf(ms.sam, sizeof ms.sam, "%s", c->sam);
-        ms.decoder_heads = c->decoder_heads;
-        snprintf(ms.list, sizeof ms.list, "%.1000s", list);
+        ms.model = c->model;
+        ms.data = c->data;
+        ms.runtime = c->runtime;
+        snprintf(ms.data.list, sizeof ms.data.list, "%.1000s", list);
         snprintf(ms.store, sizeof ms.store, "%.1000s/masks.h5", p->masks.dir);
-        ms.threads = c->threads;
         ms.shard_i = 0;
         ms.shard_n = 1;
         ms.max_images = -1;
@@ -338,13 +321,9 @@ static int run_boxed(prun *p)
     int rc = text ? stage_begin(c, p->run_dir, "seeds_boxed", text, NULL, 0, &p->boxed) : ws_fail(WS_ENOMEM, "out of memory");
     if (!rc && !p->boxed.done) {
         ws_boxes_settings b = c->box;
-#define CP(f, v) snprintf(b.f, sizeof b.f, "%s", v)
-        CP(clip, c->clip); CP(vocab, c->vocab); CP(sam, c->sam); CP(dataset, c->dataset); CP(root, c->root);
-        CP(split, c->split); CP(image_dir, c->image_dir); CP(label_dir, c->label_dir); CP(split_file, c->split_file);
-        CP(labels_file, c->labels_file);
-#undef CP
-        b.decoder_heads = c->decoder_heads;
-        b.threads = c->threads;
+        b.model = c->model;   /* CLIP, SAM and the boxed.model.* detector files */
+        b.data = c->data;
+        b.runtime = c->runtime;
         snprintf(b.store, sizeof b.store, "%.1000s/boxes.h5", p->boxed.dir);
         snprintf(b.out, sizeof b.out, "%.1000s/seeds", p->boxed.dir);
         b.shard_i = 0;
@@ -379,16 +358,17 @@ static int run_eval(prun *p, double *miou, ws_eval_metrics *m)
     static const char *const mode[3] = {"coarse", "fine", "boxed"};
     const int n_modes = c->boxed ? 3 : 2;
     miou[0] = miou[1] = miou[2] = NAN;
-    if (!c->label_dir[0]) { ws_log("no ground-truth maps (data.label_dir): seeds are not evaluated"); return 0; }
-    char *gt = ws_dataset_path(c->root, c->label_dir, c->split);
+    if (!c->data.label_dir[0]) { ws_log("no ground-truth maps (data.label_dir): seeds are not evaluated"); return 0; }
+    int n_fg = 0, rc = ws_data_classes(&c->data, &n_fg);
+    if (rc) return rc;
+    char *gt = ws_dataset_path(c->data.root, c->data.label_dir, c->data.split);
     if (!gt) return ws_fail(WS_ENOMEM, "out of memory");
-    int rc = 0;
     for (int t = 0; t < n_modes && !rc; t++) {
         char json[sizeof path], md[sizeof path];
         snprintf(seeds, sizeof seeds, "%s/seeds", t < 2 ? p->seed[t].dir : p->boxed.dir);
         snprintf(json, sizeof json, "%s/eval_%s.json", p->run_dir, mode[t]);
         snprintf(md, sizeof md, "%s/eval_%s.md", p->run_dir, mode[t]);
-        ws_eval_settings es = {.pred = seeds, .gt = gt, .n_cls = !strcmp(c->dataset, "coco") ? 81 : 21, .json = json,
+        ws_eval_settings es = {.pred = seeds, .gt = gt, .n_cls = n_fg + 1, .json = json,
                                .md = md, .quiet = 1};
         rc = ws_stage_eval(&es, &m[t]);
         if (!rc) miou[t] = m[t].miou;
@@ -420,9 +400,11 @@ static int run_report(const prun *p, const double *miou, const ws_eval_metrics *
 {
     const ws_pipe_cfg *c = p->c;
     char seeds[2][sizeof p->seed[0].dir + 32], metrics[2][sizeof p->train[0].dir + 32], cams[2][sizeof p->caa[0].dir + 16];
-    ws_report_input ri = {.run_dir = p->run_dir, .root = c->root, .split = c->split, .image_dir = c->image_dir,
-                          .label_dir = c->label_dir, .n_images = c->report_images, .miou_coarse = miou[0],
-                          .miou_fine = miou[1], .n_classes = !strcmp(c->dataset, "coco") ? 81 : 21,
+    int n_fg = 0, rc = ws_data_classes(&c->data, &n_fg);
+    if (rc) return rc;
+    ws_report_input ri = {.run_dir = p->run_dir, .root = c->data.root, .split = c->data.split, .image_dir = c->data.image_dir,
+                          .label_dir = c->data.label_dir, .n_images = c->report_images, .miou_coarse = miou[0],
+                          .miou_fine = miou[1], .n_classes = n_fg + 1,
                           .iou = {have_eval ? em[0].iou : NULL, have_eval ? em[1].iou : NULL}};
     for (int t = 0; t < 2; t++) {
         snprintf(seeds[t], sizeof seeds[t], "%s/seeds", p->seed[t].dir);
@@ -432,7 +414,7 @@ static int run_report(const prun *p, const double *miou, const ws_eval_metrics *
         ri.metrics[t] = metrics[t];
         ri.cams[t] = cams[t];
     }
-    int rc = ws_stage_report(&ri);
+    rc = ws_stage_report(&ri);
     if (!rc) ws_log("report: %s/report.html", p->run_dir);
     return rc;
 }
@@ -448,13 +430,13 @@ int ws_stage_pipeline(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fi
     snprintf(p.run_dir, sizeof p.run_dir, "%s/%s", c->out_dir, c->run);
     if (!rc) rc = ws_mkdir_p(p.run_dir);
     if (!rc) rc = write_config(&p);
-    if (!rc) rc = ws_stage_set_threads(c->threads);
+    if (!rc) rc = ws_stage_set_threads(c->runtime.threads);
     if (!rc && c->synth > 0) {   /* a synthetic dataset, written once */
         char split[3 * WS_CFG_STR_MAX];
-        snprintf(split, sizeof split, "%s/ImageSets/Segmentation/%s.txt", c->root, c->split);
+        snprintf(split, sizeof split, "%s/ImageSets/Segmentation/%s.txt", c->data.root, c->data.split);
         if (access(split, F_OK)) {
-            ws_log("writing a synthetic dataset of %d images to %s", c->synth, c->root);
-            rc = ws_synth_voc(c->root, c->synth, c->synth_min, c->synth_max, c->synth_classes, 0);
+            ws_log("writing a synthetic dataset of %d images to %s", c->synth, c->data.root);
+            rc = ws_synth_voc(c->data.root, c->synth, c->synth_min, c->synth_max, c->synth_classes, 0);
         }
     }
     /* masks -> (train -> cam -> caa -> seeds) for cls, then seg (trained on the coarse seeds) */

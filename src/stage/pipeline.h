@@ -17,16 +17,15 @@
 
 typedef struct ws_pipe_cfg {
     char run[WS_CFG_STR_MAX], out_dir[WS_CFG_STR_MAX], cache_dir[WS_CFG_STR_MAX];
-    char clip[WS_CFG_STR_MAX], vocab[WS_CFG_STR_MAX], sam[WS_CFG_STR_MAX];
-    int decoder_heads;
-    char dataset[WS_CFG_STR_MAX], root[WS_CFG_STR_MAX], split[WS_CFG_STR_MAX], image_dir[WS_CFG_STR_MAX];
-    char label_dir[WS_CFG_STR_MAX], split_file[WS_CFG_STR_MAX], labels_file[WS_CFG_STR_MAX];
+    ws_model_paths model;          /* model.* for every stage (boxed.model.gdino/bert_* too) */
+    ws_data_cfg data;              /* data.*: the split every stage works on */
     int synth, synth_min, synth_max, synth_classes;
     ws_masks_settings masks;          /* masks.* = its amg.* keys */
     ws_train_cfg cls, seg;         /* cls.* / seg.*: prompt, aug, loss, optim, train keys */
     ws_caa_cfg caa_cls, caa_seg;
     double pow_cls, pow_seg;
-    int threads, workers, report_images;
+    ws_runtime_cfg runtime;        /* runtime.* for every stage */
+    int report_images;
     int boxed;                     /* boxed.enable: also the boxed-SAM seeds (boxed.* = wsseed boxes keys) */
     ws_boxes_settings box;
 } ws_pipe_cfg;

@@ -6,7 +6,7 @@
 
 int ws_stage_train(const ws_train_settings *s)
 {
-    int rc = ws_stage_set_threads(s->cfg.threads);
+    int rc = ws_stage_set_threads(s->cfg.runtime.threads);
     return rc ? rc : ws_train_run(&s->cfg, s->resume);
 }
 

@@ -25,11 +25,13 @@ static char *cache_settings(const ws_trainer *t)
     static const char *const pre[] = {"task", "model.clip", "data.", "aug.", "train.seed", "train.cache_", NULL};
     ws_cfg_key sub[64];
     size_t k = 0;
-    for (size_t i = 0; i < WS_TRAIN_NKEYS && k < 64; i++)
+    size_t nk = 0;
+    const ws_cfg_key *keys = ws_train_keys(&nk);
+    for (size_t i = 0; keys && i < nk && k < 64; i++)
         for (int j = 0; pre[j]; j++)
-            if (!strncmp(WS_TRAIN_KEYS[i].key, pre[j], strlen(pre[j]))) { sub[k++] = WS_TRAIN_KEYS[i]; break; }
+            if (!strncmp(keys[i].key, pre[j], strlen(pre[j]))) { sub[k++] = keys[i]; break; }
     ws_train_cfg c = *t->c;
-    if (!t->seg) c.seed_dir[0] = '\0';   /* unused by the cls task */
+    if (!t->seg) c.data.seed_dir[0] = '\0';   /* unused by the cls task */
     char *text = ws_cfg_dump(sub, k, &c), *out = NULL;
     if (text && (out = malloc(strlen(text) + 128)))
         sprintf(out, "%sarch: %lld %lld %lld %lld\ncontent: %s\n", text, (long long)t->arch[0], (long long)t->arch[1],

@@ -13,15 +13,15 @@
 int ws_train_open_data(ws_trainer *t)
 {
     const ws_train_cfg *c = t->c;
-    ws_dataset_spec s = {.root = c->root, .split = c->split, .image_dir = c->image_dir, .label_dir = c->label_dir,
-                         .split_file = c->split_file, .labels_file = c->labels_file,
-                         .seed_dir = t->seg ? c->seed_dir : "", .image_ext = ".jpg", .n_fg = t->n_fg};
-    if (t->seg && (c->w_cam_fg != 0 || c->w_cam_bg != 0) && !c->seed_dir[0] && !c->label_dir[0])
+    ws_dataset_spec s = {.root = c->data.root, .split = c->data.split, .image_dir = c->data.image_dir, .label_dir = c->data.label_dir,
+                         .split_file = c->data.split_file, .labels_file = c->data.labels_file,
+                         .seed_dir = t->seg ? c->data.seed_dir : "", .image_ext = ".jpg", .n_fg = t->n_fg};
+    if (t->seg && (c->w_cam_fg != 0 || c->w_cam_bg != 0) && !c->data.seed_dir[0] && !c->data.label_dir[0])
         return ws_fail(WS_EINVAL, "the seg task needs data.seed_dir (coarse seeds from `wsseed seeds`)");
     int rc = ws_dataset_open(&t->ds, &s);
     if (rc) return rc;
     if (t->ds.n < c->batch)
-        return ws_fail(WS_EINVAL, "split %s has %d images, fewer than train.batch = %d", c->split, t->ds.n, c->batch);
+        return ws_fail(WS_EINVAL, "split %s has %d images, fewer than train.batch = %d", c->data.split, t->ds.n, c->batch);
     return 0;
 }
 
@@ -104,7 +104,7 @@ static void *worker(void *arg)
 /* All samples of b over runtime.workers threads (this one included). */
 static int load_parallel(ws_trainer *t, ws_batch *b)
 {
-    int nw = t->c->workers < 1 ? 1 : t->c->workers > 16 ? 16 : t->c->workers;
+    int nw = t->c->runtime.workers < 1 ? 1 : t->c->runtime.workers > 16 ? 16 : t->c->runtime.workers;
     pthread_t th[16];
     worker_arg wa[16];
     int started[16] = {0}, rc = 0;

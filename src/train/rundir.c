@@ -41,7 +41,7 @@ int ws_train_write_run_files(ws_trainer *t)
 {
     char build[1024];
     snprintf(build, sizeof build, "wsseed %s\nlibtorch %s\nconfigure %s\ntrain.seed %d\nruntime.threads %d\n",
-             PACKAGE_VERSION, ws_at_version(), WS_CONFIGURE_ARGS, t->c->seed, t->c->threads);
+             PACKAGE_VERSION, ws_at_version(), WS_CONFIGURE_ARGS, t->c->seed, t->c->runtime.threads);
     int rc = write_text(t, "config.yaml", t->config_text);
     return rc ? rc : write_text(t, "build.txt", build);
 }

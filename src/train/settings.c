@@ -5,23 +5,17 @@
  */
 #include "train/settings.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #define OFF(f) offsetof(ws_train_cfg, f)
-const ws_cfg_key WS_TRAIN_KEYS[] = {
+static const ws_cfg_key HEAD_KEYS[] = {
     {"task", WS_CFG_STR, OFF(task), "cls (classification prompts, MCL) or seg (segmentation prompts, CAM loss)"},
     {"run", WS_CFG_STR, OFF(run), "run name: outputs go to <out_dir>/<run>/"},
     {"out_dir", WS_CFG_STR, OFF(out_dir), "folder of runs"},
-    {"model.clip", WS_CFG_STR, OFF(clip), "CLIP checkpoint (OpenAI ViT-B-16.pt as released, or a state dict)"},
-    {"model.vocab", WS_CFG_STR, OFF(vocab), "CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz)"},
-    {"data.dataset", WS_CFG_STR, OFF(dataset), "voc (20 classes) or coco (80 classes): class names"},
-    {"data.root", WS_CFG_STR, OFF(root), "dataset root"},
-    {"data.split", WS_CFG_STR, OFF(split), "training split (train_aug)"},
-    {"data.image_dir", WS_CFG_STR, OFF(image_dir), "images below root; {split} is replaced"},
-    {"data.label_dir", WS_CFG_STR, OFF(label_dir), "label maps below root (image labels); '' = none"},
-    {"data.split_file", WS_CFG_STR, OFF(split_file), "id list below root"},
-    {"data.labels_file", WS_CFG_STR, OFF(labels_file), "'' or '<id> <class 1..C> ...' lines (when no label maps)"},
-    {"data.seed_dir", WS_CFG_STR, OFF(seed_dir), "seg task: folder of coarse-seed PNGs replacing the label maps"},
+};
+/* then model.clip, model.vocab, data.* (io/settings.h), then: */
+static const ws_cfg_key OWN_KEYS[] = {
     {"prompt.n_ctx", WS_CFG_INT, OFF(prompt.n_ctx), "learnable context tokens M"},
     {"prompt.csc", WS_CFG_BOOL, OFF(prompt.csc), "class-specific context (seg) instead of one shared context (cls)"},
     {"prompt.cls_token_pos", WS_CFG_STR, OFF(prompt.cls_token_pos), "end: [ctx, name] (cls); front: [name, ctx] (seg)"},
@@ -56,10 +50,36 @@ const ws_cfg_key WS_TRAIN_KEYS[] = {
     {"train.feature_cache", WS_CFG_STR, OFF(feature_cache), "'' or an HDF5 store of the frozen trunk's output for K views per image (opt-in)"},
     {"train.cache_views", WS_CFG_INT, OFF(cache_views), "K augmented views per image in the feature cache"},
     {"train.cache_fp16", WS_CFG_BOOL, OFF(cache_fp16), "store cached features as float16 (half the disk; not exact)"},
-    {"runtime.threads", WS_CFG_INT, OFF(threads), "libtorch intra-op threads"},
-    {"runtime.workers", WS_CFG_INT, OFF(workers), "image loading/augmentation threads (results identical)"},
 };
-const size_t WS_TRAIN_NKEYS = sizeof WS_TRAIN_KEYS / sizeof WS_TRAIN_KEYS[0];
+/* then runtime.threads, runtime.workers */
+
+static ws_cfg_key *table;
+static size_t table_n;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void build_table(void)
+{
+    static const char *const model[] = {"model.clip", "model.vocab", NULL};
+    static const char *const data[] = {"data.dataset", "data.root", "data.split", "data.image_dir", "data.label_dir",
+                                       "data.split_file", "data.labels_file", "data.seed_dir", NULL};
+    ws_cfg_key *t = NULL;
+    size_t n = 0;
+    int rc = ws_cfg_table_add(&t, &n, HEAD_KEYS, sizeof HEAD_KEYS / sizeof HEAD_KEYS[0], NULL, NULL, "", 0);
+    if (!rc) rc = ws_settings_add(&t, &n, WS_MODEL_KEYS, WS_MODEL_NKEYS, model, "", OFF(model));
+    if (!rc) rc = ws_settings_add(&t, &n, WS_DATA_KEYS, WS_DATA_NKEYS, data, "", OFF(data));
+    if (!rc) rc = ws_cfg_table_add(&t, &n, OWN_KEYS, sizeof OWN_KEYS / sizeof OWN_KEYS[0], NULL, NULL, "", 0);
+    if (!rc) rc = ws_settings_add(&t, &n, WS_RUNTIME_KEYS, WS_RUNTIME_NKEYS, NULL, "", OFF(runtime));
+    if (rc) { ws_cfg_table_free(t, n); return; }
+    table = t;
+    table_n = n;
+}
+
+const ws_cfg_key *ws_train_keys(size_t *n)
+{
+    pthread_once(&table_once, build_table);
+    *n = table_n;
+    return table;
+}
 
 void ws_train_defaults(ws_train_cfg *c)
 {
@@ -67,14 +87,9 @@ void ws_train_defaults(ws_train_cfg *c)
     strcpy(c->task, "cls");
     strcpy(c->run, "voc_cls");
     strcpy(c->out_dir, "experiments");
-    strcpy(c->clip, "checkpoints/ViT-B-16.pt");
-    strcpy(c->vocab, "checkpoints/bpe_simple_vocab_16e6.txt.gz");
-    strcpy(c->dataset, "voc");
-    strcpy(c->root, "data/VOC2012");
-    strcpy(c->split, "train_aug");
-    strcpy(c->image_dir, "JPEGImages");
-    strcpy(c->label_dir, "SegmentationClassAug");
-    strcpy(c->split_file, "ImageSets/Segmentation/{split}.txt");
+    ws_model_paths_defaults(&c->model);
+    ws_data_defaults(&c->data);
+    ws_runtime_defaults(&c->runtime);
     c->prompt.n_ctx = 16;
     strcpy(c->prompt.cls_token_pos, "end");
     strcpy(c->prompt.bg_names, "clip_es");
@@ -95,8 +110,6 @@ void ws_train_defaults(ws_train_cfg *c)
     c->batch = 16;
     c->max_iter = 1800;
     c->sub_iters = 1;
-    c->threads = 1;
-    c->workers = 2;
     c->fast_text = 1;
     c->cache_views = 4;
     c->cache_fp16 = 1;

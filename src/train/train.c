@@ -26,7 +26,7 @@
 int ws_train_setup_model(ws_trainer *t)
 {
     const ws_train_cfg *c = t->c;
-    int rc = ws_prompt_open(&c->prompt, c->clip, c->vocab, c->dataset, &t->m, &t->bpe, &t->p, &t->n_fg);
+    int rc = ws_prompt_open(&c->prompt, c->model.clip, c->model.vocab, c->data.dataset, &t->m, &t->bpe, &t->p, &t->n_fg);
     if (!rc && t->m.image_resolution != c->crop)
         ws_train_log(t, "note: aug.crop %d differs from the model's native %d; positional embeddings are resized",
                      c->crop, t->m.image_resolution);
@@ -54,8 +54,9 @@ static int build(ws_trainer *t)
     if ((rc = ws_mkdir_p(path))) return rc;
     snprintf(path, sizeof path, "%s/train.log", t->dir);
     t->log = fopen(path, "a");
-    if (!(t->config_text = ws_cfg_dump(WS_TRAIN_KEYS, WS_TRAIN_NKEYS, c))) return ws_fail(WS_ENOMEM, "out of memory");
-    ws_at_set_num_threads(c->threads);
+    size_t nk;
+    const ws_cfg_key *keys = ws_train_keys(&nk);
+    if (!keys || !(t->config_text = ws_cfg_dump(keys, nk, c))) return ws_fail(WS_ENOMEM, "out of memory");
     if ((rc = ws_train_setup_model(t)) || (rc = ws_prompt_start_ctx(&t->p, &c->prompt)) || (rc = ws_train_open_data(t)))
         return rc;
     if (c->feature_cache[0] && (rc = ws_train_cache_prepare(t))) return rc;
@@ -240,7 +241,7 @@ static int run(ws_trainer *t, const char *resume)
     if ((rc = ws_train_write_run_files(t)) || (rc = ws_train_open_metrics(t))) return rc;
     if (t->it == 0 && (rc = ws_train_save(t, "start.h5"))) return rc;
     ws_train_log(t, "training %s prompts: %d images of %s/%s, batch %d, %d iterations, %d prompts x %d ctx tokens -> %s",
-                 c->task, t->ds.n, c->root, c->split, c->batch, c->max_iter, t->p.n_cls, c->prompt.n_ctx, t->dir);
+                 c->task, t->ds.n, c->data.root, c->data.split, c->batch, c->max_iter, t->p.n_cls, c->prompt.n_ctx, t->dir);
     return loop(t);
 }
 
