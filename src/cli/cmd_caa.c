@@ -7,13 +7,14 @@
 #include "stage/caa.h"
 
 static const char *help =
-    "Usage: wsseed caa CAMS.h5 [--task cls|seg] [--out OUT.h5] [--box-thresh T] [--power K]\n"
-    "                 [--sinkhorn N] [--at score|cam]\n\n"
+    "Usage: wsseed caa CAMS.h5 [--task cls|seg] [--out OUT.h5] [--box_thresh T] [--power K]\n"
+    "                 [--sinkhorn N] [--at_cam true|false]\n\n"
     "Class-aware attention affinity refinement of a CAM store (FMA-WSSS CAA). --task picks the\n"
     "official settings: cls = 1 Sinkhorn iteration, power 2, box threshold 0.4, propagate the\n"
     "score; seg = the same with threshold 0.5, propagating the raw CAM. The options override\n"
-    "them (the pipeline's keys caa.<task>.{box_thresh,power,sinkhorn,at_cam}). Output (default\n"
-    "CAMS_caa.h5): a CAM store of refined CAMs; resumable.";
+    "them and are spelled as the pipeline's keys caa.<cls|seg>.{sinkhorn,power,box_thresh,at_cam}\n"
+    "(--box-thresh and --at score|cam are accepted too). Output (default CAMS_caa.h5): a CAM store\n"
+    "of refined CAMs; resumable.";
 
 int ws_cmd_caa(int argc, char **argv)
 {
@@ -26,16 +27,21 @@ int ws_cmd_caa(int argc, char **argv)
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) { puts(help); return 0; }
         if (!strcmp(o, "--task") && i + 1 < argc) task = argv[++i];
         else if (!strcmp(o, "--out") && i + 1 < argc) out = argv[++i];
-        else if (!strcmp(o, "--box-thresh") && i + 1 < argc) rc = ws_cli_double("caa", o, argv[++i], &thresh);
+        else if ((!strcmp(o, "--box_thresh") || !strcmp(o, "--box-thresh")) && i + 1 < argc)
+            rc = ws_cli_double("caa", o, argv[++i], &thresh);
         else if (!strcmp(o, "--power") && i + 1 < argc) rc = ws_cli_long("caa", o, argv[++i], 1, 64, &power);
         else if (!strcmp(o, "--sinkhorn") && i + 1 < argc) rc = ws_cli_long("caa", o, argv[++i], 0, 1000, &sink);
         else if (!strcmp(o, "--at") && i + 1 < argc) at = argv[++i];
+        else if (!strcmp(o, "--at_cam") && i + 1 < argc) {
+            const char *v = argv[++i];
+            at = !strcmp(v, "true") ? "cam" : !strcmp(v, "false") ? "score" : "?";
+        }
         else if (o[0] != '-' && !in) in = o;
         else { fprintf(stderr, "wsseed caa: unknown option '%s' (see wsseed caa --help)\n", o); return 2; }
     }
     if (rc) return rc;
     if (!in || (strcmp(task, "cls") && strcmp(task, "seg")) || (at && strcmp(at, "score") && strcmp(at, "cam"))) {
-        fprintf(stderr, "wsseed caa: need CAMS.h5; --task cls|seg; --at score|cam\n");
+        fprintf(stderr, "wsseed caa: need CAMS.h5; --task cls|seg; --at_cam true|false (or --at score|cam)\n");
         return 2;
     }
     ws_caa_settings s = {.in = in};

@@ -10,7 +10,7 @@ static const char *help =
     "Usage: wsseed seed CAMS.h5 --masks MASKS.h5 --out DIR [--pow P]\n\n"
     "SAMS seeds (FMA-WSSS gather_norm_bg_argmax): each SAM mask takes the class with the\n"
     "highest min-max normalised mean CAM, or background with score (1 - max)^P (0.6 for\n"
-    "coarse, 0.7 for fine seeds; the pipeline's seed.cls_pow / seed.seg_pow); masks are painted\n"
+    "coarse, 0.7 for fine seeds: --pow is the pipeline's seed.cls_pow / seed.seg_pow); masks are painted\n"
     "by level, then confidence. Writes DIR/<id>.png: 8-bit palette PNGs at image size, values\n"
     "0..C (PIL and mmsegmentation read them as class indices). Images already in DIR are skipped.";
 

@@ -117,7 +117,7 @@ int ws_dataset_open(ws_dataset *d, const ws_dataset_spec *s)
         rc = lf ? read_labels(d, lf) : ws_fail(WS_ENOMEM, "out of memory");
         free(lf);
     }
-    if (!rc && !d->labels && !d->label_dir)
+    if (!rc && !d->labels && !d->label_dir && !s->images_only)
         rc = ws_fail(WS_EINVAL, "dataset %s has neither label maps nor a labels file: image labels are needed", s->root);
     if (rc) ws_dataset_close(d);
     return rc;

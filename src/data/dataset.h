@@ -23,6 +23,7 @@ typedef struct ws_dataset_spec {
     const char *seed_dir;     /* "" or a folder of seed PNGs replacing the label maps */
     const char *image_ext;    /* ".jpg" */
     int n_fg;                 /* 20 VOC, 80 COCO */
+    int images_only;          /* 1: the images are all that is read (no image labels needed) */
 } ws_dataset_spec;
 
 typedef struct ws_dataset {

@@ -29,9 +29,7 @@ int ws_boxstore_open_write(ws_store *st, const char *path, const char *settings)
 
 static int put(ws_h5file *f, const char *id, const char *name, int dt, int nd, const int64_t *s, const void *d)
 {
-    char p[512];
-    snprintf(p, sizeof p, "/boxes/%s/%s", id, name);
-    return ws_h5_write_raw(f, p, dt, nd, s, d);
+    return ws_store_write_field(f, "boxes", id, name, dt, nd, s, d);
 }
 
 int ws_boxstore_put(ws_store *st, const char *id, const ws_box_rec *r)
@@ -71,14 +69,7 @@ int ws_boxstore_open(ws_h5file *f, const char *path)
 
 static int get(const ws_h5file *f, const char *id, const char *name, int dt, int nd, ws_array *a)
 {
-    char p[512];
-    snprintf(p, sizeof p, "/boxes/%s/%s", id, name);
-    int rc = ws_h5_read(f, p, dt, a);
-    if (!rc && a->ndim != nd) {
-        ws_array_free(a);
-        rc = ws_fail(WS_ESHAPE, "%s: %s has %d dimensions, a box store has %d there", f->path, p, a->ndim, nd);
-    }
-    return rc;
+    return ws_store_read_field(f, "boxes", id, name, dt, nd, a);
 }
 
 /* The labels (and gt_labels when stored) of image id into r. */

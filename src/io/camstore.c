@@ -28,9 +28,7 @@ int ws_camstore_open_write(ws_store *st, const char *path, const char *settings)
 
 static int put(ws_h5file *f, const char *id, const char *name, int dt, int nd, const int64_t *s, const void *d)
 {
-    char p[512];
-    snprintf(p, sizeof p, "/cams/%s/%s", id, name);
-    return ws_h5_write_raw(f, p, dt, nd, s, d);
+    return ws_store_write_field(f, "cams", id, name, dt, nd, s, d);
 }
 
 int ws_camstore_put(ws_store *st, const char *id, const ws_cam_rec *r)
@@ -63,15 +61,9 @@ cleanup:
  * owns it); *keep (may be NULL) receives the array's shape. */
 static int take(const ws_h5file *f, const char *id, const char *name, int dt, int nd, void **data, ws_array *keep)
 {
-    char p[512];
     ws_array a = {0};
-    snprintf(p, sizeof p, "/cams/%s/%s", id, name);
-    int rc = ws_h5_read(f, p, dt, &a);
+    int rc = ws_store_read_field(f, "cams", id, name, dt, nd, &a);
     if (rc) return rc;
-    if (a.ndim != nd) {
-        ws_array_free(&a);
-        return ws_fail(WS_ESHAPE, "%s: %s has %d dimensions, a CAM store has %d there", f->path, p, a.ndim, nd);
-    }
     *data = a.data;
     if (keep) *keep = a;   /* shape only: the data now belongs to the record */
     return 0;

@@ -3,6 +3,7 @@
 #include "io/config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,4 +271,20 @@ void ws_cfg_table_free(ws_cfg_key *tab, size_t n)
 {
     for (size_t i = 0; tab && i < n; i++) free((char *)tab[i].key);
     free(tab);
+}
+
+static pthread_mutex_t cached_lock = PTHREAD_MUTEX_INITIALIZER;
+
+const ws_cfg_key *ws_cfg_cached_table(ws_cfg_cached *c, int (*build)(ws_cfg_key **tab, size_t *n), size_t *n)
+{
+    pthread_mutex_lock(&cached_lock);
+    if (!c->built) {
+        ws_cfg_key *t = NULL;
+        size_t k = 0;
+        if (build(&t, &k)) ws_cfg_table_free(t, k);
+        else { c->tab = t; c->n = k; c->built = 1; }
+    }
+    pthread_mutex_unlock(&cached_lock);
+    *n = c->n;
+    return c->built ? c->tab : NULL;
 }

@@ -39,4 +39,15 @@ void ws_cfg_print_help(const ws_cfg_key *keys, size_t n, const void *settings, v
 int ws_cfg_table_add(ws_cfg_key **tab, size_t *n, const ws_cfg_key *src, size_t ns, const char *const *only,
                      const char *strip, const char *prefix, size_t base);
 void ws_cfg_table_free(ws_cfg_key *tab, size_t n);
+
+/* A composite table built once per process, on first use (thread-safe), then read-only: what a
+ * stage's `ws_<stage>_keys()` returns. Zero-initialise it (static storage). */
+typedef struct ws_cfg_cached {
+    ws_cfg_key *tab;
+    size_t n;
+    int built;
+} ws_cfg_cached;
+/* The table of c, building it with build (which appends with ws_cfg_table_add) on the first call;
+ * *n its length. NULL when the build failed (out of memory); a later call tries again. */
+const ws_cfg_key *ws_cfg_cached_table(ws_cfg_cached *c, int (*build)(ws_cfg_key **tab, size_t *n), size_t *n);
 #endif

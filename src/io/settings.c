@@ -73,13 +73,14 @@ int ws_data_classes(const ws_data_cfg *d, int *n_fg)
     return ws_dataset_classes(d->dataset, n_fg);
 }
 
-int ws_data_open(const ws_data_cfg *d, int want_seeds, ws_dataset *ds, int *n_fg)
+int ws_data_open(const ws_data_cfg *d, int flags, ws_dataset *ds, int *n_fg)
 {
     int nf = 0, rc = ws_data_classes(d, &nf);
     if (rc) return rc;
     ws_dataset_spec s = {.root = d->root, .split = d->split, .image_dir = d->image_dir, .label_dir = d->label_dir,
                          .split_file = d->split_file, .labels_file = d->labels_file,
-                         .seed_dir = want_seeds ? d->seed_dir : NULL, .image_ext = ".jpg", .n_fg = nf};
+                         .seed_dir = flags & WS_DATA_SEEDS ? d->seed_dir : NULL, .image_ext = ".jpg", .n_fg = nf,
+                         .images_only = !!(flags & WS_DATA_IMAGES_ONLY)};
     if (n_fg) *n_fg = nf;
     return ws_dataset_open(ds, &s);
 }

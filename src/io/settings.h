@@ -56,9 +56,11 @@ void ws_runtime_defaults(ws_runtime_cfg *r);
 
 /* The dataset's foreground class count (20 voc, 80 coco); fails naming data.dataset otherwise. */
 int ws_data_classes(const ws_data_cfg *d, int *n_fg);
-/* Opens d's split (id list, labels) with d's folders; *n_fg (may be NULL) receives the class count.
- * want_seeds: read the seed maps of data.seed_dir instead of the label maps. */
-int ws_data_open(const ws_data_cfg *d, int want_seeds, ws_dataset *ds, int *n_fg);
+/* ws_data_open flags: the seed maps of data.seed_dir replace the label maps; only the images are
+ * read (no image labels needed: the mask generator). */
+enum { WS_DATA_SEEDS = 1, WS_DATA_IMAGES_ONLY = 2 };
+/* Opens d's split (id list, labels) with d's folders; *n_fg (may be NULL) receives the class count. */
+int ws_data_open(const ws_data_cfg *d, int flags, ws_dataset *ds, int *n_fg);
 
 /* Appends to *tab the rows of src (ns rows) named in `only` (NULL-terminated full key names),
  * under prefix, at offset base: a stage's table takes exactly the shared keys it reads. */

@@ -405,3 +405,26 @@ done:
     free(lens);
     return rc;
 }
+
+/* ---- typed records: one dataset of an image's group ---- */
+
+int ws_store_write_field(ws_h5file *f, const char *group, const char *id, const char *name, int dtype, int ndim,
+                         const int64_t *shape, const void *data)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "/%s/%s/%s", group, id, name);
+    return ws_h5_write_raw(f, p, dtype, ndim, shape, data);
+}
+
+int ws_store_read_field(const ws_h5file *f, const char *group, const char *id, const char *name, int dtype, int ndim,
+                        ws_array *out)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "/%s/%s/%s", group, id, name);
+    int rc = ws_h5_read(f, p, dtype, out);
+    if (!rc && out->ndim != ndim) {
+        rc = ws_fail(WS_ESHAPE, "%s: %s has %d dimensions, the store format has %d there", f->path, p, out->ndim, ndim);
+        ws_array_free(out);
+    }
+    return rc;
+}

@@ -54,6 +54,14 @@ int ws_store_open_write_as(ws_store *s, const char *path, const char *settings, 
  * datasets under /<group>/<id>/, commit renames it into place and closes f. */
 int ws_store_part_begin(ws_store *s, const char *id, ws_h5file *f);
 int ws_store_part_commit(ws_h5file *f);
+/* Writes dataset /<group>/<id>/<name> (dtype, ndim, shape, data) into an open part or store
+ * file: the one way the typed stores (camstore, boxstore) lay out their records. */
+int ws_store_write_field(ws_h5file *f, const char *group, const char *id, const char *name, int dtype, int ndim,
+                         const int64_t *shape, const void *data);
+/* Reads /<group>/<id>/<name> converted to dtype into *out (caller frees); fails naming the file
+ * and dataset when it is missing or does not have ndim dimensions. */
+int ws_store_read_field(const ws_h5file *f, const char *group, const char *id, const char *name, int dtype, int ndim,
+                        ws_array *out);
 /* 1 if image `id` is already stored (merged or as a part). */
 int ws_store_has(const ws_store *s, const char *id);
 /* Writes the masks of image `id` atomically as a part. */

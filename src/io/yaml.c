@@ -13,6 +13,7 @@
 typedef struct frame {
     int is_list;
     char *key;                 /* mapping: the key whose value comes next (NULL: a key comes next) */
+    unsigned long key_line;    /* its line; a list: the line of the current item */
     int item;                  /* list of mappings: index of the current item */
     char **seen;               /* mapping: keys already given, and their lines (duplicate check) */
     unsigned long *seen_line;
@@ -40,13 +41,13 @@ static void frame_free(frame *f)
 }
 
 /* The path of keys to the current position (list items as their index). */
-static int path_of(walker *w, const char **out, char idx[][16])
+static int path_of(walker *w, const char **out, unsigned long *lines, char idx[][16])
 {
     int d = 0;
     for (int i = 0; i < w->depth; i++) {
         const frame *f = &w->f[i];
-        if (f->is_list) { snprintf(idx[d], 16, "%d", f->item); out[d] = idx[d]; d++; }
-        else if (f->key) out[d++] = f->key;
+        if (f->is_list) { snprintf(idx[d], 16, "%d", f->item); lines[d] = f->key_line; out[d] = idx[d]; d++; }
+        else if (f->key) { lines[d] = f->key_line; out[d++] = f->key; }
     }
     return d;
 }
@@ -54,9 +55,11 @@ static int path_of(walker *w, const char **out, char idx[][16])
 static int leaf(walker *w, char *const *vals, int n, int is_list)
 {
     const char *path[WS_YAML_MAX_DEPTH + 1];
+    unsigned long lines[WS_YAML_MAX_DEPTH + 1];
     char idx[WS_YAML_MAX_DEPTH + 1][16];
-    int d = path_of(w, path, idx);
-    ws_yaml_leaf l = {.path = path, .depth = d, .values = vals, .n = n, .is_list = is_list, .where = w->where};
+    int d = path_of(w, path, lines, idx);
+    ws_yaml_leaf l = {.path = path, .depth = d, .values = vals, .n = n, .is_list = is_list, .where = w->where,
+                      .file = w->path, .lines = lines};
     return w->visit(w->ctx, &l);
 }
 
@@ -77,6 +80,7 @@ static int take_key(walker *w, frame *f, const char *k, unsigned long line)
         f->capseen = cap;
     }
     if (!(f->seen[f->nseen] = strdup(k)) || !(f->key = strdup(k))) return ws_fail(WS_ENOMEM, "out of memory");
+    f->key_line = line;
     f->seen_line[f->nseen++] = line;
     return 0;
 }
@@ -151,6 +155,7 @@ static int on_event(walker *w, const yaml_event_t *ev)
         } else if (w->in_scalar_list) {
             return ws_fail(WS_EINVAL, "%s: a list mixes values and mappings", w->where);
         }
+        if (w->depth && w->f[w->depth - 1].is_list) w->f[w->depth - 1].key_line = (unsigned long)ev->start_mark.line + 1;
         return on_open(w, 0);
     case YAML_MAPPING_END_EVENT:
         frame_free(&w->f[--w->depth]);

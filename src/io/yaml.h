@@ -18,7 +18,9 @@ typedef struct ws_yaml_leaf {
     int depth;
     char *const *values;       /* the scalar (n = 1, is_list 0) or the list's scalars (n >= 0, is_list 1) */
     int n, is_list;
-    const char *where;         /* "file:line" of the leaf */
+    const char *where;         /* "file:line" of the leaf's value */
+    const char *file;          /* the file */
+    const unsigned long *lines;  /* line of each path element (1-based; a list item: its first line) */
 } ws_yaml_leaf;
 
 /* Called for each leaf in file order; a non-zero return stops the walk and is returned. */

@@ -9,7 +9,6 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,31 +55,23 @@ static const ws_cfg_key OWN_KEYS[] = {
 };
 /* then runtime.threads */
 
-static ws_cfg_key *table;
-static size_t table_n;
-static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+static ws_cfg_cached table;
 
-static void build_table(void)
+static int build_table(ws_cfg_key **t, size_t *n)
 {
     static const char *const data[] = {"data.dataset", "data.root", "data.split", "data.image_dir", "data.label_dir",
                                        "data.split_file", "data.labels_file", NULL};
     static const char *const runtime[] = {"runtime.threads", NULL};
-    ws_cfg_key *t = NULL;
-    size_t n = 0;
-    int rc = ws_settings_add(&t, &n, WS_MODEL_KEYS, WS_MODEL_NKEYS, NULL, "", OFF(model));
-    if (!rc) rc = ws_settings_add(&t, &n, WS_DATA_KEYS, WS_DATA_NKEYS, data, "", OFF(data));
-    if (!rc) rc = ws_cfg_table_add(&t, &n, OWN_KEYS, sizeof OWN_KEYS / sizeof OWN_KEYS[0], NULL, NULL, "", 0);
-    if (!rc) rc = ws_settings_add(&t, &n, WS_RUNTIME_KEYS, WS_RUNTIME_NKEYS, runtime, "", OFF(runtime));
-    if (rc) { ws_cfg_table_free(t, n); return; }
-    table = t;
-    table_n = n;
+    int rc = ws_settings_add(t, n, WS_MODEL_KEYS, WS_MODEL_NKEYS, NULL, "", OFF(model));
+    if (!rc) rc = ws_settings_add(t, n, WS_DATA_KEYS, WS_DATA_NKEYS, data, "", OFF(data));
+    if (!rc) rc = ws_cfg_table_add(t, n, OWN_KEYS, sizeof OWN_KEYS / sizeof OWN_KEYS[0], NULL, NULL, "", 0);
+    if (!rc) rc = ws_settings_add(t, n, WS_RUNTIME_KEYS, WS_RUNTIME_NKEYS, runtime, "", OFF(runtime));
+    return rc;
 }
 
 const ws_cfg_key *ws_boxes_keys(size_t *n)
 {
-    pthread_once(&table_once, build_table);
-    *n = table_n;
-    return table;
+    return ws_cfg_cached_table(&table, build_table, n);
 }
 
 const ws_cfg_key *ws_boxes_own_keys(size_t *n)

@@ -7,7 +7,6 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,33 +47,25 @@ static const ws_cfg_key AMG_KEYS[] = {
     {"amg.rock_sand_water_thresh", WS_CFG_FLOAT, OFF(amg.rock_sand_water_thresh), "cross-level recall filter (0 = off)"},
 };
 
-static ws_cfg_key *table;
-static size_t table_n;
-static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+static ws_cfg_cached table;
 
-static void build_table(void)
+static int build_table(ws_cfg_key **t, size_t *n)
 {
     static const char *const model[] = {"model.sam", "model.decoder_heads", NULL};
     static const char *const data[] = {"data.dataset", "data.root", "data.split", "data.image_dir", "data.split_file",
                                        "data.list", NULL};
     static const char *const runtime[] = {"runtime.threads", NULL};
-    ws_cfg_key *t = NULL;
-    size_t n = 0;
-    int rc = ws_settings_add(&t, &n, WS_MODEL_KEYS, WS_MODEL_NKEYS, model, "", OFF(model));
-    if (!rc) rc = ws_settings_add(&t, &n, WS_DATA_KEYS, WS_DATA_NKEYS, data, "", OFF(data));
-    if (!rc) rc = ws_cfg_table_add(&t, &n, OUT_KEYS, sizeof OUT_KEYS / sizeof OUT_KEYS[0], NULL, NULL, "", 0);
-    if (!rc) rc = ws_settings_add(&t, &n, WS_RUNTIME_KEYS, WS_RUNTIME_NKEYS, runtime, "", OFF(runtime));
-    if (!rc) rc = ws_cfg_table_add(&t, &n, AMG_KEYS, sizeof AMG_KEYS / sizeof AMG_KEYS[0], NULL, NULL, "", 0);
-    if (rc) { ws_cfg_table_free(t, n); return; }
-    table = t;
-    table_n = n;
+    int rc = ws_settings_add(t, n, WS_MODEL_KEYS, WS_MODEL_NKEYS, model, "", OFF(model));
+    if (!rc) rc = ws_settings_add(t, n, WS_DATA_KEYS, WS_DATA_NKEYS, data, "", OFF(data));
+    if (!rc) rc = ws_cfg_table_add(t, n, OUT_KEYS, sizeof OUT_KEYS / sizeof OUT_KEYS[0], NULL, NULL, "", 0);
+    if (!rc) rc = ws_settings_add(t, n, WS_RUNTIME_KEYS, WS_RUNTIME_NKEYS, runtime, "", OFF(runtime));
+    if (!rc) rc = ws_cfg_table_add(t, n, AMG_KEYS, sizeof AMG_KEYS / sizeof AMG_KEYS[0], NULL, NULL, "", 0);
+    return rc;
 }
 
 const ws_cfg_key *ws_masks_keys(size_t *n)
 {
-    pthread_once(&table_once, build_table);
-    *n = table_n;
-    return table;
+    return ws_cfg_cached_table(&table, build_table, n);
 }
 
 void ws_masks_defaults(ws_masks_settings *s)
@@ -134,9 +125,7 @@ static int list_images(const ws_masks_settings *s, char ***ids, char ***paths, i
 {
     if (s->data.list[0]) return list_file(s->data.list, ids, paths, n);
     ws_dataset ds = {0};
-    ws_data_cfg d = s->data;
-    d.label_dir[0] = d.labels_file[0] = '\0';   /* masks need images only */
-    int rc = ws_data_open(&d, 0, &ds, NULL);
+    int rc = ws_data_open(&s->data, WS_DATA_IMAGES_ONLY, &ds, NULL);
     *n = 0;
     *ids = rc ? NULL : calloc((size_t)ds.n + 1, sizeof **ids);
     *paths = rc ? NULL : calloc((size_t)ds.n + 1, sizeof **paths);

@@ -211,7 +211,7 @@ static int run_masks(prun *p)
         char list[sizeof p->masks.dir + 16];
         snprintf(list, sizeof list, "%s/images.txt", p->masks.dir);
         char tmp[sizeof list + 32];
-        rc = ws_data_open(&c->data, 0, &ds, NULL);
+        rc = ws_data_open(&c->data, WS_DATA_IMAGES_ONLY, &ds, NULL);
         FILE *f = rc ? NULL : ws_fs_open_tmp(list, tmp, sizeof tmp);
         if (!rc && !f) rc = WS_EIO;
         for (int i = 0; f && i < ds.n; i++) {

@@ -59,7 +59,7 @@ static int sweep_leaf(void *ctx, const ws_yaml_leaf *l)
     sweep *s = ctx;
     const char *sec = l->path[0], *v = l->n ? l->values[0] : "";
     if (strcmp(sec, "pipeline") && strcmp(sec, "name") && strcmp(sec, "set") && strcmp(sec, "grid") && strcmp(sec, "list"))
-        return ws_fail(WS_EINVAL, "%s: unknown key '%s' (pipeline, name, set, grid, list)", l->where, sec);
+        return ws_fail(WS_EINVAL, "%s:%lu: unknown key '%s' (pipeline, name, set, grid, list)", l->file, l->lines[0], sec);
     if (l->depth == 1 && !l->is_list && !strcmp(sec, "pipeline")) { snprintf(s->pipeline, sizeof s->pipeline, "%s", v); return 0; }
     if (l->depth == 1 && !l->is_list && !strcmp(sec, "name")) { snprintf(s->name, sizeof s->name, "%s", v); return 0; }
     if (l->depth == 2 && !l->is_list && !strcmp(sec, "set")) {
