@@ -9,7 +9,7 @@
 #define WS_DATA_AUGMENT_H
 #include <stdint.h>
 #include "core/rng.h"
-#include "data/resize.h"
+#include "image/resize.h"
 
 /* (round(s*h), round(s*w)), half to even; at least 1. */
 void ws_aug_scaled_size(int h, int w, double s, int *oh, int *ow);

@@ -15,5 +15,11 @@ int ws_weight_count(ws_at_ckpt ck, const char *prefix);
 /* Random weights (benchmarks, demos): adds a float32 tensor `name` of the given shape to ck, filled
  * with `fill`, or N(0, (0.02 s)^2) when fill is NaN (s = 1) or negative (s = -fill). */
 int ws_weight_random(ws_at_gen gen, ws_at_ckpt ck, const char *name, double fill, int ndim, const int64_t *shape);
+/* nn.Linear(in, out) as random weights: "<pre>.weight" (out, in) then "<pre>.bias" (out), both
+ * N(0, 0.02^2), drawn from gen in that order. Returns 0 or WS_ETORCH naming the tensor. */
+int ws_weight_random_linear(ws_at_gen gen, ws_at_ckpt ck, const char *pre, int64_t out, int64_t in);
+/* nn.LayerNorm(d) (or GroupNorm) at its initial values: "<pre>.weight" all 1, "<pre>.bias" all 0
+ * (draws nothing from gen). Returns 0 or WS_ETORCH naming the tensor. */
+int ws_weight_random_norm(ws_at_gen gen, ws_at_ckpt ck, const char *pre, int64_t d);
 
 #endif

@@ -4,8 +4,8 @@
  * scale when downscaling (antialiasing), coefficients are normalised, rounded to 22-bit fixed
  * point, and the horizontal pass is rounded to 8 bits before the vertical one.
  */
-#ifndef WS_DATA_RESIZE_H
-#define WS_DATA_RESIZE_H
+#ifndef WS_IMAGE_RESIZE_H
+#define WS_IMAGE_RESIZE_H
 
 #include <stdint.h>
 

@@ -1,5 +1,5 @@
 /* resize.c - Pillow-exact 8-bit resampling (see resize.h). */
-#include "data/resize.h"
+#include "image/resize.h"
 
 #include <math.h>
 #include <stdlib.h>
