@@ -375,70 +375,100 @@ static ws_at_tensor box_sine(ws_scope *g, ws_at_tensor ref)
     return t;
 }
 
-int ws_gdino_decode(const ws_gdino *m, ws_scope *g, const ws_gdino_levels *lv, ws_at_tensor memory,
-                    ws_at_tensor memory_text, ws_at_tensor *pred_logits, ws_at_tensor *pred_boxes, ws_gdino_dec_trace *tr)
+/* Indices of the Q (<= N) largest of tl[N] in descending order, ties to the lower index (what the
+ * golden's torch.topk gives); a partial selection sort, Q is small. */
+static void top_q(const float *tl, int64_t N, int64_t Q, int64_t *idx)
 {
-    ws_gdino_dec_trace local;
-    if (!tr) tr = &local;
-    memset(tr, 0, sizeof *tr);
+    for (int64_t i = 0; i < N; i++) idx[i] = i;
+    for (int64_t i = 0; i < Q && i < N; i++) {
+        int64_t best = i;
+        for (int64_t j = i + 1; j < N; j++)
+            if (tl[idx[j]] > tl[idx[best]]) best = j;
+        int64_t t = idx[i]; idx[i] = idx[best]; idx[best] = t;
+    }
+}
+
+/* The two-stage half of transformer.py's forward: enc_output(memory) with invalid proposals zeroed,
+ * class logits against the text, top-Q tokens by their max logit, and their refined proposals.
+ * Fills tr's two-stage fields; *ti gets the (Q) i64 selected token indices. */
+static int two_stage(const ws_gdino *m, ws_scope *g, const ws_gdino_levels *lv, ws_at_tensor memory,
+                     ws_at_tensor memory_text, ws_gdino_dec_trace *tr, ws_at_tensor *ti)
+{
     const int64_t N = lv->n_tokens, Q = m->n_queries;
-    /* two-stage: invalid proposals' memory rows -> 0, enc_output + norm */
     ws_at_tensor valid = ws_g_to_dtype(g, ws_g_reshape(g, lv->proposal_valid, 3, (int64_t[3]){1, N, 1}), WS_AT_F32);
     ws_at_tensor om = ws_g_layer_norm(g, ws_g_linear(g, ws_g_mul(g, memory, valid), m->enc_out_w, m->enc_out_b),
                                       m->enc_norm_w, m->enc_norm_b, 1e-5);
     tr->output_memory = om;
     tr->enc_class = contrastive(g, om, memory_text);
     tr->topk_logits = ws_g_reduce(g, WS_AT_RAMAX, tr->enc_class, -1, 0);   /* (1, N) */
-    float *tl = malloc((size_t)N * sizeof *tl);
+    float *tl = malloc((size_t)N * sizeof *tl), *sc = malloc((size_t)(Q > 0 ? Q : 1) * sizeof *sc);
     int64_t *idx = malloc((size_t)N * sizeof *idx);
-    if (!tl || !idx || g->err || ws_at_read(tr->topk_logits, tl, (size_t)N * sizeof *tl)) {
-        free(tl); free(idx);
+    if (!tl || !sc || !idx || g->err || ws_at_read(tr->topk_logits, tl, (size_t)N * sizeof *tl)) {
+        free(tl); free(sc); free(idx);
         return g->err ? g->err : ws_fail(WS_ENOMEM, "two-stage selection: out of memory");
     }
-    for (int64_t i = 0; i < N; i++) idx[i] = i;
-    for (int64_t i = 0; i < Q && i < N; i++) {   /* partial selection: descending, ties by index */
-        int64_t best = i;
-        for (int64_t j = i + 1; j < N; j++)
-            if (tl[idx[j]] > tl[idx[best]]) best = j;
-        int64_t t = idx[i]; idx[i] = idx[best]; idx[best] = t;
-    }
-    float sc[1024];
-    for (int64_t i = 0; i < Q && i < 1024; i++) sc[i] = tl[idx[i]];
+    top_q(tl, N, Q, idx);
+    for (int64_t i = 0; i < Q; i++) sc[i] = tl[idx[i]];
     const int64_t q2[2] = {1, Q}, q1[1] = {Q};
     tr->topk_indices = ws_g_from_data(g, idx, WS_AT_I64, 2, q2);
     tr->topk_scores = ws_g_from_data(g, sc, WS_AT_F32, 2, q2);
-    ws_at_tensor ti = ws_g_from_data(g, idx, WS_AT_I64, 1, q1);
-    free(tl);
-    free(idx);
+    *ti = ws_g_from_data(g, idx, WS_AT_I64, 1, q1);
+    free(tl); free(sc); free(idx);
     tr->enc_delta = mlp_fwd(g, &m->enc_bbox, om);
-    tr->enc_coord = ws_g_add(g, tr->enc_delta, lv->proposals);
-    tr->refpoint = ws_g_index_select(g, tr->enc_coord, 1, ti);
-    tr->init_box = ws_g_unary(g, WS_AT_SIGMOID, ws_g_index_select(g, lv->proposals, 1, ti));
-    ws_at_tensor tgt = ws_g_reshape(g, m->tgt_embed, 3, (int64_t[3]){1, Q, 256});
+    tr->enc_coord = ws_g_add(g, tr->enc_delta, lv->proposals);   /* log-odds, like the proposals */
+    tr->refpoint = ws_g_index_select(g, tr->enc_coord, 1, *ti);
+    tr->init_box = ws_g_unary(g, WS_AT_SIGMOID, ws_g_index_select(g, lv->proposals, 1, *ti));
+    return g->err;
+}
+
+/* DeformableTransformerDecoderLayer i on tgt (1, Q, 256) with sigmoid reference boxes ref (1, Q, 4):
+ * self-attention, text cross-attention, image cross-attention (MSDeformAttn), FFN, each post-norm,
+ * then the shared box head and the class head (look forward once: the next reference is this
+ * layer's refined box, the prediction uses the normalised output). Returns the next ref; *tgt
+ * becomes the layer's output. */
+static ws_at_tensor dec_layer(const ws_gdino *m, ws_scope *g, int i, const ws_gdino_levels *lv, ws_at_tensor memory,
+                              ws_at_tensor memory_text, ws_at_tensor *tgt, ws_at_tensor ref, ws_gdino_dec_trace *tr)
+{
+    const ws_gdino_dec_layer *d = &m->dec[i];
+    const int64_t Q = m->n_queries, r4[4] = {1, Q, 1, 4}, e4[4] = {1, Q, 4, 4};
+    ws_at_tensor t = *tgt;
+    ws_at_tensor ref_in = ws_g_contiguous(g, ws_g_expand(g, ws_g_reshape(g, ref, 4, r4), 4, e4));   /* valid ratios 1 */
+    tr->ref_in[i] = ref_in;
+    tr->sine[i] = box_sine(g, ref);
+    ws_at_tensor qpos = tr->qpos[i] = mlp_fwd(g, &m->ref_head, tr->sine[i]);
+    ws_at_tensor qk = ws_g_add(g, t, qpos);
+    tr->sa[i] = mha(g, qk, qk, t, d->sa_in_w, d->sa_in_b, d->sa_out_w, d->sa_out_b, 8, NULL);
+    t = tr->after_sa[i] = ws_g_layer_norm(g, ws_g_add(g, t, tr->sa[i]), d->n2_w, d->n2_b, 1e-5);
+    tr->ct[i] = mha(g, ws_g_add(g, t, qpos), memory_text, memory_text, d->ct_in_w, d->ct_in_b, d->ct_out_w, d->ct_out_b, 8, NULL);
+    t = tr->after_ct[i] = ws_g_layer_norm(g, ws_g_add(g, t, tr->ct[i]), d->ct_n_w, d->ct_n_b, 1e-5);
+    tr->ia[i] = msda(g, &d->ca, ws_g_add(g, t, qpos), ref_in, 4, memory, lv, Q);
+    t = tr->after_ia[i] = ws_g_layer_norm(g, ws_g_add(g, t, tr->ia[i]), d->n1_w, d->n1_b, 1e-5);
+    ws_at_tensor f = ws_g_linear(g, ws_g_unary(g, WS_AT_RELU, ws_g_linear(g, t, d->l1_w, d->l1_b)), d->l2_w, d->l2_b);
+    t = tr->out[i] = ws_g_layer_norm(g, ws_g_add(g, t, f), d->n3_w, d->n3_b, 1e-5);
+    /* the decoder refines its reference from the un-normalised output; the heads read norm(output) */
+    tr->delta[i] = mlp_fwd(g, &m->bbox, t);
+    ws_at_tensor inv = inv_sigmoid(g, ref);
+    tr->hs[i] = ws_g_layer_norm(g, t, m->dec_norm_w, m->dec_norm_b, 1e-5);
+    tr->coord[i] = ws_g_unary(g, WS_AT_SIGMOID, ws_g_add(g, mlp_fwd(g, &m->bbox, tr->hs[i]), inv));
+    tr->cls[i] = contrastive(g, tr->hs[i], memory_text);
+    *tgt = t;
+    return ws_g_unary(g, WS_AT_SIGMOID, ws_g_add(g, tr->delta[i], inv));
+}
+
+int ws_gdino_decode(const ws_gdino *m, ws_scope *g, const ws_gdino_levels *lv, ws_at_tensor memory,
+                    ws_at_tensor memory_text, ws_at_tensor *pred_logits, ws_at_tensor *pred_boxes, ws_gdino_dec_trace *tr)
+{
+    ws_gdino_dec_trace local;
+    ws_at_tensor ti = NULL;
+    if (!tr) tr = &local;
+    memset(tr, 0, sizeof *tr);
+    int rc = two_stage(m, g, lv, memory, memory_text, tr, &ti);
+    if (rc) return rc;
+    ws_at_tensor tgt = ws_g_reshape(g, m->tgt_embed, 3, (int64_t[3]){1, m->n_queries, 256});
     ws_at_tensor ref = ws_g_unary(g, WS_AT_SIGMOID, tr->refpoint);
     tr->ref[0] = ref;
     for (int i = 0; i < m->dec_layers && i < 8; i++) {
-        const ws_gdino_dec_layer *d = &m->dec[i];
-        const int64_t r4[4] = {1, Q, 1, 4}, e4[4] = {1, Q, 4, 4};
-        ws_at_tensor ref_in = ws_g_contiguous(g, ws_g_expand(g, ws_g_reshape(g, ref, 4, r4), 4, e4));   /* valid ratios 1 */
-        tr->ref_in[i] = ref_in;
-        tr->sine[i] = box_sine(g, ref);
-        ws_at_tensor qpos = tr->qpos[i] = mlp_fwd(g, &m->ref_head, tr->sine[i]);
-        ws_at_tensor qk = ws_g_add(g, tgt, qpos);
-        tr->sa[i] = mha(g, qk, qk, tgt, d->sa_in_w, d->sa_in_b, d->sa_out_w, d->sa_out_b, 8, NULL);
-        tgt = tr->after_sa[i] = ws_g_layer_norm(g, ws_g_add(g, tgt, tr->sa[i]), d->n2_w, d->n2_b, 1e-5);
-        tr->ct[i] = mha(g, ws_g_add(g, tgt, qpos), memory_text, memory_text, d->ct_in_w, d->ct_in_b, d->ct_out_w, d->ct_out_b, 8, NULL);
-        tgt = tr->after_ct[i] = ws_g_layer_norm(g, ws_g_add(g, tgt, tr->ct[i]), d->ct_n_w, d->ct_n_b, 1e-5);
-        tr->ia[i] = msda(g, &d->ca, ws_g_add(g, tgt, qpos), ref_in, 4, memory, lv, Q);
-        tgt = tr->after_ia[i] = ws_g_layer_norm(g, ws_g_add(g, tgt, tr->ia[i]), d->n1_w, d->n1_b, 1e-5);
-        ws_at_tensor f = ws_g_linear(g, ws_g_unary(g, WS_AT_RELU, ws_g_linear(g, tgt, d->l1_w, d->l1_b)), d->l2_w, d->l2_b);
-        tgt = tr->out[i] = ws_g_layer_norm(g, ws_g_add(g, tgt, f), d->n3_w, d->n3_b, 1e-5);
-        tr->delta[i] = mlp_fwd(g, &m->bbox, tgt);
-        ws_at_tensor inv = inv_sigmoid(g, ref);
-        tr->hs[i] = ws_g_layer_norm(g, tgt, m->dec_norm_w, m->dec_norm_b, 1e-5);
-        tr->coord[i] = ws_g_unary(g, WS_AT_SIGMOID, ws_g_add(g, mlp_fwd(g, &m->bbox, tr->hs[i]), inv));
-        tr->cls[i] = contrastive(g, tr->hs[i], memory_text);
-        ref = ws_g_unary(g, WS_AT_SIGMOID, ws_g_add(g, tr->delta[i], inv));
+        ref = dec_layer(m, g, i, lv, memory, memory_text, &tgt, ref, tr);
         tr->ref[i + 1] = ref;
     }
     *pred_logits = tr->cls[m->dec_layers - 1];

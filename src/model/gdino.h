@@ -148,6 +148,7 @@ int ws_gdino_decode(const ws_gdino *m, ws_scope *g, const ws_gdino_levels *lv, w
 
 /* ---- post-processing and detection ---- */
 
+struct ws_wordpiece;
 /* Grounded-SAM's predict() on one image's outputs: logits (Q, T) and boxes (Q, 4) as floats, the
  * caption's token ids[L]. Keeps the queries whose max sigmoid score exceeds box_th (strict, in
  * query order): keep[] their indices, score[] their max scores, kept_boxes (4 per query) their
@@ -156,7 +157,6 @@ int ws_gdino_decode(const ws_gdino *m, ws_scope *g, const ws_gdino_levels *lv, w
  * decoded, "." removed. Every output array is the caller's with room for Q entries; the phrases
  * are malloc'd strings the caller frees (also those written before an error). Returns the count,
  * or WS_ENOMEM. */
-struct ws_wordpiece;
 int ws_gdino_predict(const struct ws_wordpiece *w, const float *logits, const float *boxes, int Q, int T, const int32_t *ids,
                      int L, double box_th, double text_th, int remove_combined, int64_t *keep, float *score,
                      float *kept_boxes, char **phrases);

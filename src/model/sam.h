@@ -53,10 +53,14 @@ typedef struct ws_sam {
     ws_at_tensor pixel_mean, pixel_std;                      /* (3,1,1) */
 } ws_sam;
 
-/* Loads a SAM state dict; decoder_heads <= 0 applies the default rule above. */
+/* Loads a SAM state dict into *m (zeroed first); decoder_heads <= 0 applies the default rule above.
+ * Fails (WS_EFORMAT, WS_ESHAPE, WS_EUNSUP, WS_ETORCH) naming the file and tensor; *m then holds
+ * nothing. A loaded model is released with ws_sam_free. */
 int ws_sam_load(ws_sam *m, const char *path, int decoder_heads);
-/* The same from an opened (or in-memory) checkpoint. */
+/* The same from an opened (or in-memory) checkpoint, which stays open (the caller closes it; the
+ * model holds fp32 copies). */
 int ws_sam_from_ckpt(ws_sam *m, ws_at_ckpt ck, int decoder_heads);
+/* Frees every tensor and array of m and zeroes it; NULL or a zeroed model is a no-op. */
 void ws_sam_free(ws_sam *m);
 
 /* Sizes of a SAM for random-weight construction (the released key names and shapes). */

@@ -8,7 +8,8 @@
 /* Copies tensor `name` as contiguous fp32 into *out (caller frees). ndim < 0 accepts any rank;
  * shape entries < 0 accept any size. `kind` completes "is it <kind> checkpoint?" in messages. */
 int ws_weight(ws_at_ckpt ck, const char *name, int ndim, const int64_t *shape, const char *kind, ws_at_tensor *out);
-/* Shape of tensor `name` without converting it. */
+/* Shape of tensor `name` without converting it: up to WS_AT_MAX_DIMS sizes into shape, the rank
+ * into *ndim. Fails with WS_EFORMAT when the tensor is absent (naming file, key and `kind`). */
 int ws_weight_shape(ws_at_ckpt ck, const char *name, int64_t *shape, int *ndim, const char *kind);
 /* Number of distinct integers <i> in keys "<prefix><i>." (like build_model's layer counting). */
 int ws_weight_count(ws_at_ckpt ck, const char *prefix);
