@@ -41,7 +41,9 @@ int ws_gdino_text(const ws_gdino *m, ws_scope *g, ws_at_tensor ids, ws_at_tensor
 
 /* ---- image side ---------------------------------------------------------------------------------- */
 
-/* GroupNorm(32) with affine, eps 1e-5, of (1, C, h, w). */
+/* GroupNorm(32) with affine, eps 1e-5, of (1, C, h, w): an unweighted LayerNorm over each group's
+ * (C/32) h w values, then the per-channel affine (the shim has layer_norm, not group_norm; the
+ * golden test checks the bits). */
 static ws_at_tensor group_norm(ws_scope *g, ws_at_tensor x, ws_at_tensor w, ws_at_tensor b, int64_t C, int64_t h, int64_t wd)
 {
     const int64_t gs[3] = {1, 32, (C / 32) * h * wd}, s4[4] = {1, C, h, wd}, c4[4] = {1, C, 1, 1};
@@ -55,7 +57,8 @@ int ws_gdino_image(const ws_gdino *m, ws_scope *g, ws_at_tensor img, ws_gdino_im
     memset(out, 0, sizeof *out);
     int rc = ws_swin_forward(&m->swin, g, img, &out->patch_embed, out->stage, out->out);
     if (rc) return rc;
-    /* input_proj: levels 0..2 from Swin's returned stages, level 3 a stride-2 conv of the last */
+    /* input_proj: levels 0..2 from Swin's returned stages; level 3 is a stride-2 conv of the last
+     * backbone feature itself (groundingdino.py feeds features[-1], not srcs[-1]) */
     for (int l = 0; l < 4; l++) {
         ws_at_tensor src = l < 3 ? out->out[l] : out->out[2];
         int64_t ss[4];
@@ -70,7 +73,10 @@ int ws_gdino_image(const ws_gdino *m, ws_scope *g, ws_at_tensor img, ws_gdino_im
 
 /* ---- positions and the multi-scale layout ------------------------------------------------------- */
 
-/* PositionEmbeddingSineHW (128 features per axis, temperature 20, normalised) of an h x w map. */
+/* PositionEmbeddingSineHW (128 features per axis, temperature 20, normalised) of an h x w map,
+ * in fp32 like the official ops: with no padding the mask cumsum is y + 1 (x + 1), scaled by
+ * 2 pi / (h + 1e-6); feature k is sin (k even) or cos (k odd) of it over 20^(2 floor(k/2) / 128),
+ * which is what the official stack-and-flatten of sin(even), cos(odd) interleaves to. y first. */
 static ws_at_tensor image_pos(ws_scope *g, int64_t h, int64_t w)
 {
     float *p = malloc((size_t)(256 * h * w) * sizeof *p);
@@ -92,6 +98,8 @@ static ws_at_tensor image_pos(ws_scope *g, int64_t h, int64_t w)
     return t;
 }
 
+/* get_sine_pos_embed(position_ids, 256, exchange_xy=False): scale 2 pi (as its float32 constant),
+ * temperature 10000, the same sin/cos interleave as image_pos. */
 ws_at_tensor ws_gdino_text_pos(ws_scope *g, const int64_t *pos, int L)
 {
     float *p = malloc((size_t)L * 256 * sizeof *p);
@@ -107,6 +115,8 @@ ws_at_tensor ws_gdino_text_pos(ws_scope *g, const int64_t *pos, int L)
     return t;
 }
 
+/* The validity test runs on the probabilities before the log-odds, and invalid tokens get +inf
+ * (masked_fill(..., float("inf"))), as gen_encoder_output_proposals does. */
 void ws_gdino_proposals(const int64_t (*shapes)[2], int levels, const uint8_t *padding, float *prop, uint8_t *valid)
 {
     for (int l = 0, i = 0; l < levels; l++) {
@@ -141,6 +151,8 @@ int ws_gdino_levels_of(const ws_gdino *m, ws_scope *g, const ws_gdino_image_out 
         ws_at_tensor pf = ws_g_transpose(g, ws_g_reshape(g, out->pos[l], 3, f3), 1, 2);   /* (1, hw, 256) */
         flat[l] = ws_g_add(g, pf, ws_g_reshape(g, ws_g_slice(g, m->level_embed, 0, l, l + 1), 3, e3));
     }
+    /* batch 1 without padding: every mask is False and every valid ratio 1, so the reference
+     * points (get_reference_points) are the pixel centres, the same for the 4 sampled levels */
     out->n_tokens = (int)N;
     out->lvl_pos = ws_g_cat(g, flat, 4, 1);
     const int64_t vr[3] = {1, 4, 2};
@@ -168,7 +180,10 @@ int ws_gdino_levels_of(const ws_gdino *m, ws_scope *g, const ws_gdino_image_out 
 
 /* ---- the encoder ---------------------------------------------------------------------------------- */
 
-/* MSDeformAttn of query (1, Nq, 256) over value (1, N, 256); ref (1, Nq, 4, 2) or (1, Nq, 4, 4). */
+/* MSDeformAttn of query (1, Nq, 256) over value (1, N, 256); ref (1, Nq, 4, 2) (encoder: points)
+ * or (1, Nq, 4, 4) (decoder: boxes). The sampling is ms_deform_attn_core_pytorch, the official CPU
+ * path: per level grid_sample (bilinear, zero padding, align_corners False) at 2 loc - 1, then the
+ * attention-weighted sum over levels and points. */
 static ws_at_tensor msda(ws_scope *g, const ws_msda *a, ws_at_tensor query, ws_at_tensor ref, int ref_dim,
                          ws_at_tensor value, const ws_gdino_levels *lv, int64_t Nq)
 {
@@ -178,12 +193,12 @@ static ws_at_tensor msda(ws_scope *g, const ws_msda *a, ws_at_tensor query, ws_a
     ws_at_tensor off = ws_g_reshape(g, ws_g_linear(g, query, a->off_w, a->off_b), 6, o6);
     ws_at_tensor aw = ws_g_reshape(g, ws_g_softmax(g, ws_g_reshape(g, ws_g_linear(g, query, a->aw_w, a->aw_b), 4, a4), -1), 5, a5);
     ws_at_tensor loc;
-    if (ref_dim == 2) {
+    if (ref_dim == 2) {   /* loc = ref + offset / (w_l, h_l) */
         float norm[8];
         for (int l = 0; l < 4; l++) { norm[2 * l] = (float)lv->shapes[l][1]; norm[2 * l + 1] = (float)lv->shapes[l][0]; }
         const int64_t n6[6] = {1, 1, 1, 4, 1, 2}, r6[6] = {1, Nq, 1, 4, 1, 2};
         loc = ws_g_add(g, ws_g_reshape(g, ref, 6, r6), ws_g_div(g, off, ws_g_from_data(g, norm, WS_AT_F32, 6, n6)));
-    } else {
+    } else {   /* loc = ref_xy + offset / P * ref_wh * 0.5 */
         const int64_t r6[6] = {1, Nq, 1, 4, 1, 4};
         ws_at_tensor r = ws_g_reshape(g, ref, 6, r6);
         ws_at_tensor xy = ws_g_slice(g, r, 5, 0, 2), wh = ws_g_slice(g, r, 5, 2, 4);
@@ -206,7 +221,8 @@ static ws_at_tensor msda(ws_scope *g, const ws_msda *a, ws_at_tensor query, ws_a
     return ws_g_linear(g, ws_g_transpose(g, outp, 1, 2), a->out_w, a->out_b);
 }
 
-/* nn.MultiheadAttention with packed in_proj (3E, E); mask (Lq, Lk) additive or NULL. */
+/* nn.MultiheadAttention (F.multi_head_attention_forward) with packed in_proj (3E, E) split into
+ * its q, k, v rows; q is scaled before q k^T as there; mask (Lq, Lk) additive or NULL. */
 static ws_at_tensor mha(ws_scope *g, ws_at_tensor q_in, ws_at_tensor k_in, ws_at_tensor v_in, ws_at_tensor in_w,
                         ws_at_tensor in_b, ws_at_tensor out_w, ws_at_tensor out_b, int heads, ws_at_tensor mask)
 {
@@ -227,7 +243,20 @@ static ws_at_tensor mha(ws_scope *g, ws_at_tensor q_in, ws_at_tensor k_in, ws_at
     return ws_g_linear(g, o, out_w, out_b);
 }
 
-/* BiAttentionBlock: returns the new v and l. */
+/* torch.clamp(x, lo, hi) in scope g; a NaN bound is absent (clamp(min=lo)). */
+static ws_at_tensor clampt(ws_scope *g, ws_at_tensor x, double lo, double hi)
+{
+    ws_at_tensor o = NULL;
+    if (g->err) return NULL;
+    int rc = ws_at_clamp(x, lo, hi, &o);
+    return ws_scope_track(g, rc, o, "clamp");
+}
+
+/* BiAttentionBlock (fuse_modules.py) on image tokens *v (1, Nv, 256) and text *l (1, L, 256),
+ * replaced by their fused versions. BiMultiHeadAttention's numerics are kept: q scaled before the
+ * product, the image-side logits shifted by their global max and clamped to +-50000, the
+ * text-side ones (the transpose) shifted by their row max and clamped again. Its attention masks
+ * are no-ops here (no image padding; all text tokens valid); drop path is 0 at inference. */
 static void fusion(ws_scope *g, const ws_gdino_enc_layer *e, ws_at_tensor *v, ws_at_tensor *l)
 {
     int64_t vs[3], ls[3];
@@ -244,17 +273,9 @@ static void fusion(ws_scope *g, const ws_gdino_enc_layer *e, ws_at_tensor *v, ws
     ws_at_tensor vl = ws_g_permute(g, ws_g_reshape(g, ws_g_linear(g, ln, e->vl_w, e->vl_b), 4, sl), 4, pm);
     ws_at_tensor A = ws_g_matmul(g, q, ws_g_transpose(g, k, -2, -1));   /* (1, heads, Nv, L) */
     A = ws_g_sub(g, A, ws_g_reduce(g, WS_AT_RAMAX, A, WS_AT_ALL, 0));
-    ws_at_tensor Av = NULL, At = NULL;
-    {
-        ws_at_tensor c = NULL;
-        if (!g->err) { int rc = ws_at_clamp(A, -50000.0, 50000.0, &c); ws_scope_track(g, rc, c, "clamp"); }
-        Av = c;
-        At = ws_g_transpose(g, Av, -2, -1);
-        At = ws_g_sub(g, At, ws_g_reduce(g, WS_AT_RAMAX, At, -1, 1));
-        ws_at_tensor c2 = NULL;
-        if (!g->err) { int rc = ws_at_clamp(At, -50000.0, 50000.0, &c2); ws_scope_track(g, rc, c2, "clamp"); }
-        At = c2;
-    }
+    ws_at_tensor Av = clampt(g, A, -50000.0, 50000.0);
+    ws_at_tensor At = ws_g_transpose(g, Av, -2, -1);
+    At = clampt(g, ws_g_sub(g, At, ws_g_reduce(g, WS_AT_RAMAX, At, -1, 1)), -50000.0, 50000.0);
     const int64_t ov[3] = {1, Nv, E}, ol[3] = {1, L, E};
     ws_at_tensor dv = ws_g_reshape(g, ws_g_permute(g, ws_g_matmul(g, ws_g_softmax(g, Av, -1), vl), 4, pm), 3, ov);
     ws_at_tensor dl = ws_g_reshape(g, ws_g_permute(g, ws_g_matmul(g, ws_g_softmax(g, At, -1), vv), 4, pm), 3, ol);
@@ -274,7 +295,8 @@ int ws_gdino_encode(const ws_gdino *m, ws_scope *g, const ws_gdino_image_out *im
         flat[l] = ws_g_transpose(g, ws_g_reshape(g, img->srcs[l], 3, f3), 1, 2);
     }
     ws_at_tensor v = ws_g_contiguous(g, ws_g_cat(g, flat, 4, 1)), l = text;
-    /* ~text_self_attention_mask -> -inf where blocked */
+    /* the text enhancer's attn_mask is ~text_self_attention_masks (True = blocked): -inf there,
+     * 0 elsewhere, so each phrase attends only within itself */
     ws_at_tensor inf = ws_g_full(g, -INFINITY, WS_AT_F32, 0, NULL), zero = ws_g_full(g, 0.0, WS_AT_F32, 0, NULL);
     ws_at_tensor tmask = ws_g_where(g, ws_g_scalar_op(g, WS_AT_GT, ws_g_to_dtype(g, text_mask, WS_AT_F32), 0.5), zero, inf);
     for (int i = 0; i < m->enc_layers; i++) {   /* an inner scope per layer: its outputs (and traces) move out */
@@ -283,6 +305,8 @@ int ws_gdino_encode(const ws_gdino *m, ws_scope *g, const ws_gdino_image_out *im
         ws_scope_init(&in);
         ws_scope *o = g;
         g = &in;
+        /* DeformableTransformerEncoderLayer order: fusion, text enhancer (post-norm, position
+         * embedding on q and k only), deformable self-attention over the image tokens */
         fusion(g, e, &v, &l);
         if (tr && i < 8) { tr->fusion_v[i] = ws_scope_move(g, o, v); tr->fusion_l[i] = ws_scope_move(g, o, l); }
         ws_at_tensor qk = ws_g_add(g, l, pos_text);
@@ -309,6 +333,7 @@ int ws_gdino_encode(const ws_gdino *m, ws_scope *g, const ws_gdino_image_out *im
 
 /* ---- two-stage selection, decoder, heads ---------------------------------------------------------- */
 
+/* MLP of the box heads: Linear, ReLU between layers, none after the last. */
 static ws_at_tensor mlp_fwd(ws_scope *g, const ws_mlp3 *mlp, ws_at_tensor x)
 {
     for (int i = 0; i < mlp->n; i++) {
@@ -318,14 +343,7 @@ static ws_at_tensor mlp_fwd(ws_scope *g, const ws_mlp3 *mlp, ws_at_tensor x)
     return x;
 }
 
-static ws_at_tensor clampt(ws_scope *g, ws_at_tensor x, double lo, double hi)
-{
-    ws_at_tensor o = NULL;
-    if (g->err) return NULL;
-    int rc = ws_at_clamp(x, lo, hi, &o);
-    return ws_scope_track(g, rc, o, "clamp");
-}
-
+/* utils.inverse_sigmoid with eps 1e-3: log(max(x, eps) / max(1 - x, eps)) after clamping to [0, 1]. */
 static ws_at_tensor inv_sigmoid(ws_scope *g, ws_at_tensor x)
 {
     x = clampt(g, x, 0.0, 1.0);
@@ -478,6 +496,22 @@ int ws_gdino_decode(const ws_gdino *m, ws_scope *g, const ws_gdino_levels *lv, w
 
 /* ---- predict() ------------------------------------------------------------------------------------ */
 
+/* remove_combined's window around the best token arg: the delimiters [CLS], [SEP] and "." (1012)
+ * that bracket it, found with bisect_left as the official predict() does (Python's seps[-1] when
+ * arg precedes every delimiter). Leaves *lo, *hi alone without delimiters. */
+static void phrase_bounds(const ws_wordpiece *w, const int32_t *ids, int L, int T, int arg, int *lo, int *hi)
+{
+    int seps[512], ns = 0;
+    for (int j = 0; j < L && ns < 512; j++)
+        if (ids[j] == w->cls || ids[j] == w->sep || ids[j] == 1012) seps[ns++] = j;
+    int i = 0;
+    while (i < ns && seps[i] < arg) i++;   /* bisect_left */
+    if (ns > 0) {
+        *hi = i < ns ? seps[i] : T;
+        *lo = seps[i > 0 ? i - 1 : ns - 1];
+    }
+}
+
 int ws_gdino_predict(const struct ws_wordpiece *w, const float *logits, const float *boxes, int Q, int T, const int32_t *ids,
                      int L, double box_th, double text_th, int remove_combined, int64_t *keep, float *score,
                      float *kept_boxes, char **phrases)
@@ -491,6 +525,7 @@ int ws_gdino_predict(const struct ws_wordpiece *w, const float *logits, const fl
         int arg = 0;
         for (int t = 0; t < T; t++) {
             float x = logits[(size_t)q * T + t];
+            /* the -inf padding columns score exactly 0, as torch's sigmoid gives */
             sc[t] = isinf(x) && x < 0 ? 0.0f : 1.0f / (1.0f + expf(-x));
             if (sc[t] > best) { best = sc[t]; arg = t; }
         }
@@ -499,17 +534,7 @@ int ws_gdino_predict(const struct ws_wordpiece *w, const float *logits, const fl
         score[n] = best;
         memcpy(kept_boxes + 4 * n, boxes + 4 * q, 4 * sizeof(float));
         int lo = 0, hi = T;   /* columns allowed: (lo, hi) exclusive of lo */
-        if (remove_combined) {
-            int seps[512], ns = 0;
-            for (int j = 0; j < L && ns < 512; j++)
-                if (ids[j] == w->cls || ids[j] == w->sep || ids[j] == 1012) seps[ns++] = j;
-            int i = 0;
-            while (i < ns && seps[i] < arg) i++;   /* bisect_left */
-            if (ns > 0) {
-                hi = i < ns ? seps[i] : T;
-                lo = seps[i > 0 ? i - 1 : ns - 1];
-            }
-        }
+        if (remove_combined) phrase_bounds(w, ids, L, T, arg, &lo, &hi);
         size_t k = 0;
         for (int j = 1; j < T && j < 255 && j < L; j++)
             if (sc[j] > text_th && (!remove_combined || (j > lo && j < hi))) sel[k++] = ids[j];
