@@ -1,8 +1,10 @@
-/* sam.c - Segment Anything in fp32 over the ATen shim (see sam.h).
+/* sam.c - the Segment Anything network in fp32 over the ATen shim (see sam.h): loading, the
+ * image encoder, the prompt encoder, the mask decoder, pre/post-processing, random models.
  *
  * The forward passes follow facebookresearch/segment-anything op by op: ViT encoder with
  * windowed / global attention and decomposed relative positions, convolutional neck, random
- * Fourier prompt encoding, two-way transformer decoder with hypernetwork mask heads.
+ * Fourier prompt encoding, two-way transformer decoder with hypernetwork mask heads. The C mask
+ * upsampling of the mask generator is sam_upsample.c.
  */
 #include "model/sam.h"
 
@@ -240,7 +242,8 @@ static int shape(ws_scope *g, ws_at_tensor x, int64_t *s, int want_nd)
     return 0;
 }
 
-/* LayerNorm2d on (N, C, H, W): normalise over C. */
+/* LayerNorm2d on (N, C, H, W): normalise over C (eps 1e-6), as layer_norm on channels-last; the
+ * official module's mean / var formula is the same reduction, and the golden test checks it. */
 static ws_at_tensor ln2d(ws_scope *g, ws_at_tensor x, ws_at_tensor w, ws_at_tensor b)
 {
     const int64_t to_last[4] = {0, 2, 3, 1}, to_first[4] = {0, 3, 1, 2};
@@ -268,6 +271,8 @@ static ws_at_tensor rel_pos(ws_scope *g, int q, int k, ws_at_tensor table)
     }
     int64_t *idx = malloc((size_t)q * k * sizeof *idx);
     if (!idx) { ws_scope_poison(g, ws_fail(WS_ENOMEM, "SAM: out of memory")); return NULL; }
+    /* get_rel_pos's relative_coords (q_coords - k_coords + (k - 1) * k_scale, truncated like its
+     * .long()); with q == k (every SAM block) the scales are 1 and every value an exact integer */
     double qs = k > q ? (double)k / q : 1.0, ks = q > k ? (double)q / k : 1.0;
     for (int i = 0; i < q; i++)
         for (int j = 0; j < k; j++) idx[i * k + j] = (int64_t)(i * qs - j * ks + (k - 1) * ks);
@@ -286,6 +291,7 @@ static ws_at_tensor enc_attention(const ws_sam *m, ws_scope *g, const ws_sam_blo
     const int64_t split[5] = {B, L, 3, nh, hd}, perm[5] = {2, 0, 3, 1, 4}, flat[4] = {3, B * nh, L, hd};
     ws_at_tensor qkv = ws_g_reshape(g, ws_g_permute(g, ws_g_reshape(g, ws_g_linear(g, x, b->qkv_w, b->qkv_b), 5, split), 5, perm), 4, flat);
     ws_at_tensor q = ws_g_select(g, qkv, 0, 0), k = ws_g_select(g, qkv, 0, 1), v = ws_g_select(g, qkv, 0, 2);
+    /* (q * scale) @ k^T in that order, as Attention.forward: scaling the product rounds differently */
     ws_at_tensor attn = ws_g_matmul(g, ws_g_mul_scalar(g, q, 1.0 / sqrt((double)hd)), ws_g_transpose(g, k, -2, -1));
     /* rel_h[b, y, x, ky] = q[b, y, x] . Rh[y, ky];  rel_w[b, y, x, kx] = q[b, y, x] . Rw[x, kx] */
     ws_at_tensor Rh = rel_pos(g, (int)H, (int)H, b->rel_h), Rw = rel_pos(g, (int)W, (int)W, b->rel_w);
@@ -739,8 +745,9 @@ static int attn(ws_at_gen gen, ws_at_ckpt ck, const char *p, int64_t C, int64_t 
     return rc;
 }
 
-/* A random state dict with the released key names and shapes of arch a. */
-static int random_sam(ws_at_gen gen, const ws_sam_arch *a, ws_at_ckpt ck)
+/* The image encoder: patch embedding, blocks (rel-pos tables span the window or, in global blocks,
+ * the grid), neck. */
+static int random_encoder(ws_at_gen gen, const ws_sam_arch *a, ws_at_ckpt ck)
 {
     char n[256];
     int rc = 0;
@@ -771,6 +778,15 @@ static int random_sam(ws_at_gen gen, const ws_sam_arch *a, ws_at_ckpt ck)
     rc |= add(gen, ck, "image_encoder.neck.2.weight", R, 4, C, C, I64(3), I64(3));
     rc |= add(gen, ck, "image_encoder.neck.3.weight", 1, 1, C);
     rc |= add(gen, ck, "image_encoder.neck.3.bias", 0, 1, C);
+    return rc;
+}
+
+/* The prompt encoder: Fourier matrix, point / box-corner / padding embeddings, mask downscaling. */
+static int random_prompt(ws_at_gen gen, const ws_sam_arch *a, ws_at_ckpt ck)
+{
+    char n[256];
+    int rc = 0;
+    const int64_t C = a->C;
     rc |= add(gen, ck, "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix", R, 2, I64(2), C / 2);
     for (int k = 0; k < 4; k++) { snprintf(n, sizeof n, "prompt_encoder.point_embeddings.%d.weight", k); rc |= add(gen, ck, n, R, 2, I64(1), C); }
     rc |= add(gen, ck, "prompt_encoder.not_a_point_embed.weight", R, 2, I64(1), C);
@@ -785,6 +801,15 @@ static int random_sam(ws_at_gen gen, const ws_sam_arch *a, ws_at_ckpt ck)
     rc |= add(gen, ck, "prompt_encoder.mask_downscaling.6.weight", R, 4, C, I64(16), I64(1), I64(1));
     rc |= add(gen, ck, "prompt_encoder.mask_downscaling.6.bias", R, 1, C);
     rc |= add(gen, ck, "prompt_encoder.no_mask_embed.weight", R, 2, I64(1), C);
+    return rc;
+}
+
+/* The mask decoder: two-way transformer, output upscaling, hypernetwork MLPs and IoU head. */
+static int random_decoder(ws_at_gen gen, const ws_sam_arch *a, ws_at_ckpt ck)
+{
+    char n[256];
+    int rc = 0;
+    const int64_t C = a->C;
     for (int l = 0; l < 2 && !rc; l++) {
         const char *pre = "mask_decoder.transformer.layers";
         snprintf(n, sizeof n, "%s.%d.self_attn", pre, l); rc |= attn(gen, ck, n, C, C);
@@ -820,7 +845,14 @@ static int random_sam(ws_at_gen gen, const ws_sam_arch *a, ws_at_ckpt ck)
             snprintf(n, sizeof n, "%s.layers.%d.bias", p, l); rc |= add(gen, ck, n, R, 1, l == 2 ? out : C);
         }
     }
-    return rc ? WS_ETORCH : 0;
+    return rc;
+}
+
+/* A random state dict with the released key names and shapes of arch a, drawn from gen in the
+ * module order (encoder, prompt encoder, decoder): a seed always gives the same weights. */
+static int random_sam(ws_at_gen gen, const ws_sam_arch *a, ws_at_ckpt ck)
+{
+    return random_encoder(gen, a, ck) || random_prompt(gen, a, ck) || random_decoder(gen, a, ck) ? WS_ETORCH : 0;
 }
 
 
