@@ -26,6 +26,8 @@ static int wany(ws_at_ckpt ck, const char *name, ws_at_tensor *out)
     return ws_weight(ck, name, -1, NULL, KIND, out);
 }
 
+/* MSDeformAttn's four linears; its 8 heads, 4 levels and 4 points are fixed in gdino.c's msda(),
+ * as in every release. */
 static int load_msda(ws_at_ckpt ck, const char *pre, ws_msda *a)
 {
     char n[256];
@@ -42,6 +44,8 @@ static int load_msda(ws_at_ckpt ck, const char *pre, ws_msda *a)
     return rc;
 }
 
+/* The encoder layers: each layer's fusion, text-enhancer and deformable parts live in three
+ * parallel module lists (fusion_layers, text_layers, layers) of transformer.encoder. */
 static int load_encoder(ws_gdino *m, ws_at_ckpt ck)
 {
     char n[256], pre[128];
@@ -82,6 +86,7 @@ static int load_encoder(ws_gdino *m, ws_at_ckpt ck)
     return rc;
 }
 
+/* An MLP head of up to 3 Linear layers (the count read from the keys). */
 static int load_mlp(ws_at_ckpt ck, const char *pre, ws_mlp3 *mlp)
 {
     char n[256];
@@ -98,6 +103,9 @@ static int load_mlp(ws_at_ckpt ck, const char *pre, ws_mlp3 *mlp)
     return 0;
 }
 
+/* The decoder layers, the two-stage parts and the heads. The box head is shared by every layer in
+ * the release (dec_pred_bbox_embed_share), so bbox_embed.0 is read once; the query count is the
+ * number of tgt_embed rows. */
 static int load_decoder(ws_gdino *m, ws_at_ckpt ck)
 {
     char n[256], pre[128];
@@ -188,6 +196,8 @@ int ws_gdino_load(ws_gdino *m, const char *path, const char *bert_config)
     return from_ckpt(m, ck, path);
 }
 
+/* After a failed load the arrays may be partly filled (zeroed by calloc), hence the NULL checks;
+ * ws_at_free(NULL) is a no-op. */
 void ws_gdino_free(ws_gdino *m)
 {
     if (!m) return;
@@ -302,7 +312,8 @@ static int random_enc_layer(ws_at_gen gen, ws_at_ckpt ck, const ws_gdino_arch *a
     return 0;
 }
 
-/* Decoder layer i and its box head (bbox_embed is shared in the release: every copy is written). */
+/* Decoder layer i and its box head copies (the loader reads only bbox_embed.0, the one the release
+ * shares; the others keep the key layout). */
 static int random_dec_layer(ws_at_gen gen, ws_at_ckpt ck, const ws_gdino_arch *a, int i)
 {
     char n[320], p[256];
