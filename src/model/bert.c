@@ -49,15 +49,14 @@ int ws_bert_config(ws_bert *b, const char *path)
     return 0;
 }
 
-/* One weight "<prefix>.<fmt % i>" of the expected shape into *t. */
-static int bw(ws_at_ckpt ck, const char *prefix, const char *kind, const char *suffix, int i, ws_at_tensor *t, int nd,
-              int64_t d0, int64_t d1)
+/* One weight "<pre>.<suffix>" of shape (d0) or (d0, d1) (d1 0: a vector) into *t. */
+static int bw(ws_at_ckpt ck, const char *kind, const char *pre, const char *suffix, ws_at_tensor *t, int64_t d0,
+              int64_t d1)
 {
-    char n[256], s[160];
-    snprintf(s, sizeof s, suffix, i);
-    snprintf(n, sizeof n, "%s.%s", prefix, s);
+    char n[320];
     const int64_t sh[2] = {d0, d1};
-    return ws_weight(ck, n, nd, sh, kind, t);
+    snprintf(n, sizeof n, "%s.%s", pre, suffix);
+    return ws_weight(ck, n, d1 ? 2 : 1, sh, kind, t);
 }
 
 int ws_bert_load(ws_bert *b, ws_at_ckpt ck, const char *prefix, const char *kind, const char *path)
@@ -69,11 +68,11 @@ int ws_bert_load(ws_bert *b, ws_at_ckpt ck, const char *prefix, const char *kind
     if (nl != b->n_layers)
         return ws_fail(WS_EFORMAT, "%s has %d BERT layers, the BERT config says %d (pass --bert-config?)", path, nl,
                        b->n_layers);
-    if ((rc = bw(ck, prefix, kind, "embeddings.word_embeddings.weight", 0, &b->word, 2, -1, H)) ||
-        (rc = bw(ck, prefix, kind, "embeddings.position_embeddings.weight", 0, &b->pos, 2, -1, H)) ||
-        (rc = bw(ck, prefix, kind, "embeddings.token_type_embeddings.weight", 0, &b->type, 2, -1, H)) ||
-        (rc = bw(ck, prefix, kind, "embeddings.LayerNorm.weight", 0, &b->emb_ln_w, 1, H, 0)) ||
-        (rc = bw(ck, prefix, kind, "embeddings.LayerNorm.bias", 0, &b->emb_ln_b, 1, H, 0)))
+    if ((rc = bw(ck, kind, prefix, "embeddings.word_embeddings.weight", &b->word, -1, H)) ||
+        (rc = bw(ck, kind, prefix, "embeddings.position_embeddings.weight", &b->pos, -1, H)) ||
+        (rc = bw(ck, kind, prefix, "embeddings.token_type_embeddings.weight", &b->type, -1, H)) ||
+        (rc = bw(ck, kind, prefix, "embeddings.LayerNorm.weight", &b->emb_ln_w, H, 0)) ||
+        (rc = bw(ck, kind, prefix, "embeddings.LayerNorm.bias", &b->emb_ln_b, H, 0)))
         return rc;
     if (!(b->layers = calloc((size_t)nl, sizeof *b->layers))) return ws_fail(WS_ENOMEM, "out of memory");
     for (int i = 0; i < nl; i++) {
@@ -88,11 +87,9 @@ int ws_bert_load(ws_bert *b, ws_at_ckpt ck, const char *prefix, const char *kind
             {"intermediate.dense.weight", &l->i_w, I, H}, {"intermediate.dense.bias", &l->i_b, I, 0},
             {"output.dense.weight", &l->out_w, H, I}, {"output.dense.bias", &l->out_b, H, 0},
             {"output.LayerNorm.weight", &l->ln2_w, H, 0}, {"output.LayerNorm.bias", &l->ln2_b, H, 0}};
-        for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) {
-            char s[160];
-            snprintf(s, sizeof s, "encoder.layer.%%d.%s", w[k].s);
-            if ((rc = bw(ck, prefix, kind, s, i, w[k].t, w[k].c ? 2 : 1, w[k].r, w[k].c))) return rc;
-        }
+        snprintf(n, sizeof n, "%s.encoder.layer.%d", prefix, i);
+        for (size_t k = 0; k < sizeof w / sizeof w[0]; k++)
+            if ((rc = bw(ck, kind, n, w[k].s, w[k].t, w[k].r, w[k].c))) return rc;
     }
     return 0;
 }
