@@ -87,8 +87,8 @@ int main(void)
     const ws_gdino_arch small = {16, {1, 1, 2, 1}, {1, 2, 4, 8}, 7, 2, 2, 64, 20, 10, 30522};
     ws_gdino r;
     if (ok(!ws_gdino_init_random(&r, &small, 1), "random model: load")) {
-        ok(r.enc_layers == 2 && r.dec_layers == 2 && r.n_queries == 20 && r.swin_dim == 16 && r.stages[2].depth == 2 &&
-           r.stages[3].blocks[0].heads == 8, "random model: sizes read back from its tensors");
+        ok(r.enc_layers == 2 && r.dec_layers == 2 && r.n_queries == 20 && r.swin.dim == 16 && r.swin.stages[2].depth == 2 &&
+           r.swin.stages[3].blocks[0].heads == 8, "random model: sizes read back from its tensors");
         int rc = ws_gdino_scene_begin(&r, img.data, H, W, 96, 160, &sc);
         if (!rc) rc = ws_gdino_detect(&r, &w, &sc, "cat . dog .", 0.0, 0.25, &d);
         ok(!rc && d.n == 20, "random model: detects (all %d queries at threshold 0)", d.n);
@@ -98,7 +98,7 @@ int main(void)
     /* Swin-B's window 12 (groundingdino_swinb_cogcoor): read from the bias table */
     const ws_gdino_arch small_b = {16, {1, 1, 2, 1}, {1, 2, 4, 8}, 12, 1, 1, 64, 20, 10, 30522};
     if (ok(!ws_gdino_init_random(&r, &small_b, 2), "random model with window 12: load")) {
-        ok(r.window == 12, "window 12 read from the relative position bias table (%d)", r.window);
+        ok(r.swin.window == 12, "window 12 read from the relative position bias table (%d)", r.swin.window);
         int rc = ws_gdino_scene_begin(&r, img.data, H, W, 96, 160, &sc);
         if (!rc) rc = ws_gdino_detect(&r, &w, &sc, "cat .", 0.0, 0.25, &d);
         ok(!rc && d.n == 20, "random model with window 12: detects");

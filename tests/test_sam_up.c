@@ -9,6 +9,7 @@
 
 #include "core/rng.h"
 #include "model/sam.h"
+#include "model/sam_upsample.h"
 #include "shim/scope.h"
 #include "tap.h"
 

@@ -294,7 +294,7 @@ static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, c
                 }
             }
         }
-        for (int i = 0; i < m->bert_layers; i++) {
+        for (int i = 0; i < m->bert.n_layers; i++) {
             snprintf(p, sizeof p, "/case/%s/text/bert_layer_%d", name, i);
             TRY(ws_cli_put(out, p, to.layers[i]));
         }

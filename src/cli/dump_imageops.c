@@ -17,7 +17,7 @@
 #include "cli/cli.h"
 #include "core/status.h"
 #include "data/augment.h"
-#include "data/resize.h"
+#include "image/resize.h"
 #include "method/amg.h"
 #include "method/caa.h"
 #include "model/sam.h"

@@ -1,7 +1,7 @@
 /* augment.h - FMA-WSSS training and inference image operations, exact to the reference.
  *
  * Sizes follow AlchemyCat's scale_img_label (Python round-half-even of s*H in double), images
- * are resampled with Pillow BICUBIC and labels with Pillow NEAREST (data/resize.h), and the
+ * are resampled with Pillow BICUBIC and labels with Pillow NEAREST (image/resize.h), and the
  * colour jitter is AlchemyCat's RandColorJitter over OpenCV's 8-bit HSV conversions, bit for
  * bit (golden image_ops_ref.h5). Random draws come from an explicit ws_rng (core/rng.h).
  */
@@ -9,7 +9,7 @@
 #define WS_DATA_AUGMENT_H
 #include <stdint.h>
 #include "core/rng.h"
-#include "data/resize.h"
+#include "image/resize.h"
 
 /* (round(s*h), round(s*w)), half to even; at least 1. */
 void ws_aug_scaled_size(int h, int w, double s, int *oh, int *ow);

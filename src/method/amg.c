@@ -14,6 +14,7 @@
 #include "core/runtime.h"
 #include "core/status.h"
 #include "data/rle.h"
+#include "model/sam_upsample.h"
 
 void ws_amg_cfg_sam_default(ws_amg_cfg *c)
 {

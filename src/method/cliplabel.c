@@ -8,7 +8,7 @@
 
 #include "core/status.h"
 #include "data/augment.h"
-#include "data/resize.h"
+#include "image/resize.h"
 
 const char *const WS_CLIPLABEL_TEMPLATES[4] = {
     "a photo of a {}.", "a photo of the {}.", "a photo of the large {}.", "a photo of the small {}.",

@@ -6,7 +6,7 @@
 
 #include "core/status.h"
 #include "data/augment.h"
-#include "data/resize.h"
+#include "image/resize.h"
 #include "method/fma.h"
 
 void ws_cam_result_free(ws_cam_result *r)

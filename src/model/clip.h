@@ -83,6 +83,7 @@ typedef struct ws_clip_image_out {
  * ws_clip_image_out_free. Returns 0 or a WS_E* code (message in ws_last_error). */
 int ws_clip_encode_image(const ws_clip *m, ws_scope *g, ws_at_tensor images,
                          const ws_clip_image_opts *opts, ws_clip_image_out *out);
+/* Frees the malloc'd arrays of out (not its tensors: they belong to the scope); NULL is a no-op. */
 void ws_clip_image_out_free(ws_clip_image_out *out);
 /* The frozen trunk alone: blocks 0..L-2 without autograd -> the last block's input x (N, 1+hw, Wv)
  * (what a feature cache stores), and the patch grid. */
@@ -121,6 +122,7 @@ int ws_clip_encode_text_emb(const ws_clip *m, ws_scope *g, ws_at_tensor prompt_e
 /* encode_text from token ids (G, ctx) i64. */
 int ws_clip_encode_text(const ws_clip *m, ws_scope *g, ws_at_tensor ids, const ws_clip_text_opts *opts,
                         ws_clip_text_out *out);
+/* Frees the malloc'd arrays of out (not its tensors: they belong to the scope); NULL is a no-op. */
 void ws_clip_text_out_free(ws_clip_text_out *out);
 /* The text transformer for G prompts whose first P0 positions are identical (SOS + one shared
  * context): the prefix (1, P0, Wt) is computed once per layer and every suffix (G, Ls, Wt)

@@ -1,20 +1,21 @@
-/* sam.c - Segment Anything in fp32 over the ATen shim (see sam.h).
+/* sam.c - the Segment Anything network in fp32 over the ATen shim (see sam.h): loading, the
+ * image encoder, the prompt encoder, the mask decoder, pre/post-processing, random models.
  *
  * The forward passes follow facebookresearch/segment-anything op by op: ViT encoder with
  * windowed / global attention and decomposed relative positions, convolutional neck, random
- * Fourier prompt encoding, two-way transformer decoder with hypernetwork mask heads.
+ * Fourier prompt encoding, two-way transformer decoder with hypernetwork mask heads. The C mask
+ * upsampling of the mask generator is sam_upsample.c.
  */
 #include "model/sam.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/status.h"
-#include "data/resize.h"
+#include "image/resize.h"
 #include "model/weights.h"
 
 #define SAM_KIND "a Segment Anything (sam_vit_*.pth)"
@@ -241,7 +242,8 @@ static int shape(ws_scope *g, ws_at_tensor x, int64_t *s, int want_nd)
     return 0;
 }
 
-/* LayerNorm2d on (N, C, H, W): normalise over C. */
+/* LayerNorm2d on (N, C, H, W): normalise over C (eps 1e-6), as layer_norm on channels-last; the
+ * official module's mean / var formula is the same reduction, and the golden test checks it. */
 static ws_at_tensor ln2d(ws_scope *g, ws_at_tensor x, ws_at_tensor w, ws_at_tensor b)
 {
     const int64_t to_last[4] = {0, 2, 3, 1}, to_first[4] = {0, 3, 1, 2};
@@ -269,6 +271,8 @@ static ws_at_tensor rel_pos(ws_scope *g, int q, int k, ws_at_tensor table)
     }
     int64_t *idx = malloc((size_t)q * k * sizeof *idx);
     if (!idx) { ws_scope_poison(g, ws_fail(WS_ENOMEM, "SAM: out of memory")); return NULL; }
+    /* get_rel_pos's relative_coords (q_coords - k_coords + (k - 1) * k_scale, truncated like its
+     * .long()); with q == k (every SAM block) the scales are 1 and every value an exact integer */
     double qs = k > q ? (double)k / q : 1.0, ks = q > k ? (double)q / k : 1.0;
     for (int i = 0; i < q; i++)
         for (int j = 0; j < k; j++) idx[i * k + j] = (int64_t)(i * qs - j * ks + (k - 1) * ks);
@@ -287,6 +291,7 @@ static ws_at_tensor enc_attention(const ws_sam *m, ws_scope *g, const ws_sam_blo
     const int64_t split[5] = {B, L, 3, nh, hd}, perm[5] = {2, 0, 3, 1, 4}, flat[4] = {3, B * nh, L, hd};
     ws_at_tensor qkv = ws_g_reshape(g, ws_g_permute(g, ws_g_reshape(g, ws_g_linear(g, x, b->qkv_w, b->qkv_b), 5, split), 5, perm), 4, flat);
     ws_at_tensor q = ws_g_select(g, qkv, 0, 0), k = ws_g_select(g, qkv, 0, 1), v = ws_g_select(g, qkv, 0, 2);
+    /* (q * scale) @ k^T in that order, as Attention.forward: scaling the product rounds differently */
     ws_at_tensor attn = ws_g_matmul(g, ws_g_mul_scalar(g, q, 1.0 / sqrt((double)hd)), ws_g_transpose(g, k, -2, -1));
     /* rel_h[b, y, x, ky] = q[b, y, x] . Rh[y, ky];  rel_w[b, y, x, kx] = q[b, y, x] . Rw[x, kx] */
     ws_at_tensor Rh = rel_pos(g, (int)H, (int)H, b->rel_h), Rw = rel_pos(g, (int)W, (int)W, b->rel_w);
@@ -699,292 +704,6 @@ ws_at_tensor ws_sam_postprocess(const ws_sam *m, ws_scope *g, ws_at_tensor low, 
     return ws_g_interpolate(g, x, WS_AT_INTERP_BILINEAR, h, w, 0);
 }
 
-/* Bilinear (align_corners = False) source indices and weights of one axis, as ATen 1.13 computes
- * them for float maps with channels (upsample_bilinear2d, generic kernel): ratio in float (from the
- * scale factor when given, else in / out), source = ratio (dst + 0.5) - 0.5 in double clamped at
- * 0, index = its integer part, weight = (float)(source - index); equal sizes copy. */
-typedef struct { int32_t *i0, *i1; float *l0, *l1; } lin_taps;   /* per output index (arrays: vectorisable gathers) */
-
-static void linear_taps(lin_taps *t, int in, int out, double scale)
-{
-    const float ratio = scale > 0 ? (float)(1.0 / scale) : (float)in / (float)out;
-    for (int d = 0; d < out; d++) {
-        if (in == out) { t->i0[d] = t->i1[d] = d; t->l0[d] = 1.0f; t->l1[d] = 0.0f; continue; }
-        double src = ratio * (d + 0.5) - 0.5;
-        if (src < 0) src = 0;
-        int i0 = (int)src;
-        if (i0 > in - 1) i0 = in - 1;
-        float l1 = (float)(src - i0);
-        l1 = l1 < 0 ? 0 : l1 > 1 ? 1 : l1;
-        t->i0[d] = i0;
-        t->i1[d] = i0 + (i0 < in - 1 ? 1 : 0);
-        t->l1[d] = l1;
-        t->l0[d] = 1.0f - l1;
-    }
-}
-
-/* Every blend below is ATen's two-tap a * wa + b * wb as its compiled kernel evaluates it, the first
- * product fused into the sum: fmaf(a, wa, b * wb) (verified bit for bit in tests/test_sam_up). The
- * kernels come in three SIMD levels, 2 AVX-512, 1 AVX2 + FMA, 0 portable C, which give the same bits;
- * the SIMD ones finish their rows with the portable one. */
-
-/* out[x] = src[i0[x]] l0[x] + src[i1[x]] l1[x]: the two gathering passes. */
-static void gather_blend_c(float *out, const float *src, const int32_t *i0, const int32_t *i1, const float *l0,
-                           const float *l1, int n)
-{
-    for (int x = 0; x < n; x++) out[x] = fmaf(src[i0[x]], l0[x], src[i1[x]] * l1[x]);
-}
-
-/* out[x] = a[x] w0 + b[x] w1 over a row; with cnt, adds the outputs > +thr and > -thr to cnt[0..1]. */
-static void blend_rows_c(float *out, const float *a, const float *b, float w0, float w1, int n, float thr,
-                         int32_t *cnt)
-{
-    for (int x = 0; x < n; x++) out[x] = fmaf(a[x], w0, b[x] * w1);
-    if (cnt)
-        for (int x = 0; x < n; x++) { cnt[0] += out[x] > thr; cnt[1] += out[x] > -thr; }
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-/* Compilers do not vectorise the gathers for generic tuning. Indices are non-decreasing, so 16
- * outputs read a window of src that usually fits one or two registers, where a permute replaces
- * the (slow) gather. */
-__attribute__((target("avx512f"))) static void gather_blend_avx512(float *out, const float *src, int nsrc,
-                                                                    const int32_t *i0, const int32_t *i1,
-                                                                    const float *l0, const float *l1, int n)
-{
-    int x = 0;
-    for (; x + 16 <= n; x += 16) {
-        const int base = i0[x], span = i1[x + 15] - base;
-        const __m512i k0 = _mm512_loadu_si512(i0 + x), k1 = _mm512_loadu_si512(i1 + x);
-        __m512 a, b;
-        if (span < 16 && base + 16 <= nsrc) {
-            const __m512i o = _mm512_set1_epi32(base);
-            const __m512 v = _mm512_loadu_ps(src + base);
-            a = _mm512_permutexvar_ps(_mm512_sub_epi32(k0, o), v);
-            b = _mm512_permutexvar_ps(_mm512_sub_epi32(k1, o), v);
-        } else if (span < 32 && base + 32 <= nsrc) {
-            const __m512i o = _mm512_set1_epi32(base);
-            const __m512 v0 = _mm512_loadu_ps(src + base), v1 = _mm512_loadu_ps(src + base + 16);
-            a = _mm512_permutex2var_ps(v0, _mm512_sub_epi32(k0, o), v1);
-            b = _mm512_permutex2var_ps(v0, _mm512_sub_epi32(k1, o), v1);
-        } else if (i1[x + 15] - i0[x + 8] < 32 && i1[x + 7] - base < 32 && i0[x + 8] + 32 <= nsrc &&
-                   base + 32 <= nsrc) {   /* two windows, one per half */
-            const int base8 = i0[x + 8];
-            const __m512i o = _mm512_mask_set1_epi32(_mm512_set1_epi32(base), 0xFF00, base8);
-            const __m512 v0 = _mm512_loadu_ps(src + base), v1 = _mm512_loadu_ps(src + base + 16);
-            const __m512 w0 = _mm512_loadu_ps(src + base8), w1 = _mm512_loadu_ps(src + base8 + 16);
-            const __m512i d0 = _mm512_sub_epi32(k0, o), d1 = _mm512_sub_epi32(k1, o);
-            a = _mm512_mask_blend_ps(0xFF00, _mm512_permutex2var_ps(v0, d0, v1), _mm512_permutex2var_ps(w0, d0, w1));
-            b = _mm512_mask_blend_ps(0xFF00, _mm512_permutex2var_ps(v0, d1, v1), _mm512_permutex2var_ps(w0, d1, w1));
-        } else {
-            a = _mm512_i32gather_ps(k0, src, 4);
-            b = _mm512_i32gather_ps(k1, src, 4);
-        }
-        _mm512_storeu_ps(out + x, _mm512_fmadd_ps(a, _mm512_loadu_ps(l0 + x), _mm512_mul_ps(b, _mm512_loadu_ps(l1 + x))));
-    }
-    gather_blend_c(out + x, src, i0 + x, i1 + x, l0 + x, l1 + x, n - x);
-}
-
-__attribute__((target("avx2,fma"))) static void gather_blend_avx2(float *out, const float *src, const int32_t *i0,
-                                                                   const int32_t *i1, const float *l0, const float *l1,
-                                                                   int n)
-{
-    int x = 0;
-    for (; x + 8 <= n; x += 8) {
-        __m256 a = _mm256_i32gather_ps(src, _mm256_loadu_si256((const __m256i *)(i0 + x)), 4);
-        __m256 b = _mm256_i32gather_ps(src, _mm256_loadu_si256((const __m256i *)(i1 + x)), 4);
-        _mm256_storeu_ps(out + x, _mm256_fmadd_ps(a, _mm256_loadu_ps(l0 + x), _mm256_mul_ps(b, _mm256_loadu_ps(l1 + x))));
-    }
-    gather_blend_c(out + x, src, i0 + x, i1 + x, l0 + x, l1 + x, n - x);
-}
-
-__attribute__((target("avx512f"))) static void blend_rows_avx512(float *out, const float *a, const float *b, float w0,
-                                                                  float w1, int n, float thr, int32_t *cnt)
-{
-    const __m512 vw0 = _mm512_set1_ps(w0), vw1 = _mm512_set1_ps(w1), hi = _mm512_set1_ps(thr), lo = _mm512_set1_ps(-thr);
-    int32_t ch = 0, cl = 0;
-    int x = 0;
-    for (; x + 16 <= n; x += 16) {
-        __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(a + x), vw0, _mm512_mul_ps(_mm512_loadu_ps(b + x), vw1));
-        _mm512_storeu_ps(out + x, v);
-        ch += __builtin_popcount(_mm512_cmp_ps_mask(v, hi, _CMP_GT_OQ));
-        cl += __builtin_popcount(_mm512_cmp_ps_mask(v, lo, _CMP_GT_OQ));
-    }
-    if (cnt) { cnt[0] += ch; cnt[1] += cl; }
-    blend_rows_c(out + x, a + x, b + x, w0, w1, n - x, thr, cnt);
-}
-
-__attribute__((target("avx2,fma,popcnt"))) static void blend_rows_avx2(float *out, const float *a, const float *b,
-                                                                        float w0, float w1, int n, float thr,
-                                                                        int32_t *cnt)
-{
-    const __m256 vw0 = _mm256_set1_ps(w0), vw1 = _mm256_set1_ps(w1), hi = _mm256_set1_ps(thr), lo = _mm256_set1_ps(-thr);
-    int32_t ch = 0, cl = 0;
-    int x = 0;
-    for (; x + 8 <= n; x += 8) {
-        __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(a + x), vw0, _mm256_mul_ps(_mm256_loadu_ps(b + x), vw1));
-        _mm256_storeu_ps(out + x, v);
-        ch += __builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, hi, _CMP_GT_OQ)));
-        cl += __builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, lo, _CMP_GT_OQ)));
-    }
-    if (cnt) { cnt[0] += ch; cnt[1] += cl; }
-    blend_rows_c(out + x, a + x, b + x, w0, w1, n - x, thr, cnt);
-}
-#endif
-
-static int simd_forced = -1;
-
-void ws_sam_upsample_force_simd(int level) { simd_forced = level; }
-
-/* The SIMD level to use: forced by a test, else what the CPU has. */
-static int simd_level(void)
-{
-    if (simd_forced >= 0) return simd_forced;
-#if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
-#else
-    return 0;
-#endif
-}
-
-static void gather_blend(int isa, float *out, const float *src, int nsrc, const int32_t *i0, const int32_t *i1,
-                         const float *l0, const float *l1, int n)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (isa == 2) { gather_blend_avx512(out, src, nsrc, i0, i1, l0, l1, n); return; }
-    if (isa == 1) { gather_blend_avx2(out, src, i0, i1, l0, l1, n); return; }
-#endif
-    (void)isa; (void)nsrc;
-    gather_blend_c(out, src, i0, i1, l0, l1, n);
-}
-
-static void blend_rows(int isa, float *out, const float *a, const float *b, float w0, float w1, int n, float thr,
-                       int32_t *cnt)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (isa == 2) { blend_rows_avx512(out, a, b, w0, w1, n, thr, cnt); return; }
-    if (isa == 1) { blend_rows_avx2(out, a, b, w0, w1, n, thr, cnt); return; }
-#endif
-    (void)isa;
-    blend_rows_c(out, a, b, w0, w1, n, thr, cnt);
-}
-
-typedef struct {
-    const float *low; float *out;
-    int lh, lw, rh, rw, h, w, m0, m1;
-    lin_taps ay, ax, by, bx;   /* pass 1 (low -> rh, rw), pass 2 (rh, rw -> h, w) */
-    float thr;                 /* counts of logits > +thr and > -thr, when counts != NULL */
-    int32_t *counts;
-    int isa;                   /* SIMD level of the kernels */
-    int rc;
-} up_job;
-
-/* Two-slot row cache: the slot holding row k, or (negative: -1 - slot) the slot to compute it in,
- * never the one holding `keep` (the other row of the pair being formed). */
-static inline int row_slot(int *key, int k, int keep)
-{
-    if (key[0] == k) return 0;
-    if (key[1] == k) return 1;
-    int s = key[0] == keep ? 1 : key[1] == keep ? 0 : key[0] < key[1] ? 0 : 1;
-    key[s] = k;
-    return -1 - s;
-}
-
-/* One map, streamed row by row: output row y blends pass-2 rows by[y].i0/i1 (non-decreasing in
- * y); each of those comes from one intermediate row r, a blend of pass-1 rows ay[r].i0/i1
- * (non-decreasing in r). Two-slot caches keep every row computed once, only rows the output reads
- * computed, and the working set in cache. The arithmetic is ATen's, value for value. */
-static void upsample_map(const up_job *j, const float *L, float *O, float *T2, float *I, float *X2, int32_t *cnt)
-{
-    int tkey[2] = {-1, -1}, xkey[2] = {-1, -1};
-    int32_t hl[2] = {0, 0};   /* logits > +thr, > -thr */
-    for (int y = 0; y < j->h; y++) {
-        const float *xr[2];
-        for (int e = 0; e < 2; e++) {
-            const int r = e ? j->by.i1[y] : j->by.i0[y];
-            int xs = row_slot(xkey, r, e ? j->by.i0[y] : -1);
-            if (xs < 0) {
-                xs = -1 - xs;
-                const float *tr[2];
-                for (int f = 0; f < 2; f++) {
-                    const int k = f ? j->ay.i1[r] : j->ay.i0[r];
-                    int ts = row_slot(tkey, k, f ? j->ay.i0[r] : -1);
-                    if (ts < 0) {
-                        ts = -1 - ts;
-                        gather_blend(j->isa, T2 + (size_t)ts * j->rw, L + (size_t)k * j->lw, j->lw, j->ax.i0,
-                                     j->ax.i1, j->ax.l0, j->ax.l1, j->rw);
-                    }
-                    tr[f] = T2 + (size_t)ts * j->rw;
-                }
-                blend_rows(j->isa, I, tr[0], tr[1], j->ay.l0[r], j->ay.l1[r], j->rw, 0, NULL);
-                gather_blend(j->isa, X2 + (size_t)xs * j->w, I, j->rw, j->bx.i0, j->bx.i1, j->bx.l0, j->bx.l1, j->w);
-            }
-            xr[e] = X2 + (size_t)xs * j->w;
-        }
-        blend_rows(j->isa, O + (size_t)y * j->w, xr[0], xr[1], j->by.l0[y], j->by.l1[y], j->w, j->thr, cnt ? hl : NULL);
-    }
-    if (cnt) { cnt[0] = hl[0]; cnt[1] = hl[1]; }
-}
-
-static void *upsample_run(void *arg)
-{
-    up_job *j = arg;
-    float *T2 = malloc((size_t)2 * j->rw * sizeof *T2), *I = malloc((size_t)j->rw * sizeof *I);
-    float *X2 = malloc((size_t)2 * j->w * sizeof *X2);
-    if (!T2 || !I || !X2) j->rc = WS_ENOMEM;
-    for (int mi = j->m0; mi < j->m1 && !j->rc; mi++)
-        upsample_map(j, j->low + (size_t)mi * j->lh * j->lw, j->out + (size_t)mi * j->h * j->w, T2, I, X2,
-                     j->counts ? j->counts + 2 * (size_t)mi : NULL);
-    free(T2); free(I); free(X2);
-    return NULL;
-}
-
-int ws_sam_upsample_logits(const ws_sam *m, const float *low, int n_maps, int lh, int lw, int rh, int rw, int h,
-                           int w, float *out, float thr, int32_t *counts, int threads)
-{
-    const int len[4] = {rh, rw, h, w};
-    lin_taps t[4] = {{0}};   /* ay, ax, by, bx */
-    int rc = 0;
-    for (int k = 0; k < 4; k++) {
-        t[k].i0 = malloc((size_t)len[k] * sizeof(int32_t));
-        t[k].i1 = malloc((size_t)len[k] * sizeof(int32_t));
-        t[k].l0 = malloc((size_t)len[k] * sizeof(float));
-        t[k].l1 = malloc((size_t)len[k] * sizeof(float));
-        if (!t[k].i0 || !t[k].i1 || !t[k].l0 || !t[k].l1) rc = ws_fail(WS_ENOMEM, "mask upsampling: out of memory");
-    }
-    if (rc) goto done;
-    /* pass 1 is the S x S resize read at its (rh, rw) corner: the scale factor S / lh decides */
-    linear_taps(&t[0], lh, rh, (double)m->img_size / lh);
-    linear_taps(&t[1], lw, rw, (double)m->img_size / lw);
-    linear_taps(&t[2], rh, h, 0);
-    linear_taps(&t[3], rw, w, 0);
-    if (threads < 1) threads = 1;
-    if (threads > 16) threads = 16;
-    if (threads > n_maps) threads = n_maps > 0 ? n_maps : 1;
-    up_job jobs[16];
-    pthread_t th[16];
-    int started[16] = {0};
-    const int isa = simd_level();
-    for (int k = 0; k < threads; k++) {
-        jobs[k] = (up_job){.low = low, .out = out, .lh = lh, .lw = lw, .rh = rh, .rw = rw, .h = h, .w = w,
-                           .m0 = (int)((int64_t)n_maps * k / threads), .m1 = (int)((int64_t)n_maps * (k + 1) / threads),
-                           .ay = t[0], .ax = t[1], .by = t[2], .bx = t[3], .thr = thr, .counts = counts, .isa = isa};
-        if (k > 0) started[k] = !pthread_create(&th[k], NULL, upsample_run, &jobs[k]);
-    }
-    upsample_run(&jobs[0]);
-    for (int k = 1; k < threads; k++) {
-        if (started[k]) pthread_join(th[k], NULL);
-        else upsample_run(&jobs[k]);   /* no thread: do its share here */
-    }
-    for (int k = 0; k < threads; k++)
-        if (jobs[k].rc) rc = ws_fail(WS_ENOMEM, "mask upsampling: out of memory");
-done:
-    for (int k = 0; k < 4; k++) { free(t[k].i0); free(t[k].i1); free(t[k].l0); free(t[k].l1); }
-    return rc;
-}
-
 /* ---- random-weight models (benchmarks, the demo) ----------------------------------------------- */
 
 const ws_sam_arch WS_SAM_VIT_B = {.embed = 768, .depth = 12, .heads = 12, .globals = {2, 5, 8, 11}, .grid = 64,
@@ -1026,8 +745,9 @@ static int attn(ws_at_gen gen, ws_at_ckpt ck, const char *p, int64_t C, int64_t 
     return rc;
 }
 
-/* A random state dict with the released key names and shapes of arch a. */
-static int random_sam(ws_at_gen gen, const ws_sam_arch *a, ws_at_ckpt ck)
+/* The image encoder: patch embedding, blocks (rel-pos tables span the window or, in global blocks,
+ * the grid), neck. */
+static int random_encoder(ws_at_gen gen, const ws_sam_arch *a, ws_at_ckpt ck)
 {
     char n[256];
     int rc = 0;
@@ -1058,6 +778,15 @@ static int random_sam(ws_at_gen gen, const ws_sam_arch *a, ws_at_ckpt ck)
     rc |= add(gen, ck, "image_encoder.neck.2.weight", R, 4, C, C, I64(3), I64(3));
     rc |= add(gen, ck, "image_encoder.neck.3.weight", 1, 1, C);
     rc |= add(gen, ck, "image_encoder.neck.3.bias", 0, 1, C);
+    return rc;
+}
+
+/* The prompt encoder: Fourier matrix, point / box-corner / padding embeddings, mask downscaling. */
+static int random_prompt(ws_at_gen gen, const ws_sam_arch *a, ws_at_ckpt ck)
+{
+    char n[256];
+    int rc = 0;
+    const int64_t C = a->C;
     rc |= add(gen, ck, "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix", R, 2, I64(2), C / 2);
     for (int k = 0; k < 4; k++) { snprintf(n, sizeof n, "prompt_encoder.point_embeddings.%d.weight", k); rc |= add(gen, ck, n, R, 2, I64(1), C); }
     rc |= add(gen, ck, "prompt_encoder.not_a_point_embed.weight", R, 2, I64(1), C);
@@ -1072,6 +801,15 @@ static int random_sam(ws_at_gen gen, const ws_sam_arch *a, ws_at_ckpt ck)
     rc |= add(gen, ck, "prompt_encoder.mask_downscaling.6.weight", R, 4, C, I64(16), I64(1), I64(1));
     rc |= add(gen, ck, "prompt_encoder.mask_downscaling.6.bias", R, 1, C);
     rc |= add(gen, ck, "prompt_encoder.no_mask_embed.weight", R, 2, I64(1), C);
+    return rc;
+}
+
+/* The mask decoder: two-way transformer, output upscaling, hypernetwork MLPs and IoU head. */
+static int random_decoder(ws_at_gen gen, const ws_sam_arch *a, ws_at_ckpt ck)
+{
+    char n[256];
+    int rc = 0;
+    const int64_t C = a->C;
     for (int l = 0; l < 2 && !rc; l++) {
         const char *pre = "mask_decoder.transformer.layers";
         snprintf(n, sizeof n, "%s.%d.self_attn", pre, l); rc |= attn(gen, ck, n, C, C);
@@ -1107,7 +845,14 @@ static int random_sam(ws_at_gen gen, const ws_sam_arch *a, ws_at_ckpt ck)
             snprintf(n, sizeof n, "%s.layers.%d.bias", p, l); rc |= add(gen, ck, n, R, 1, l == 2 ? out : C);
         }
     }
-    return rc ? WS_ETORCH : 0;
+    return rc;
+}
+
+/* A random state dict with the released key names and shapes of arch a, drawn from gen in the
+ * module order (encoder, prompt encoder, decoder): a seed always gives the same weights. */
+static int random_sam(ws_at_gen gen, const ws_sam_arch *a, ws_at_ckpt ck)
+{
+    return random_encoder(gen, a, ck) || random_prompt(gen, a, ck) || random_decoder(gen, a, ck) ? WS_ETORCH : 0;
 }
 
 

@@ -53,10 +53,14 @@ typedef struct ws_sam {
     ws_at_tensor pixel_mean, pixel_std;                      /* (3,1,1) */
 } ws_sam;
 
-/* Loads a SAM state dict; decoder_heads <= 0 applies the default rule above. */
+/* Loads a SAM state dict into *m (zeroed first); decoder_heads <= 0 applies the default rule above.
+ * Fails (WS_EFORMAT, WS_ESHAPE, WS_EUNSUP, WS_ETORCH) naming the file and tensor; *m then holds
+ * nothing. A loaded model is released with ws_sam_free. */
 int ws_sam_load(ws_sam *m, const char *path, int decoder_heads);
-/* The same from an opened (or in-memory) checkpoint. */
+/* The same from an opened (or in-memory) checkpoint, which stays open (the caller closes it; the
+ * model holds fp32 copies). */
 int ws_sam_from_ckpt(ws_sam *m, ws_at_ckpt ck, int decoder_heads);
+/* Frees every tensor and array of m and zeroes it; NULL or a zeroed model is a no-op. */
 void ws_sam_free(ws_sam *m);
 
 /* Sizes of a SAM for random-weight construction (the released key names and shapes). */
@@ -108,16 +112,7 @@ ws_at_tensor ws_sam_preprocess(const ws_sam *m, ws_scope *g, const uint8_t *rgb,
 /* postprocess_masks: (N, k, 4g, 4g) logits -> bilinear to S x S, crop to (rh, rw), bilinear to
  * (h, w). */
 ws_at_tensor ws_sam_postprocess(const ws_sam *m, ws_scope *g, ws_at_tensor low, int rh, int rw, int h, int w);
-/* The same upsampling, bit for bit, computed in C for the mask generator (where upsampling every
- * decoded mask dominated everything but the network passes): low holds n_maps float maps (lh, lw)
- * in C order, out receives n_maps maps (h, w) (caller-owned). Each map is streamed row by row
- * (every source and intermediate row computed once, only those the output reads), maps are split
- * over `threads` threads. counts, when not NULL, receives per map the number of logits > +thr and
- * > -thr (the stability score's intersection and union). Returns 0 or WS_ENOMEM. */
-int ws_sam_upsample_logits(const ws_sam *m, const float *low, int n_maps, int lh, int lw, int rh, int rw, int h,
-                           int w, float *out, float thr, int32_t *counts, int threads);
-/* Tests: force the upsampling kernels' SIMD level (2 AVX-512, 1 AVX2 + FMA, 0 portable C; -1 = by
- * CPU, the default). The caller must not force a level the CPU lacks. */
-void ws_sam_upsample_force_simd(int level);
+/* The same upsampling computed in C for the mask generator: ws_sam_upsample_logits in
+ * model/sam_upsample.h. */
 
 #endif

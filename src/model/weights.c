@@ -70,3 +70,25 @@ int ws_weight_random(ws_at_gen gen, ws_at_ckpt ck, const char *name, double fill
     ws_at_free(t);
     return rc ? ws_fail(WS_ETORCH, "%s: %s", name, ws_at_last_error()) : 0;
 }
+
+int ws_weight_random_linear(ws_at_gen gen, ws_at_ckpt ck, const char *pre, int64_t out, int64_t in)
+{
+    char n[320];
+    const int64_t w[2] = {out, in}, b[1] = {out};
+    int rc;
+    snprintf(n, sizeof n, "%s.weight", pre);
+    if ((rc = ws_weight_random(gen, ck, n, NAN, 2, w))) return rc;
+    snprintf(n, sizeof n, "%s.bias", pre);
+    return ws_weight_random(gen, ck, n, NAN, 1, b);
+}
+
+int ws_weight_random_norm(ws_at_gen gen, ws_at_ckpt ck, const char *pre, int64_t d)
+{
+    char n[320];
+    const int64_t s[1] = {d};
+    int rc;
+    snprintf(n, sizeof n, "%s.weight", pre);
+    if ((rc = ws_weight_random(gen, ck, n, 1.0, 1, s))) return rc;
+    snprintf(n, sizeof n, "%s.bias", pre);
+    return ws_weight_random(gen, ck, n, 0.0, 1, s);
+}

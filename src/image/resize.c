@@ -1,5 +1,10 @@
-/* resize.c - Pillow-exact 8-bit resampling (see resize.h). */
-#include "data/resize.h"
+/* resize.c - Pillow-exact 8-bit resampling (see resize.h).
+ *
+ * A transcription of Pillow's libImaging/Resample.c (ImagingResampleHorizontal/Vertical_8bpc)
+ * and Pillow's NEAREST index rule, so that SAM's and Grounding-DINO's preprocessing and
+ * the training augmentation see the very pixels PIL gives the official Python code.
+ */
+#include "image/resize.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -7,6 +12,7 @@
 
 #include "core/status.h"
 
+/* Pillow's fixed point: 8-bit pixels times 22-bit coefficients summed over a kernel stay in 32 bits */
 #define PRECISION_BITS (32 - 8 - 2)
 
 static double bilinear(double x)
@@ -60,10 +66,42 @@ static int precompute(int in_size, int out_size, double (*filter)(double), doubl
 
 static void free_coeffs(coeffs *c) { free(c->bounds); free(c->k); }
 
+/* Back from fixed point with Pillow's clip8 (the rounding half was added to the sum's start). */
 static inline uint8_t clip8(int32_t v)
 {
     v >>= PRECISION_BITS;
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+/* The horizontal pass over source rows y0..y1 into tmp (y1 - y0, ow, ch), rounded to 8 bits as
+ * Pillow does before the vertical pass. */
+static void horizontal_pass(const uint8_t *src, int w, int ch, const coeffs *chz, int ow, int y0, int y1, uint8_t *tmp)
+{
+    for (int yy = y0; yy < y1; yy++)
+        for (int xx = 0; xx < ow; xx++) {
+            const int32_t *k = chz->k + (size_t)xx * chz->ksize;
+            int xmin = chz->bounds[2 * xx], xmax = chz->bounds[2 * xx + 1];
+            for (int c = 0; c < ch; c++) {
+                int32_t ss = 1 << (PRECISION_BITS - 1);
+                for (int x = 0; x < xmax; x++) ss += src[((size_t)yy * w + x + xmin) * ch + c] * k[x];
+                tmp[((size_t)(yy - y0) * ow + xx) * ch + c] = clip8(ss);
+            }
+        }
+}
+
+/* The vertical pass of vin (rows from vin_off on, vin_w wide) into dst (oh, vin_w, ch). */
+static void vertical_pass(const uint8_t *vin, int vin_w, int vin_off, int ch, const coeffs *cv, int oh, uint8_t *dst)
+{
+    for (int yy = 0; yy < oh; yy++) {
+        const int32_t *k = cv->k + (size_t)yy * cv->ksize;
+        int ymin = cv->bounds[2 * yy] - vin_off, ymax = cv->bounds[2 * yy + 1];
+        for (int xx = 0; xx < vin_w; xx++)
+            for (int c = 0; c < ch; c++) {
+                int32_t ss = 1 << (PRECISION_BITS - 1);
+                for (int y = 0; y < ymax; y++) ss += vin[((size_t)(y + ymin) * vin_w + xx) * ch + c] * k[y];
+                dst[((size_t)yy * vin_w + xx) * ch + c] = clip8(ss);
+            }
+    }
 }
 
 int ws_resize_u8(const uint8_t *src, int w, int h, int ch, uint8_t *dst, int ow, int oh, int filter)
@@ -77,6 +115,8 @@ int ws_resize_u8(const uint8_t *src, int w, int h, int ch, uint8_t *dst, int ow,
     uint8_t *tmp = NULL;
     int rc = precompute(h, oh, fn, support, &cv);
     if (rc) goto done;
+    /* like ImagingResampleInner: only the source rows the vertical pass reads go through the
+     * horizontal one, and a pass whose size does not change is skipped */
     int y0 = cv.bounds[0], y1 = cv.bounds[2 * oh - 2] + cv.bounds[2 * oh - 1];
     const uint8_t *vin = src;   /* input of the vertical pass, rows y0..y1 (or all) */
     int vin_w = w, vin_off = 0;
@@ -84,34 +124,13 @@ int ws_resize_u8(const uint8_t *src, int w, int h, int ch, uint8_t *dst, int ow,
         if ((rc = precompute(w, ow, fn, support, &chz))) goto done;
         tmp = malloc((size_t)ow * (y1 - y0) * ch);
         if (!tmp) { rc = ws_fail(WS_ENOMEM, "resize: out of memory"); goto done; }
-        for (int yy = y0; yy < y1; yy++)
-            for (int xx = 0; xx < ow; xx++) {
-                const int32_t *k = chz.k + (size_t)xx * chz.ksize;
-                int xmin = chz.bounds[2 * xx], xmax = chz.bounds[2 * xx + 1];
-                for (int c = 0; c < ch; c++) {
-                    int32_t ss = 1 << (PRECISION_BITS - 1);
-                    for (int x = 0; x < xmax; x++) ss += src[((size_t)yy * w + x + xmin) * ch + c] * k[x];
-                    tmp[((size_t)(yy - y0) * ow + xx) * ch + c] = clip8(ss);
-                }
-            }
+        horizontal_pass(src, w, ch, &chz, ow, y0, y1, tmp);
         vin = tmp;
         vin_w = ow;
         vin_off = y0;
     }
-    if (oh != h) {
-        for (int yy = 0; yy < oh; yy++) {
-            const int32_t *k = cv.k + (size_t)yy * cv.ksize;
-            int ymin = cv.bounds[2 * yy] - vin_off, ymax = cv.bounds[2 * yy + 1];
-            for (int xx = 0; xx < vin_w; xx++)
-                for (int c = 0; c < ch; c++) {
-                    int32_t ss = 1 << (PRECISION_BITS - 1);
-                    for (int y = 0; y < ymax; y++) ss += vin[((size_t)(y + ymin) * vin_w + xx) * ch + c] * k[y];
-                    dst[((size_t)yy * ow + xx) * ch + c] = clip8(ss);
-                }
-        }
-    } else {
-        memcpy(dst, vin, (size_t)ow * oh * ch);   /* vin holds rows 0..h when only the width changed */
-    }
+    if (oh != h) vertical_pass(vin, vin_w, vin_off, ch, &cv, oh, dst);
+    else memcpy(dst, vin, (size_t)ow * oh * ch);   /* vin holds rows 0..h when only the width changed */
 done:
     free(tmp);
     free_coeffs(&cv);
