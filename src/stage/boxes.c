@@ -221,6 +221,50 @@ cleanup:
     return rc;
 }
 
+/* The models the settings ask for: CLIP for zero-shot labels, Grounding-DINO + WordPiece for
+ * boxes, or the boxes of a JSON file instead of the detector. */
+static int models_open(const ws_boxes_settings *s, int n_fg, int have_gt, boxes_models *m)
+{
+    const int coco = n_fg == 80;
+    int rc = 0;
+    m->use_clip = !s->json[0] && !strcmp(s->source, "clip");
+    m->use_gdino = !s->json[0];
+    if (strcmp(s->source, "clip") && strcmp(s->source, "gt"))
+        return ws_fail(WS_EINVAL, "labels.source: '%s' is not clip or gt", s->source);
+    if (!m->use_clip && !s->json[0] && !have_gt)
+        return ws_fail(WS_EINVAL, "labels.source: gt, but the dataset has no labels (data.label_dir / data.labels_file)");
+    if (s->json[0]) TRY(ws_json_boxes_load(s->json, n_fg, &m->json));
+    if (m->use_clip) {
+        TRY(ws_clip_open(&m->clip, s->model.clip));
+        TRY(ws_bpe_load(&m->bpe, s->model.vocab));
+        TRY(ws_cliplabel_init(&m->cl, &m->clip, &m->bpe, coco ? WS_COCO_FG : WS_VOC_FG, n_fg, coco ? WS_COCO_BG : WS_VOC_BG,
+                              coco ? 23 : 25));
+    }
+    if (m->use_gdino) {
+        TRY(ws_gdino_load(&m->gd, s->model.gdino, s->model.bert_config[0] ? s->model.bert_config : NULL));
+        TRY(ws_wordpiece_load(&m->wp, s->model.bert_vocab));
+    }
+cleanup:
+    return rc;
+}
+
+/* Opens the box store (its folder created); the settings it records make a rerun with other
+ * models or thresholds refuse the store instead of mixing boxes. */
+static int store_open(const ws_boxes_settings *s, const boxes_models *m, const char *store, ws_store *st)
+{
+    char settings[10 * WS_CFG_STR_MAX], dir[2 * WS_CFG_STR_MAX];
+    snprintf(settings, sizeof settings,
+             "boxes: dataset %s %s/%s; labels %s (tau %g, clip %s); %s%s; gdino %s box %g text %g size %d/%d",
+             s->data.dataset, s->data.root, s->data.split, s->json[0] ? "json" : s->source, s->tau, m->use_clip ? s->model.clip : "-",
+             s->json[0] ? "json " : "", s->json, m->use_gdino ? s->model.gdino : "-", s->box_thresh, s->text_thresh, s->size,
+             s->max_size);
+    snprintf(dir, sizeof dir, "%s", store);
+    char *slash = strrchr(dir, '/');
+    int rc = 0;
+    if (slash) { *slash = '\0'; rc = ws_mkdir_p(dir); }
+    return rc ? rc : ws_boxstore_open_write(st, store, settings);
+}
+
 int ws_stage_boxes(const ws_boxes_settings *s)
 {
     const int shard_i = s->shard_i, shard_n = s->shard_n > 0 ? s->shard_n : 1;
@@ -229,43 +273,16 @@ int ws_stage_boxes(const ws_boxes_settings *s)
     ws_dataset ds = {0};
     ws_store st = {0};
     ws_label_stats ls = {0};
-    char store[2 * WS_CFG_STR_MAX], out[2 * WS_CFG_STR_MAX], settings[10 * WS_CFG_STR_MAX];
-    int n_fg = 0, rc, done = 0, complete = 0;
+    char store[2 * WS_CFG_STR_MAX], out[2 * WS_CFG_STR_MAX];
+    int n_fg = 0, rc, done = 0, complete = 0, todo = 0;
     long n_boxes = 0;
     memset(&m, 0, sizeof m);
     ws_boxes_outputs(s, store, sizeof store, out, sizeof out);
     TRY(ws_stage_set_threads(s->runtime.threads));
     TRY(ws_boxes_open_dataset(s, &ds, &n_fg));
     const int have_gt = ds.label_dir || ds.labels;
-    const int coco = n_fg == 80;
-    m.use_clip = !s->json[0] && !strcmp(s->source, "clip");
-    m.use_gdino = !s->json[0];
-    if (strcmp(s->source, "clip") && strcmp(s->source, "gt"))
-        { rc = ws_fail(WS_EINVAL, "labels.source: '%s' is not clip or gt", s->source); goto cleanup; }
-    if (!m.use_clip && !s->json[0] && !have_gt)
-        { rc = ws_fail(WS_EINVAL, "labels.source: gt, but the dataset has no labels (data.label_dir / data.labels_file)"); goto cleanup; }
-    if (s->json[0]) TRY(ws_json_boxes_load(s->json, n_fg, &m.json));
-    if (m.use_clip) {
-        TRY(ws_clip_open(&m.clip, s->model.clip));
-        TRY(ws_bpe_load(&m.bpe, s->model.vocab));
-        TRY(ws_cliplabel_init(&m.cl, &m.clip, &m.bpe, coco ? WS_COCO_FG : WS_VOC_FG, n_fg, coco ? WS_COCO_BG : WS_VOC_BG,
-                              coco ? 23 : 25));
-    }
-    if (m.use_gdino) {
-        TRY(ws_gdino_load(&m.gd, s->model.gdino, s->model.bert_config[0] ? s->model.bert_config : NULL));
-        TRY(ws_wordpiece_load(&m.wp, s->model.bert_vocab));
-    }
-    snprintf(settings, sizeof settings,
-             "boxes: dataset %s %s/%s; labels %s (tau %g, clip %s); %s%s; gdino %s box %g text %g size %d/%d",
-             s->data.dataset, s->data.root, s->data.split, s->json[0] ? "json" : s->source, s->tau, m.use_clip ? s->model.clip : "-",
-             s->json[0] ? "json " : "", s->json, m.use_gdino ? s->model.gdino : "-", s->box_thresh, s->text_thresh, s->size,
-             s->max_size);
-    char dir[sizeof store];
-    snprintf(dir, sizeof dir, "%s", store);
-    char *slash = strrchr(dir, '/');
-    if (slash) { *slash = '\0'; TRY(ws_mkdir_p(dir)); }
-    TRY(ws_boxstore_open_write(&st, store, settings));
-    int todo = 0;
+    TRY(models_open(s, n_fg, have_gt, &m));
+    TRY(store_open(s, &m, store, &st));
     for (int i = 0; i < ds.n; i++) todo += i % shard_n == shard_i && !ws_store_has(&st, ds.ids[i]);
     ws_log("boxes of %d images of %s/%s (shard %d/%d; %d done before) -> %s", todo, s->data.root, s->data.split, shard_i, shard_n,
            ds.n - todo, store);
@@ -289,6 +306,7 @@ int ws_stage_boxes(const ws_boxes_settings *s)
                s->json[0] ? "json" : s->source, ls.images, p, r, f1, ls.exact, ls.images);
     }
     ws_log("%ld boxes on %d images", n_boxes, done);
+    /* whichever shard finds the split complete assembles the store */
     TRY(ws_store_finish(&st, ds.ids, ds.n, &complete));
     ws_log(complete ? "done: %s (next: wsseed boxseed with the same config)"
                     : "stopped: %s is incomplete; run the command again (or the other shards) to continue", store);
