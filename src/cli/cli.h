@@ -10,7 +10,6 @@
 
 /* Each subcommand: argv[0] is the subcommand name; returns the process exit status. */
 int ws_cmd_tokenize(int argc, char **argv);
-int ws_cmd_dump(int argc, char **argv);
 int ws_cmd_demo(int argc, char **argv);
 int ws_cmd_masks(int argc, char **argv);
 int ws_cmd_masks_export(int argc, char **argv);
@@ -75,33 +74,9 @@ int ws_cli_seed(const char *cams, const char *masks, const char *dir, double pw)
  * receives the metrics; quiet: no table on stdout. */
 int ws_cli_eval(const char *pred, const char *gt, int nc, const char *json, const char *md, ws_eval_metrics *m, int quiet);
 
-/* Options every `dump` module receives (the fixed contract). */
-typedef struct ws_dump_args {
-    const char *model, *vocab, *input, *output;
-    const char *bert_config;   /* gdino: BERT config.json (sizes the tensors cannot tell) */
-} ws_dump_args;
-int ws_dump_clip(const ws_dump_args *a);
-int ws_dump_sam(const ws_dump_args *a);
-int ws_dump_amg(const ws_dump_args *a);
-int ws_dump_imageops(const ws_dump_args *a);
-int ws_dump_step(const ws_dump_args *a);
-int ws_dump_caa(const ws_dump_args *a);
-int ws_dump_sams(const ws_dump_args *a);
-int ws_dump_merge(const ws_dump_args *a);
-int ws_dump_eval(const ws_dump_args *a);
-int ws_dump_boxsam(const ws_dump_args *a);
-int ws_dump_gdino(const ws_dump_args *a);
-/* Writes /checkpoint/<file name with . and - as _>/{names,dtypes,ndim,shapes,sum,abs_sum,first8}:
- * every tensor of the checkpoint in file order (the golden manifest layout). */
-int ws_cli_dump_manifest(ws_h5file *out, ws_at_ckpt ck);
-
 /* Default BPE vocabulary path: $WSSEED_BPE, else checkpoints/bpe_simple_vocab_16e6.txt.gz. */
 const char *ws_cli_default_vocab(void);
 /* Prints "wsseed: error: <last error>" and returns 1. */
 int ws_cli_error(void);
-/* Writes tensor t (any dtype) as dataset name. */
-int ws_cli_put(ws_h5file *f, const char *name, ws_at_tensor t);
-/* Reads dataset name as a tensor of dtype (WS_F32, WS_I64, ...). */
-int ws_cli_get(const ws_h5file *f, const char *name, int dtype, ws_at_tensor *out);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "verify/verify.h"
 #include "config.h"
 #include "core/runtime.h"
 #include "core/status.h"
@@ -91,7 +92,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "tokenize")) return ws_cmd_tokenize(argc - i, argv + i);
-    if (!strcmp(cmd, "dump")) return ws_cmd_dump(argc - i, argv + i);
+    if (!strcmp(cmd, "dump")) return ws_verify_main(argc - i, argv + i);
     if (!strcmp(cmd, "demo")) return ws_cmd_demo(argc - i, argv + i);
     if (!strcmp(cmd, "masks")) return ws_cmd_masks(argc - i, argv + i);
     if (!strcmp(cmd, "train")) return ws_cmd_train(argc - i, argv + i);

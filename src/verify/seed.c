@@ -1,4 +1,4 @@
-/* dump_seed.c - `wsseed dump caa|sams|merge|eval`: the seed stages of seed_ref.h5.
+/* seed.c - `wsseed dump caa|sams|merge|eval`: the seed stages of seed_ref.h5.
  *
  * caa:   /input/caa/<case>/{att, cam} -> /caa/<case>/{score, aff, aff_pow, cls, seg} with the
  *        official cls (score, box 0.4) and seg (cam, box 0.5) settings, 1 Sinkhorn iteration,
@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "io/h5tensor.h"
+#include "verify/verify.h"
 #include "core/status.h"
 #include "method/caa.h"
 #include "method/evaluate.h"
@@ -95,7 +96,7 @@ cleanup:
 }
 
 /* Runs fn on every case below group of the input and commits the output. */
-static int dump_cases(const ws_dump_args *a, const char *group,
+static int dump_cases(const ws_verify_args *a, const char *group,
                       int (*fn)(const ws_h5file *, ws_h5file *, const char *))
 {
     ws_h5file in = {0}, out = {0};
@@ -114,7 +115,7 @@ cleanup:
     return rc;
 }
 
-int ws_dump_caa(const ws_dump_args *a) { return dump_cases(a, "/input/caa", caa_case); }
+int ws_verify_caa(const ws_verify_args *a) { return dump_cases(a, "/input/caa", caa_case); }
 
 /* ---- SAMS ---- */
 
@@ -171,11 +172,11 @@ cleanup:
     return rc;
 }
 
-int ws_dump_sams(const ws_dump_args *a) { return dump_cases(a, "/input/sams", sams_case); }
+int ws_verify_sams(const ws_verify_args *a) { return dump_cases(a, "/input/sams", sams_case); }
 
 /* ---- merge ---- */
 
-int ws_dump_merge(const ws_dump_args *a)
+int ws_verify_merge(const ws_verify_args *a)
 {
     ws_h5file in = {0}, out = {0};
     ws_array lb = {0}, vals = {0}, offs = {0};
@@ -206,7 +207,7 @@ cleanup:
 
 /* ---- evaluation ---- */
 
-int ws_dump_eval(const ws_dump_args *a)
+int ws_verify_eval(const ws_verify_args *a)
 {
     ws_h5file in = {0}, out = {0};
     char **names = NULL;

@@ -1,16 +1,19 @@
-/* dump_gdino.c - `wsseed dump gdino`: the Grounding-DINO parts of gdino_tiny_ref.h5 implemented so
- * far: /tokenizer (BERT WordPiece: pieces, input ids, decode; preprocess_caption, caption ids,
+/* gdino.c - `wsseed dump gdino`: the Grounding-DINO outputs of gdino_tiny_ref.h5. Always
+ * /tokenizer (BERT WordPiece: pieces, input ids, decode; preprocess_caption, caption ids,
  * position ids and the block-diagonal text self-attention mask) from /tokenizer/strings and
- * --vocab; with --model (and --bert-config for the BERT sizes): /case/<name>/text/{...} for each of
- * /input/captions (ids, masks, position ids, cate_to_token_mask, BERT embeddings and layers,
- * feat_map). Swin, the fusion and the deformable encoder/decoder are not implemented yet.
+ * --vocab. With --model (and --bert-config for the BERT sizes): the checkpoint manifest,
+ * /preprocess and /image (load_image's transform at /config@transform_short_side and
+ * transform_max_size, Swin, input projections, positions) and, per /input/captions case,
+ * /case/<name>/{text,encoder,decoder,predict} (BERT, fusion encoder, two-stage selection,
+ * decoder, predict() at each /case/<name>/predict/<setting> group's thresholds).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "io/h5tensor.h"
+#include "verify/verify.h"
 #include "core/status.h"
 #include "model/gdino.h"
 #include "model/wordpiece.h"
@@ -66,18 +69,18 @@ static int image_side(const ws_gdino *m, const ws_h5file *in, ws_h5file *out, ws
     TRY(ws_gdino_image(m, gs, ws_g_from_data(gs, x, WS_AT_F32, 4, i4), &io));
     *iop = io;
     char p[128];
-    TRY(ws_cli_put(out, "/image/swin/patch_embed", io.patch_embed));
+    TRY(ws_h5_put_tensor(out, "/image/swin/patch_embed", io.patch_embed));
     ws_gdino_levels lv;
     TRY(ws_gdino_levels_of(m, gs, &io, &lv));
     *lvp = lv;
     const int64_t l2[2] = {4, 2}, l1[1] = {4};
     TRY(ws_h5_write_raw(out, "/image/spatial_shapes", WS_I64, 2, l2, lv.shapes));
     TRY(ws_h5_write_raw(out, "/image/level_start_index", WS_I64, 1, l1, lv.start));
-    TRY(ws_cli_put(out, "/image/valid_ratios", lv.valid_ratios));
-    TRY(ws_cli_put(out, "/image/lvl_pos_embed_flatten", lv.lvl_pos));
-    TRY(ws_cli_put(out, "/image/encoder_reference_points", lv.ref_points));
-    TRY(ws_cli_put(out, "/image/output_proposals", lv.proposals));
-    TRY(ws_cli_put(out, "/image/proposal_valid", lv.proposal_valid));
+    TRY(ws_h5_put_tensor(out, "/image/valid_ratios", lv.valid_ratios));
+    TRY(ws_h5_put_tensor(out, "/image/lvl_pos_embed_flatten", lv.lvl_pos));
+    TRY(ws_h5_put_tensor(out, "/image/encoder_reference_points", lv.ref_points));
+    TRY(ws_h5_put_tensor(out, "/image/output_proposals", lv.proposals));
+    TRY(ws_h5_put_tensor(out, "/image/proposal_valid", lv.proposal_valid));
     uint8_t *zero = calloc((size_t)oh * ow, 1);
     if (!zero) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
     rc = ws_h5_write_raw(out, "/image/mask", WS_U8, 3, (int64_t[3]){1, oh, ow}, zero);
@@ -85,16 +88,16 @@ static int image_side(const ws_gdino *m, const ws_h5file *in, ws_h5file *out, ws
     if (rc) goto cleanup;
     for (int i = 0; i < 4; i++) {
         snprintf(p, sizeof p, "/image/pos/level_%d", i);
-        TRY(ws_cli_put(out, p, lv.pos[i]));
+        TRY(ws_h5_put_tensor(out, p, lv.pos[i]));
         snprintf(p, sizeof p, "/image/masks/level_%d", i);
-        TRY(ws_cli_put(out, p, lv.masks[i]));
+        TRY(ws_h5_put_tensor(out, p, lv.masks[i]));
         snprintf(p, sizeof p, "/image/swin/stage_%d", i);
-        TRY(ws_cli_put(out, p, io.stage[i]));
+        TRY(ws_h5_put_tensor(out, p, io.stage[i]));
         snprintf(p, sizeof p, "/image/srcs/level_%d", i);
-        TRY(ws_cli_put(out, p, io.srcs[i]));
+        TRY(ws_h5_put_tensor(out, p, io.srcs[i]));
         if (i < 3) {
             snprintf(p, sizeof p, "/image/swin/out_%d", i);
-            TRY(ws_cli_put(out, p, io.out[i]));
+            TRY(ws_h5_put_tensor(out, p, io.out[i]));
         }
     }
 cleanup:
@@ -241,11 +244,11 @@ static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, c
             {"bert_extended_attention_mask", to.ext_mask}, {"bert_embeddings", to.embeddings}, {"encoded_text", to.encoded}};
         for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
             snprintf(p, sizeof p, "/case/%s/text/%s", name, items[i].n);
-            TRY(ws_cli_put(out, p, items[i].t));
+            TRY(ws_h5_put_tensor(out, p, items[i].t));
         }
         ws_at_tensor pt = ws_gdino_text_pos(&g, pos, (int)L);
         snprintf(p, sizeof p, "/case/%s/encoder/pos_text", name);
-        TRY(ws_cli_put(out, p, pt));
+        TRY(ws_h5_put_tensor(out, p, pt));
         if (img && lv) {
             ws_at_tensor mem = NULL, memt = NULL;
             ws_gdino_enc_trace tr;
@@ -257,13 +260,13 @@ static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, c
                     {"deformable_self_attn", tr.deform_attn[i]}, {"deformable", tr.deform[i]}};
                 for (size_t k = 0; k < sizeof it / sizeof it[0]; k++) {
                     snprintf(p, sizeof p, "/case/%s/encoder/layer_%d/%s", name, i, it[k].n);
-                    TRY(ws_cli_put(out, p, it[k].t));
+                    TRY(ws_h5_put_tensor(out, p, it[k].t));
                 }
             }
             snprintf(p, sizeof p, "/case/%s/encoder/memory", name);
-            TRY(ws_cli_put(out, p, mem));
+            TRY(ws_h5_put_tensor(out, p, mem));
             snprintf(p, sizeof p, "/case/%s/encoder/memory_text", name);
-            TRY(ws_cli_put(out, p, memt));
+            TRY(ws_h5_put_tensor(out, p, memt));
             ws_at_tensor logits = NULL, boxes = NULL;
             ws_gdino_dec_trace dt;
             TRY(ws_gdino_decode(m, &g, lv, mem, memt, &logits, &boxes, &dt));
@@ -279,7 +282,7 @@ static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, c
                 {"decoder/outputs_class", ws_g_stack_(&g, dt.cls, m->dec_layers)}};
             for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++) {
                 snprintf(p, sizeof p, "/case/%s/%s", name, ts[k].n);
-                TRY(ws_cli_put(out, p, ts[k].t));
+                TRY(ws_h5_put_tensor(out, p, ts[k].t));
             }
             TRY(predict_settings(w, in, out, name, logits, boxes, ids, (int)L));
             for (int i = 0; i < m->dec_layers && i < 8; i++) {
@@ -290,13 +293,13 @@ static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, c
                     {"after_image_cross_attn", dt.after_ia[i]}, {"output", dt.out[i]}, {"bbox_delta", dt.delta[i]}};
                 for (size_t k = 0; k < sizeof it / sizeof it[0]; k++) {
                     snprintf(p, sizeof p, "/case/%s/decoder/layer_%d/%s", name, i, it[k].n);
-                    TRY(ws_cli_put(out, p, it[k].t));
+                    TRY(ws_h5_put_tensor(out, p, it[k].t));
                 }
             }
         }
         for (int i = 0; i < m->bert_layers; i++) {
             snprintf(p, sizeof p, "/case/%s/text/bert_layer_%d", name, i);
-            TRY(ws_cli_put(out, p, to.layers[i]));
+            TRY(ws_h5_put_tensor(out, p, to.layers[i]));
         }
     }
 cleanup:
@@ -306,7 +309,7 @@ cleanup:
     return rc;
 }
 
-int ws_dump_gdino(const ws_dump_args *a)
+int ws_verify_gdino(const ws_verify_args *a)
 {
     ws_wordpiece w = {0};
     ws_h5file in = {0}, out = {0};
@@ -356,7 +359,7 @@ int ws_dump_gdino(const ws_dump_args *a)
     if (a->model) {   /* the checkpoint manifest */
         ws_at_ckpt ck = NULL;
         if (ws_at_ckpt_open(a->model, &ck)) { rc = ws_fail(WS_EFORMAT, "%s", ws_at_last_error()); goto cleanup; }
-        rc = ws_cli_dump_manifest(&out, ck);
+        rc = ws_verify_manifest(&out, ck);
         ws_at_ckpt_close(ck);
         if (rc) goto cleanup;
     }

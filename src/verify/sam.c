@@ -1,4 +1,4 @@
-/* dump_sam.c - `wsseed dump sam`: every SAM output of sam_tiny_ref.h5 from its inputs.
+/* sam.c - `wsseed dump sam`: every SAM output of sam_tiny_ref.h5 from its inputs.
  *
  * Inputs: /preprocess/image_uint8 (the decoded photo), the prompts group (points, labels, box,
  * mask prompt in model coordinates) and the predictor prompts (in image coordinates).
@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "io/h5tensor.h"
+#include "verify/verify.h"
 #include "core/status.h"
 #include "model/sam.h"
 
@@ -21,7 +22,7 @@
 static int put(ws_h5file *f, ws_scope *g, const char *name, ws_at_tensor t)
 {
     if (g->err) return g->err;
-    return ws_cli_put(f, name, t);
+    return ws_h5_put_tensor(f, name, t);
 }
 
 static int putf(ws_h5file *f, ws_scope *g, ws_at_tensor t, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -50,7 +51,7 @@ static ws_at_tensor get(const ws_h5file *in, ws_scope *g, const char *name, int 
 {
     ws_at_tensor t = NULL;
     if (g->err) return NULL;
-    int rc = ws_cli_get(in, name, dtype, &t);
+    int rc = ws_h5_get_tensor(in, name, dtype, &t);
     if (rc) { ws_scope_poison(g, rc); return NULL; }
     return ws_scope_adopt(g, t);
 }
@@ -191,7 +192,7 @@ cleanup:
     return rc ? rc : g->err;
 }
 
-int ws_dump_sam(const ws_dump_args *a)
+int ws_verify_sam(const ws_verify_args *a)
 {
     ws_at_ckpt ck = NULL;
     ws_sam m = {0};
@@ -205,7 +206,7 @@ int ws_dump_sam(const ws_dump_args *a)
     TRY(ws_sam_load(&m, a->model, heads));
     if (ws_at_ckpt_open(a->model, &ck)) { rc = ws_fail(WS_EFORMAT, "%s", ws_at_last_error()); goto cleanup; }
     TRY(ws_h5_create(&out, a->output));
-    TRY(ws_cli_dump_manifest(&out, ck));
+    TRY(ws_verify_manifest(&out, ck));
     TRY(dump_encoder(&m, &in, &out, &g, &emb, &rh, &rw, &oh, &ow));
     static const prompt_case cases[] = {{"points", 1, 0, 0}, {"box", 0, 1, 0}, {"box_points", 1, 1, 0},
                                         {"mask", 0, 0, 1}, {"points_mask", 1, 0, 1}};

@@ -1,4 +1,4 @@
-/* dump_amg.c - `wsseed dump amg`: the automatic mask generator runs of a golden file.
+/* amg.c - `wsseed dump amg`: the automatic mask generator runs of a golden file.
  *
  * For every group /amg/<run> of the input, its attributes are the generator settings (upstream
  * SAM keys, plus FMA-WSSS's score_thresh_offset, score_nms_offset, stability_score_bias,
@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "io/h5tensor.h"
+#include "verify/verify.h"
 #include "core/status.h"
 #include "data/rle.h"
 #include "method/amg.h"
@@ -224,7 +225,7 @@ static int dump_rsw(const ws_h5file *in, ws_h5file *out)
     return rc;
 }
 
-int ws_dump_amg(const ws_dump_args *a)
+int ws_verify_amg(const ws_verify_args *a)
 {
     ws_sam m = {0};
     ws_h5file in = {0}, out = {0};

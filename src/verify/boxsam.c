@@ -1,4 +1,4 @@
-/* dump_boxsam.c - `wsseed dump boxsam`: the boxed-SAM seed mode of boxed_sam_ref.h5 on a SAM
+/* boxsam.c - `wsseed dump boxsam`: the boxed-SAM seed mode of boxed_sam_ref.h5 on a SAM
  * checkpoint, from the detector outputs of each class (/class_<k>/{pred_logits, pred_boxes}):
  * box filter (config attribute box_threshold), pixel boxes, SamPredictor boxes, one SAM mask per box
  * (mask token 0), and the label map by the per-pixel max rule. With --vocab (BERT vocab.txt) also
@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "io/h5tensor.h"
+#include "verify/verify.h"
 #include "core/status.h"
 #include "method/boxseed.h"
 #include "model/sam.h"
@@ -115,7 +116,7 @@ cleanup:
     return rc;
 }
 
-int ws_dump_boxsam(const ws_dump_args *a)
+int ws_verify_boxsam(const ws_verify_args *a)
 {
     ws_sam m = {0};
     ws_h5file in = {0}, out = {0};
@@ -144,7 +145,7 @@ int ws_dump_boxsam(const ws_dump_args *a)
     ws_at_tensor x = ws_sam_preprocess(&m, &g, img.data, H, W, &rh, &rw);
     ws_at_tensor emb = ws_sam_encode(&m, &g, x, NULL);
     TRY(g.err);
-    TRY(ws_cli_put(&out, "/sam/image_embedding", emb));
+    TRY(ws_h5_put_tensor(&out, "/sam/image_embedding", emb));
     if (nc > 64) { rc = ws_fail(WS_EINVAL, "too many classes"); goto cleanup; }
     bm = malloc(sizeof *bm * 64 * 300);
     if (!bm) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }

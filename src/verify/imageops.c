@@ -1,4 +1,4 @@
-/* dump_imageops.c - `wsseed dump image-ops`: the image operations of image_ops_ref.h5 that the
+/* imageops.c - `wsseed dump image-ops`: the image operations of image_ops_ref.h5 that the
  * SAM side uses: ResizeLongestSide (/sam_resize, PIL bilinear) and small-region removal
  * (/small_regions/<case>: holes, islands, holes then islands, as the mask generator runs them).
  * Training side: /resize/<case> (the four AlchemyCat scale_img_label cases of the golden: PIL
@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "io/h5tensor.h"
+#include "verify/verify.h"
 #include "core/status.h"
 #include "data/augment.h"
 #include "data/resize.h"
@@ -257,7 +258,7 @@ static int color_jitter(const ws_h5file *in, ws_h5file *out)
     return rc;
 }
 
-int ws_dump_imageops(const ws_dump_args *a)
+int ws_verify_imageops(const ws_verify_args *a)
 {
     ws_h5file in = {0}, out = {0};
     int rc = ws_h5_open(&in, a->input);

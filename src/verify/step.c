@@ -1,4 +1,4 @@
-/* dump_step.c - `wsseed dump step`: the FMA-WSSS prompt-training steps of fma_step_ref.h5.
+/* step.c - `wsseed dump step`: the FMA-WSSS prompt-training steps of fma_step_ref.h5.
  *
  * From /inputs (images, cls_lb, seg_label, infer_*) and the built-in VOC name lists, for both
  * tasks: prompts (token ids, ctx initialisation from the string seeds), forward (features,
@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "io/h5tensor.h"
+#include "verify/verify.h"
 #include "core/status.h"
 #include "method/fma.h"
 #include "method/names.h"
@@ -37,7 +38,7 @@ static int put(ws_h5file *f, ws_scope *g, const char *grp, const char *name, ws_
     char p[256];
     if (g->err) return g->err;
     snprintf(p, sizeof p, "%s/%s", grp, name);
-    return ws_cli_put(f, p, t);
+    return ws_h5_put_tensor(f, p, t);
 }
 
 static int put_raw(ws_h5file *f, const char *grp, const char *name, int dt, int nd, const int64_t *s, const void *d)
@@ -299,7 +300,7 @@ static int dump_infer(const step_ctx *c, const ws_h5file *in)
     int rc;
     if (!ws_h5_exists(in, "/inputs/infer_image")) return 0;
     ws_scope_init(&g);
-    TRY(ws_cli_get(in, "/inputs/infer_image", WS_F32, &img));
+    TRY(ws_h5_get_tensor(in, "/inputs/infer_image", WS_F32, &img));
     ws_scope_adopt(&g, img);
     TRY(ws_h5_read(in, "/inputs/infer_ctx", WS_F32, &ctx));
     TRY(ws_h5_read(in, "/inputs/infer_cls_lb", WS_I64, &lb));
@@ -339,7 +340,7 @@ cleanup:
     return rc;
 }
 
-int ws_dump_step(const ws_dump_args *a)
+int ws_verify_step(const ws_verify_args *a)
 {
     ws_clip m = {0};
     ws_bpe bpe = {0};
@@ -348,10 +349,10 @@ int ws_dump_step(const ws_dump_args *a)
     step_ctx c = {0};
     int rc;
     TRY(ws_clip_load(&m, a->model));
-    TRY(ws_bpe_load(&bpe, a->vocab ? a->vocab : ws_cli_default_vocab()));
+    TRY(ws_bpe_load(&bpe, a->vocab));
     TRY(ws_h5_open(&in, a->input));
     TRY(ws_h5_create(&out, a->output));
-    TRY(ws_cli_get(&in, "/inputs/images", WS_F32, &c.images));
+    TRY(ws_h5_get_tensor(&in, "/inputs/images", WS_F32, &c.images));
     TRY(ws_h5_read(&in, "/inputs/cls_lb", WS_I64, &lb));
     TRY(ws_h5_read(&in, "/inputs/seg_label", WS_U8, &seg));
     c.m = &m;
