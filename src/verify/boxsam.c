@@ -59,7 +59,7 @@ static int phrases(const ws_wordpiece *w, const char *prompt, const float *logit
 }
 
 static int boxsam_class(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws_at_tensor emb, int k, int rh, int rw,
-                        int H, int W, double thresh, int value, ws_boxmask *bm, int *nbm, uint8_t **store,
+                        int H, int W, double thresh, int value, ws_boxmask **bm, int *nbm, int *cap, uint8_t **store,
                         const ws_wordpiece *w, const char *prompt, double text_thresh)
 {
     char p[256];
@@ -104,8 +104,14 @@ static int boxsam_class(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws
         free(lr);
         if (rc) { free(mk); free(iv); goto done; }
         store[k] = mk;
+        if (*nbm + n > *cap) {   /* the masks of every class stay until the composition */
+            ws_boxmask *nb = realloc(*bm, (size_t)(*nbm + n) * 2 * sizeof *nb);
+            if (!nb) { free(iv); rc = ws_fail(WS_ENOMEM, "out of memory"); goto done; }
+            *bm = nb;
+            *cap = (*nbm + n) * 2;
+        }
         for (int i = 0; i < n; i++)
-            bm[(*nbm)++] = (ws_boxmask){.mask = mk + (size_t)i * H * W, .value = value, .score = score[i], .iou = iv[i]};
+            (*bm)[(*nbm)++] = (ws_boxmask){.mask = mk + (size_t)i * H * W, .value = value, .score = score[i], .iou = iv[i]};
         free(iv);
     }
 done:
@@ -123,16 +129,19 @@ int ws_verify_boxsam(const ws_verify_args *a)
     ws_array img = {0}, ids = {0};
     ws_scope g;
     ws_boxmask *bm = NULL;
-    uint8_t *store[64] = {0}, *label = NULL;
-    int nbm = 0, rc, rh = 0, rw = 0;
+    uint8_t **store = NULL, *label = NULL;
+    int nbm = 0, cap = 0, nc = 0, rc, rh = 0, rw = 0;
     double thresh = 0, text_thresh = 0.25;
     ws_wordpiece wp = {0};
     char **prompts = NULL;
     size_t np = 0;
     ws_scope_init(&g);
+    long heads = 0;
     if (a->vocab) TRY(ws_wordpiece_load(&wp, a->vocab));
-    TRY(ws_sam_load(&m, a->model, 0));
     TRY(ws_h5_open(&in, a->input));
+    /* a SAM checkpoint does not store its decoder's head count: optional, 0 = the released 8 */
+    TRY(ws_verify_attr_int(&in, "/config", "decoder_transformer_num_heads", 1, 0, &heads));
+    TRY(ws_sam_load(&m, a->model, (int)heads));
     TRY(ws_h5_read(&in, "/input/image_rgb", WS_U8, &img));
     TRY(ws_h5_read(&in, "/input/class_ids", WS_I64, &ids));
     TRY(ws_h5_attr_double(&in, "/config", "box_threshold", &thresh));
@@ -141,23 +150,23 @@ int ws_verify_boxsam(const ws_verify_args *a)
         TRY(ws_h5_read_strings(&in, "/input/prompts", &prompts, &np));
     }
     TRY(ws_h5_create(&out, a->output));
-    const int H = (int)img.shape[0], W = (int)img.shape[1], nc = (int)ids.shape[0];
+    const int H = (int)img.shape[0], W = (int)img.shape[1];
+    nc = (int)ids.shape[0];
     ws_at_tensor x = ws_sam_preprocess(&m, &g, img.data, H, W, &rh, &rw);
     ws_at_tensor emb = ws_sam_encode(&m, &g, x, NULL);
     TRY(g.err);
     TRY(ws_h5_put_tensor(&out, "/sam/image_embedding", emb));
-    if (nc > 64) { rc = ws_fail(WS_EINVAL, "too many classes"); goto cleanup; }
-    bm = malloc(sizeof *bm * 64 * 300);
-    if (!bm) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    if (!(store = calloc((size_t)nc + 1, sizeof *store))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
     for (int k = 0; k < nc; k++)
-        TRY(boxsam_class(&m, &in, &out, emb, k, rh, rw, H, W, thresh, (int)((int64_t *)ids.data)[k] + 1, bm, &nbm, store,
+        TRY(boxsam_class(&m, &in, &out, emb, k, rh, rw, H, W, thresh, (int)((int64_t *)ids.data)[k] + 1, &bm, &nbm, &cap, store,
                          a->vocab && (size_t)k < np ? &wp : NULL, (size_t)k < np ? prompts[k] : "", text_thresh));
     if (!(label = malloc((size_t)H * W))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
     TRY(ws_boxseed_compose(bm, nbm, H, W, WS_OVERLAP_MAXID, label));
     TRY(ws_h5_write_raw(&out, "/label_map", WS_U8, 2, (int64_t[2]){H, W}, label));
     TRY(ws_h5_commit(&out));
 cleanup:
-    for (int k = 0; k < 64; k++) free(store[k]);
+    for (int k = 0; store && k < nc; k++) free(store[k]);
+    free(store);
     free(bm);
     free(label);
     ws_array_free(&img);

@@ -168,3 +168,19 @@ int ws_verify_subgroups(const ws_h5file *f, const char *group, char ***names, si
     *n = l.n;
     return 0;
 }
+
+int ws_verify_attr_vec(const ws_h5file *f, const char *obj, const char *attr, double *v, int n)
+{
+    if (!attr_present(f, obj, attr))
+        return ws_fail(WS_EFORMAT, "%s: %s lacks the attribute '%s' (a setting this module reads from the file)",
+                       f->path, obj, attr);
+    hid_t a = H5Aopen_by_name(f->id, obj, attr, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t sp = a >= 0 ? H5Aget_space(a) : -1;
+    hssize_t np = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    int rc = 0;
+    if (np != n) rc = ws_fail(WS_EFORMAT, "%s: %s@%s must hold %d numbers", f->path, obj, attr, n);
+    else if (H5Aread(a, H5T_NATIVE_DOUBLE, v) < 0) rc = ws_fail(WS_EFORMAT, "%s: %s@%s is not numeric", f->path, obj, attr);
+    if (sp >= 0) H5Sclose(sp);
+    if (a >= 0) H5Aclose(a);
+    return rc;
+}

@@ -48,8 +48,10 @@ static int rag_write(ws_h5file *f, const char *name, const ragged *r, int dt)
     return rc ? rc : ws_h5_write_raw(f, p, WS_I64, 1, &k, r->off);
 }
 
-/* /preprocess and the image side of /image: the official load_image transform at the golden's
- * reduced size (RandomResize([200], max_size=333)), Swin, the input projections. */
+/* /preprocess and the image side of /image: the official load_image transform
+ * (RandomResize([short_side], max_size) at the input's /config@transform_short_side and
+ * transform_max_size; the released 800/1333 scaled down in the golden), Swin, the input
+ * projections. */
 static int image_side(const ws_gdino *m, const ws_h5file *in, ws_h5file *out, ws_scope *gs, ws_gdino_image_out *iop,
                       ws_gdino_levels *lvp)
 {
@@ -59,9 +61,12 @@ static int image_side(const ws_gdino *m, const ws_h5file *in, ws_h5file *out, ws
     float *x = NULL;
     int rc, oh = 0, ow = 0;
     ws_scope_init(&g);
+    long short_side = 0, max_size = 0;
+    TRY(ws_verify_attr_int(in, "/config", "transform_short_side", 0, 0, &short_side));
+    TRY(ws_verify_attr_int(in, "/config", "transform_max_size", 0, 0, &max_size));
     TRY(ws_h5_read(in, "/input/image_rgb", WS_U8, &img));
     const int H = (int)img.shape[0], W = (int)img.shape[1];
-    TRY(ws_gdino_transform(img.data, H, W, 200, 333, &oh, &ow, &x, &rs));
+    TRY(ws_gdino_transform(img.data, H, W, (int)short_side, (int)max_size, &oh, &ow, &x, &rs));
     const int64_t s3[3] = {oh, ow, 3}, c3[3] = {3, oh, ow}, i4[4] = {1, 3, oh, ow};
     TRY(ws_h5_write_raw(out, "/preprocess/resized_uint8", WS_U8, 3, s3, rs));
     TRY(ws_h5_write_raw(out, "/preprocess/image", WS_F32, 3, c3, x));
@@ -144,12 +149,13 @@ static ws_at_tensor ws_g_stack_(ws_scope *g, ws_at_tensor *ts, int n)
     return ws_g_cat(g, u, n, 0);
 }
 
-/* The /case/<name>/text group of one caption. */
-/* /case/<name>/predict/<setting>: predict() at the thresholds the input's setting groups carry. */
+/* /case/<name>/predict/<setting>: predict() for every setting group of the input's
+ * /case/<name>/predict, at the box_threshold and text_threshold attributes it carries. */
 static int predict_settings(const ws_wordpiece *w, const ws_h5file *in, ws_h5file *out, const char *name,
                             ws_at_tensor logits, ws_at_tensor boxes, const int32_t *ids, int L)
 {
-    static const char *const settings[] = {"default", "handful"};
+    char **settings = NULL;
+    size_t ns = 0;
     int64_t ls[3];
     int nd = 0, rc = 0;
     if (ws_at_shape(logits, ls, 3, &nd)) return ws_fail(WS_ETORCH, "%s", ws_at_last_error());
@@ -158,12 +164,13 @@ static int predict_settings(const ws_wordpiece *w, const ws_h5file *in, ws_h5fil
     float *sc = malloc((size_t)Q * sizeof *sc), *kb = malloc((size_t)Q * 4 * sizeof *kb);
     int64_t *keep = malloc((size_t)Q * sizeof *keep);
     char **ph = calloc((size_t)Q, sizeof *ph), p[256];
+    snprintf(p, sizeof p, "/case/%s/predict", name);
+    if ((rc = ws_verify_subgroups(in, p, &settings, &ns))) goto cleanup;
     if (!lg || !bx || !sc || !kb || !keep || !ph || ws_at_read(logits, lg, (size_t)Q * T * sizeof *lg) ||
         ws_at_read(boxes, bx, (size_t)Q * 4 * sizeof *bx)) { rc = ws_fail(WS_ENOMEM, "predict: %s", ws_at_last_error()); goto cleanup; }
-    for (size_t s = 0; s < sizeof settings / sizeof settings[0] && !rc; s++) {
+    for (size_t s = 0; s < ns && !rc; s++) {
         double bt, tt;
         snprintf(p, sizeof p, "/case/%s/predict/%s", name, settings[s]);
-        if (!ws_h5_exists(in, p)) continue;
         TRY(ws_h5_attr_double(in, p, "box_threshold", &bt));
         TRY(ws_h5_attr_double(in, p, "text_threshold", &tt));
         for (int rcmb = 0; rcmb < 2 && !rc; rcmb++) {
@@ -185,6 +192,7 @@ static int predict_settings(const ws_wordpiece *w, const ws_h5file *in, ws_h5fil
     }
 cleanup:
     free(lg); free(bx); free(sc); free(kb); free(keep); free(ph);
+    ws_h5_strings_free(settings, ns);
     return rc;
 }
 

@@ -36,17 +36,6 @@ static int putf(ws_h5file *f, ws_scope *g, ws_at_tensor t, const char *fmt, ...)
     return put(f, g, name, t);
 }
 
-static int attr_int(const ws_h5file *f, const char *obj, const char *attr, int *out)
-{
-    if (!ws_h5_exists(f, obj) || H5Aexists_by_name(f->id, obj, attr, H5P_DEFAULT) <= 0) return 0;
-    hid_t a = H5Aopen_by_name(f->id, obj, attr, H5P_DEFAULT, H5P_DEFAULT);
-    long long v = 0;
-    int ok = a >= 0 && H5Aread(a, H5T_NATIVE_LLONG, &v) >= 0;
-    if (a >= 0) H5Aclose(a);
-    if (ok) *out = (int)v;
-    return ok;
-}
-
 static ws_at_tensor get(const ws_h5file *in, ws_scope *g, const char *name, int dtype)
 {
     ws_at_tensor t = NULL;
@@ -66,9 +55,16 @@ static int dump_case(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws_at
 {
     ws_scope g;
     ws_scope_init(&g);
-    const int64_t p3[3] = {1, 2, 2}, l2[2] = {1, 2}, b2[2] = {1, 4};
-    ws_at_tensor pts = c->points ? reshape(&g, get(in, &g, "/prompts/points_model", WS_AT_F32), 3, p3) : NULL;
-    ws_at_tensor lab = c->points ? reshape(&g, get(in, &g, "/prompts/labels", WS_AT_I32), 2, l2) : NULL;
+    /* as many point prompts as the input holds: (n, 2) coordinates and n labels */
+    int64_t np = 0, nl = 0;
+    ws_at_tensor pts = c->points ? get(in, &g, "/prompts/points_model", WS_AT_F32) : NULL;
+    ws_at_tensor lab = c->points ? get(in, &g, "/prompts/labels", WS_AT_I32) : NULL;
+    if (pts && lab && !g.err && (ws_at_numel(pts, &np) || ws_at_numel(lab, &nl) || np != 2 * nl))
+        ws_scope_poison(&g, ws_fail(WS_ESHAPE, "%s: /prompts/points_model must be (n, 2) for the n /prompts/labels",
+                                    in->path));
+    const int64_t p3[3] = {1, nl, 2}, l2[2] = {1, nl}, b2[2] = {1, 4};
+    pts = pts ? reshape(&g, pts, 3, p3) : NULL;
+    lab = lab ? reshape(&g, lab, 2, l2) : NULL;
     ws_at_tensor box = c->box ? reshape(&g, get(in, &g, "/prompts/box_model", WS_AT_F32), 2, b2) : NULL;
     ws_at_tensor mask = c->mask ? get(in, &g, "/prompts/mask_input", WS_AT_F32) : NULL;
     ws_at_tensor sparse = NULL, dense = NULL;
@@ -199,11 +195,13 @@ int ws_verify_sam(const ws_verify_args *a)
     ws_h5file in = {0}, out = {0};
     ws_scope g;
     ws_at_tensor emb = NULL;
-    int rc, heads = 0, rh = 0, rw = 0, oh = 0, ow = 0;
+    long heads = 0;
+    int rc, rh = 0, rw = 0, oh = 0, ow = 0;
     ws_scope_init(&g);
     TRY(ws_h5_open(&in, a->input));
-    attr_int(&in, "/config", "decoder_transformer_num_heads", &heads);
-    TRY(ws_sam_load(&m, a->model, heads));
+    /* optional: 0 lets ws_sam_load take the released models' 8 heads */
+    TRY(ws_verify_attr_int(&in, "/config", "decoder_transformer_num_heads", 1, 0, &heads));
+    TRY(ws_sam_load(&m, a->model, (int)heads));
     if (ws_at_ckpt_open(a->model, &ck)) { rc = ws_fail(WS_EFORMAT, "%s", ws_at_last_error()); goto cleanup; }
     TRY(ws_h5_create(&out, a->output));
     TRY(ws_verify_manifest(&out, ck));

@@ -48,6 +48,8 @@ int ws_verify_manifest(ws_h5file *out, ws_at_ckpt ck);
 int ws_verify_attr_int(const ws_h5file *f, const char *obj, const char *attr, int has_dflt, long dflt, long *v);
 /* Same for a floating attribute. */
 int ws_verify_attr_num(const ws_h5file *f, const char *obj, const char *attr, int has_dflt, double dflt, double *v);
+/* Reads the numeric attribute attr of obj, which must hold exactly n values, into v[n]. */
+int ws_verify_attr_vec(const ws_h5file *f, const char *obj, const char *attr, double *v, int n);
 /* Names of the direct child groups of group (sorted, malloc'd strings; free with
  * ws_h5_strings_free); an absent group gives n = 0. */
 int ws_verify_subgroups(const ws_h5file *f, const char *group, char ***names, size_t *n);
