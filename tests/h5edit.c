@@ -6,6 +6,8 @@
  *   rm PATH                 delete a group or dataset
  *   attr OBJ NAME VALUE     set (or replace) a scalar attribute: float64, or int64 when VALUE is
  *                           an integer literal
+ *   sattr OBJ NAME VALUE    set (or replace) a variable-length UTF-8 string attribute
+ *   vattr OBJ NAME V1,V2,.. set (or replace) a float64 vector attribute
  *   strings PATH S1,S2,...  replace a string list (PATH, PATH_utf8, PATH_utf8_offsets)
  *   rows PATH N             keep the first N rows (index 0) of a dataset, or repeat the last
  *                           row up to N
@@ -52,6 +54,34 @@ static int set_attr(hid_t f, const char *obj, const char *name, const char *valu
     hid_t a = H5Acreate_by_name(f, obj, name, is_int ? H5T_STD_I64LE : H5T_IEEE_F64LE, sp, H5P_DEFAULT,
                                 H5P_DEFAULT, H5P_DEFAULT);
     int rc = a < 0 || H5Awrite(a, is_int ? H5T_NATIVE_LLONG : H5T_NATIVE_DOUBLE, is_int ? (void *)&iv : (void *)&dv) < 0;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return rc ? -1 : 0;
+}
+
+static int set_sattr(hid_t f, const char *obj, const char *name, const char *value)
+{
+    if (H5Aexists_by_name(f, obj, name, H5P_DEFAULT) > 0) H5Adelete_by_name(f, obj, name, H5P_DEFAULT);
+    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t a = H5Acreate_by_name(f, obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = a < 0 || H5Awrite(a, t, &value) < 0;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+    return rc ? -1 : 0;
+}
+
+static int set_vattr(hid_t f, const char *obj, const char *name, char *list)
+{
+    double v[64];
+    hsize_t n = 0;
+    for (char *s = strtok(list, ","); s && n < 64; s = strtok(NULL, ",")) v[n++] = strtod(s, NULL);
+    if (H5Aexists_by_name(f, obj, name, H5P_DEFAULT) > 0) H5Adelete_by_name(f, obj, name, H5P_DEFAULT);
+    hid_t sp = H5Screate_simple(1, &n, NULL);
+    hid_t a = H5Acreate_by_name(f, obj, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = a < 0 || H5Awrite(a, H5T_NATIVE_DOUBLE, v) < 0;
     if (a >= 0) H5Aclose(a);
     H5Sclose(sp);
     return rc ? -1 : 0;
@@ -109,7 +139,8 @@ static int set_elem(ws_h5file *f, const char *path, long idx, double v)
 static int apply(ws_h5file *f, int argc, char **argv, int *i)
 {
     const char *op = argv[*i];
-    int need = !strcmp(op, "rm") ? 1 : !strcmp(op, "attr") || !strcmp(op, "set") ? 3 : 2;
+    int need = !strcmp(op, "rm") ? 1
+             : !strcmp(op, "attr") || !strcmp(op, "sattr") || !strcmp(op, "vattr") || !strcmp(op, "set") ? 3 : 2;
     if (*i + need >= argc) { fprintf(stderr, "h5edit: %s needs %d arguments\n", op, need); return -1; }
     char **a = argv + *i + 1;
     *i += need + 1;
@@ -119,6 +150,8 @@ static int apply(ws_h5file *f, int argc, char **argv, int *i)
     else if (!strcmp(op, "cp")) rc = H5Ocopy(f->id, a[0], f->id, a[1], H5P_DEFAULT, lp) < 0 ? -1 : 0;
     else if (!strcmp(op, "rm")) rc = H5Ldelete(f->id, a[0], H5P_DEFAULT) < 0 ? -1 : 0;
     else if (!strcmp(op, "attr")) rc = set_attr(f->id, a[0], a[1], a[2]);
+    else if (!strcmp(op, "sattr")) rc = set_sattr(f->id, a[0], a[1], a[2]);
+    else if (!strcmp(op, "vattr")) rc = set_vattr(f->id, a[0], a[1], a[2]);
     else if (!strcmp(op, "strings")) rc = set_strings(f, a[0], a[1]);
     else if (!strcmp(op, "rows")) rc = set_rows(f, a[0], strtol(a[1], NULL, 10));
     else if (!strcmp(op, "set")) rc = set_elem(f, a[0], strtol(a[1], NULL, 10), strtod(a[2], NULL));

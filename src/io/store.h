@@ -33,6 +33,11 @@ typedef struct ws_mask_set {   /* the masks of one image */
 } ws_mask_set;
 
 void ws_mask_set_free(ws_mask_set *s);
+/* Writes the RLEs of m's records as <prefix>/rle_counts_values (every record's counts, in
+ * record order) and <prefix>/rle_counts_offsets (n + 1; record i is values[off[i], off[i+1])),
+ * the layout of the mask store and of the golden files. Only r[i].rle and r[i].n_rle are read
+ * (borrowed); f stays owned by the caller. Fails naming f and prefix (out of memory, HDF5). */
+int ws_store_write_rles(ws_h5file *f, const char *prefix, const ws_mask_set *m);
 
 typedef struct ws_store {
     char *path, *parts;      /* the store file and its parts folder */

@@ -238,6 +238,8 @@ static int dump_coop(const ws_clip *m, const ws_h5file *in, ws_h5file *out)
 {
     ws_scope g;
     ws_at_tensor ids = NULL, R = NULL;
+    char **variants = NULL;
+    size_t nv = 0;
     int rc;
     if (!ws_h5_exists(in, "/coop/token_ids")) return 0;
     ws_scope_init(&g);
@@ -248,9 +250,12 @@ static int dump_coop(const ws_clip *m, const ws_h5file *in, ws_h5file *out)
     ws_at_tensor emb = ws_clip_token_embed(m, &g, ids), eot = ws_clip_eot_index(&g, ids);
     TRY(put(out, &g, "/coop/eot_index", eot));
     TRY(put(out, &g, "/coop/token_embedding", emb));
-    TRY(dump_coop_variant(m, in, out, "shared", emb, eot, R));
-    TRY(dump_coop_variant(m, in, out, "class_specific", emb, eot, R));
+    /* every /coop/<variant> group with a ctx (the golden: shared (n_ctx, W), class_specific
+     * (G, n_ctx, W)); the ctx shape says which */
+    TRY(ws_verify_subgroups(in, "/coop", &variants, &nv));
+    for (size_t i = 0; i < nv; i++) TRY(dump_coop_variant(m, in, out, variants[i], emb, eot, R));
 cleanup:
+    ws_h5_strings_free(variants, nv);
     ws_scope_free(&g);
     return rc;
 }
