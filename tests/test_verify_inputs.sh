@@ -14,7 +14,7 @@ shape() { h5ls "$1$2" 2>/dev/null | sed 's/.*Dataset //'; }
 vals() { h5dump -y -w 0 -d "$2" "$1" 2>/dev/null | sed -n '/DATA {/,/^   }/p' | sed '1d;$d' | tr -s ', ' '\n\n' | grep .; }
 is() { [ "$1" = "$2" ] || { echo "got '$1', expected '$2'"; return 1; }; }
 # fails REF OUT DATASET H5CMP-OPTION...: h5cmp reports DATASET as different
-fails() { r=$1; o=$2; d=$3; shift 3; "$CMP" "$r" "$o" "$@" 2>&1 | grep -q "^not ok.* - $d "; }
+fails() { r=$1; o=$2; d=$3; shift 3; "$CMP" "$r" "$o" "$@" 2>&1 | grep -qE "^not ok.* - $d( |:)"; }
 # passes REF OUT DATASET H5CMP-OPTION...: h5cmp reports DATASET as equal
 passes() { r=$1; o=$2; d=$3; shift 3; "$CMP" "$r" "$o" "$@" 2>&1 | grep -q "^ok.* - $d "; }
 
@@ -50,6 +50,16 @@ tap_ok "amg: the first decoder batch follows points_per_batch" is "$(shape "$TMP
 # the batching changes only the batch bookkeeping, not the masks (points_per_batch bounds memory)
 tap_run "$CMP" "$ref" "$TMPD/amg.h5" --group /amg/crop0 --rle /amg/crop0 --skip '*/prefilter_first_batch/*' \
     --skip '*/prefilter/batch_index' --skip '*/prefilter/point_in_batch'
+
+# rock-sand-water filter alone: another case name, another threshold
+ref="$GOLDEN/amg_fma_ref.h5"
+"$E" "$ref" "$TMPD/rsw_in.h5" rm /amg attr /rsw/mixed rock_sand_water_thresh 0.05 \
+    mv /input/rsw/no_level2 /input/rsw/other mv /rsw/no_level2 /rsw/other
+tap_ok "amg: dump of the rock-sand-water cases" "$WSSEED" dump amg --model "$GOLDEN/sam_tiny.pth" \
+    --input "$TMPD/rsw_in.h5" --output "$TMPD/rsw.h5"
+tap_run "$CMP" "$ref" "$TMPD/rsw.h5" --group /rsw/no_level2:/rsw/other --tol '*=exact'
+tap_ok "amg: the filter follows the case's rock_sand_water_thresh" fails "$ref" "$TMPD/rsw.h5" /rsw/mixed/kept_index \
+    --group /rsw/mixed --tol '*=exact'
 
 # ---- image-ops: resize cases and settings, small-region area, box thresholds -----------------
 ref="$GOLDEN/image_ops_ref.h5"

@@ -6,7 +6,7 @@
  * /input/image_rgb. Outputs per run: the records (RLE, bbox, area, scores, points, crop boxes,
  * levels), the crop boxes and point grids, every decoded mask's scores (prefilter) and, for
  * the level-aware generator, the stage snapshots. /input/rsw/<case> masks give
- * /rsw/<case>/kept_index (the rock-sand-water filter alone).
+ * /rsw/<case>/kept_index (the rock-sand-water filter alone, at /rsw/<case>@rock_sand_water_thresh).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
@@ -195,8 +195,11 @@ static int dump_rsw(const ws_h5file *in, ws_h5file *out)
         *slash = '\0';
         char p[512];
         ws_array lv = {0}, vals = {0}, offs = {0}, size = {0};
+        double thresh = 0;
+        snprintf(p, sizeof p, "/rsw/%s", names[i]);   /* the case's setting: an attribute of its output group */
+        rc = ws_verify_attr_num(in, p, "rock_sand_water_thresh", 0, 0, &thresh);
         snprintf(p, sizeof p, "/input/rsw/%s/level", names[i]);
-        rc = ws_h5_read(in, p, WS_I64, &lv);
+        if (!rc) rc = ws_h5_read(in, p, WS_I64, &lv);
         snprintf(p, sizeof p, "/input/rsw/%s/rle_counts_values", names[i]);
         if (!rc) rc = ws_h5_read(in, p, WS_I64, &vals);
         snprintf(p, sizeof p, "/input/rsw/%s/rle_counts_offsets", names[i]);
@@ -214,7 +217,7 @@ static int dump_rsw(const ws_h5file *in, ws_h5file *out)
             levels[k] = (int)((int64_t *)lv.data)[k];
             rc = ws_rle_decode((int64_t *)vals.data + of[k], of[k + 1] - of[k], H, W, 1, masks[k]);
         }
-        if (!rc && nm) rc = ws_amg_rock_sand_water(masks, levels, nm, sz[0] * sz[1], 0.3, keep, &nk);
+        if (!rc && nm) rc = ws_amg_rock_sand_water(masks, levels, nm, sz[0] * sz[1], thresh, keep, &nk);
         if (!rc) {
             int64_t *k64 = malloc(((size_t)nk + 1) * sizeof *k64);
             for (int k = 0; k64 && k < nk; k++) k64[k] = keep[k];

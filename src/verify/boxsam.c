@@ -1,7 +1,8 @@
 /* boxsam.c - `wsseed dump boxsam`: the boxed-SAM seed mode of boxed_sam_ref.h5 on a SAM
  * checkpoint, from the detector outputs of each class (/class_<k>/{pred_logits, pred_boxes}):
- * box filter (config attribute box_threshold), pixel boxes, SamPredictor boxes, one SAM mask per box
- * (mask token 0), and the label map by the per-pixel max rule. With --vocab (BERT vocab.txt) also
+ * box filter (/config@box_threshold), pixel boxes, SamPredictor boxes, one SAM mask per box
+ * (mask token 0; the decoder head count from /config@decoder_transformer_num_heads, optional,
+ * default 8), and the label map by the per-pixel max rule. With --vocab (BERT vocab.txt) also
  * the phrases: get_phrases_from_posmap over the caption of /input/prompts[k] (tokens whose sigmoid
  * exceeds the config's text_threshold, [CLS] excluded, "." kept) + "(" + str(score)[:4] + ")".
  */
@@ -145,6 +146,17 @@ int ws_verify_boxsam(const ws_verify_args *a)
     TRY(ws_h5_read(&in, "/input/image_rgb", WS_U8, &img));
     TRY(ws_h5_read(&in, "/input/class_ids", WS_I64, &ids));
     TRY(ws_h5_attr_double(&in, "/config", "box_threshold", &thresh));
+    /* SamPredictor settings of the seed mode: the library path binarises at 0 and keeps the
+     * single-mask output, so any other value in the file is refused rather than ignored */
+    double mask_thr = 0;
+    long multimask = 0;
+    TRY(ws_verify_attr_num(&in, "/config", "mask_threshold", 1, 0, &mask_thr));
+    TRY(ws_verify_attr_int(&in, "/config", "multimask_output", 1, 0, &multimask));
+    if (mask_thr != 0 || multimask != 0) {
+        rc = ws_fail(WS_EFORMAT, "%s: /config mask_threshold = %g, multimask_output = %ld: the boxed-SAM seed mode "
+                     "implements mask_threshold 0 with multimask_output 0 only", a->input, mask_thr, multimask);
+        goto cleanup;
+    }
     if (a->vocab) {
         TRY(ws_h5_attr_double(&in, "/config", "text_threshold", &text_thresh));
         TRY(ws_h5_read_strings(&in, "/input/prompts", &prompts, &np));

@@ -15,6 +15,7 @@
 #include "io/h5tensor.h"
 #include "verify/verify.h"
 #include "core/status.h"
+#include "core/strmap.h"
 #include "model/gdino.h"
 #include "model/wordpiece.h"
 
@@ -214,9 +215,12 @@ static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, c
     if (!mask || !pos || !zeros || !ones || !c2t || !pieces) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
     memset(ones, 1, L);
     ws_gdino_text_masks(w, ids, (int)L, mask, pos);
+    int64_t dot = -1, qm = -1;   /* the delimiter ids of this vocabulary (1012, 1029 in BERT's) */
+    ws_strmap_get(&w->vocab, ".", 1, &dot);
+    ws_strmap_get(&w->vocab, "?", 1, &qm);
     int P = 0, prev = 0;   /* cate_to_token_mask: tokens between delimiters */
     for (int c = 0; c < (int)L; c++) {
-        int special = ids[c] == w->cls || ids[c] == w->sep || ids[c] == 1012 || ids[c] == 1029;
+        int special = ids[c] == w->cls || ids[c] == w->sep || ids[c] == dot || ids[c] == qm;
         if (!special) continue;
         if (c != 0 && c != (int)L - 1) {
             for (int k = prev + 1; k < c; k++) c2t[(size_t)P * L + k] = 1;
