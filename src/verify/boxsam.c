@@ -59,6 +59,22 @@ static int phrases(const ws_wordpiece *w, const char *prompt, const float *logit
     return rc;
 }
 
+/* Appends the n masks of one class (mask i at mk + i*hw, borrowed) to the growing list *bm: the
+ * masks of every class stay until the composition. */
+static int keep_masks(ws_boxmask **bm, int *nbm, int *cap, uint8_t *mk, int n, size_t hw, int value,
+                      const float *score, const float *iou)
+{
+    if (*nbm + n > *cap) {
+        ws_boxmask *nb = realloc(*bm, (size_t)(*nbm + n) * 2 * sizeof *nb);
+        if (!nb) return ws_fail(WS_ENOMEM, "out of memory");
+        *bm = nb;
+        *cap = (*nbm + n) * 2;
+    }
+    for (int i = 0; i < n; i++)
+        (*bm)[(*nbm)++] = (ws_boxmask){.mask = mk + (size_t)i * hw, .value = value, .score = score[i], .iou = iou[i]};
+    return 0;
+}
+
 static int boxsam_class(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws_at_tensor emb, int k, int rh, int rw,
                         int H, int W, double thresh, int value, ws_boxmask **bm, int *nbm, int *cap, uint8_t **store,
                         const ws_wordpiece *w, const char *prompt, double text_thresh)
@@ -105,21 +121,33 @@ static int boxsam_class(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws
         free(lr);
         if (rc) { free(mk); free(iv); goto done; }
         store[k] = mk;
-        if (*nbm + n > *cap) {   /* the masks of every class stay until the composition */
-            ws_boxmask *nb = realloc(*bm, (size_t)(*nbm + n) * 2 * sizeof *nb);
-            if (!nb) { free(iv); rc = ws_fail(WS_ENOMEM, "out of memory"); goto done; }
-            *bm = nb;
-            *cap = (*nbm + n) * 2;
-        }
-        for (int i = 0; i < n; i++)
-            (*bm)[(*nbm)++] = (ws_boxmask){.mask = mk + (size_t)i * H * W, .value = value, .score = score[i], .iou = iv[i]};
+        rc = keep_masks(bm, nbm, cap, mk, n, (size_t)H * W, value, score, iv);
         free(iv);
+        if (rc) goto done;
     }
 done:
     free(keep); free(score); free(cxcy); free(xyxy); free(sam);
 cleanup:
     ws_array_free(&lg);
     ws_array_free(&bx);
+    return rc;
+}
+
+/* The /config settings: the box threshold, the SAM decoder's head count (not stored in a SAM
+ * checkpoint: optional, 0 = the released models' 8) and SamPredictor's mask_threshold and
+ * multimask_output, which the library path fixes at 0 and 0: other values are refused rather
+ * than ignored. */
+static int read_settings(const ws_h5file *in, long *heads, double *box_thresh)
+{
+    double mask_thr = 0;
+    long multimask = 0;
+    int rc = ws_verify_attr_int(in, "/config", "decoder_transformer_num_heads", 1, 0, heads);
+    if (!rc) rc = ws_h5_attr_double(in, "/config", "box_threshold", box_thresh);
+    if (!rc) rc = ws_verify_attr_num(in, "/config", "mask_threshold", 1, 0, &mask_thr);
+    if (!rc) rc = ws_verify_attr_int(in, "/config", "multimask_output", 1, 0, &multimask);
+    if (!rc && (mask_thr != 0 || multimask != 0))
+        rc = ws_fail(WS_EFORMAT, "%s: /config mask_threshold = %g, multimask_output = %ld: the boxed-SAM seed mode "
+                     "implements mask_threshold 0 with multimask_output 0 only", in->path, mask_thr, multimask);
     return rc;
 }
 
@@ -140,23 +168,10 @@ int ws_verify_boxsam(const ws_verify_args *a)
     long heads = 0;
     if (a->vocab) TRY(ws_wordpiece_load(&wp, a->vocab));
     TRY(ws_h5_open(&in, a->input));
-    /* a SAM checkpoint does not store its decoder's head count: optional, 0 = the released 8 */
-    TRY(ws_verify_attr_int(&in, "/config", "decoder_transformer_num_heads", 1, 0, &heads));
+    TRY(read_settings(&in, &heads, &thresh));
     TRY(ws_sam_load(&m, a->model, (int)heads));
     TRY(ws_h5_read(&in, "/input/image_rgb", WS_U8, &img));
     TRY(ws_h5_read(&in, "/input/class_ids", WS_I64, &ids));
-    TRY(ws_h5_attr_double(&in, "/config", "box_threshold", &thresh));
-    /* SamPredictor settings of the seed mode: the library path binarises at 0 and keeps the
-     * single-mask output, so any other value in the file is refused rather than ignored */
-    double mask_thr = 0;
-    long multimask = 0;
-    TRY(ws_verify_attr_num(&in, "/config", "mask_threshold", 1, 0, &mask_thr));
-    TRY(ws_verify_attr_int(&in, "/config", "multimask_output", 1, 0, &multimask));
-    if (mask_thr != 0 || multimask != 0) {
-        rc = ws_fail(WS_EFORMAT, "%s: /config mask_threshold = %g, multimask_output = %ld: the boxed-SAM seed mode "
-                     "implements mask_threshold 0 with multimask_output 0 only", a->input, mask_thr, multimask);
-        goto cleanup;
-    }
     if (a->vocab) {
         TRY(ws_h5_attr_double(&in, "/config", "text_threshold", &text_thresh));
         TRY(ws_h5_read_strings(&in, "/input/prompts", &prompts, &np));
