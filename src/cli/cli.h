@@ -8,7 +8,6 @@
 /* Each command: argv[0] is the command name; returns the process exit status (0 ok, 1 failure,
  * 2 misuse). */
 int ws_cmd_tokenize(int argc, char **argv);
-int ws_cmd_dump(int argc, char **argv);
 int ws_cmd_demo(int argc, char **argv);
 int ws_cmd_masks(int argc, char **argv);
 int ws_cmd_masks_export(int argc, char **argv);
@@ -24,7 +23,5 @@ int ws_cmd_boxes(int argc, char **argv);
 int ws_cmd_boxseed(int argc, char **argv);
 int ws_cmd_pipeline(int argc, char **argv);
 int ws_cmd_sweep(int argc, char **argv);
-
-#include "cli/dump.h"   /* until the harness moves to src/verify/ */
 
 #endif

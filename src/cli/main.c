@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "verify/verify.h"
 #include "config.h"
 #include "stage/runtime.h"
 
@@ -75,7 +76,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "tokenize")) return ws_cmd_tokenize(argc - i, argv + i);
-    if (!strcmp(cmd, "dump")) return ws_cmd_dump(argc - i, argv + i);
+    if (!strcmp(cmd, "dump")) return ws_verify_main(argc - i, argv + i);
     if (!strcmp(cmd, "demo")) return ws_cmd_demo(argc - i, argv + i);
     if (!strcmp(cmd, "masks")) return ws_cmd_masks(argc - i, argv + i);
     if (!strcmp(cmd, "train")) return ws_cmd_train(argc - i, argv + i);

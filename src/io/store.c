@@ -66,26 +66,44 @@ static char *file_settings(const char *path)
 
 /* ---- writing one image ---- */
 
-static int write_set(ws_h5file *f, const char *id, const ws_mask_set *m)
+int ws_store_write_rles(ws_h5file *f, const char *prefix, const ws_mask_set *m)
 {
     char p[512];
     int n = m->n, rc = 0;
     int64_t total = 0, *vals = NULL, *offs = NULL;
     int64_t **rles = malloc(((size_t)n + 1) * sizeof *rles);
     int *lens = malloc(((size_t)n + 1) * sizeof *lens);
+    if (!rles || !lens) { rc = ws_fail(WS_ENOMEM, "%s: out of memory writing %s", f->path, prefix); goto done; }
+    for (int i = 0; i < n; i++) { rles[i] = m->r[i].rle; lens[i] = m->r[i].n_rle; }
+    if ((rc = ws_rle_concat(rles, lens, n, &vals, &offs, &total))) goto done;
+    const int64_t sv[1] = {total}, so[1] = {n + 1};
+    snprintf(p, sizeof p, "%s/rle_counts_values", prefix);
+    if ((rc = ws_h5_write_raw(f, p, WS_I64, 1, sv, vals))) goto done;
+    snprintf(p, sizeof p, "%s/rle_counts_offsets", prefix);
+    rc = ws_h5_write_raw(f, p, WS_I64, 1, so, offs);
+done:
+    free(rles);
+    free(lens);
+    free(vals);
+    free(offs);
+    return rc;
+}
+
+static int write_set(ws_h5file *f, const char *id, const ws_mask_set *m)
+{
+    char p[512];
+    int n = m->n, rc = 0;
     int64_t *i64 = malloc(((size_t)n * 4 + 1) * sizeof *i64);
     float *f32 = malloc(((size_t)n + 1) * sizeof *f32);
     double *f64 = malloc(((size_t)n * 2 + 1) * sizeof *f64);
-    if (!rles || !lens || !i64 || !f32 || !f64) { rc = ws_fail(WS_ENOMEM, "mask store: out of memory"); goto done; }
-    for (int i = 0; i < n; i++) { rles[i] = m->r[i].rle; lens[i] = m->r[i].n_rle; }
-    if ((rc = ws_rle_concat(rles, lens, n, &vals, &offs, &total))) goto done;
-    const int64_t s1[1] = {n}, s2[2] = {n, 2}, s4[2] = {n, 4}, sv[1] = {total}, so[1] = {n + 1}, sz[1] = {2};
+    if (!i64 || !f32 || !f64) { rc = ws_fail(WS_ENOMEM, "mask store: out of memory"); goto done; }
+    const int64_t s1[1] = {n}, s2[2] = {n, 2}, s4[2] = {n, 4}, sz[1] = {2};
     const int64_t hw[2] = {m->H, m->W};
 #define W(dtype, nd, shape, buf, name) \
     do { snprintf(p, sizeof p, "/masks/%s/%s", id, name); if ((rc = ws_h5_write_raw(f, p, dtype, nd, shape, buf))) goto done; } while (0)
 #define EACH(expr) for (int i = 0; i < n; i++) { expr; }
-    W(WS_I64, 1, sv, vals, "rle_counts_values");
-    W(WS_I64, 1, so, offs, "rle_counts_offsets");
+    snprintf(p, sizeof p, "/masks/%s", id);
+    if ((rc = ws_store_write_rles(f, p, m))) goto done;
     W(WS_I64, 1, sz, hw, "size");
     EACH(i64[i] = m->r[i].area); W(WS_I64, 1, s1, i64, "area");
     EACH(memcpy(i64 + 4 * i, m->r[i].bbox, 4 * sizeof *i64)); W(WS_I64, 2, s4, i64, "bbox");
@@ -100,10 +118,6 @@ static int write_set(ws_h5file *f, const char *id, const ws_mask_set *m)
 #undef W
 #undef EACH
 done:
-    free(rles);
-    free(lens);
-    free(vals);
-    free(offs);
     free(i64);
     free(f32);
     free(f64);

@@ -36,6 +36,11 @@ void ws_mask_set_free(ws_mask_set *s);
 /* The masks of m as flat arrays: *values (all counts), *offsets (n+1) and, when levels is not
  * NULL, *levels (n); all malloc'd (caller frees). */
 int ws_mask_set_flatten(const ws_mask_set *m, int64_t **values, int64_t **offsets, int64_t **levels);
+/* Writes the RLEs of m's records as <prefix>/rle_counts_values (every record's counts, in
+ * record order) and <prefix>/rle_counts_offsets (n + 1; record i is values[off[i], off[i+1])),
+ * the layout of the mask store and of the golden files. Only r[i].rle and r[i].n_rle are read
+ * (borrowed); f stays owned by the caller. Fails naming f and prefix (out of memory, HDF5). */
+int ws_store_write_rles(ws_h5file *f, const char *prefix, const ws_mask_set *m);
 
 typedef struct ws_store {
     char *path, *parts;      /* the store file and its parts folder */

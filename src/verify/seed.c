@@ -1,19 +1,21 @@
-/* dump_seed.c - `wsseed dump caa|sams|merge|eval`: the seed stages of seed_ref.h5.
+/* seed.c - `wsseed dump caa|sams|merge|eval`: the seed stages of seed_ref.h5.
  *
- * caa:   /input/caa/<case>/{att, cam} -> /caa/<case>/{score, aff, aff_pow, cls, seg} with the
- *        official cls (score, box 0.4) and seg (cam, box 0.5) settings, 1 Sinkhorn iteration,
- *        matrix power 2.
+ * caa:   /input/caa/<case>/{att, cam} -> /caa/<case>/{score, aff, aff_pow, <task>/...}, one
+ *        <task> per /caa/<case>/<task> group of the input, at its attributes aff_at,
+ *        box_thresh, sinkhorn_n_iter and matrix_power (aff and aff_pow at the first task's).
  * sams:  /input/sams/<case>/{cam, fg_cls, image_hw, rle_*, area, level} -> /sams/<case>/...
- *        for bg powers 0.6, 0.7 (refined) and 0.7, 1 (raw).
+ *        one pow_<p> group per /sams/<case>/pow_<p> group of the input, at its bg_pow.
  * merge: /input/merge/{label, rle_*} -> /merge/{merged, claimed_by} (released rule).
- * eval:  /input/eval/pairs/<i>/{pred, gt} -> /eval/... (21 classes, ignore 255).
+ * eval:  /input/eval/pairs/<i>/{pred, gt} -> /eval/... (/eval@class_num classes, ignoring
+ *        /eval@ignore_label).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "io/h5tensor.h"
+#include "verify/verify.h"
 #include "core/status.h"
 #include "method/caa.h"
 #include "method/evaluate.h"
@@ -51,13 +53,41 @@ static int write(ws_h5file *f, const char *fmt, const char *a, const char *b, in
     return ws_h5_write_raw(f, p, dt, nd, s, d);
 }
 
+/* The CAA settings of /caa/<case>/<task> (attributes aff_at = score|cam, box_thresh,
+ * sinkhorn_n_iter, matrix_power). */
+static int caa_settings(const ws_h5file *in, const char *grp, ws_caa_cfg *c)
+{
+    char at[16] = "";
+    long it = 0, pw = 0;
+    int rc = ws_h5_attr_string(in, grp, "aff_at", at, sizeof at);
+    if (!rc) rc = ws_verify_attr_num(in, grp, "box_thresh", 0, 0, &c->box_thresh);
+    if (!rc) rc = ws_verify_attr_int(in, grp, "sinkhorn_n_iter", 0, 0, &it);
+    if (!rc) rc = ws_verify_attr_int(in, grp, "matrix_power", 0, 0, &pw);
+    if (rc) return rc;
+    if (strcmp(at, "score") && strcmp(at, "cam"))
+        return ws_fail(WS_EFORMAT, "%s: %s@aff_at is '%s'; expected 'score' or 'cam'", in->path, grp, at);
+    if (pw < 1) return ws_fail(WS_EFORMAT, "%s: %s@matrix_power = %ld must be >= 1", in->path, grp, pw);
+    c->at_cam = !strcmp(at, "cam");
+    c->sinkhorn_iters = (int)it;
+    c->power = (int)pw;
+    return 0;
+}
+
 static int caa_case(const ws_h5file *in, ws_h5file *out, const char *name)
 {
     char p[512];
     ws_array att = {0}, cam = {0};
     float *score = NULL, *W = NULL, *T = NULL, *res = NULL;
     uint8_t *box = NULL;
+    char **tasks = NULL;
+    size_t nt = 0;
+    ws_caa_cfg c0;
     int rc;
+    snprintf(p, sizeof p, "/caa/%s", name);
+    TRY(ws_verify_subgroups(in, p, &tasks, &nt));
+    if (!nt) { rc = ws_fail(WS_EFORMAT, "%s: no /caa/%s/<task> group states the CAA settings", in->path, name); goto cleanup; }
+    snprintf(p, sizeof p, "/caa/%s/%s", name, tasks[0]);
+    TRY(caa_settings(in, p, &c0));
     snprintf(p, sizeof p, "/input/caa/%s/att", name);
     TRY(ws_h5_read(in, p, WS_F32, &att));
     snprintf(p, sizeof p, "/input/caa/%s/cam", name);
@@ -75,19 +105,21 @@ static int caa_case(const ws_h5file *in, ws_h5file *out, const char *name)
     if (!score || !W || !T || !res || !box) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
     const int64_t s3[3] = {P, h, w}, s2[2] = {n, n};
     ws_caa_score(cam.data, P, n, score);
-    ws_caa_affinity(att.data, n, 1, W);
-    TRY(ws_caa_power(W, n, 2, T));
+    ws_caa_affinity(att.data, n, c0.sinkhorn_iters, W);
+    TRY(ws_caa_power(W, n, c0.power, T));
     TRY(write(out, "/caa/%s/score%s", name, "", WS_F32, 3, s3, score));
     TRY(write(out, "/caa/%s/aff%s", name, "", WS_F32, 2, s2, W));
     TRY(write(out, "/caa/%s/aff_pow%s", name, "", WS_F32, 2, s2, T));
-    for (int seg = 0; seg < 2; seg++) {
+    for (size_t k = 0; k < nt; k++) {
         ws_caa_cfg c;
-        ws_caa_cfg_fma(&c, seg);
+        snprintf(p, sizeof p, "/caa/%s/%s", name, tasks[k]);
+        TRY(caa_settings(in, p, &c));
         TRY(ws_caa_run(&c, att.data, cam.data, P, h, w, res, NULL, box));
-        TRY(write(out, "/caa/%s/%s/box_mask", name, seg ? "seg" : "cls", WS_U8, 3, s3, box));
-        TRY(write(out, "/caa/%s/%s/cam_affed", name, seg ? "seg" : "cls", WS_F32, 3, s3, res));
+        TRY(write(out, "/caa/%s/%s/box_mask", name, tasks[k], WS_U8, 3, s3, box));
+        TRY(write(out, "/caa/%s/%s/cam_affed", name, tasks[k], WS_F32, 3, s3, res));
     }
 cleanup:
+    ws_h5_strings_free(tasks, nt);
     ws_array_free(&att);
     ws_array_free(&cam);
     free(score); free(W); free(T); free(res); free(box);
@@ -95,7 +127,7 @@ cleanup:
 }
 
 /* Runs fn on every case below group of the input and commits the output. */
-static int dump_cases(const ws_dump_args *a, const char *group,
+static int dump_cases(const ws_verify_args *a, const char *group,
                       int (*fn)(const ws_h5file *, ws_h5file *, const char *))
 {
     ws_h5file in = {0}, out = {0};
@@ -114,23 +146,29 @@ cleanup:
     return rc;
 }
 
-int ws_dump_caa(const ws_dump_args *a) { return dump_cases(a, "/input/caa", caa_case); }
+int ws_verify_caa(const ws_verify_args *a) { return dump_cases(a, "/input/caa", caa_case); }
 
 /* ---- SAMS ---- */
 
 static int sams_case(const ws_h5file *in, ws_h5file *out, const char *name)
 {
-    static const struct { const char *name; double p[2]; } POWS[] = {{"refined", {0.6, 0.7}}, {"raw", {0.7, 1.0}}};
-    char p[512];
+    char p[512], **pg = NULL;
+    size_t npg = 0;
+    double *pows = NULL;
     ws_array cam = {0}, fg = {0}, hw = {0}, vals = {0}, offs = {0}, lev = {0};
     float *up = NULL, *u = NULL, *score = NULL, *conf = NULL;
     int64_t *label = NULL, *order = NULL;
     uint8_t *seed = NULL;
     int rc;
-    const double *pows = NULL;
-    for (size_t i = 0; i < sizeof POWS / sizeof POWS[0]; i++)
-        if (!strcmp(POWS[i].name, name)) pows = POWS[i].p;
-    if (!pows) return ws_fail(WS_EINVAL, "dump sams: unknown case '%s' (known: refined, raw)", name);
+    /* one seed per /sams/<case>/pow_<p> group, at its bg_pow attribute */
+    snprintf(p, sizeof p, "/sams/%s", name);
+    TRY(ws_verify_subgroups(in, p, &pg, &npg));
+    if (!npg) { rc = ws_fail(WS_EFORMAT, "%s: no /sams/%s/pow_<p> group states a background power", in->path, name); goto cleanup; }
+    if (!(pows = malloc(npg * sizeof *pows))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    for (size_t k = 0; k < npg; k++) {
+        snprintf(p, sizeof p, "/sams/%s/%s", name, pg[k]);
+        TRY(ws_verify_attr_num(in, p, "bg_pow", 0, 0, &pows[k]));
+    }
 #define IN(ds, dt, arr) snprintf(p, sizeof p, "/input/sams/%s/" ds, name); TRY(ws_h5_read(in, p, dt, arr))
     IN("cam", WS_F32, &cam);
     IN("fg_cls", WS_I64, &fg);
@@ -152,12 +190,11 @@ static int sams_case(const ws_h5file *in, ws_h5file *out, const char *name)
     TRY(ws_cam_upsample(cam.data, P, h, w, H, W, up));
     const int64_t s3[3] = {P, H, W}, ps[2] = {P, S}, ss[2] = {S, P + 1}, s1[1] = {S}, hw2[2] = {H, W};
     TRY(write(out, "/sams/%s/cam_upsampled%s", name, "", WS_F32, 3, s3, up));
-    for (int k = 0; k < 2; k++) {
+    for (size_t k = 0; k < npg; k++) {
         ws_sams_out so = {.u = u, .score = score, .label = label, .conf = conf, .order = order};
-        char grp[64];
+        const char *grp = pg[k];
         TRY(ws_sams_seed(up, P, H, W, fg.data, vals.data, offs.data, lev.data, S, pows[k], seed, &so));
         if (k == 0) TRY(write(out, "/sams/%s/mask_mean_relu_cam%s", name, "", WS_F32, 2, ps, u));
-        snprintf(grp, sizeof grp, "pow_%g", pows[k]);
         TRY(write(out, "/sams/%s/%s/score", name, grp, WS_F32, 2, ss, score));
         TRY(write(out, "/sams/%s/%s/label", name, grp, WS_I64, 1, s1, label));
         TRY(write(out, "/sams/%s/%s/conf", name, grp, WS_F32, 1, s1, conf));
@@ -168,14 +205,16 @@ cleanup:
     ws_array_free(&cam); ws_array_free(&fg); ws_array_free(&hw);
     ws_array_free(&vals); ws_array_free(&offs); ws_array_free(&lev);
     free(up); free(u); free(score); free(conf); free(label); free(order); free(seed);
+    free(pows);
+    ws_h5_strings_free(pg, npg);
     return rc;
 }
 
-int ws_dump_sams(const ws_dump_args *a) { return dump_cases(a, "/input/sams", sams_case); }
+int ws_verify_sams(const ws_verify_args *a) { return dump_cases(a, "/input/sams", sams_case); }
 
 /* ---- merge ---- */
 
-int ws_dump_merge(const ws_dump_args *a)
+int ws_verify_merge(const ws_verify_args *a)
 {
     ws_h5file in = {0}, out = {0};
     ws_array lb = {0}, vals = {0}, offs = {0};
@@ -206,44 +245,58 @@ cleanup:
 
 /* ---- evaluation ---- */
 
-int ws_dump_eval(const ws_dump_args *a)
+int ws_verify_eval(const ws_verify_args *a)
 {
     ws_h5file in = {0}, out = {0};
     char **names = NULL;
     size_t n = 0;
-    int64_t total[21 * 21] = {0};
-    const int64_t cs[2] = {21, 21}, s21[1] = {21};
+    int64_t *total = NULL, *conf = NULL;
+    long nc = 0, ignore = 0;
     int rc;
     TRY(ws_h5_open(&in, a->input));
+    TRY(ws_verify_attr_int(&in, "/eval", "class_num", 0, 0, &nc));
+    TRY(ws_verify_attr_int(&in, "/eval", "ignore_label", 0, 0, &ignore));
+    /* ws_eval_add skips every gt value >= the class count: that is how the label is ignored */
+    if (nc < 1 || nc > 255 || ignore < nc || ignore > 255) {
+        rc = ws_fail(WS_EFORMAT, "%s: /eval@class_num = %ld must lie in 1..255 and /eval@ignore_label = %ld in "
+                     "class_num..255", in.path, nc, ignore);
+        goto cleanup;
+    }
+    const int64_t cs[2] = {nc, nc}, s1[1] = {nc};
+    total = calloc((size_t)(nc * nc), sizeof *total);
+    conf = calloc((size_t)(nc * nc), sizeof *conf);
+    if (!total || !conf) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
     TRY(ws_h5_create(&out, a->output));
     TRY(case_names(&in, "/input/eval/pairs", &names, &n));
     for (size_t i = 0; i < n; i++) {
         char p[512];
         ws_array pr = {0}, gt = {0};
-        int64_t conf[21 * 21] = {0};
+        memset(conf, 0, (size_t)(nc * nc) * sizeof *conf);
         snprintf(p, sizeof p, "/input/eval/pairs/%s/pred", names[i]);
         rc = ws_h5_read(&in, p, WS_U8, &pr);
         snprintf(p, sizeof p, "/input/eval/pairs/%s/gt", names[i]);
         if (!rc) rc = ws_h5_read(&in, p, WS_U8, &gt);
         if (!rc && ws_array_numel(&pr) != ws_array_numel(&gt)) rc = ws_fail(WS_ESHAPE, "pair %s: pred and gt sizes differ", names[i]);
-        if (!rc) rc = ws_eval_add(conf, 21, pr.data, gt.data, (size_t)ws_array_numel(&gt));
+        if (!rc) rc = ws_eval_add(conf, (int)nc, pr.data, gt.data, (size_t)ws_array_numel(&gt));
         ws_array_free(&pr);
         ws_array_free(&gt);
         if (rc) goto cleanup;
-        for (int k = 0; k < 21 * 21; k++) total[k] += conf[k];
+        for (long k = 0; k < nc * nc; k++) total[k] += conf[k];
         TRY(write(&out, "/eval/pairs/%s/conf_matrix%s", names[i], "", WS_I64, 2, cs, conf));
     }
     ws_eval_metrics m;
-    ws_eval_metrics_of(total, 21, &m);
+    ws_eval_metrics_of(total, (int)nc, &m);
     TRY(ws_h5_write_raw(&out, "/eval/conf_matrix", WS_I64, 2, cs, total));
-    TRY(ws_h5_write_raw(&out, "/eval/cls_IoU", WS_F64, 1, s21, m.iou));
-    TRY(ws_h5_write_raw(&out, "/eval/cls_precision", WS_F64, 1, s21, m.precision));
-    TRY(ws_h5_write_raw(&out, "/eval/cls_recall", WS_F64, 1, s21, m.recall));
-    TRY(ws_h5_write_raw(&out, "/eval/valid", WS_U8, 1, s21, m.valid));
+    TRY(ws_h5_write_raw(&out, "/eval/cls_IoU", WS_F64, 1, s1, m.iou));
+    TRY(ws_h5_write_raw(&out, "/eval/cls_precision", WS_F64, 1, s1, m.precision));
+    TRY(ws_h5_write_raw(&out, "/eval/cls_recall", WS_F64, 1, s1, m.recall));
+    TRY(ws_h5_write_raw(&out, "/eval/valid", WS_U8, 1, s1, m.valid));
     TRY(ws_h5_write_raw(&out, "/eval/mIoU", WS_F64, 0, NULL, &m.miou));
     TRY(ws_h5_write_raw(&out, "/eval/accuracy", WS_F64, 0, NULL, &m.accuracy));
     TRY(ws_h5_commit(&out));
 cleanup:
+    free(total);
+    free(conf);
     ws_h5_strings_free(names, n);
     ws_h5_close(&out);
     ws_h5_close(&in);

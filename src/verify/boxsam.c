@@ -1,7 +1,8 @@
-/* dump_boxsam.c - `wsseed dump boxsam`: the boxed-SAM seed mode of boxed_sam_ref.h5 on a SAM
+/* boxsam.c - `wsseed dump boxsam`: the boxed-SAM seed mode of boxed_sam_ref.h5 on a SAM
  * checkpoint, from the detector outputs of each class (/class_<k>/{pred_logits, pred_boxes}):
- * box filter (config attribute box_threshold), pixel boxes, SamPredictor boxes, one SAM mask per box
- * (mask token 0), and the label map by the per-pixel max rule. With --vocab (BERT vocab.txt) also
+ * box filter (/config@box_threshold), pixel boxes, SamPredictor boxes, one SAM mask per box
+ * (mask token 0; the decoder head count from /config@decoder_transformer_num_heads, optional,
+ * default 8), and the label map by the per-pixel max rule. With --vocab (BERT vocab.txt) also
  * the phrases: get_phrases_from_posmap over the caption of /input/prompts[k] (tokens whose sigmoid
  * exceeds the config's text_threshold, [CLS] excluded, "." kept) + "(" + str(score)[:4] + ")".
  */
@@ -11,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "io/h5tensor.h"
+#include "verify/verify.h"
 #include "core/status.h"
 #include "method/boxseed.h"
 #include "model/sam.h"
@@ -57,8 +59,24 @@ static int phrases(const ws_wordpiece *w, const char *prompt, const float *logit
     return rc;
 }
 
+/* Appends the n masks of one class (mask i at mk + i*hw, borrowed) to the growing list *bm: the
+ * masks of every class stay until the composition. */
+static int keep_masks(ws_boxmask **bm, int *nbm, int *cap, uint8_t *mk, int n, size_t hw, int value,
+                      const float *score, const float *iou)
+{
+    if (*nbm + n > *cap) {
+        ws_boxmask *nb = realloc(*bm, (size_t)(*nbm + n) * 2 * sizeof *nb);
+        if (!nb) return ws_fail(WS_ENOMEM, "out of memory");
+        *bm = nb;
+        *cap = (*nbm + n) * 2;
+    }
+    for (int i = 0; i < n; i++)
+        (*bm)[(*nbm)++] = (ws_boxmask){.mask = mk + (size_t)i * hw, .value = value, .score = score[i], .iou = iou[i]};
+    return 0;
+}
+
 static int boxsam_class(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws_at_tensor emb, int k, int rh, int rw,
-                        int H, int W, double thresh, int value, ws_boxmask *bm, int *nbm, uint8_t **store,
+                        int H, int W, double thresh, int value, ws_boxmask **bm, int *nbm, int *cap, uint8_t **store,
                         const ws_wordpiece *w, const char *prompt, double text_thresh)
 {
     char p[256];
@@ -103,9 +121,9 @@ static int boxsam_class(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws
         free(lr);
         if (rc) { free(mk); free(iv); goto done; }
         store[k] = mk;
-        for (int i = 0; i < n; i++)
-            bm[(*nbm)++] = (ws_boxmask){.mask = mk + (size_t)i * H * W, .value = value, .score = score[i], .iou = iv[i]};
+        rc = keep_masks(bm, nbm, cap, mk, n, (size_t)H * W, value, score, iv);
         free(iv);
+        if (rc) goto done;
     }
 done:
     free(keep); free(score); free(cxcy); free(xyxy); free(sam);
@@ -115,48 +133,67 @@ cleanup:
     return rc;
 }
 
-int ws_dump_boxsam(const ws_dump_args *a)
+/* The /config settings: the box threshold, the SAM decoder's head count (not stored in a SAM
+ * checkpoint: optional, 0 = the released models' 8) and SamPredictor's mask_threshold and
+ * multimask_output, which the library path fixes at 0 and 0: other values are refused rather
+ * than ignored. */
+static int read_settings(const ws_h5file *in, long *heads, double *box_thresh)
+{
+    double mask_thr = 0;
+    long multimask = 0;
+    int rc = ws_verify_attr_int(in, "/config", "decoder_transformer_num_heads", 1, 0, heads);
+    if (!rc) rc = ws_h5_attr_double(in, "/config", "box_threshold", box_thresh);
+    if (!rc) rc = ws_verify_attr_num(in, "/config", "mask_threshold", 1, 0, &mask_thr);
+    if (!rc) rc = ws_verify_attr_int(in, "/config", "multimask_output", 1, 0, &multimask);
+    if (!rc && (mask_thr != 0 || multimask != 0))
+        rc = ws_fail(WS_EFORMAT, "%s: /config mask_threshold = %g, multimask_output = %ld: the boxed-SAM seed mode "
+                     "implements mask_threshold 0 with multimask_output 0 only", in->path, mask_thr, multimask);
+    return rc;
+}
+
+int ws_verify_boxsam(const ws_verify_args *a)
 {
     ws_sam m = {0};
     ws_h5file in = {0}, out = {0};
     ws_array img = {0}, ids = {0};
     ws_scope g;
     ws_boxmask *bm = NULL;
-    uint8_t *store[64] = {0}, *label = NULL;
-    int nbm = 0, rc, rh = 0, rw = 0;
+    uint8_t **store = NULL, *label = NULL;
+    int nbm = 0, cap = 0, nc = 0, rc, rh = 0, rw = 0;
     double thresh = 0, text_thresh = 0.25;
     ws_wordpiece wp = {0};
     char **prompts = NULL;
     size_t np = 0;
     ws_scope_init(&g);
+    long heads = 0;
     if (a->vocab) TRY(ws_wordpiece_load(&wp, a->vocab));
-    TRY(ws_sam_load(&m, a->model, 0));
     TRY(ws_h5_open(&in, a->input));
+    TRY(read_settings(&in, &heads, &thresh));
+    TRY(ws_sam_load(&m, a->model, (int)heads));
     TRY(ws_h5_read(&in, "/input/image_rgb", WS_U8, &img));
     TRY(ws_h5_read(&in, "/input/class_ids", WS_I64, &ids));
-    TRY(ws_h5_attr_double(&in, "/config", "box_threshold", &thresh));
     if (a->vocab) {
         TRY(ws_h5_attr_double(&in, "/config", "text_threshold", &text_thresh));
         TRY(ws_h5_read_strings(&in, "/input/prompts", &prompts, &np));
     }
     TRY(ws_h5_create(&out, a->output));
-    const int H = (int)img.shape[0], W = (int)img.shape[1], nc = (int)ids.shape[0];
+    const int H = (int)img.shape[0], W = (int)img.shape[1];
+    nc = (int)ids.shape[0];
     ws_at_tensor x = ws_sam_preprocess(&m, &g, img.data, H, W, &rh, &rw);
     ws_at_tensor emb = ws_sam_encode(&m, &g, x, NULL);
     TRY(g.err);
-    TRY(ws_cli_put(&out, "/sam/image_embedding", emb));
-    if (nc > 64) { rc = ws_fail(WS_EINVAL, "too many classes"); goto cleanup; }
-    bm = malloc(sizeof *bm * 64 * 300);
-    if (!bm) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    TRY(ws_h5_put_tensor(&out, "/sam/image_embedding", emb));
+    if (!(store = calloc((size_t)nc + 1, sizeof *store))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
     for (int k = 0; k < nc; k++)
-        TRY(boxsam_class(&m, &in, &out, emb, k, rh, rw, H, W, thresh, (int)((int64_t *)ids.data)[k] + 1, bm, &nbm, store,
+        TRY(boxsam_class(&m, &in, &out, emb, k, rh, rw, H, W, thresh, (int)((int64_t *)ids.data)[k] + 1, &bm, &nbm, &cap, store,
                          a->vocab && (size_t)k < np ? &wp : NULL, (size_t)k < np ? prompts[k] : "", text_thresh));
     if (!(label = malloc((size_t)H * W))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
     TRY(ws_boxseed_compose(bm, nbm, H, W, WS_OVERLAP_MAXID, label));
     TRY(ws_h5_write_raw(&out, "/label_map", WS_U8, 2, (int64_t[2]){H, W}, label));
     TRY(ws_h5_commit(&out));
 cleanup:
-    for (int k = 0; k < 64; k++) free(store[k]);
+    for (int k = 0; store && k < nc; k++) free(store[k]);
+    free(store);
     free(bm);
     free(label);
     ws_array_free(&img);

@@ -1,4 +1,4 @@
-/* dump_amg.c - `wsseed dump amg`: the automatic mask generator runs of a golden file.
+/* amg.c - `wsseed dump amg`: the automatic mask generator runs of a golden file.
  *
  * For every group /amg/<run> of the input, its attributes are the generator settings (upstream
  * SAM keys, plus FMA-WSSS's score_thresh_offset, score_nms_offset, stability_score_bias,
@@ -6,17 +6,20 @@
  * /input/image_rgb. Outputs per run: the records (RLE, bbox, area, scores, points, crop boxes,
  * levels), the crop boxes and point grids, every decoded mask's scores (prefilter) and, for
  * the level-aware generator, the stage snapshots. /input/rsw/<case> masks give
- * /rsw/<case>/kept_index (the rock-sand-water filter alone).
+ * /rsw/<case>/kept_index (the rock-sand-water filter alone, at /rsw/<case>@rock_sand_water_thresh).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "io/h5tensor.h"
+#include "verify/verify.h"
 #include "core/status.h"
 #include "data/rle.h"
+#include "io/store.h"
 #include "method/amg.h"
 
 #define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
@@ -33,60 +36,71 @@ static int wr(ws_h5file *f, int dtype, int nd, const int64_t *shape, const void 
     return ws_h5_write_raw(f, name, dtype, nd, shape, data);
 }
 
-/* Reads attribute `attr` of group `obj` as doubles (1 or n values); returns the count or 0. */
-static int attr_f64(const ws_h5file *f, const char *obj, const char *attr, double *v, int cap)
+/* The generator settings of /amg/<run>: its attributes, each optional (absent = upstream
+ * SamAutomaticMaskGenerator's default, as the golden README states for these groups); a present
+ * attribute of the wrong size or a fractional integer setting is an error naming it, never a
+ * silent default. */
+static int read_cfg(const ws_h5file *f, const char *grp, ws_amg_cfg *c)
 {
-    if (H5Aexists_by_name(f->id, obj, attr, H5P_DEFAULT) <= 0) return 0;
-    hid_t a = H5Aopen_by_name(f->id, obj, attr, H5P_DEFAULT, H5P_DEFAULT), sp = H5Aget_space(a);
-    hssize_t n = H5Sget_simple_extent_npoints(sp);
-    int ok = n >= 1 && n <= cap && H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0;
-    H5Sclose(sp);
-    H5Aclose(a);
-    return ok ? (int)n : 0;
-}
-
-static void read_cfg(const ws_h5file *f, const char *grp, ws_amg_cfg *c)
-{
-    double v[3];
+    static const struct { const char *key; size_t off; int is_int; } SCALARS[] = {
+        {"points_per_side", offsetof(ws_amg_cfg, points_per_side), 1},
+        {"points_per_batch", offsetof(ws_amg_cfg, points_per_batch), 1},
+        {"pred_iou_thresh", offsetof(ws_amg_cfg, pred_iou_thresh), 0},
+        {"stability_score_thresh", offsetof(ws_amg_cfg, stability_score_thresh), 0},
+        {"stability_score_offset", offsetof(ws_amg_cfg, stability_score_offset), 0},
+        {"box_nms_thresh", offsetof(ws_amg_cfg, box_nms_thresh), 0},
+        {"crop_n_layers", offsetof(ws_amg_cfg, crop_n_layers), 1},
+        {"crop_nms_thresh", offsetof(ws_amg_cfg, crop_nms_thresh), 0},
+        {"crop_overlap_ratio", offsetof(ws_amg_cfg, crop_overlap_ratio), 0},
+        {"crop_n_points_downscale_factor", offsetof(ws_amg_cfg, crop_n_points_downscale_factor), 1},
+        {"min_mask_region_area", offsetof(ws_amg_cfg, min_mask_region_area), 1},
+        {"rock_sand_water_thresh", offsetof(ws_amg_cfg, rock_sand_water_thresh), 0}};
+    static const struct { const char *key; size_t off; } LEVELS[] = {   /* FMA-WSSS per-level triples */
+        {"score_thresh_offset", offsetof(ws_amg_cfg, score_thresh_offset)},
+        {"score_nms_offset", offsetof(ws_amg_cfg, score_nms_offset)},
+        {"stability_score_bias", offsetof(ws_amg_cfg, stability_score_bias)}};
+    char mode[32] = "";
+    int rc = 0;
     ws_amg_cfg_sam_default(c);
-#define NUM(key, dst) if (attr_f64(f, grp, key, v, 3) == 1) dst = v[0]
-#define INT(key, dst) if (attr_f64(f, grp, key, v, 3) == 1) dst = (int)v[0]
-    INT("points_per_side", c->points_per_side);
-    INT("points_per_batch", c->points_per_batch);
-    NUM("pred_iou_thresh", c->pred_iou_thresh);
-    NUM("stability_score_thresh", c->stability_score_thresh);
-    NUM("stability_score_offset", c->stability_score_offset);
-    NUM("box_nms_thresh", c->box_nms_thresh);
-    INT("crop_n_layers", c->crop_n_layers);
-    NUM("crop_nms_thresh", c->crop_nms_thresh);
-    NUM("crop_overlap_ratio", c->crop_overlap_ratio);
-    INT("crop_n_points_downscale_factor", c->crop_n_points_downscale_factor);
-    INT("min_mask_region_area", c->min_mask_region_area);
-    NUM("rock_sand_water_thresh", c->rock_sand_water_thresh);
-#undef NUM
-#undef INT
-    if (attr_f64(f, grp, "score_thresh_offset", v, 3) == 3) for (int i = 0; i < 3; i++) c->score_thresh_offset[i] = (float)v[i];
-    if (attr_f64(f, grp, "score_nms_offset", v, 3) == 3) for (int i = 0; i < 3; i++) c->score_nms_offset[i] = (float)v[i];
-    if (attr_f64(f, grp, "stability_score_bias", v, 3) == 3) for (int i = 0; i < 3; i++) c->stability_score_bias[i] = (float)v[i];
+    for (size_t i = 0; i < sizeof SCALARS / sizeof SCALARS[0] && !rc; i++) {
+        char *dst = (char *)c + SCALARS[i].off;
+        long iv = 0;
+        if (SCALARS[i].is_int) {
+            rc = ws_verify_attr_int(f, grp, SCALARS[i].key, 1, *(int *)dst, &iv);
+            *(int *)dst = (int)iv;
+        } else {
+            rc = ws_verify_attr_num(f, grp, SCALARS[i].key, 1, *(double *)dst, (double *)dst);
+        }
+    }
+    for (size_t i = 0; i < sizeof LEVELS / sizeof LEVELS[0] && !rc; i++) {
+        double v[3];
+        if (H5Aexists_by_name(f->id, grp, LEVELS[i].key, H5P_DEFAULT) <= 0) continue;
+        if ((rc = ws_verify_attr_vec(f, grp, LEVELS[i].key, v, 3))) break;
+        for (int k = 0; k < 3; k++) ((float *)((char *)c + LEVELS[i].off))[k] = (float)v[k];
+    }
+    /* the records are written as uncompressed RLEs: another output mode cannot be honoured */
+    if (!rc && H5Aexists_by_name(f->id, grp, "output_mode", H5P_DEFAULT) > 0 &&
+        !(rc = ws_h5_attr_string(f, grp, "output_mode", mode, sizeof mode)) && strcmp(mode, "uncompressed_rle"))
+        rc = ws_fail(WS_EFORMAT, "%s: %s@output_mode is '%s'; dump amg writes 'uncompressed_rle' only", f->path, grp, mode);
+    return rc;
 }
 
 /* RLE lists and per-record fields of a list of records under prefix. */
 static int write_records(ws_h5file *out, const char *p, const ws_amg_list *l, int H, int W, int stage)
 {
     int rc = 0, n = l->n;
-    int64_t total = 0, nn = n, *vals = NULL, *offs = NULL;
-    int64_t **rles = malloc(((size_t)n + 1) * sizeof *rles);
-    int *lens = malloc(((size_t)n + 1) * sizeof *lens);
+    int64_t nn = n;
+    /* the store's record type, borrowing the RLEs, so that one writer lays out the RLE lists */
+    ws_mask_rec *view = calloc((size_t)n + 1, sizeof *view);
     int64_t *i64 = malloc(((size_t)n * 4 + 1) * sizeof *i64);
     float *f32 = malloc(((size_t)n + 1) * sizeof *f32);
     double *f64 = malloc(((size_t)n * 2 + 1) * sizeof *f64);
-    if (!rles || !lens || !i64 || !f32 || !f64) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
-    for (int i = 0; i < n; i++) { rles[i] = l->r[i].rle; lens[i] = l->r[i].n_rle; }
-    if ((rc = ws_rle_concat(rles, lens, n, &vals, &offs, &total))) goto cleanup;
-    const int64_t s1[1] = {n}, s4[2] = {n, 4}, s2[2] = {n, 2}, sv[1] = {total}, so[1] = {n + 1};
+    if (!view || !i64 || !f32 || !f64) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    for (int i = 0; i < n; i++) { view[i].rle = l->r[i].rle; view[i].n_rle = l->r[i].n_rle; }
+    const ws_mask_set set = {.H = H, .W = W, .n = n, .r = view};
+    const int64_t s1[1] = {n}, s4[2] = {n, 4}, s2[2] = {n, 2};
     TRY(wr(out, WS_I64, 0, NULL, &nn, "%s/n_masks", p));
-    TRY(wr(out, WS_I64, 1, sv, vals, "%s/rle_counts_values", p));
-    TRY(wr(out, WS_I64, 1, so, offs, "%s/rle_counts_offsets", p));
+    TRY(ws_store_write_rles(out, p, &set));
 #define FIELD(dtype, buf, shape, nd, expr, name) \
     do { for (int i = 0; i < n; i++) { expr; } TRY(wr(out, dtype, nd, shape, buf, "%s/%s", p, name)); } while (0)
     if (stage) {
@@ -115,10 +129,7 @@ static int write_records(ws_h5file *out, const char *p, const ws_amg_list *l, in
     FIELD(WS_F32, f32, s1, 1, f32[i] = l->r[i].stability, "stability_score");
 #undef FIELD
 cleanup:
-    free(rles);
-    free(lens);
-    free(vals);
-    free(offs);
+    free(view);
     free(i64);
     free(f32);
     free(f64);
@@ -184,8 +195,11 @@ static int dump_rsw(const ws_h5file *in, ws_h5file *out)
         *slash = '\0';
         char p[512];
         ws_array lv = {0}, vals = {0}, offs = {0}, size = {0};
+        double thresh = 0;
+        snprintf(p, sizeof p, "/rsw/%s", names[i]);   /* the case's setting: an attribute of its output group */
+        rc = ws_verify_attr_num(in, p, "rock_sand_water_thresh", 0, 0, &thresh);
         snprintf(p, sizeof p, "/input/rsw/%s/level", names[i]);
-        rc = ws_h5_read(in, p, WS_I64, &lv);
+        if (!rc) rc = ws_h5_read(in, p, WS_I64, &lv);
         snprintf(p, sizeof p, "/input/rsw/%s/rle_counts_values", names[i]);
         if (!rc) rc = ws_h5_read(in, p, WS_I64, &vals);
         snprintf(p, sizeof p, "/input/rsw/%s/rle_counts_offsets", names[i]);
@@ -203,7 +217,7 @@ static int dump_rsw(const ws_h5file *in, ws_h5file *out)
             levels[k] = (int)((int64_t *)lv.data)[k];
             rc = ws_rle_decode((int64_t *)vals.data + of[k], of[k + 1] - of[k], H, W, 1, masks[k]);
         }
-        if (!rc && nm) rc = ws_amg_rock_sand_water(masks, levels, nm, sz[0] * sz[1], 0.3, keep, &nk);
+        if (!rc && nm) rc = ws_amg_rock_sand_water(masks, levels, nm, sz[0] * sz[1], thresh, keep, &nk);
         if (!rc) {
             int64_t *k64 = malloc(((size_t)nk + 1) * sizeof *k64);
             for (int k = 0; k64 && k < nk; k++) k64[k] = keep[k];
@@ -224,7 +238,7 @@ static int dump_rsw(const ws_h5file *in, ws_h5file *out)
     return rc;
 }
 
-int ws_dump_amg(const ws_dump_args *a)
+int ws_verify_amg(const ws_verify_args *a)
 {
     ws_sam m = {0};
     ws_h5file in = {0}, out = {0};
@@ -233,8 +247,8 @@ int ws_dump_amg(const ws_dump_args *a)
     size_t nruns = 0;
     int rc;
     TRY(ws_h5_open(&in, a->input));
-    double heads = 0;
-    if (ws_h5_exists(&in, "/config")) attr_f64(&in, "/config", "decoder_transformer_num_heads", &heads, 1);
+    long heads = 0;   /* optional (a SAM checkpoint does not store it): 0 = the released models' 8 */
+    TRY(ws_verify_attr_int(&in, "/config", "decoder_transformer_num_heads", 1, 0, &heads));
     TRY(ws_sam_load(&m, a->model, (int)heads));
     TRY(ws_h5_read(&in, ws_h5_exists(&in, "/input/image_rgb") ? "/input/image_rgb" : "/preprocess/image_uint8", WS_U8, &img));
     if (img.ndim != 3 || img.shape[2] != 3) { rc = ws_fail(WS_ESHAPE, "%s: the image must be (H, W, 3) uint8", a->input); goto cleanup; }
@@ -258,8 +272,8 @@ int ws_dump_amg(const ws_dump_args *a)
         ws_amg_list res = {0};
         ws_amg_trace tr = {.prefilter = 1};
         snprintf(grp, sizeof grp, "/amg/%s", runs[r]);
-        read_cfg(&in, grp, &cfg);
-        rc = ws_amg_generate(&m, &cfg, img.data, H, W, &res, &tr);
+        rc = read_cfg(&in, grp, &cfg);
+        if (!rc) rc = ws_amg_generate(&m, &cfg, img.data, H, W, &res, &tr);
         if (!rc) rc = write_records(&out, grp, &res, H, W, 0);
         if (!rc) rc = write_trace(&out, grp, &tr, &cfg, H, W);
         ws_amg_list_free(&res);

@@ -1,11 +1,14 @@
-/* dump_imageops.c - `wsseed dump image-ops`: the image operations of image_ops_ref.h5 that the
+/* imageops.c - `wsseed dump image-ops`: the image operations of image_ops_ref.h5 that the
  * SAM side uses: ResizeLongestSide (/sam_resize, PIL bilinear) and small-region removal
  * (/small_regions/<case>: holes, islands, holes then islands, as the mask generator runs them).
- * Training side: /resize/<case> (the four AlchemyCat scale_img_label cases of the golden: PIL
- * BICUBIC image, NEAREST label, sizes by Python rounding) and /color_jitter/<case>/output_bgr
+ * Training side: /resize/<case> (AlchemyCat scale_img_label: PIL BICUBIC image, NEAREST label,
+ * sizes by Python rounding; one per /resize/<case> group of the input, its attributes t +
+ * short_thresh, scale_factor or align_n being its settings) and /color_jitter/<case>/output_bgr
  * (RandColorJitter with the given params and order); for composed cases the params and order
  * drawn from their numpy seed by our MT19937 go to /jitter_draw/<case>/{params,order}.
- * /boxes/<case>: CAA box extraction (scoremap2bbox) at thresholds 0.4 and 0.5.
+ * /boxes/<case>: CAA box extraction (scoremap2bbox) at the thresholds the input's
+ * /boxes/<case>/thresh_<theta> groups name. Small-region removal runs at each
+ * /small_regions/<case> group's area_thresh attribute.
  * Inputs: /input/image_rgb, /input/label, /input/chart_bgr, /input/color_jitter/<case>/{params,order,numpy_seed},
  * /input/small_regions/<case>/mask; /sam_resize/target_length when present (default 1024).
  */
@@ -14,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "io/h5tensor.h"
+#include "verify/verify.h"
 #include "core/status.h"
 #include "data/augment.h"
 #include "image/resize.h"
@@ -57,6 +61,9 @@ static int small_regions(const ws_h5file *in, ws_h5file *out)
         if (!slash || strcmp(slash + 1, "mask")) continue;
         *slash = '\0';
         ws_array m = {0};
+        long area = 0;
+        snprintf(p, sizeof p, "/small_regions/%s", names[i]);
+        if ((rc = ws_verify_attr_int(in, p, "area_thresh", 0, 0, &area))) break;
         snprintf(p, sizeof p, "/input/small_regions/%s/mask", names[i]);
         if ((rc = ws_h5_read(in, p, WS_U8, &m))) break;
         const int H = (int)m.shape[0], W = (int)m.shape[1];
@@ -65,7 +72,7 @@ static int small_regions(const ws_h5file *in, ws_h5file *out)
         if (!a || !b) rc = ws_fail(WS_ENOMEM, "out of memory");
         for (int mode = 1; !rc && mode >= 0; mode--) {   /* holes, then islands, each on the input */
             memcpy(a, m.data, (size_t)H * W);
-            int changed = ws_amg_remove_small_regions(a, H, W, 100, mode);
+            int changed = ws_amg_remove_small_regions(a, H, W, (int)area, mode);
             uint8_t c8 = (uint8_t)(changed > 0);
             if (changed < 0) { rc = changed; break; }
             snprintf(p, sizeof p, "/small_regions/%s/%s/mask", names[i], mode ? "holes" : "islands");
@@ -75,8 +82,8 @@ static int small_regions(const ws_h5file *in, ws_h5file *out)
         }
         if (!rc) {   /* holes then islands, as the mask generator */
             memcpy(b, m.data, (size_t)H * W);
-            int c1 = ws_amg_remove_small_regions(b, H, W, 100, 1);
-            int c2 = c1 < 0 ? c1 : ws_amg_remove_small_regions(b, H, W, 100, 0);
+            int c1 = ws_amg_remove_small_regions(b, H, W, (int)area, 1);
+            int c2 = c1 < 0 ? c1 : ws_amg_remove_small_regions(b, H, W, (int)area, 0);
             uint8_t unchanged = (uint8_t)(!c1 && !c2);
             if (c1 < 0 || c2 < 0) rc = c1 < 0 ? c1 : c2;
             snprintf(p, sizeof p, "/small_regions/%s/holes_then_islands/mask", names[i]);
@@ -94,21 +101,34 @@ static int small_regions(const ws_h5file *in, ws_h5file *out)
 
 /* ---- training resizes ---- */
 
-typedef struct { const char *name; int t; double scale; int align; } resize_case;
-static const resize_case RESIZE_CASES[] = {
-    {"train_t288", 288, 0, 0},      /* RandRangeScale(288, 288, short_thresh=224) */
-    {"train_t480", 480, 0, 0},
-    {"infer_div16", 0, 1.0, 16},    /* MultiScale([1.0], divisible_by_n(16, 'larger')) */
-    {"upscale_1p37", 0, 1.37, 0},   /* scale_img_label(1.37, ...) */
-};
+typedef struct { const char *name; long t, short_thresh; double scale; long align; } resize_case;
+
+/* The settings of /resize/<name> from its attributes (golden README): t and short_thresh
+ * (RandRangeScale(t, t, short_thresh)), scale_factor (scale_img_label), align_n (MultiScale([1.0])
+ * aligned up to a multiple of n; scale 1 unless scale_factor says otherwise). */
+static int resize_settings(const ws_h5file *in, const char *name, resize_case *c)
+{
+    char g[512];
+    int rc;
+    snprintf(g, sizeof g, "/resize/%s", name);
+    *c = (resize_case){.name = name};
+    if ((rc = ws_verify_attr_int(in, g, "t", 1, 0, &c->t))) return rc;
+    if (c->t && (rc = ws_verify_attr_int(in, g, "short_thresh", 0, 0, &c->short_thresh))) return rc;
+    if ((rc = ws_verify_attr_num(in, g, "scale_factor", 1, 1.0, &c->scale))) return rc;
+    if ((rc = ws_verify_attr_int(in, g, "align_n", 1, 0, &c->align))) return rc;
+    if (!c->t && !c->align && !H5Aexists_by_name(in->id, g, "scale_factor", H5P_DEFAULT))
+        return ws_fail(WS_EFORMAT, "%s: %s has none of the attributes t, scale_factor, align_n that set a resize",
+                       in->path, g);
+    return 0;
+}
 
 static int resize_one(const resize_case *c, const ws_array *img, const ws_array *lb, ws_h5file *out)
 {
     const int H = (int)img->shape[0], W = (int)img->shape[1];
-    double s = c->t ? ws_aug_range_scale(H, W, c->t, 224) : c->scale;
+    double s = c->t ? ws_aug_range_scale(H, W, (int)c->t, (int)c->short_thresh) : c->scale;
     int oh, ow, rc;
     ws_aug_scaled_size(H, W, s, &oh, &ow);
-    if (c->align) { oh = ws_aug_ceil_to(oh, c->align); ow = ws_aug_ceil_to(ow, c->align); }
+    if (c->align) { oh = ws_aug_ceil_to(oh, (int)c->align); ow = ws_aug_ceil_to(ow, (int)c->align); }
     uint8_t *im = malloc((size_t)oh * ow * 3), *l = malloc((size_t)oh * ow);
     char p[256];
     const int64_t s3[3] = {oh, ow, 3}, s2[1] = {2}, hw[2] = {oh, ow};
@@ -131,11 +151,17 @@ static int resize_one(const resize_case *c, const ws_array *img, const ws_array 
 static int train_resizes(const ws_h5file *in, ws_h5file *out)
 {
     ws_array img = {0}, lb = {0};
+    char **names = NULL;
+    size_t n = 0;
     int rc = 0;
     if (!ws_h5_exists(in, "/input/image_rgb") || !ws_h5_exists(in, "/input/label")) return 0;
+    if ((rc = ws_verify_subgroups(in, "/resize", &names, &n)) || !n) return rc;
     if (!(rc = ws_h5_read(in, "/input/image_rgb", WS_U8, &img)) && !(rc = ws_h5_read(in, "/input/label", WS_U8, &lb)))
-        for (size_t i = 0; i < sizeof RESIZE_CASES / sizeof RESIZE_CASES[0] && !rc; i++)
-            rc = resize_one(&RESIZE_CASES[i], &img, &lb, out);
+        for (size_t i = 0; i < n && !rc; i++) {
+            resize_case c;
+            if (!(rc = resize_settings(in, names[i], &c))) rc = resize_one(&c, &img, &lb, out);
+        }
+    ws_h5_strings_free(names, n);
     ws_array_free(&img);
     ws_array_free(&lb);
     return rc;
@@ -154,22 +180,31 @@ static int boxes_case(const ws_h5file *in, ws_h5file *out, const char *name)
     const int64_t s2[2] = {h, w};
     uint8_t *q = malloc((size_t)h * w), *m = malloc((size_t)h * w);
     rc = q && m ? 0 : ws_fail(WS_ENOMEM, "out of memory");
-    static const double thetas[2] = {0.4, 0.5};
-    for (int k = 0; k < 2 && !rc; k++) {
+    /* the thresholds are named by the case's thresh_<theta> groups */
+    char **th = NULL;
+    size_t nth = 0;
+    snprintf(p, sizeof p, "/boxes/%s", name);
+    if (!rc) rc = ws_verify_subgroups(in, p, &th, &nth);
+    for (size_t k = 0; k < nth && !rc; k++) {
         int64_t *bx = NULL;
         int nb = 0, T = 0;
-        if ((rc = ws_caa_boxes(sc.data, h, w, thetas[k], m, &bx, &nb, &T, q))) break;
+        char *end = NULL;
+        double theta = strncmp(th[k], "thresh_", 7) ? 0 : strtod(th[k] + 7, &end);
+        if (!end || *end || end == th[k] + 7) continue;   /* not a threshold group */
+        if ((rc = ws_caa_boxes(sc.data, h, w, theta, m, &bx, &nb, &T, q))) break;
         int64_t tv = T, nc = nb, bs[2] = {nb, 4};
-        snprintf(p, sizeof p, "/boxes/%s/thresh_%.1f/boxes", name, thetas[k]);
+        snprintf(p, sizeof p, "/boxes/%s/%s/boxes", name, th[k]);
         rc = ws_h5_write_raw(out, p, WS_I64, 2, bs, bx);
-        snprintf(p, sizeof p, "/boxes/%s/thresh_%.1f/n_contours", name, thetas[k]);
+        snprintf(p, sizeof p, "/boxes/%s/%s/n_contours", name, th[k]);
         if (!rc) rc = ws_h5_write_raw(out, p, WS_I64, 0, NULL, &nc);
-        snprintf(p, sizeof p, "/boxes/%s/thresh_%.1f/thresh_value", name, thetas[k]);
+        snprintf(p, sizeof p, "/boxes/%s/%s/thresh_value", name, th[k]);
         if (!rc) rc = ws_h5_write_raw(out, p, WS_I64, 0, NULL, &tv);
-        snprintf(p, sizeof p, "/boxes/%s/thresh_%.1f/in_box_mask", name, thetas[k]);
+        snprintf(p, sizeof p, "/boxes/%s/%s/in_box_mask", name, th[k]);
         if (!rc) rc = ws_h5_write_raw(out, p, WS_U8, 2, s2, m);
         free(bx);
     }
+    ws_h5_strings_free(th, nth);
+    if (!rc && !nth) rc = ws_fail(WS_EFORMAT, "%s: /boxes/%s has no thresh_<theta> group to say the thresholds", in->path, name);
     snprintf(p, sizeof p, "/boxes/%s/quantized", name);
     if (!rc) rc = ws_h5_write_raw(out, p, WS_U8, 2, s2, q);
     free(q);
@@ -257,7 +292,7 @@ static int color_jitter(const ws_h5file *in, ws_h5file *out)
     return rc;
 }
 
-int ws_dump_imageops(const ws_dump_args *a)
+int ws_verify_imageops(const ws_verify_args *a)
 {
     ws_h5file in = {0}, out = {0};
     int rc = ws_h5_open(&in, a->input);

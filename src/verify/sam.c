@@ -1,4 +1,4 @@
-/* dump_sam.c - `wsseed dump sam`: every SAM output of sam_tiny_ref.h5 from its inputs.
+/* sam.c - `wsseed dump sam`: every SAM output of sam_tiny_ref.h5 from its inputs.
  *
  * Inputs: /preprocess/image_uint8 (the decoded photo), the prompts group (points, labels, box,
  * mask prompt in model coordinates) and the predictor prompts (in image coordinates).
@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "io/h5tensor.h"
+#include "verify/verify.h"
 #include "core/status.h"
 #include "model/sam.h"
 
@@ -21,7 +22,7 @@
 static int put(ws_h5file *f, ws_scope *g, const char *name, ws_at_tensor t)
 {
     if (g->err) return g->err;
-    return ws_cli_put(f, name, t);
+    return ws_h5_put_tensor(f, name, t);
 }
 
 static int putf(ws_h5file *f, ws_scope *g, ws_at_tensor t, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -35,22 +36,11 @@ static int putf(ws_h5file *f, ws_scope *g, ws_at_tensor t, const char *fmt, ...)
     return put(f, g, name, t);
 }
 
-static int attr_int(const ws_h5file *f, const char *obj, const char *attr, int *out)
-{
-    if (!ws_h5_exists(f, obj) || H5Aexists_by_name(f->id, obj, attr, H5P_DEFAULT) <= 0) return 0;
-    hid_t a = H5Aopen_by_name(f->id, obj, attr, H5P_DEFAULT, H5P_DEFAULT);
-    long long v = 0;
-    int ok = a >= 0 && H5Aread(a, H5T_NATIVE_LLONG, &v) >= 0;
-    if (a >= 0) H5Aclose(a);
-    if (ok) *out = (int)v;
-    return ok;
-}
-
 static ws_at_tensor get(const ws_h5file *in, ws_scope *g, const char *name, int dtype)
 {
     ws_at_tensor t = NULL;
     if (g->err) return NULL;
-    int rc = ws_cli_get(in, name, dtype, &t);
+    int rc = ws_h5_get_tensor(in, name, dtype, &t);
     if (rc) { ws_scope_poison(g, rc); return NULL; }
     return ws_scope_adopt(g, t);
 }
@@ -65,9 +55,16 @@ static int dump_case(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws_at
 {
     ws_scope g;
     ws_scope_init(&g);
-    const int64_t p3[3] = {1, 2, 2}, l2[2] = {1, 2}, b2[2] = {1, 4};
-    ws_at_tensor pts = c->points ? reshape(&g, get(in, &g, "/prompts/points_model", WS_AT_F32), 3, p3) : NULL;
-    ws_at_tensor lab = c->points ? reshape(&g, get(in, &g, "/prompts/labels", WS_AT_I32), 2, l2) : NULL;
+    /* as many point prompts as the input holds: (n, 2) coordinates and n labels */
+    int64_t np = 0, nl = 0;
+    ws_at_tensor pts = c->points ? get(in, &g, "/prompts/points_model", WS_AT_F32) : NULL;
+    ws_at_tensor lab = c->points ? get(in, &g, "/prompts/labels", WS_AT_I32) : NULL;
+    if (pts && lab && !g.err && (ws_at_numel(pts, &np) || ws_at_numel(lab, &nl) || np != 2 * nl))
+        ws_scope_poison(&g, ws_fail(WS_ESHAPE, "%s: /prompts/points_model must be (n, 2) for the n /prompts/labels",
+                                    in->path));
+    const int64_t p3[3] = {1, nl, 2}, l2[2] = {1, nl}, b2[2] = {1, 4};
+    pts = pts ? reshape(&g, pts, 3, p3) : NULL;
+    lab = lab ? reshape(&g, lab, 2, l2) : NULL;
     ws_at_tensor box = c->box ? reshape(&g, get(in, &g, "/prompts/box_model", WS_AT_F32), 2, b2) : NULL;
     ws_at_tensor mask = c->mask ? get(in, &g, "/prompts/mask_input", WS_AT_F32) : NULL;
     ws_at_tensor sparse = NULL, dense = NULL;
@@ -191,21 +188,23 @@ cleanup:
     return rc ? rc : g->err;
 }
 
-int ws_dump_sam(const ws_dump_args *a)
+int ws_verify_sam(const ws_verify_args *a)
 {
     ws_at_ckpt ck = NULL;
     ws_sam m = {0};
     ws_h5file in = {0}, out = {0};
     ws_scope g;
     ws_at_tensor emb = NULL;
-    int rc, heads = 0, rh = 0, rw = 0, oh = 0, ow = 0;
+    long heads = 0;
+    int rc, rh = 0, rw = 0, oh = 0, ow = 0;
     ws_scope_init(&g);
     TRY(ws_h5_open(&in, a->input));
-    attr_int(&in, "/config", "decoder_transformer_num_heads", &heads);
-    TRY(ws_sam_load(&m, a->model, heads));
+    /* optional: 0 lets ws_sam_load take the released models' 8 heads */
+    TRY(ws_verify_attr_int(&in, "/config", "decoder_transformer_num_heads", 1, 0, &heads));
+    TRY(ws_sam_load(&m, a->model, (int)heads));
     if (ws_at_ckpt_open(a->model, &ck)) { rc = ws_fail(WS_EFORMAT, "%s", ws_at_last_error()); goto cleanup; }
     TRY(ws_h5_create(&out, a->output));
-    TRY(ws_cli_dump_manifest(&out, ck));
+    TRY(ws_verify_manifest(&out, ck));
     TRY(dump_encoder(&m, &in, &out, &g, &emb, &rh, &rw, &oh, &ow));
     static const prompt_case cases[] = {{"points", 1, 0, 0}, {"box", 0, 1, 0}, {"box_points", 1, 1, 0},
                                         {"mask", 0, 0, 1}, {"points_mask", 1, 0, 1}};

@@ -1,11 +1,15 @@
-/* dump_common.c - pieces shared by the `dump` modules: the checkpoint manifest group. */
+/* common.c - helpers every `dump` module shares: the checkpoint manifest group, settings read
+ * from attributes (with the file, object and attribute named on failure) and the case groups
+ * of a file. They belong to the harness alone; nothing outside src/verify uses them.
+ */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "io/h5tensor.h"
+#include "verify/verify.h"
 #include "core/status.h"
 
 #define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
@@ -48,7 +52,7 @@ static int manifest_entry(ws_at_tensor t, char **dtype, int32_t *ndim, int64_t *
     return 0;
 }
 
-int ws_cli_dump_manifest(ws_h5file *out, ws_at_ckpt ck)
+int ws_verify_manifest(ws_h5file *out, ws_at_ckpt ck)
 {
     char grp[256], name[300];
     int n = ws_at_ckpt_count(ck), rc = 0;
@@ -96,3 +100,87 @@ cleanup:
     return rc;
 }
 
+
+/* ---- settings and case groups ---- */
+
+static int attr_present(const ws_h5file *f, const char *obj, const char *attr)
+{
+    return ws_h5_exists(f, obj) && H5Aexists_by_name(f->id, obj, attr, H5P_DEFAULT) > 0;
+}
+
+int ws_verify_attr_num(const ws_h5file *f, const char *obj, const char *attr, int has_dflt, double dflt, double *v)
+{
+    if (!attr_present(f, obj, attr)) {
+        if (has_dflt) { *v = dflt; return 0; }
+        return ws_fail(WS_EFORMAT, "%s: %s lacks the attribute '%s' (a setting this module reads from the file)",
+                       f->path, obj, attr);
+    }
+    return ws_h5_attr_double(f, obj, attr, v);
+}
+
+int ws_verify_attr_int(const ws_h5file *f, const char *obj, const char *attr, int has_dflt, long dflt, long *v)
+{
+    double d = 0;
+    int rc = ws_verify_attr_num(f, obj, attr, has_dflt, (double)dflt, &d);
+    if (rc) return rc;
+    if (d != (double)(long)d)
+        return ws_fail(WS_EFORMAT, "%s: %s@%s = %g must be an integer", f->path, obj, attr, d);
+    *v = (long)d;
+    return 0;
+}
+
+typedef struct group_list { char **v; size_t n, cap; int err; } group_list;
+
+static herr_t add_group(hid_t g, const char *name, const H5L_info_t *info, void *op)
+{
+    group_list *l = op;
+    H5O_info_t oi;
+    (void)info;
+    if (H5Oget_info_by_name(g, name, &oi, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_GROUP) return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v) { l->err = 1; return -1; }
+        l->v = v;
+        l->cap = cap;
+    }
+    if (!(l->v[l->n] = strdup(name))) { l->err = 1; return -1; }
+    l->n++;
+    return 0;
+}
+
+int ws_verify_subgroups(const ws_h5file *f, const char *group, char ***names, size_t *n)
+{
+    group_list l = {0};
+    *names = NULL;
+    *n = 0;
+    if (!ws_h5_exists(f, group)) return 0;
+    hid_t g = H5Gopen2(f->id, group, H5P_DEFAULT);
+    if (g < 0) return ws_fail(WS_EFORMAT, "%s: %s is not a group", f->path, group);
+    /* name order, so that outputs do not depend on the order the file was written in */
+    herr_t st = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, add_group, &l);
+    H5Gclose(g);
+    if (st < 0 || l.err) {
+        ws_h5_strings_free(l.v, l.n);
+        return ws_fail(l.err ? WS_ENOMEM : WS_EFORMAT, "%s: cannot list the groups below %s", f->path, group);
+    }
+    *names = l.v;
+    *n = l.n;
+    return 0;
+}
+
+int ws_verify_attr_vec(const ws_h5file *f, const char *obj, const char *attr, double *v, int n)
+{
+    if (!attr_present(f, obj, attr))
+        return ws_fail(WS_EFORMAT, "%s: %s lacks the attribute '%s' (a setting this module reads from the file)",
+                       f->path, obj, attr);
+    hid_t a = H5Aopen_by_name(f->id, obj, attr, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t sp = a >= 0 ? H5Aget_space(a) : -1;
+    hssize_t np = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    int rc = 0;
+    if (np != n) rc = ws_fail(WS_EFORMAT, "%s: %s@%s must hold %d numbers", f->path, obj, attr, n);
+    else if (H5Aread(a, H5T_NATIVE_DOUBLE, v) < 0) rc = ws_fail(WS_EFORMAT, "%s: %s@%s is not numeric", f->path, obj, attr);
+    if (sp >= 0) H5Sclose(sp);
+    if (a >= 0) H5Aclose(a);
+    return rc;
+}

@@ -1,17 +1,21 @@
-/* dump_gdino.c - `wsseed dump gdino`: the Grounding-DINO parts of gdino_tiny_ref.h5 implemented so
- * far: /tokenizer (BERT WordPiece: pieces, input ids, decode; preprocess_caption, caption ids,
+/* gdino.c - `wsseed dump gdino`: the Grounding-DINO outputs of gdino_tiny_ref.h5. Always
+ * /tokenizer (BERT WordPiece: pieces, input ids, decode; preprocess_caption, caption ids,
  * position ids and the block-diagonal text self-attention mask) from /tokenizer/strings and
- * --vocab; with --model (and --bert-config for the BERT sizes): /case/<name>/text/{...} for each of
- * /input/captions (ids, masks, position ids, cate_to_token_mask, BERT embeddings and layers,
- * feat_map). Swin, the fusion and the deformable encoder/decoder are not implemented yet.
+ * --vocab. With --model (and --bert-config for the BERT sizes): the checkpoint manifest,
+ * /preprocess and /image (load_image's transform at /config@transform_short_side and
+ * transform_max_size, Swin, input projections, positions) and, per /input/captions case,
+ * /case/<name>/{text,encoder,decoder,predict} (BERT, fusion encoder, two-stage selection,
+ * decoder, predict() at each /case/<name>/predict/<setting> group's thresholds).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "io/h5tensor.h"
+#include "verify/verify.h"
 #include "core/status.h"
+#include "core/strmap.h"
 #include "model/gdino.h"
 #include "model/wordpiece.h"
 
@@ -45,8 +49,10 @@ static int rag_write(ws_h5file *f, const char *name, const ragged *r, int dt)
     return rc ? rc : ws_h5_write_raw(f, p, WS_I64, 1, &k, r->off);
 }
 
-/* /preprocess and the image side of /image: the official load_image transform at the golden's
- * reduced size (RandomResize([200], max_size=333)), Swin, the input projections. */
+/* /preprocess and the image side of /image: the official load_image transform
+ * (RandomResize([short_side], max_size) at the input's /config@transform_short_side and
+ * transform_max_size; the released 800/1333 scaled down in the golden), Swin, the input
+ * projections. */
 static int image_side(const ws_gdino *m, const ws_h5file *in, ws_h5file *out, ws_scope *gs, ws_gdino_image_out *iop,
                       ws_gdino_levels *lvp)
 {
@@ -56,9 +62,12 @@ static int image_side(const ws_gdino *m, const ws_h5file *in, ws_h5file *out, ws
     float *x = NULL;
     int rc, oh = 0, ow = 0;
     ws_scope_init(&g);
+    long short_side = 0, max_size = 0;
+    TRY(ws_verify_attr_int(in, "/config", "transform_short_side", 0, 0, &short_side));
+    TRY(ws_verify_attr_int(in, "/config", "transform_max_size", 0, 0, &max_size));
     TRY(ws_h5_read(in, "/input/image_rgb", WS_U8, &img));
     const int H = (int)img.shape[0], W = (int)img.shape[1];
-    TRY(ws_gdino_transform(img.data, H, W, 200, 333, &oh, &ow, &x, &rs));
+    TRY(ws_gdino_transform(img.data, H, W, (int)short_side, (int)max_size, &oh, &ow, &x, &rs));
     const int64_t s3[3] = {oh, ow, 3}, c3[3] = {3, oh, ow}, i4[4] = {1, 3, oh, ow};
     TRY(ws_h5_write_raw(out, "/preprocess/resized_uint8", WS_U8, 3, s3, rs));
     TRY(ws_h5_write_raw(out, "/preprocess/image", WS_F32, 3, c3, x));
@@ -66,18 +75,18 @@ static int image_side(const ws_gdino *m, const ws_h5file *in, ws_h5file *out, ws
     TRY(ws_gdino_image(m, gs, ws_g_from_data(gs, x, WS_AT_F32, 4, i4), &io));
     *iop = io;
     char p[128];
-    TRY(ws_cli_put(out, "/image/swin/patch_embed", io.patch_embed));
+    TRY(ws_h5_put_tensor(out, "/image/swin/patch_embed", io.patch_embed));
     ws_gdino_levels lv;
     TRY(ws_gdino_levels_of(m, gs, &io, &lv));
     *lvp = lv;
     const int64_t l2[2] = {4, 2}, l1[1] = {4};
     TRY(ws_h5_write_raw(out, "/image/spatial_shapes", WS_I64, 2, l2, lv.shapes));
     TRY(ws_h5_write_raw(out, "/image/level_start_index", WS_I64, 1, l1, lv.start));
-    TRY(ws_cli_put(out, "/image/valid_ratios", lv.valid_ratios));
-    TRY(ws_cli_put(out, "/image/lvl_pos_embed_flatten", lv.lvl_pos));
-    TRY(ws_cli_put(out, "/image/encoder_reference_points", lv.ref_points));
-    TRY(ws_cli_put(out, "/image/output_proposals", lv.proposals));
-    TRY(ws_cli_put(out, "/image/proposal_valid", lv.proposal_valid));
+    TRY(ws_h5_put_tensor(out, "/image/valid_ratios", lv.valid_ratios));
+    TRY(ws_h5_put_tensor(out, "/image/lvl_pos_embed_flatten", lv.lvl_pos));
+    TRY(ws_h5_put_tensor(out, "/image/encoder_reference_points", lv.ref_points));
+    TRY(ws_h5_put_tensor(out, "/image/output_proposals", lv.proposals));
+    TRY(ws_h5_put_tensor(out, "/image/proposal_valid", lv.proposal_valid));
     uint8_t *zero = calloc((size_t)oh * ow, 1);
     if (!zero) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
     rc = ws_h5_write_raw(out, "/image/mask", WS_U8, 3, (int64_t[3]){1, oh, ow}, zero);
@@ -85,16 +94,16 @@ static int image_side(const ws_gdino *m, const ws_h5file *in, ws_h5file *out, ws
     if (rc) goto cleanup;
     for (int i = 0; i < 4; i++) {
         snprintf(p, sizeof p, "/image/pos/level_%d", i);
-        TRY(ws_cli_put(out, p, lv.pos[i]));
+        TRY(ws_h5_put_tensor(out, p, lv.pos[i]));
         snprintf(p, sizeof p, "/image/masks/level_%d", i);
-        TRY(ws_cli_put(out, p, lv.masks[i]));
+        TRY(ws_h5_put_tensor(out, p, lv.masks[i]));
         snprintf(p, sizeof p, "/image/swin/stage_%d", i);
-        TRY(ws_cli_put(out, p, io.stage[i]));
+        TRY(ws_h5_put_tensor(out, p, io.stage[i]));
         snprintf(p, sizeof p, "/image/srcs/level_%d", i);
-        TRY(ws_cli_put(out, p, io.srcs[i]));
+        TRY(ws_h5_put_tensor(out, p, io.srcs[i]));
         if (i < 3) {
             snprintf(p, sizeof p, "/image/swin/out_%d", i);
-            TRY(ws_cli_put(out, p, io.out[i]));
+            TRY(ws_h5_put_tensor(out, p, io.out[i]));
         }
     }
 cleanup:
@@ -141,12 +150,13 @@ static ws_at_tensor ws_g_stack_(ws_scope *g, ws_at_tensor *ts, int n)
     return ws_g_cat(g, u, n, 0);
 }
 
-/* The /case/<name>/text group of one caption. */
-/* /case/<name>/predict/<setting>: predict() at the thresholds the input's setting groups carry. */
+/* /case/<name>/predict/<setting>: predict() for every setting group of the input's
+ * /case/<name>/predict, at the box_threshold and text_threshold attributes it carries. */
 static int predict_settings(const ws_wordpiece *w, const ws_h5file *in, ws_h5file *out, const char *name,
                             ws_at_tensor logits, ws_at_tensor boxes, const int32_t *ids, int L)
 {
-    static const char *const settings[] = {"default", "handful"};
+    char **settings = NULL;
+    size_t ns = 0;
     int64_t ls[3];
     int nd = 0, rc = 0;
     if (ws_at_shape(logits, ls, 3, &nd)) return ws_fail(WS_ETORCH, "%s", ws_at_last_error());
@@ -155,12 +165,13 @@ static int predict_settings(const ws_wordpiece *w, const ws_h5file *in, ws_h5fil
     float *sc = malloc((size_t)Q * sizeof *sc), *kb = malloc((size_t)Q * 4 * sizeof *kb);
     int64_t *keep = malloc((size_t)Q * sizeof *keep);
     char **ph = calloc((size_t)Q, sizeof *ph), p[256];
+    snprintf(p, sizeof p, "/case/%s/predict", name);
+    if ((rc = ws_verify_subgroups(in, p, &settings, &ns))) goto cleanup;
     if (!lg || !bx || !sc || !kb || !keep || !ph || ws_at_read(logits, lg, (size_t)Q * T * sizeof *lg) ||
         ws_at_read(boxes, bx, (size_t)Q * 4 * sizeof *bx)) { rc = ws_fail(WS_ENOMEM, "predict: %s", ws_at_last_error()); goto cleanup; }
-    for (size_t s = 0; s < sizeof settings / sizeof settings[0] && !rc; s++) {
+    for (size_t s = 0; s < ns && !rc; s++) {
         double bt, tt;
         snprintf(p, sizeof p, "/case/%s/predict/%s", name, settings[s]);
-        if (!ws_h5_exists(in, p)) continue;
         TRY(ws_h5_attr_double(in, p, "box_threshold", &bt));
         TRY(ws_h5_attr_double(in, p, "text_threshold", &tt));
         for (int rcmb = 0; rcmb < 2 && !rc; rcmb++) {
@@ -182,6 +193,7 @@ static int predict_settings(const ws_wordpiece *w, const ws_h5file *in, ws_h5fil
     }
 cleanup:
     free(lg); free(bx); free(sc); free(kb); free(keep); free(ph);
+    ws_h5_strings_free(settings, ns);
     return rc;
 }
 
@@ -203,9 +215,12 @@ static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, c
     if (!mask || !pos || !zeros || !ones || !c2t || !pieces) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
     memset(ones, 1, L);
     ws_gdino_text_masks(w, ids, (int)L, mask, pos);
+    int64_t dot = -1, qm = -1;   /* the delimiter ids of this vocabulary (1012, 1029 in BERT's) */
+    ws_strmap_get(&w->vocab, ".", 1, &dot);
+    ws_strmap_get(&w->vocab, "?", 1, &qm);
     int P = 0, prev = 0;   /* cate_to_token_mask: tokens between delimiters */
     for (int c = 0; c < (int)L; c++) {
-        int special = ids[c] == w->cls || ids[c] == w->sep || ids[c] == 1012 || ids[c] == 1029;
+        int special = ids[c] == w->cls || ids[c] == w->sep || ids[c] == dot || ids[c] == qm;
         if (!special) continue;
         if (c != 0 && c != (int)L - 1) {
             for (int k = prev + 1; k < c; k++) c2t[(size_t)P * L + k] = 1;
@@ -241,11 +256,11 @@ static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, c
             {"bert_extended_attention_mask", to.ext_mask}, {"bert_embeddings", to.embeddings}, {"encoded_text", to.encoded}};
         for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
             snprintf(p, sizeof p, "/case/%s/text/%s", name, items[i].n);
-            TRY(ws_cli_put(out, p, items[i].t));
+            TRY(ws_h5_put_tensor(out, p, items[i].t));
         }
         ws_at_tensor pt = ws_gdino_text_pos(&g, pos, (int)L);
         snprintf(p, sizeof p, "/case/%s/encoder/pos_text", name);
-        TRY(ws_cli_put(out, p, pt));
+        TRY(ws_h5_put_tensor(out, p, pt));
         if (img && lv) {
             ws_at_tensor mem = NULL, memt = NULL;
             ws_gdino_enc_trace tr;
@@ -257,13 +272,13 @@ static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, c
                     {"deformable_self_attn", tr.deform_attn[i]}, {"deformable", tr.deform[i]}};
                 for (size_t k = 0; k < sizeof it / sizeof it[0]; k++) {
                     snprintf(p, sizeof p, "/case/%s/encoder/layer_%d/%s", name, i, it[k].n);
-                    TRY(ws_cli_put(out, p, it[k].t));
+                    TRY(ws_h5_put_tensor(out, p, it[k].t));
                 }
             }
             snprintf(p, sizeof p, "/case/%s/encoder/memory", name);
-            TRY(ws_cli_put(out, p, mem));
+            TRY(ws_h5_put_tensor(out, p, mem));
             snprintf(p, sizeof p, "/case/%s/encoder/memory_text", name);
-            TRY(ws_cli_put(out, p, memt));
+            TRY(ws_h5_put_tensor(out, p, memt));
             ws_at_tensor logits = NULL, boxes = NULL;
             ws_gdino_dec_trace dt;
             TRY(ws_gdino_decode(m, &g, lv, mem, memt, &logits, &boxes, &dt));
@@ -279,7 +294,7 @@ static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, c
                 {"decoder/outputs_class", ws_g_stack_(&g, dt.cls, m->dec_layers)}};
             for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++) {
                 snprintf(p, sizeof p, "/case/%s/%s", name, ts[k].n);
-                TRY(ws_cli_put(out, p, ts[k].t));
+                TRY(ws_h5_put_tensor(out, p, ts[k].t));
             }
             TRY(predict_settings(w, in, out, name, logits, boxes, ids, (int)L));
             for (int i = 0; i < m->dec_layers && i < 8; i++) {
@@ -290,13 +305,13 @@ static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, c
                     {"after_image_cross_attn", dt.after_ia[i]}, {"output", dt.out[i]}, {"bbox_delta", dt.delta[i]}};
                 for (size_t k = 0; k < sizeof it / sizeof it[0]; k++) {
                     snprintf(p, sizeof p, "/case/%s/decoder/layer_%d/%s", name, i, it[k].n);
-                    TRY(ws_cli_put(out, p, it[k].t));
+                    TRY(ws_h5_put_tensor(out, p, it[k].t));
                 }
             }
         }
         for (int i = 0; i < m->bert.n_layers; i++) {
             snprintf(p, sizeof p, "/case/%s/text/bert_layer_%d", name, i);
-            TRY(ws_cli_put(out, p, to.layers[i]));
+            TRY(ws_h5_put_tensor(out, p, to.layers[i]));
         }
     }
 cleanup:
@@ -306,7 +321,7 @@ cleanup:
     return rc;
 }
 
-int ws_dump_gdino(const ws_dump_args *a)
+int ws_verify_gdino(const ws_verify_args *a)
 {
     ws_wordpiece w = {0};
     ws_h5file in = {0}, out = {0};
@@ -356,7 +371,7 @@ int ws_dump_gdino(const ws_dump_args *a)
     if (a->model) {   /* the checkpoint manifest */
         ws_at_ckpt ck = NULL;
         if (ws_at_ckpt_open(a->model, &ck)) { rc = ws_fail(WS_EFORMAT, "%s", ws_at_last_error()); goto cleanup; }
-        rc = ws_cli_dump_manifest(&out, ck);
+        rc = ws_verify_manifest(&out, ck);
         ws_at_ckpt_close(ck);
         if (rc) goto cleanup;
     }

@@ -1,4 +1,4 @@
-/* dump_clip.c - `wsseed dump clip`: every CLIP output of clip_tiny_ref.h5 from its inputs.
+/* clip.c - `wsseed dump clip`: every CLIP output of clip_tiny_ref.h5 from its inputs.
  *
  * Groups are produced when their inputs are present: /model, /checkpoint/<file> (manifest of
  * --model), /image, /image_interp, /tokenizer (needs --vocab), /text, /coop (prompt learning:
@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "io/h5tensor.h"
+#include "verify/verify.h"
 #include "core/status.h"
 #include "model/bpe.h"
 #include "model/clip.h"
@@ -21,7 +22,7 @@
 static int put(ws_h5file *f, ws_scope *g, const char *name, ws_at_tensor t)
 {
     if (g && g->err) return g->err;
-    return ws_cli_put(f, name, t);
+    return ws_h5_put_tensor(f, name, t);
 }
 
 static int put_blocks(ws_h5file *f, ws_scope *g, const char *fmt, ws_at_tensor *ts, int n)
@@ -61,7 +62,7 @@ static int dump_image(const ws_clip *m, const ws_h5file *in, ws_h5file *out, con
     snprintf(name, sizeof name, "%s/input", grp);
     if (!ws_h5_exists(in, name)) return 0;
     ws_scope_init(&g);
-    TRY(ws_cli_get(in, name, WS_F32, &x));
+    TRY(ws_h5_get_tensor(in, name, WS_F32, &x));
     ws_scope_adopt(&g, x);
     TRY(ws_clip_encode_image(m, &g, x, &opts, &o));
     const struct { const char *n; ws_at_tensor t; } items[] = {
@@ -98,7 +99,7 @@ static int dump_tokenizer(const ws_h5file *in, ws_h5file *out, const char *vocab
     int rc;
     if (!ws_h5_exists(in, "/tokenizer/strings") && !ws_h5_exists(in, "/tokenizer/strings_utf8")) return 0;
     TRY(ws_h5_read_strings(in, "/tokenizer/strings", &strs, &n));
-    TRY(ws_bpe_load(&bpe, vocab ? vocab : ws_cli_default_vocab()));
+    TRY(ws_bpe_load(&bpe, vocab));
     tokens = calloc(n * WS_BPE_CONTEXT + 1, sizeof *tokens);
     ntok = calloc(n + 1, sizeof *ntok);
     too_long = calloc(n + 1, 1);
@@ -149,7 +150,7 @@ static int dump_text(const ws_clip *m, const ws_h5file *in, ws_h5file *out)
     int rc;
     if (!ws_h5_exists(in, "/text/tokens")) return 0;
     ws_scope_init(&g);
-    TRY(ws_cli_get(in, "/text/tokens", WS_I64, &ids));
+    TRY(ws_h5_get_tensor(in, "/text/tokens", WS_I64, &ids));
     ws_scope_adopt(&g, ids);
     ws_clip_text_opts opts = {.block_tokens = 1, .attn_heads = 1, .ln_final_all = 1};
     TRY(ws_clip_encode_text(m, &g, ids, &opts, &t));
@@ -162,7 +163,7 @@ static int dump_text(const ws_clip *m, const ws_h5file *in, ws_h5file *out)
     ws_at_tensor txt = ws_clip_l2_normalize(&g, t.features);
     TRY(put(out, &g, "/text/features_normalized", txt));
     if (ws_h5_exists(in, "/image/input")) {   /* CLIP.forward(image, text)[0] */
-        TRY(ws_cli_get(in, "/image/input", WS_F32, &img));
+        TRY(ws_h5_get_tensor(in, "/image/input", WS_F32, &img));
         ws_scope_adopt(&g, img);
         TRY(ws_clip_encode_image(m, &g, img, NULL, &io));
         ws_at_tensor im = ws_clip_l2_normalize(&g, io.embedding);
@@ -202,7 +203,7 @@ static int dump_coop_variant(const ws_clip *m, const ws_h5file *in, ws_h5file *o
     snprintf(name, sizeof name, "/coop/%s/ctx", variant);
     if (!ws_h5_exists(in, name)) return 0;
     ws_scope_init(&g);
-    TRY(ws_cli_get(in, name, WS_F32, &ctx));
+    TRY(ws_h5_get_tensor(in, name, WS_F32, &ctx));
     ws_scope_adopt(&g, ctx);
     if (ws_at_shape(tok_emb, d, 3, &nd) || ws_at_shape(ctx, cs, 3, &cnd) || ws_at_set_requires_grad(ctx, 1)) {
         rc = ws_fail(WS_ETORCH, "%s", ws_at_last_error());
@@ -237,24 +238,29 @@ static int dump_coop(const ws_clip *m, const ws_h5file *in, ws_h5file *out)
 {
     ws_scope g;
     ws_at_tensor ids = NULL, R = NULL;
+    char **variants = NULL;
+    size_t nv = 0;
     int rc;
     if (!ws_h5_exists(in, "/coop/token_ids")) return 0;
     ws_scope_init(&g);
-    TRY(ws_cli_get(in, "/coop/token_ids", WS_I64, &ids));
+    TRY(ws_h5_get_tensor(in, "/coop/token_ids", WS_I64, &ids));
     ws_scope_adopt(&g, ids);
-    TRY(ws_cli_get(in, "/coop/R", WS_F32, &R));
+    TRY(ws_h5_get_tensor(in, "/coop/R", WS_F32, &R));
     ws_scope_adopt(&g, R);
     ws_at_tensor emb = ws_clip_token_embed(m, &g, ids), eot = ws_clip_eot_index(&g, ids);
     TRY(put(out, &g, "/coop/eot_index", eot));
     TRY(put(out, &g, "/coop/token_embedding", emb));
-    TRY(dump_coop_variant(m, in, out, "shared", emb, eot, R));
-    TRY(dump_coop_variant(m, in, out, "class_specific", emb, eot, R));
+    /* every /coop/<variant> group with a ctx (the golden: shared (n_ctx, W), class_specific
+     * (G, n_ctx, W)); the ctx shape says which */
+    TRY(ws_verify_subgroups(in, "/coop", &variants, &nv));
+    for (size_t i = 0; i < nv; i++) TRY(dump_coop_variant(m, in, out, variants[i], emb, eot, R));
 cleanup:
+    ws_h5_strings_free(variants, nv);
     ws_scope_free(&g);
     return rc;
 }
 
-int ws_dump_clip(const ws_dump_args *a)
+int ws_verify_clip(const ws_verify_args *a)
 {
     ws_at_ckpt ck = NULL;
     ws_clip m = {0};
@@ -265,7 +271,7 @@ int ws_dump_clip(const ws_dump_args *a)
     TRY(ws_h5_open(&in, a->input));
     TRY(ws_h5_create(&out, a->output));
     TRY(dump_model(&m, &out));
-    TRY(ws_cli_dump_manifest(&out, ck));
+    TRY(ws_verify_manifest(&out, ck));
     TRY(dump_image(&m, &in, &out, "/image"));
     TRY(dump_image(&m, &in, &out, "/image_interp"));
     TRY(dump_tokenizer(&in, &out, a->vocab));
