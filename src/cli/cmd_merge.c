@@ -4,7 +4,7 @@
 
 #include "cli/cli.h"
 #include "cli/common.h"
-#include "method/merge.h"
+#include "core/status.h"
 #include "stage/merge.h"
 
 static const char *help =
@@ -36,10 +36,11 @@ int ws_cmd_merge(int argc, char **argv)
     }
     if (rc) return rc;
     s.n_fg = (int)nc - 1;
-    s.method = !strcmp(method, "max_iou_imp2") ? WS_MERGE_MAX_IOU_IMP2 : !strcmp(method, "max_iou_imp") ? WS_MERGE_MAX_IOU_IMP
-             : !strcmp(method, "max_iou") ? WS_MERGE_MAX_IOU : -1;
-    s.assign = !strcmp(assign, "first") ? WS_ASSIGN_FIRST : !strcmp(assign, "argmax") ? WS_ASSIGN_ARGMAX : -1;
-    if (!s.labels || !s.masks || !s.out || s.method < 0 || s.assign < 0) {
+    if (ws_merge_rule(&s, method, assign)) {
+        fprintf(stderr, "wsseed merge: %s (see wsseed merge --help)\n", ws_last_error());
+        return 2;
+    }
+    if (!s.labels || !s.masks || !s.out) {
         fprintf(stderr, "wsseed merge: LABEL_DIR, --masks and --out are required; see --help for --method/--assign\n");
         return 2;
     }

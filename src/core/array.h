@@ -16,7 +16,9 @@ typedef struct ws_array {
     void *data;                       /* owned, row-major */
 } ws_array;
 
+/* Bytes of one element of dtype (WS_F32 ...); 0 for an unknown code. */
 size_t ws_dtype_size(int dtype);
+/* Elements of a (1 for a scalar); a is only read. */
 int64_t ws_array_numel(const ws_array *a);
 /* Allocates zeroed data for the given dtype/shape. Returns 0 or WS_ENOMEM. */
 int ws_array_alloc(ws_array *a, int dtype, int ndim, const int64_t *shape);

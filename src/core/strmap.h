@@ -12,8 +12,10 @@ typedef struct ws_strmap {
     size_t cap, n;
 } ws_strmap;
 
-int ws_strmap_init(ws_strmap *m, size_t expected);   /* 0 or WS_ENOMEM */
-void ws_strmap_free(ws_strmap *m);                   /* zeroed map is a no-op */
+/* An empty map sized for about `expected` keys; 0 or WS_ENOMEM. Free with ws_strmap_free. */
+int ws_strmap_init(ws_strmap *m, size_t expected);
+/* Frees the map and its key copies; a zeroed map is a no-op. */
+void ws_strmap_free(ws_strmap *m);
 /* Inserts or overwrites key[0..len) -> v. */
 int ws_strmap_put(ws_strmap *m, const char *key, size_t len, int64_t v);
 /* 1 and *v when found, else 0. */

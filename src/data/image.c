@@ -12,6 +12,7 @@
 #include <jpeglib.h>
 #include <png.h>
 
+#include "core/fs.h"
 #include "core/status.h"
 
 typedef struct { struct jpeg_error_mgr pub; jmp_buf jb; char msg[JMSG_LENGTH_MAX]; } jerr_t;
@@ -106,9 +107,8 @@ void ws_image_free(ws_image *img)
 int ws_png_write_u8(const char *path, const uint8_t *data, int w, int h, const uint8_t *palette)
 {
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) return ws_fail(WS_EIO, "cannot create %s (does the folder exist?)", tmp);
+    FILE *fp = ws_fs_open_tmp(path, tmp, sizeof tmp);
+    if (!fp) return WS_EIO;
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info || setjmp(png_jmpbuf(png))) {
@@ -129,11 +129,7 @@ int ws_png_write_u8(const char *path, const uint8_t *data, int w, int h, const u
     for (int y = 0; y < h; y++) png_write_row(png, (png_const_bytep)(data + (size_t)y * w));
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
-    if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return ws_fail(WS_EIO, "cannot write PNG %s", path);
-    }
-    return 0;
+    return ws_fs_commit_file(fp, tmp, path);
 }
 
 /* ---- label maps and JPEG writing ------------------------------------------------------------ */
@@ -181,10 +177,9 @@ done:
 
 int ws_jpeg_write(const char *path, const uint8_t *rgb, int w, int h, int quality)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) return ws_fail(WS_EIO, "cannot write %s", tmp);
+    char tmp[4200];
+    FILE *fp = ws_fs_open_tmp(path, tmp, sizeof tmp);
+    if (!fp) return WS_EIO;
     struct jpeg_compress_struct c;
     jerr_t e;
     c.err = jpeg_std_error(&e.pub);
@@ -210,9 +205,5 @@ int ws_jpeg_write(const char *path, const uint8_t *rgb, int w, int h, int qualit
     }
     jpeg_finish_compress(&c);
     jpeg_destroy_compress(&c);
-    if (fclose(fp) || rename(tmp, path)) {
-        remove(tmp);
-        return ws_fail(WS_EIO, "cannot write %s", path);
-    }
-    return 0;
+    return ws_fs_commit_file(fp, tmp, path);
 }

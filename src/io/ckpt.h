@@ -29,10 +29,13 @@ typedef struct ws_ckpt {
     char *config;                  /* resolved config text (malloc'd) */
 } ws_ckpt;
 
+/* Writes c as a wsseed HDF5 checkpoint at path, atomically and durably (temp file, fsync,
+ * rename); c is only read. Fails naming the file and the cause. */
 int ws_ckpt_write(const char *path, const ws_ckpt *c);
 /* Reads a checkpoint; fails naming the file and the dataset when it is not a wsseed checkpoint,
  * is truncated, or has another format version. */
 int ws_ckpt_read(const char *path, ws_ckpt *c);
+/* Frees what ws_ckpt_read allocated; a zeroed checkpoint is a no-op. */
 void ws_ckpt_free(ws_ckpt *c);
 /* Why c cannot continue a run of task/arch (a message in ws_last_error), or 0. */
 int ws_ckpt_check(const ws_ckpt *c, const char *path, const char *task, const int64_t *arch);

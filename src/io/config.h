@@ -38,6 +38,7 @@ void ws_cfg_print_help(const ws_cfg_key *keys, size_t n, const void *settings, v
  * section's offset in the composite struct). Free with ws_cfg_table_free. */
 int ws_cfg_table_add(ws_cfg_key **tab, size_t *n, const ws_cfg_key *src, size_t ns, const char *const *only,
                      const char *strip, const char *prefix, size_t base);
+/* Frees a table built with ws_cfg_table_add (its key names too); NULL is a no-op. */
 void ws_cfg_table_free(ws_cfg_key *tab, size_t n);
 
 /* A composite table built once per process, on first use (thread-safe), then read-only: what a

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/fs.h"
 #include "core/status.h"
 
 static void quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
@@ -45,7 +46,8 @@ int ws_h5_commit(ws_h5file *f)
     if (!f->tmp) return ws_fail(WS_EINVAL, "%s was not opened for writing", f->path);
     if (H5Fclose(f->id) < 0) { f->id = 0; return ws_fail(WS_EIO, "cannot finish writing %s", f->tmp); }
     f->id = 0;
-    if (rename(f->tmp, f->path) != 0) return ws_fail(WS_EIO, "cannot rename %s to %s", f->tmp, f->path);
+    int rc = ws_fs_commit(f->tmp, f->path);   /* flushed and renamed: survives a power loss */
+    if (rc) return rc;
     free(f->tmp);
     f->tmp = NULL;
     return 0;

@@ -32,6 +32,7 @@ typedef struct ws_mask_set {   /* the masks of one image */
     ws_mask_rec *r;
 } ws_mask_set;
 
+/* Frees the records and RLEs of a set returned by ws_store_read; a zeroed set is a no-op. */
 void ws_mask_set_free(ws_mask_set *s);
 /* The masks of m as flat arrays: *values (all counts), *offsets (n+1) and, when levels is not
  * NULL, *levels (n); all malloc'd (caller frees). */

@@ -77,6 +77,7 @@ typedef struct ws_amg_trace {   /* optional intermediate results for verificatio
  * (RLE, area and box filled; mask buffers freed). trace may be NULL. */
 int ws_amg_generate(const ws_sam *m, const ws_amg_cfg *cfg, const uint8_t *rgb, int H, int W, ws_amg_list *out,
                     ws_amg_trace *trace);
+/* Free what ws_amg_generate filled (records and RLEs; the trace's arrays); zeroed is a no-op. */
 void ws_amg_list_free(ws_amg_list *l);
 void ws_amg_trace_free(ws_amg_trace *t);
 

@@ -22,6 +22,7 @@ typedef struct ws_cliplabel {
 /* Text side: names = fg then bg class names, through every template. */
 int ws_cliplabel_init(ws_cliplabel *cl, const ws_clip *m, const ws_bpe *b, const char *const *fg, int n_fg,
                       const char *const *bg, int n_bg);
+/* Frees the text features; a zeroed struct is a no-op. */
 void ws_cliplabel_free(ws_cliplabel *cl);
 /* p (n_fg + n_bg) = softmax(100 cos) of an RGB image (h, w, 3). */
 int ws_cliplabel_probs(const ws_cliplabel *cl, const ws_clip *m, const uint8_t *rgb, int h, int w, float *p);
@@ -31,6 +32,7 @@ int ws_cliplabel_decide(const float *p, int n_fg, double tau, uint8_t *labels);
 
 /* Multi-label classification quality over a dataset: counts of true/false positives/negatives. */
 typedef struct ws_label_stats { long tp, fp, fn, images, exact; } ws_label_stats;
+/* Adds one image's predicted and ground-truth label sets (n_fg flags each). */
 void ws_label_stats_add(ws_label_stats *s, const uint8_t *pred, const uint8_t *gt, int n_fg);
 /* precision, recall, F1 (NaN when undefined) */
 void ws_label_stats_prf(const ws_label_stats *s, double *p, double *r, double *f1);

@@ -16,5 +16,7 @@ typedef struct ws_eval_metrics {
     uint8_t valid[256];   /* gt pixels > 0 */
     double miou, accuracy;
 } ws_eval_metrics;
+/* Per-class IoU / precision / recall, mIoU over the classes present in the ground truth and pixel
+ * accuracy of the n x n confusion matrix conf (rows: ground truth); NaN where undefined. */
 void ws_eval_metrics_of(const int64_t *conf, int n, ws_eval_metrics *m);
 #endif

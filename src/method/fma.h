@@ -54,9 +54,15 @@ typedef struct ws_fma_out {
     int mcl_pairs;
 } ws_fma_out;
 
+/* One FMA-WSSS training forward (model.py's forward for the batch b): image features through the
+ * frozen trunk (the graph starts at the Grad-CAM leaf when CAMs are needed), text features of the
+ * prompts, logits, the MCL loss and, with seeds, softmax Grad-CAM and the CAM activation loss, as
+ * o selects. Tensors of *out belong to scope g; its malloc'd parts are freed by ws_fma_out_free.
+ * Fails with g's first error, naming the step. */
 int ws_fma_forward(const ws_clip *m, const ws_prompt *p, ws_scope *g, const ws_fma_batch *b,
                    const ws_fma_opts *o, ws_fma_out *out);
-void ws_fma_out_free(ws_fma_out *out);   /* the malloc'd parts; tensors belong to the scope */
+/* Frees the malloc'd parts of out (its tensors belong to the scope); zeroed is a no-op. */
+void ws_fma_out_free(ws_fma_out *out);
 /* Presence of the classes 1..n_fg in a seed/label map (255 ignored): lb2cls_lb's fg part. */
 void ws_fma_presence(const uint8_t *lb, size_t n, int n_fg, uint8_t *fg);
 /* infer_cam's `att`: the mean of the head-averaged attention (N, 1+hw, 1+hw) of the last `keep`

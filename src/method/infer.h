@@ -15,6 +15,7 @@ typedef struct ws_cam_result {
     float *all_logit;   /* (n_fg) */
     float *att;         /* (gh*gw, gh*gw) mean attention of the last att_layers blocks, or NULL */
 } ws_cam_result;
+/* Frees the arrays of a result of ws_fma_infer; a zeroed result is a no-op. */
 void ws_cam_result_free(ws_cam_result *r);
 
 /* rgb (h, w, 3) with GT presence fg[n_fg]; att_layers 8 (0 = no attention). */

@@ -25,5 +25,6 @@ typedef struct ws_cam_loss_out {
  * 255 ignore) for the positives pos. */
 int ws_loss_cam(ws_scope *g, ws_at_tensor cam, const uint8_t *seeds, int H, int W, const ws_positives *pos,
                 ws_cam_loss_out *out);
+/* Frees the malloc'd parts of o (its tensors belong to the scope); zeroed is a no-op. */
 void ws_cam_loss_out_free(ws_cam_loss_out *o);
 #endif

@@ -32,7 +32,8 @@ typedef struct ws_prompt {
  * zero until ws_prompt_init_ctx or ws_prompt_set_ctx. Fails when a prompt does not fit L. */
 int ws_prompt_build(ws_prompt *p, const ws_clip *m, const ws_bpe *bpe, const char *const *names, int G,
                     int n_ctx, int csc, int front);
-void ws_prompt_free(ws_prompt *p);                 /* zeroed learner is a no-op */
+/* Frees the learner's tensors and names; a zeroed learner is a no-op. */
+void ws_prompt_free(ws_prompt *p);
 /* CoOpLearner.initialize(seed): a private torch CPU generator seeded with hash_str(seed)
  * (sha1 mod 2^32) draws ctx ~ N(0, std^2) in place; the global torch RNG is untouched. */
 int ws_prompt_init_ctx(ws_prompt *p, const char *seed, double std);

@@ -137,6 +137,7 @@ int ws_at_conv_transpose2d(ws_at_tensor x, ws_at_tensor w, ws_at_tensor b, const
 /* LayerNorm over the last nd dims; w/b may be NULL. */
 int ws_at_layer_norm(ws_at_tensor x, int nd, ws_at_tensor w, ws_at_tensor b, double eps,
                      ws_at_tensor *out);
+/* softmax / log_softmax of x along dim into a new tensor *out (caller frees). */
 int ws_at_softmax(ws_at_tensor x, int dim, ws_at_tensor *out);
 int ws_at_log_softmax(ws_at_tensor x, int dim, ws_at_tensor *out);
 
@@ -157,6 +158,7 @@ int ws_at_grid_sample(ws_at_tensor x, ws_at_tensor grid, int align_corners, ws_a
 typedef enum { WS_AT_RSUM, WS_AT_RMEAN, WS_AT_RAMAX, WS_AT_RAMIN, WS_AT_RARGMAX } ws_at_reduce;
 /* Reduces over one dim (dim) or, with dim == WS_AT_ALL, over every element. RARGMAX returns I64. */
 #define WS_AT_ALL 0x7fff
+/* New tensor *out (caller frees): x reduced by op over dim (see above). */
 int ws_at_reduce_dim(int op, ws_at_tensor x, int dim, int keepdim, ws_at_tensor *out);
 /* p-norm over one dim. */
 int ws_at_norm(ws_at_tensor x, double p, int dim, int keepdim, ws_at_tensor *out);

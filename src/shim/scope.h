@@ -17,6 +17,7 @@ typedef struct ws_scope {
     int err;             /* 0, or the WS_E* code of the first failure */
 } ws_scope;
 
+/* An empty scope (no tensors, no error). */
 void ws_scope_init(ws_scope *g);
 /* Frees every tensor still owned by the scope; the scope can be reused after ws_scope_init. */
 void ws_scope_free(ws_scope *g);
@@ -65,8 +66,10 @@ ws_at_tensor ws_g_interpolate(ws_scope *g, ws_at_tensor x, int mode, int64_t h, 
 ws_at_tensor ws_g_grid_sample(ws_scope *g, ws_at_tensor x, ws_at_tensor grid, int ac);   /* bilinear, zeros */
 ws_at_tensor ws_g_conv2d(ws_scope *g, ws_at_tensor x, ws_at_tensor w, ws_at_tensor b, int64_t stride,
                          int64_t padding);
+/* F.conv_transpose2d(x, w, b, stride) without padding (SAM's mask upscaling). */
 ws_at_tensor ws_g_conv_transpose2d(ws_scope *g, ws_at_tensor x, ws_at_tensor w, ws_at_tensor b, int64_t stride);
-ws_at_tensor ws_g_pad2d(ws_scope *g, ws_at_tensor x, int64_t h, int64_t w);  /* zero-pad (.., H, W) bottom/right to h x w */
+/* Zero-pads (.., H, W) at the bottom and right to h x w. */
+ws_at_tensor ws_g_pad2d(ws_scope *g, ws_at_tensor x, int64_t h, int64_t w);
 ws_at_tensor ws_g_contiguous(ws_scope *g, ws_at_tensor x);
 ws_at_tensor ws_g_detach(ws_scope *g, ws_at_tensor x);
 ws_at_tensor ws_g_clone(ws_scope *g, ws_at_tensor x);

@@ -25,6 +25,7 @@
 #include "data/rle.h"
 #include "io/ckpt.h"
 #include "io/h5.h"
+#include "io/h5tensor.h"
 #include "io/store.h"
 #include "shim/at.h"
 
@@ -100,9 +101,8 @@ static int export_coco(const char *store, char **ids, int n, const char *path)
     char tmp[4200];
     int rc0 = ws_mkdir_parent(path);
     if (rc0) return rc0;
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return ws_fail(WS_EIO, "cannot create %s", tmp);
+    FILE *f = ws_fs_open_tmp(path, tmp, sizeof tmp);
+    if (!f) return WS_EIO;
     int rc = 0;
     long ann = 1;
     fprintf(f, "{\"info\": {\"description\": \"SAM masks exported by wsseed from %s\"},\n \"categories\": [{\"id\": 1, \"name\": \"mask\"}],\n \"images\": [", store);
@@ -138,10 +138,8 @@ static int export_coco(const char *store, char **ids, int n, const char *path)
         ws_mask_set_free(&s);
     }
     fprintf(f, "]\n}\n");
-    if (fclose(f) != 0 && !rc) rc = ws_fail(WS_EIO, "cannot write %s", tmp);
-    if (!rc && rename(tmp, path) != 0) rc = ws_fail(WS_EIO, "cannot rename %s to %s", tmp, path);
-    if (rc) remove(tmp);
-    return rc;
+    if (rc) { fclose(f); remove(tmp); return rc; }
+    return ws_fs_commit_file(f, tmp, path);
 }
 
 int ws_stage_masks_export(const char *store, const char *png, const char *coco)
@@ -161,9 +159,10 @@ int ws_stage_export_ctx(const char *ckpt, const char *out_pth)
     ws_at_tensor t = NULL;
     int rc = ws_ckpt_read(ckpt, &k);
     if (rc) return rc;
-    if (ws_at_from_data(k.ctx.data, WS_AT_F32, k.ctx.ndim, k.ctx.shape, &t) || ws_at_ckpt_new(out_pth, &out) ||
-        ws_at_ckpt_add(out, "prompt_learner.ctx", t) || ws_at_ckpt_save(out, out_pth))
+    if ((rc = ws_tensor_from_array(&k.ctx, "prompt_learner.ctx", &t))) goto cleanup;
+    if (ws_at_ckpt_new(out_pth, &out) || ws_at_ckpt_add(out, "prompt_learner.ctx", t) || ws_at_ckpt_save(out, out_pth))
         rc = ws_fail(WS_ETORCH, "%s: %s", out_pth, ws_at_last_error());
+cleanup:
     ws_at_free(t);
     ws_at_ckpt_close(out);
     ws_ckpt_free(&k);

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/fs.h"
@@ -41,6 +42,16 @@ cleanup:
     ws_mask_set_free(&ms);
     free(lb); free(out); free(vals); free(offs); free(claimed);
     return rc;
+}
+
+int ws_merge_rule(ws_merge_settings *s, const char *method, const char *assign)
+{
+    s->method = !strcmp(method, "max_iou_imp2") ? WS_MERGE_MAX_IOU_IMP2 : !strcmp(method, "max_iou_imp") ? WS_MERGE_MAX_IOU_IMP
+              : !strcmp(method, "max_iou") ? WS_MERGE_MAX_IOU : -1;
+    s->assign = !strcmp(assign, "first") ? WS_ASSIGN_FIRST : !strcmp(assign, "argmax") ? WS_ASSIGN_ARGMAX : -1;
+    if (s->method < 0) return ws_fail(WS_EINVAL, "merge method '%s': use max_iou_imp2, max_iou_imp or max_iou", method);
+    if (s->assign < 0) return ws_fail(WS_EINVAL, "merge assignment '%s': use first or argmax", assign);
+    return 0;
 }
 
 int ws_stage_merge(const ws_merge_settings *s)

@@ -12,6 +12,9 @@ typedef struct ws_merge_settings {
     int n_fg;              /* foreground classes (20 on VOC) */
 } ws_merge_settings;
 
+/* Sets s->method and s->assign from their names (max_iou_imp2 | max_iou_imp | max_iou; first |
+ * argmax); fails naming the unknown value. */
+int ws_merge_rule(ws_merge_settings *s, const char *method, const char *assign);
 /* Writes out/<id>.png for every label map without one (an interrupted run continues). */
 int ws_stage_merge(const ws_merge_settings *s);
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fs.h"
 #include "core/status.h"
 #include "data/dataset.h"
 #include "data/image.h"
@@ -298,9 +299,8 @@ int ws_stage_report(const ws_report_input *r)
     uint8_t pal[768];
     ws_voc_palette(pal);
     snprintf(path, sizeof path, "%s/report.html", r->run_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return ws_fail(WS_EIO, "cannot write %s", tmp);
+    FILE *f = ws_fs_open_tmp(path, tmp, sizeof tmp);
+    if (!f) return WS_EIO;
     fprintf(f, "<!doctype html><html><head><meta charset=utf-8><title>wsseed run %s</title><style>"
                "body{font-family:sans-serif;margin:2em;color:#222}figure{display:inline-block;margin:4px}"
                "img{max-width:320px;image-rendering:pixelated}figcaption{font-size:12px;color:#555}"
@@ -336,10 +336,8 @@ int ws_stage_report(const ws_report_input *r)
     for (int i = 0; i < nid && i < r->n_images && !rc; i++) rc = image_row(f, r, ids[i], pal);
     for (int i = 0; i < nid; i++) free(ids[i]);
     fputs("<p style=\"color:#777;font-size:12px\">Written by wsseed; self-contained (no external files).</p></body></html>\n", f);
-    if (fclose(f) && !rc) rc = ws_fail(WS_EIO, "cannot write %s", tmp);
-    if (!rc && rename(tmp, path)) rc = ws_fail(WS_EIO, "cannot write %s", path);
-    if (rc) remove(tmp);
-    return rc;
+    if (rc) { fclose(f); remove(tmp); return rc; }
+    return ws_fs_commit_file(f, tmp, path);
 }
 
 int ws_report_scatter_png(const char *path, const double *x, const double *const y[2], int n, int nx)
@@ -360,12 +358,7 @@ int ws_report_scatter_png(const char *path, const double *x, const double *const
     int rc = ws_png_encode_rgb(c.p, c.w, c.h, &png, &len);
     free(c.p);
     if (rc) return rc;
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    rc = f && fwrite(png, 1, len, f) == len ? 0 : ws_fail(WS_EIO, "cannot write %s", path);
-    if (f && fclose(f) && !rc) rc = ws_fail(WS_EIO, "cannot write %s", path);
-    if (!rc && rename(tmp, path)) rc = ws_fail(WS_EIO, "cannot write %s", path);
+    rc = ws_fs_write_atomic(path, png, len);
     free(png);
     return rc;
 }

@@ -166,6 +166,54 @@ static int summarise(const char *dir, const sweep *s, const result *res, int nr,
     return 0;
 }
 
+/* The swept keys (grid keys, or every key the list's runs set, in first-seen order) into names;
+ * returns the number of runs. */
+static int swept_keys(const sweep *s, const char **names, int *nkeys)
+{
+    int total = 1;
+    *nkeys = 0;
+    if (s->nk) {
+        for (int k = 0; k < s->nk; k++) { total *= s->nv[k]; names[(*nkeys)++] = s->key[k]; }
+        return total;
+    }
+    for (int r = 0; r < s->nlist; r++)
+        for (int k = 0; k < s->ln[r]; k++) {
+            int seen = 0;
+            for (int j = 0; j < *nkeys; j++) seen |= !strcmp(names[j], s->lkey[r][k]);
+            if (!seen && *nkeys < MAXK) names[(*nkeys)++] = s->lkey[r][k];
+        }
+    return s->nlist;
+}
+
+/* Run r's settings: the base config c with run r's value of every swept key (grid: r in
+ * row-major order of the keys; list: entry r); o receives the values and the run's label. */
+static int run_settings(const sweep *s, const char *const *names, int nkeys, int r, const ws_cfg_key *keys, size_t nk,
+                        ws_pipe_cfg *c, result *o)
+{
+    char assign[1200];
+    int lo = 0;
+    o->label[0] = '\0';
+    for (int k = 0; k < nkeys; k++) {
+        const char *v = NULL;
+        if (s->nk) {
+            int stride = 1;
+            for (int j = k + 1; j < s->nk; j++) stride *= s->nv[j];
+            v = s->val[k][(r / stride) % s->nv[k]];
+        } else {
+            for (int j = 0; j < s->ln[r]; j++)
+                if (!strcmp(s->lkey[r][j], names[k])) v = s->lval[r][j];
+        }
+        free(o->vals[k]);   /* a listed (not run) entry reuses its slot */
+        o->vals[k] = v ? strdup(v) : NULL;
+        if (!v) continue;
+        snprintf(assign, sizeof assign, "%s=%s", names[k], v);
+        int rc = ws_cfg_set(keys, nk, c, assign);
+        if (rc) return rc;
+        lo += snprintf(o->label + lo, sizeof o->label - (size_t)lo, "%s%s=%s", lo ? "," : "", names[k], v);
+    }
+    return 0;
+}
+
 static int run_sweep(const char *file, sweep *s, int list_only)
 {
     ws_cfg_key *keys = NULL;
@@ -177,18 +225,7 @@ static int run_sweep(const char *file, sweep *s, int list_only)
     const char *slash = strrchr(file, '/');
     if (s->pipeline[0] == '/' || !slash) snprintf(base, sizeof base, "%s", s->pipeline);
     else snprintf(base, sizeof base, "%.*s/%s", (int)(slash - file), file, s->pipeline);
-    /* the runs: every grid combination, or the list */
-    int total = 1;
-    if (s->nk) for (int k = 0; k < s->nk; k++) { total *= s->nv[k]; names[nkeys++] = s->key[k]; }
-    else {
-        total = s->nlist;
-        for (int r = 0; r < s->nlist; r++)
-            for (int k = 0; k < s->ln[r]; k++) {
-                int seen = 0;
-                for (int j = 0; j < nkeys; j++) seen |= !strcmp(names[j], s->lkey[r][k]);
-                if (!seen && nkeys < MAXK) names[nkeys++] = s->lkey[r][k];
-            }
-    }
+    const int total = swept_keys(s, names, &nkeys);
     if (!rc && total > MAXRUNS) rc = ws_fail(WS_EINVAL, "%s: %d runs (at most %d)", file, total, MAXRUNS);
     ws_pipe_cfg c0;
     ws_pipe_defaults(&c0);
@@ -199,26 +236,8 @@ static int run_sweep(const char *file, sweep *s, int list_only)
     for (int r = 0; !rc && r < total; r++) {
         ws_pipe_cfg c = c0;
         result *o = &res[nr];
-        char assign[1200];
-        int lo = 0;
-        for (int k = 0; k < nkeys; k++) {
-            const char *v = NULL;
-            if (s->nk) {
-                int idx = r, stride = 1;
-                for (int j = k + 1; j < s->nk; j++) stride *= s->nv[j];
-                idx = (r / stride) % s->nv[k];
-                v = s->val[k][idx];
-            } else {
-                for (int j = 0; j < s->ln[r]; j++)
-                    if (!strcmp(s->lkey[r][j], names[k])) v = s->lval[r][j];
-            }
-            o->vals[k] = v ? strdup(v) : NULL;
-            if (!v) continue;
-            snprintf(assign, sizeof assign, "%s=%s", names[k], v);
-            if ((rc = ws_cfg_set(keys, nk, &c, assign))) break;
-            lo += snprintf(o->label + lo, sizeof o->label - (size_t)lo, "%s%s=%s", lo ? "," : "", names[k], v);
-        }
-        if (rc) break;
+        if ((rc = run_settings(s, names, nkeys, r, keys, nk, &c, o))) break;
+        /* every run shares the base config's stage cache: stages a run does not change are reused */
         if (!c.cache_dir[0]) snprintf(c.cache_dir, sizeof c.cache_dir, "%.1000s/cache", c0.out_dir);
         snprintf(c.out_dir, sizeof c.out_dir, "%.1000s", dir);
         snprintf(c.run, sizeof c.run, "%.1000s", o->label);

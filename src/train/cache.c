@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "data/augment.h"
+#include "io/h5tensor.h"
 #include "io/store.h"
 #include "method/fma.h"
 #include "train/trainer.h"
@@ -41,21 +42,6 @@ static char *cache_settings(const ws_trainer *t)
 }
 
 /* Writes a float32/float16 tensor as a dataset. */
-static int put_tensor(ws_h5file *f, const char *name, ws_at_tensor x)
-{
-    int64_t sh[8], n = 0;
-    int nd = 0, dt = 0;
-    if (ws_at_shape(x, sh, 8, &nd) || ws_at_dtype_of(x, &dt) || ws_at_numel(x, &n))
-        return ws_fail(WS_ETORCH, "%s: %s", name, ws_at_last_error());
-    size_t bytes = (size_t)n * ws_at_dtype_size(dt);
-    void *buf = malloc(bytes ? bytes : 1);
-    if (!buf) return ws_fail(WS_ENOMEM, "out of memory");
-    int rc = ws_at_read(x, buf, bytes) ? ws_fail(WS_ETORCH, "%s: %s", name, ws_at_last_error())
-                                       : ws_h5_write_raw(f, name, dt, nd, sh, buf);
-    free(buf);
-    return rc;
-}
-
 /* The frozen part of the forward over the K views x (K, 3, C, C): the trunk's last-block inputs
  * (float16 when cache_fp16), or with cache.emb the whole image encoder run without autograd
  * (no Grad-CAM needs its graph). *trunk is g-owned. */
@@ -124,7 +110,7 @@ static int cache_image(ws_trainer *t, ws_store *st, int i)
     int rc = maps && fg ? cache_views(t, &g, i, &trunk, &gh, &gw, fg, maps) : ws_fail(WS_ENOMEM, "out of memory");
     if (!rc) rc = ws_store_part_begin(st, t->ds.ids[i], &f);
     snprintf(p, sizeof p, "/views/%s/x", t->ds.ids[i]);
-    if (!rc) rc = put_tensor(&f, p, trunk);
+    if (!rc) rc = ws_h5_put_tensor(&f, p, trunk);
     const int64_t fs[2] = {K, n_fg}, ms[3] = {K, C, C}, grid[2] = {gh, gw}, two = 2;
     snprintf(p, sizeof p, "/views/%s/fg", t->ds.ids[i]);
     if (!rc) rc = ws_h5_write_raw(&f, p, WS_U8, 2, fs, fg);

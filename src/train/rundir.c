@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "config.h"
+#include "core/fs.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "io/h5tensor.h"
 #include "train/trainer.h"
 
 void ws_train_log(ws_trainer *t, const char *fmt, ...)
@@ -27,14 +29,9 @@ void ws_train_log(ws_trainer *t, const char *fmt, ...)
 /* <dir>/<name>, written whole or not at all. */
 static int write_text(const ws_trainer *t, const char *name, const char *text)
 {
-    char path[sizeof t->dir + 64], tmp[sizeof path + 8];
+    char path[sizeof t->dir + 64];
     snprintf(path, sizeof path, "%s/%s", t->dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return ws_fail(WS_EIO, "cannot write %s", tmp);
-    fputs(text, f);
-    if (fclose(f) || rename(tmp, path)) return ws_fail(WS_EIO, "cannot write %s", path);
-    return 0;
+    return ws_fs_write_atomic(path, text, strlen(text));
 }
 
 int ws_train_write_run_files(ws_trainer *t)
@@ -69,16 +66,6 @@ int ws_train_open_metrics(ws_trainer *t)
 }
 
 /* A copy of tensor x (up to 4-d, f32) as an array (a->data malloc'd). */
-static int tensor_array(ws_at_tensor x, ws_array *a)
-{
-    int64_t sh[4];
-    int nd = 0;
-    if (ws_at_shape(x, sh, 4, &nd)) return ws_fail(WS_ETORCH, "%s", ws_at_last_error());
-    int rc = ws_array_alloc(a, WS_F32, nd, sh);
-    if (!rc && ws_at_read(x, a->data, (size_t)ws_array_numel(a) * sizeof(float))) rc = ws_fail(WS_ETORCH, "%s", ws_at_last_error());
-    return rc;
-}
-
 int ws_train_save(ws_trainer *t, const char *name)
 {
     char path[sizeof t->dir + 64];
@@ -86,8 +73,8 @@ int ws_train_save(ws_trainer *t, const char *name)
                  .epoch = t->snap.epoch, .cursor = t->snap.cursor, .config = t->config_text};
     snprintf(k.task, sizeof k.task, "%.15s", t->c->task);
     memcpy(k.arch, t->arch, sizeof k.arch);
-    int rc = tensor_array(t->p.ctx, &k.ctx);
-    if (!rc && t->sgd.buf) rc = tensor_array(t->sgd.buf, &k.momentum);
+    int rc = ws_array_from_tensor(t->p.ctx, "prompt context", &k.ctx);
+    if (!rc && t->sgd.buf) rc = ws_array_from_tensor(t->sgd.buf, "SGD momentum", &k.momentum);
     int64_t n = t->ds.n;
     if (!rc) rc = ws_array_alloc(&k.perm, WS_I64, 1, &n);
     if (!rc) memcpy(k.perm.data, t->snap.perm, (size_t)n * sizeof *t->snap.perm);
@@ -128,10 +115,7 @@ int ws_train_resume(ws_trainer *t, const char *path)
         rc = ws_fail(WS_EINVAL, "%s was written for a split of %lld images; this one has %d", path,
                      (long long)ws_array_numel(&k.perm), t->ds.n);
     if (!rc) rc = ws_prompt_set_ctx(&t->p, k.ctx.data, k.ctx.ndim, k.ctx.shape);
-    if (!rc && k.momentum.data) {
-        if (ws_at_from_data(k.momentum.data, WS_AT_F32, k.momentum.ndim, k.momentum.shape, &t->sgd.buf))
-            rc = ws_fail(WS_ETORCH, "%s", ws_at_last_error());
-    }
+    if (!rc && k.momentum.data) rc = ws_tensor_from_array(&k.momentum, "SGD momentum", &t->sgd.buf);
     if (!rc) {
         t->it = k.iteration;
         t->ord.epoch = k.epoch;
