@@ -3,6 +3,7 @@
 #include "data/dataset.h"
 
 #include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "core/fs.h"
 #include "core/rng.h"
 #include "core/status.h"
+#include "core/strmap.h"
 
 int ws_dataset_classes(const char *name, int *n_fg)
 {
@@ -35,26 +37,78 @@ char *ws_dataset_path(const char *root, const char *pattern, const char *split)
     return s;
 }
 
-static int read_ids(ws_dataset *d, const char *path)
+/* One entry of a split line: the first column, and for a path (the two-column train_aug.txt of
+ * the SBD conversion, "/JPEGImages/x.jpg /SegmentationClassAug/x.png") the file name without
+ * its extension. */
+static char *entry_id(const char *tok)
+{
+    const char *slash = strrchr(tok, '/');
+    if (!slash) return strdup(tok);
+    const char *base = slash + 1, *dot = strrchr(base, '.');
+    return strndup(base, dot ? (size_t)(dot - base) : strlen(base));
+}
+
+int ws_split_read(const char *path, int ids_of_paths, char ***entries, int **lines, int *n)
 {
     FILE *f = fopen(path, "r");
-    char line[1024];
-    int cap = 0;
-    if (!f) return ws_fail(WS_EIO, "cannot open split file %s (is the dataset root right?)", path);
-    while (fgets(line, sizeof line, f)) {
-        char *t = strtok(line, " \t\r\n");
-        if (!t) continue;
-        if (d->n == cap) {
-            cap = cap ? 2 * cap : 1024;
-            char **ids = realloc(d->ids, (size_t)cap * sizeof *ids);
-            if (!ids) { fclose(f); return ws_fail(WS_ENOMEM, "out of memory"); }
-            d->ids = ids;
+    char *line = NULL;
+    size_t cap = 0;
+    int max = 0, ln = 0, rc = 0;
+    ws_strmap seen = {0};
+    *entries = NULL;
+    *lines = NULL;
+    *n = 0;
+    if (!f) return ws_fail(WS_EIO, "cannot open split file %s: %s (is the dataset root right?)", path, strerror(errno));
+    if (ws_strmap_init(&seen, 1024)) { fclose(f); return ws_fail(WS_ENOMEM, "out of memory"); }
+    while (!rc && getline(&line, &cap, f) >= 0) {
+        char *t = line;
+        ln++;
+        if (ln == 1 && !strncmp(t, "\xef\xbb\xbf", 3)) t += 3;   /* a UTF-8 byte-order mark (Windows editors) */
+        t += strspn(t, " \t\r\n");
+        if (!*t || *t == '#') continue;                       /* blank or comment line */
+        t[strcspn(t, " \t\r\n")] = '\0';                     /* the first column; CRLF and trailing blanks go */
+        char *e = ids_of_paths ? entry_id(t) : strdup(t);
+        int64_t first;
+        if (!e) { rc = ws_fail(WS_ENOMEM, "out of memory"); break; }
+        if (ws_strmap_get(&seen, e, strlen(e), &first)) {
+            rc = ws_fail(WS_EFORMAT, "%s:%d: image '%s' is listed again (first at line %d): remove one of the lines", path,
+                         ln, e, (*lines)[first]);
+            free(e);
+            break;
         }
-        if (!(d->ids[d->n] = strdup(t))) { fclose(f); return ws_fail(WS_ENOMEM, "out of memory"); }
-        d->n++;
+        if (*n == max) {
+            max = max ? 2 * max : 1024;
+            char **a = realloc(*entries, (size_t)max * sizeof *a);
+            if (a) *entries = a;
+            int *b = a ? realloc(*lines, (size_t)max * sizeof *b) : NULL;
+            if (b) *lines = b;
+            if (!b) { free(e); rc = ws_fail(WS_ENOMEM, "out of memory"); break; }
+        }
+        if (ws_strmap_put(&seen, e, strlen(e), *n)) { free(e); rc = ws_fail(WS_ENOMEM, "out of memory"); break; }
+        (*entries)[*n] = e;
+        (*lines)[(*n)++] = ln;
     }
+    free(line);
     fclose(f);
-    return d->n ? 0 : ws_fail(WS_EFORMAT, "split file %s lists no image", path);
+    ws_strmap_free(&seen);
+    if (!rc && !*n) rc = ws_fail(WS_EFORMAT, "split file %s lists no image", path);
+    if (rc) {
+        for (int i = 0; i < *n; i++) free((*entries)[i]);
+        free(*entries);
+        free(*lines);
+        *entries = NULL;
+        *lines = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+static int read_ids(ws_dataset *d, const char *path)
+{
+    int *lines = NULL;
+    int rc = ws_split_read(path, 1, &d->ids, &lines, &d->n);
+    free(lines);
+    return rc;
 }
 
 static int find_id(const ws_dataset *d, const char *id)

@@ -34,6 +34,13 @@ typedef struct ws_dataset {
     uint8_t *labels;              /* (n, n_fg) from the labels file, or NULL */
 } ws_dataset;
 
+/* Reads a split file (or an image list): one image per line, the first column counting; a UTF-8
+ * byte-order mark, CR line ends, surrounding blanks, blank lines and '#' comment lines are ignored.
+ * ids_of_paths: an entry that is a path ("/JPEGImages/x.jpg ...", the two-column train_aug.txt)
+ * becomes its file name without extension; otherwise entries are kept as written. An entry listed
+ * twice is an error naming both lines; an empty list is an error. *entries (strings) and *lines
+ * (the line number of each) are malloc'd: the caller frees both. */
+int ws_split_read(const char *path, int ids_of_paths, char ***entries, int **lines, int *n);
 /* The foreground class count of dataset `name` ("voc" 20, "coco" 80); fails naming data.dataset
  * otherwise. The one place a dataset's classes are derived. */
 int ws_dataset_classes(const char *name, int *n_fg);

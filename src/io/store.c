@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/fs.h"
+#include "core/log.h"
 #include "core/status.h"
 #include "data/rle.h"
 #include "io/h5.h"
@@ -161,7 +163,7 @@ int ws_store_open_write_as(ws_store *s, const char *path, const char *settings, 
         }
     }
     if (mkdir(s->parts, 0777) != 0 && errno != EEXIST) {
-        int rc = ws_fail(WS_EIO, "cannot create %s (does the folder exist and is it writable?)", s->parts);
+        int rc = ws_fail(WS_EIO, "cannot create %s: %s", s->parts, strerror(errno));
         ws_store_close(s);
         return rc;
     }
@@ -249,16 +251,67 @@ static int copy_group(hid_t src, hid_t dst, const char *group, const char *id, c
     return r < 0 ? ws_fail(WS_EIO, "store: cannot copy %s from %s", p, from) : 0;
 }
 
-int ws_store_finish(ws_store *s, char *const *ids, int n_ids, int *complete)
+/* Takes the store's merge lock <store>.parts/.lock: a kernel lock (flock) that dies with its
+ * holder, so a kill during a merge never leaves a lock behind, and a second process waits for the
+ * first instead of merging the same parts at the same time. The file goes with the parts folder
+ * once the store is whole; a process still waiting on the removed file then finds the store whole
+ * (merges only happen while parts remain, and no new part is made for a stored image). *fd
+ * receives the held descriptor. */
+static int merge_lock(const ws_store *s, int *fd)
 {
-    *complete = 0;
-    for (int i = 0; i < n_ids; i++)
-        if (!ws_store_has(s, ids[i])) return 0;   /* other shards still working */
     char lock[4200];
-    snprintf(lock, sizeof lock, "%s.merge.lock", s->path);
-    int fd = open(lock, O_CREAT | O_EXCL | O_WRONLY, 0644);
-    if (fd < 0) return 0;   /* another process is merging */
-    close(fd);
+    snprintf(lock, sizeof lock, "%s/.lock", s->parts);
+    *fd = open(lock, O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    if (*fd < 0) return ws_fail(WS_EIO, "cannot open the lock %s: %s", lock, strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) == 0) return 0;
+    ws_log("another process is assembling %s: waiting for it", s->path);
+    while (flock(*fd, LOCK_EX) != 0)
+        if (errno != EINTR) {
+            int rc = ws_fail(WS_EIO, "cannot lock %s: %s", lock, strerror(errno));
+            close(*fd);
+            return rc;
+        }
+    return 0;
+}
+
+/* The emptied parts folder and its lock file go (the descriptor keeps the lock until closed). */
+static void remove_parts_dir(const ws_store *s)
+{
+    char lock[4200];
+    snprintf(lock, sizeof lock, "%s/.lock", s->parts);
+    remove(lock);
+    rmdir(s->parts);
+}
+
+/* 1 when the merged store already holds every id and no part is left (another process finished
+ * the merge while this one waited for the lock). */
+static int merged_whole(const ws_store *s, char *const *ids, int n_ids)
+{
+    struct stat st;
+    if (stat(s->parts, &st) == 0) {
+        DIR *d = opendir(s->parts);
+        struct dirent *e;
+        int parts = 0;
+        while (d && (e = readdir(d))) parts += e->d_name[0] != '.';
+        if (d) closedir(d);
+        if (parts) return 0;
+    }
+    ws_h5file f = {0};
+    if (ws_h5_open(&f, s->path)) { ws_clear_error(); return 0; }
+    int whole = 1;
+    for (int i = 0; i < n_ids && whole; i++) {
+        char p[512];
+        snprintf(p, sizeof p, "/%s/%s", s->group, ids[i]);
+        whole = ws_h5_exists(&f, p);
+    }
+    ws_h5_close(&f);
+    return whole;
+}
+
+/* Writes the merged store: every id from the old merged store or from its part (temp file + rename,
+ * so a kill or a full disk leaves the old store and the parts as they were). */
+static int merge_parts(ws_store *s, char *const *ids, int n_ids)
+{
     ws_h5file out, old = {0};
     int rc = ws_h5_create(&out, s->path), have_old = access(s->path, F_OK) == 0;
     if (!rc && have_old) rc = ws_h5_open(&old, s->path);
@@ -279,16 +332,33 @@ int ws_store_finish(ws_store *s, char *const *ids, int n_ids, int *complete)
     ws_h5_close(&old);
     if (!rc) rc = ws_h5_commit(&out);
     ws_h5_close(&out);
+    return rc;
+}
+
+int ws_store_finish(ws_store *s, char *const *ids, int n_ids, int *complete)
+{
+    *complete = 0;
+    for (int i = 0; i < n_ids; i++)
+        if (!ws_store_has(s, ids[i])) return 0;   /* other shards still working */
+    int fd, rc = merge_lock(s, &fd);
+    if (rc) return rc;
+    if (merged_whole(s, ids, n_ids)) {   /* merged by the process this one waited for */
+        remove_parts_dir(s);
+        *complete = 1;
+        close(fd);
+        return 0;
+    }
+    rc = merge_parts(s, ids, n_ids);
     if (!rc) {   /* the store now holds everything: the parts can go */
         for (int i = 0; i < n_ids; i++) {
             char *pp = part_path(s, ids[i]);
             if (pp) remove(pp);
             free(pp);
         }
-        rmdir(s->parts);
+        remove_parts_dir(s);
         *complete = 1;
     }
-    remove(lock);
+    close(fd);   /* releases the lock */
     return rc;
 }
 

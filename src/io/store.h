@@ -73,7 +73,9 @@ int ws_store_has(const ws_store *s, const char *id);
 /* Writes the masks of image `id` atomically as a part. */
 int ws_store_put(ws_store *s, const char *id, const ws_mask_set *m);
 /* If every id of the split is stored, merges the parts into the store file (atomically) and
- * removes them; *complete says whether the store now holds the whole split. */
+ * removes them; *complete says whether the store now holds the whole split. The merge holds the
+ * kernel lock <store>.parts/.lock (released by the kernel if the process dies): a second process waits
+ * for it and then finds the store complete. */
 int ws_store_finish(ws_store *s, char *const *ids, int n_ids, int *complete);
 void ws_store_close(ws_store *s);
 

@@ -17,6 +17,7 @@
 #include "stage/runtime.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "core/strmap.h"
 #include "data/image.h"
 #include "io/config.h"
 #include "io/store.h"
@@ -81,41 +82,38 @@ void ws_masks_defaults(ws_masks_settings *s)
 }
 
 /* Image ids and paths of data.list: one image path per line (relative to the list's folder unless
- * absolute), the id being the file name without its extension. */
+ * absolute; the split reader's rules for blanks, comments and marks), the id being the file name
+ * without its extension. Two paths with one id would collide in the store: refused naming both. */
 static int list_file(const char *list, char ***ids, char ***paths, int *n)
 {
-    char *line = NULL, dir[WS_CFG_STR_MAX] = ".";
-    size_t cap = 0;
-    int cnt = 0, max = 0, rc = 0;
+    char dir[WS_CFG_STR_MAX] = ".", **ent = NULL;
+    int *lines = NULL, m = 0, rc = ws_split_read(list, 0, &ent, &lines, &m);
+    ws_strmap seen = {0};
+    if (!rc && ws_strmap_init(&seen, (size_t)m)) rc = ws_fail(WS_ENOMEM, "out of memory");
     const char *slash = strrchr(list, '/');
     if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - list), list);
-    FILE *f = fopen(list, "r");
-    if (!f) return ws_fail(WS_EIO, "cannot open the image list %s (data.list): %s", list, strerror(errno));
-    *ids = NULL;
-    *paths = NULL;
-    while (!rc && getline(&line, &cap, f) >= 0) {
-        char *t = line, *e = line + strcspn(line, "\r\n");
-        *e = '\0';
-        while (*t == ' ' || *t == '\t') t++;
-        while (e > t && (e[-1] == ' ' || e[-1] == '\t')) *--e = '\0';
-        if (!*t || *t == '#') continue;
-        if (cnt == max) {
-            max = max ? 2 * max : 256;
-            char **a = realloc(*ids, (size_t)max * sizeof *a), **b = a ? realloc(*paths, (size_t)max * sizeof *b) : NULL;
-            if (a) *ids = a;
-            if (b) *paths = b;
-            if (!a || !b) { rc = ws_fail(WS_ENOMEM, "out of memory"); break; }
-        }
+    *n = 0;
+    *ids = rc ? NULL : calloc((size_t)m + 1, sizeof **ids);
+    *paths = rc ? NULL : calloc((size_t)m + 1, sizeof **paths);
+    if (!rc && (!*ids || !*paths)) rc = ws_fail(WS_ENOMEM, "out of memory");
+    for (int i = 0; !rc && i < m; i++) {
         char path[3 * WS_CFG_STR_MAX];
+        const char *t = ent[i], *base = strrchr(t, '/') ? strrchr(t, '/') + 1 : t, *dot = strrchr(base, '.');
         snprintf(path, sizeof path, t[0] == '/' ? "%.0s%s" : "%s/%s", dir, t);
-        const char *base = strrchr(t, '/') ? strrchr(t, '/') + 1 : t, *dot = strrchr(base, '.');
-        (*ids)[cnt] = strndup(base, dot ? (size_t)(dot - base) : strlen(base));
-        (*paths)[cnt++] = strdup(path);
+        (*ids)[i] = strndup(base, dot ? (size_t)(dot - base) : strlen(base));
+        (*paths)[i] = strdup(path);
+        *n = i + 1;
+        int64_t k;
+        if (!(*ids)[i] || !(*paths)[i]) rc = ws_fail(WS_ENOMEM, "out of memory");
+        else if (ws_strmap_get(&seen, (*ids)[i], strlen((*ids)[i]), &k))
+            rc = ws_fail(WS_EFORMAT, "%s:%d: image id '%s' is also the id of line %d: the store keeps one per id", list,
+                         lines[i], (*ids)[i], lines[k]);
+        else if (ws_strmap_put(&seen, (*ids)[i], strlen((*ids)[i]), i)) rc = ws_fail(WS_ENOMEM, "out of memory");
     }
-    free(line);
-    fclose(f);
-    *n = cnt;
-    if (!rc && !cnt) rc = ws_fail(WS_EINVAL, "the image list %s (data.list) is empty", list);
+    ws_strmap_free(&seen);
+    for (int i = 0; i < m; i++) free(ent[i]);
+    free(ent);
+    free(lines);
     return rc;
 }
 

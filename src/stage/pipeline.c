@@ -19,6 +19,7 @@
 #include "core/sha1.h"
 #include "core/status.h"
 #include "data/dataset.h"
+#include "io/store.h"
 #include "stage/caa.h"
 #include "stage/cam.h"
 #include "stage/eval.h"
@@ -115,7 +116,17 @@ typedef struct stage {
     char key[41];                      /* sha1 hex of the stage's settings text */
     char dir[2 * WS_CFG_STR_MAX + 64]; /* cache folder */
     int done;
+    char name[32];                     /* masks, train_cls, ..., seeds_boxed */
 } stage;
+
+typedef struct prun {
+    const ws_pipe_cfg *c;
+    ws_cfg_key *keys;
+    size_t nkeys;
+    char run_dir[2 * WS_CFG_STR_MAX];
+    stage masks, train[2], cam[2], caa[2], seed[2], boxed;
+    int n_images;                      /* images of the split: what a complete stage holds */
+} prun;
 
 /* The YAML of the keys of table tab whose names start with one of the prefixes. */
 static char *keys_text(const ws_cfg_key *tab, size_t n, const void *settings, const char *const *prefixes)
@@ -130,10 +141,53 @@ static char *keys_text(const ws_cfg_key *tab, size_t n, const void *settings, co
     return t;
 }
 
-/* Sets up stage `name`: key = sha1(name, text, upstream keys), its cache folder, the run's link. */
-static int stage_begin(const ws_pipe_cfg *c, const char *run_dir, const char *name, const char *text,
-                       const stage *const *up, int n_up, stage *st)
+/* 1 when the store at dir/file is a complete store of `format` holding n images. */
+static int store_whole(const char *dir, const char *file, const char *group, int n)
 {
+    char path[4200], **ids = NULL;
+    int k = 0;
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    if (access(path, F_OK) || ws_store_ids_in(path, group, &ids, &k)) { ws_clear_error(); return 0; }
+    ws_h5_strings_free(ids, (size_t)k);
+    return k == n;
+}
+
+/* 1 when dir/sub holds n PNGs (each lands atomically, so a PNG that exists is whole). */
+static int pngs_whole(const char *dir, const char *sub, int n)
+{
+    char path[4200], **ids = NULL;
+    int k = 0;
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    if (ws_fs_list_ids(path, ".png", &ids, &k)) { ws_clear_error(); return 0; }
+    ws_fs_ids_free(ids, k);
+    return k == n;
+}
+
+/* Whether a stage's outputs are all there: its DONE stamp alone is not trusted (a stage killed
+ * or failed after writing part of its outputs, or outputs deleted by hand, are redone). */
+static int outputs_whole(const stage *st, int n)
+{
+    char path[4200];
+    const char *k = st->name;
+    if (!strcmp(k, "masks")) return store_whole(st->dir, "masks.h5", "masks", n);
+    if (!strncmp(k, "train_", 6)) {
+        snprintf(path, sizeof path, "%s/train/checkpoints/final.h5", st->dir);
+        return access(path, F_OK) == 0;
+    }
+    if (!strncmp(k, "cam_", 4)) return store_whole(st->dir, "cams.h5", "cams", n);
+    if (!strncmp(k, "caa_", 4)) return store_whole(st->dir, "caa.h5", "cams", n);
+    if (!strcmp(k, "seeds_boxed")) return store_whole(st->dir, "boxes.h5", "boxes", n) && pngs_whole(st->dir, "seeds", n);
+    if (!strncmp(k, "seeds_", 6)) return pngs_whole(st->dir, "seeds", n);
+    return 1;
+}
+
+/* Sets up stage `name`: key = sha1(name, text, upstream keys), its cache folder, the run's link;
+ * the stage counts as done only when its DONE stamp and all its outputs are there. */
+static int stage_begin(const prun *p, const char *name, const char *text, const stage *const *up, int n_up, stage *st)
+{
+    const ws_pipe_cfg *c = p->c;
+    const char *run_dir = p->run_dir;
+    snprintf(st->name, sizeof st->name, "%s", name);
     size_t len = strlen(name) + strlen(text) + 64 * (size_t)n_up + 64;
     char *all = malloc(len), link[2 * WS_CFG_STR_MAX + 64];
     uint8_t d[20];
@@ -153,6 +207,11 @@ static int stage_begin(const ws_pipe_cfg *c, const char *run_dir, const char *na
     char stamp[sizeof st->dir + 8];
     snprintf(stamp, sizeof stamp, "%s/DONE", st->dir);
     st->done = access(stamp, F_OK) == 0;
+    if (st->done && !outputs_whole(st, p->n_images)) {
+        ws_log("redo  %s: its DONE stamp is there but its outputs are missing or incomplete", name);
+        if (unlink(stamp)) return ws_fail(WS_EIO, "cannot remove %s: %s", stamp, strerror(errno));
+        st->done = 0;
+    }
     /* <run>/<name> -> the cache folder (absolute, so the run folder can move within the disk) */
     char abs[4096];
     if (!realpath(st->dir, abs)) return ws_fail(WS_EIO, "cannot resolve %s", st->dir);
@@ -163,9 +222,14 @@ static int stage_begin(const ws_pipe_cfg *c, const char *run_dir, const char *na
     return 0;
 }
 
-static int stage_finish(stage *st, const char *text)
+/* Writes the DONE stamp, last and only when every output is there (the stamp is what a later run
+ * trusts; an incomplete stage must stay undone). */
+static int stage_finish(const prun *p, stage *st, const char *text)
 {
     char stamp[sizeof st->dir + 8];
+    if (!outputs_whole(st, p->n_images))
+        return ws_fail(WS_EIO, "stage %s ended without all its outputs in %s (another process working on the same "
+                       "cache folder?): run the pipeline again", st->name, st->dir);
     snprintf(stamp, sizeof stamp, "%s/DONE", st->dir);
     int rc = ws_fs_write_atomic(stamp, text, strlen(text));
     if (!rc) st->done = 1;
@@ -174,13 +238,6 @@ static int stage_finish(stage *st, const char *text)
 
 /* ---- the stages ------------------------------------------------------------------------------- */
 
-typedef struct prun {
-    const ws_pipe_cfg *c;
-    ws_cfg_key *keys;
-    size_t nkeys;
-    char run_dir[2 * WS_CFG_STR_MAX];
-    stage masks, train[2], cam[2], caa[2], seed[2], boxed;
-} prun;
 
 /* The training settings of task t (0 cls, 1 seg), with the pipeline's model and data. */
 static void train_cfg(const prun *p, int t, ws_train_cfg *tc)
@@ -204,7 +261,7 @@ static int run_masks(prun *p)
     const ws_pipe_cfg *c = p->c;
     static const char *const pre[] = {"data.", "model.sam", "model.decoder_heads", "masks.", NULL};
     char *text = keys_text(p->keys, p->nkeys, c, pre);
-    int rc = text ? stage_begin(c, p->run_dir, "masks", text, NULL, 0, &p->masks) : ws_fail(WS_ENOMEM, "out of memory");
+    int rc = text ? stage_begin(p, "masks", text, NULL, 0, &p->masks) : ws_fail(WS_ENOMEM, "out of memory");
     if (!rc && !p->masks.done) {
         /* the image list of the split, in any dataset layout */
         ws_dataset ds = {0};
@@ -231,7 +288,7 @@ static int run_masks(prun *p)
         ms.shard_n = 1;
         ms.max_images = -1;
         if (!rc) rc = ws_stage_masks(&ms);
-        if (!rc) rc = stage_finish(&p->masks, text);
+        if (!rc) rc = stage_finish(p, &p->masks, text);
     }
     free(text);
     return rc;
@@ -243,13 +300,13 @@ static int run_train(prun *p, int t)
     static const char *const pre_seg[] = {"data.", "model.clip", "model.vocab", "seg.", NULL};
     char *text = keys_text(p->keys, p->nkeys, p->c, t ? pre_seg : pre_cls);
     const stage *up[1] = {&p->seed[0]};
-    int rc = text ? stage_begin(p->c, p->run_dir, t ? "train_seg" : "train_cls", text, up, t, &p->train[t])
+    int rc = text ? stage_begin(p, t ? "train_seg" : "train_cls", text, up, t, &p->train[t])
                   : ws_fail(WS_ENOMEM, "out of memory");
     if (!rc && !p->train[t].done) {
         ws_train_settings ts = {.resume = "auto"};
         train_cfg(p, t, &ts.cfg);
         rc = ws_stage_train(&ts);
-        if (!rc) rc = stage_finish(&p->train[t], text);
+        if (!rc) rc = stage_finish(p, &p->train[t], text);
     }
     free(text);
     return rc;
@@ -258,7 +315,7 @@ static int run_train(prun *p, int t)
 static int run_cam(prun *p, int t)
 {
     const stage *up[1] = {&p->train[t]};
-    int rc = stage_begin(p->c, p->run_dir, t ? "cam_seg" : "cam_cls", "cam", up, 1, &p->cam[t]);
+    int rc = stage_begin(p, t ? "cam_seg" : "cam_cls", "cam", up, 1, &p->cam[t]);
     if (!rc && !p->cam[t].done) {
         ws_cam_settings cs = {.max_images = -1};
         char ckpt[sizeof p->train[t].dir + 64], out[sizeof p->cam[t].dir + 16];
@@ -268,7 +325,7 @@ static int run_cam(prun *p, int t)
         cs.ckpt = ckpt;
         cs.out = out;
         rc = ws_stage_cam(&cs);
-        if (!rc) rc = stage_finish(&p->cam[t], "cam");
+        if (!rc) rc = stage_finish(p, &p->cam[t], "cam");
     }
     return rc;
 }
@@ -278,7 +335,7 @@ static int run_caa(prun *p, int t)
     static const char *const pre_cls[] = {"caa.cls.", NULL}, *const pre_seg[] = {"caa.seg.", NULL};
     char *text = keys_text(p->keys, p->nkeys, p->c, t ? pre_seg : pre_cls);
     const stage *up[1] = {&p->cam[t]};
-    int rc = text ? stage_begin(p->c, p->run_dir, t ? "caa_seg" : "caa_cls", text, up, 1, &p->caa[t])
+    int rc = text ? stage_begin(p, t ? "caa_seg" : "caa_cls", text, up, 1, &p->caa[t])
                   : ws_fail(WS_ENOMEM, "out of memory");
     if (!rc && !p->caa[t].done) {
         char in[sizeof p->cam[t].dir + 16], out[sizeof p->caa[t].dir + 16];
@@ -286,7 +343,7 @@ static int run_caa(prun *p, int t)
         snprintf(out, sizeof out, "%s/caa.h5", p->caa[t].dir);
         ws_caa_settings cs = {.in = in, .out = out, .caa = t ? p->c->caa_seg : p->c->caa_cls};
         rc = ws_stage_caa(&cs);
-        if (!rc) rc = stage_finish(&p->caa[t], text);
+        if (!rc) rc = stage_finish(p, &p->caa[t], text);
     }
     free(text);
     return rc;
@@ -297,7 +354,7 @@ static int run_seed(prun *p, int t)
     static const char *const pre_cls[] = {"seed.cls_pow", NULL}, *const pre_seg[] = {"seed.seg_pow", NULL};
     char *text = keys_text(p->keys, p->nkeys, p->c, t ? pre_seg : pre_cls);
     const stage *up[2] = {&p->caa[t], &p->masks};
-    int rc = text ? stage_begin(p->c, p->run_dir, t ? "seeds_fine" : "seeds_coarse", text, up, 2, &p->seed[t])
+    int rc = text ? stage_begin(p, t ? "seeds_fine" : "seeds_coarse", text, up, 2, &p->seed[t])
                   : ws_fail(WS_ENOMEM, "out of memory");
     if (!rc && !p->seed[t].done) {
         char cams[sizeof p->caa[t].dir + 16], masks[sizeof p->masks.dir + 16], out[sizeof p->seed[t].dir + 16];
@@ -306,7 +363,7 @@ static int run_seed(prun *p, int t)
         snprintf(out, sizeof out, "%s/seeds", p->seed[t].dir);
         ws_seed_settings ss = {.cams = cams, .masks = masks, .out = out, .pow = t ? p->c->pow_seg : p->c->pow_cls};
         rc = ws_stage_seed(&ss);
-        if (!rc) rc = stage_finish(&p->seed[t], text);
+        if (!rc) rc = stage_finish(p, &p->seed[t], text);
     }
     free(text);
     return rc;
@@ -318,7 +375,7 @@ static int run_boxed(prun *p)
     const ws_pipe_cfg *c = p->c;
     static const char *const pre[] = {"data.", "model.clip", "model.vocab", "model.sam", "model.decoder_heads", "boxed.", NULL};
     char *text = keys_text(p->keys, p->nkeys, c, pre);
-    int rc = text ? stage_begin(c, p->run_dir, "seeds_boxed", text, NULL, 0, &p->boxed) : ws_fail(WS_ENOMEM, "out of memory");
+    int rc = text ? stage_begin(p, "seeds_boxed", text, NULL, 0, &p->boxed) : ws_fail(WS_ENOMEM, "out of memory");
     if (!rc && !p->boxed.done) {
         ws_boxes_settings b = c->box;
         b.model = c->model;   /* CLIP, SAM and the boxed.model.* detector files */
@@ -331,7 +388,7 @@ static int run_boxed(prun *p)
         b.max_images = -1;
         rc = ws_stage_boxes(&b);
         if (!rc) rc = ws_stage_boxseed(&b);
-        if (!rc) rc = stage_finish(&p->boxed, text);
+        if (!rc) rc = stage_finish(p, &p->boxed, text);
     }
     free(text);
     return rc;
@@ -438,6 +495,12 @@ int ws_stage_pipeline(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fi
             ws_log("writing a synthetic dataset of %d images to %s", c->synth, c->data.root);
             rc = ws_synth_voc(c->data.root, c->synth, c->synth_min, c->synth_max, c->synth_classes, 0);
         }
+    }
+    if (!rc) {   /* the split's size: what every complete stage holds */
+        ws_dataset ds = {0};
+        rc = ws_data_open(&c->data, WS_DATA_IMAGES_ONLY, &ds, NULL);
+        p.n_images = ds.n;
+        ws_dataset_close(&ds);
     }
     /* masks -> (train -> cam -> caa -> seeds) for cls, then seg (trained on the coarse seeds) */
     if (!rc) rc = run_masks(&p);

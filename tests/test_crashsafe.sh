@@ -1,0 +1,58 @@
+#!/bin/sh
+# test_crashsafe.sh - runs that must not strand (issue 13): locks that cannot outlive their holder,
+# stage markers that are not trusted without their outputs, split files in the forms users have.
+#   - a merge lock left by a killed process (the old <store>.merge.lock, or the kernel lock of a
+#     process that is gone) never blocks a rerun; a live holder is waited for, then the store is whole;
+#   - a pipeline stage whose DONE stamp is there but whose outputs were lost is redone;
+#   - one split reader: UTF-8 BOM, CRLF, comments, blank lines, surrounding blanks and the
+#     two-column train_aug.txt; an id listed twice is an error naming both lines (before any work).
+# Random-weight SAM and CLIP (no golden files needed).
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+WSSEED="$top_builddir/wsseed"
+TMPD=$(mktemp -d "${TMPDIR:-/tmp}/wsseed-test.XXXXXX")
+[ -n "$KEEP" ] || trap 'rm -rf "$TMPD"' EXIT
+. "$top_srcdir/tests/tap_lib.sh"
+
+V="$TMPD/voc"
+"$WSSEED" synth "$V" --images 6 --min-side 48 --max-side 64 --classes 3 --seed 3 > /dev/null
+M="--set model.sam=random:tiny --set data.root=$V --set amg.points_per_side=4 --set amg.pred_iou_thresh=0 --set amg.stability_score_thresh=0 --set amg.crop_n_layers=0"
+
+# -- merge locks --
+"$WSSEED" masks $M --set data.split=train --set output.store="$TMPD/b.h5" --max-images 2 2> /dev/null
+touch "$TMPD/b.h5.merge.lock"     # what a kill -9 during the merge left behind before
+tap_ok "a lock file left by a killed merge does not strand the store" sh -c \
+    "'$WSSEED' masks $M --set data.split=train --set output.store=$TMPD/b.h5 2> $TMPD/l1 && grep -q 'store complete' $TMPD/l1 && test -s $TMPD/b.h5"
+"$WSSEED" masks $M --set data.split=train --set output.store="$TMPD/c.h5" --max-images 2 2> /dev/null
+mkdir -p "$TMPD/c.h5.parts"
+flock "$TMPD/c.h5.parts/.lock" sleep 3 &
+holder=$!
+sleep 0.5
+tap_ok "a live merge holder is waited for, then the store is whole" sh -c \
+    "'$WSSEED' masks $M --set data.split=train --set output.store=$TMPD/c.h5 2> $TMPD/l2 && grep -q 'waiting for it' $TMPD/l2 &&
+     grep -q 'store complete' $TMPD/l2 && test -s $TMPD/c.h5 && test ! -e $TMPD/c.h5.parts"
+wait $holder
+
+# -- split files as users write them --
+printf '\357\273\277%s\r\n# a comment\n\n  %s \t\r\n/JPEGImages/%s.jpg /SegmentationClassAug/%s.png\n' \
+    "$(sed -n 1p "$V/ImageSets/Segmentation/train_aug.txt")" "$(sed -n 2p "$V/ImageSets/Segmentation/train_aug.txt")" \
+    "$(sed -n 3p "$V/ImageSets/Segmentation/train_aug.txt")" "$(sed -n 3p "$V/ImageSets/Segmentation/train_aug.txt")" \
+    > "$V/ImageSets/Segmentation/odd.txt"
+tap_ok "BOM, CRLF, comments, blanks and the two-column format are read" sh -c \
+    "'$WSSEED' masks $M --set data.split=odd --set output.store=$TMPD/odd.h5 2> $TMPD/l3 && h5ls $TMPD/odd.h5/masks | wc -l | grep -qx 3"
+{ cat "$V/ImageSets/Segmentation/train_aug.txt"; sed -n 1p "$V/ImageSets/Segmentation/train_aug.txt"; } > "$V/ImageSets/Segmentation/dup.txt"
+n=$(wc -l < "$V/ImageSets/Segmentation/dup.txt")
+tap_ok "an id listed twice is refused before any work, naming both lines" sh -c \
+    "! '$WSSEED' masks $M --set data.split=dup --set output.store=$TMPD/dup.h5 2> $TMPD/l4 &&
+     grep -q 'dup.txt:$n: image .* is listed again (first at line 1)' $TMPD/l4 && test ! -e $TMPD/dup.h5.parts/$(sed -n 1p "$V/ImageSets/Segmentation/train_aug.txt").h5"
+
+# -- the pipeline does not trust a DONE stamp without its outputs --
+P="'$WSSEED' pipeline '$top_srcdir/configs/demo.yaml' --set out_dir=$TMPD/p --set data.root=$TMPD/pdata --set data.synth=8"
+P="$P --set cls.train.max_iter=2 --set seg.train.max_iter=2 --set cls.train.save_every=2 --set seg.train.save_every=2"
+tap_ok "a pipeline run" sh -c "$P > $TMPD/p1 2>&1"
+rm -f "$TMPD"/p/demo/masks/masks.h5 "$TMPD"/p/demo/seeds_fine/seeds/*0.png
+tap_ok "a stage whose outputs were lost is redone, not skipped" sh -c "$P > $TMPD/p2 2>&1 &&
+    grep -q 'redo  masks' $TMPD/p2 && grep -q 'redo  seeds_fine' $TMPD/p2 && grep -q 'skip  train_cls' $TMPD/p2"
+tap_ok "... and its outputs are back" sh -c "test -s $TMPD/p/demo/masks/masks.h5 &&
+    test \$(ls $TMPD/p/demo/seeds_fine/seeds | wc -l) -eq \$(wc -l < $TMPD/pdata/ImageSets/Segmentation/train_aug.txt)"
+tap_end
