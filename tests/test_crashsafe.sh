@@ -4,6 +4,8 @@
 #   - a merge lock left by a killed process (the old <store>.merge.lock, or the kernel lock of a
 #     process that is gone) never blocks a rerun; a live holder is waited for, then the store is whole;
 #   - a pipeline stage whose DONE stamp is there but whose outputs were lost is redone;
+#   - synth refuses a non-empty folder (--force writes into it); ground truth and label maps
+#     holding values that are no class are named (file, value, pixel count), not ignored;
 #   - one split reader: UTF-8 BOM, CRLF, comments, blank lines, surrounding blanks and the
 #     two-column train_aug.txt; an id listed twice is an error naming both lines (before any work).
 # Random-weight SAM and CLIP (no golden files needed).
@@ -25,13 +27,19 @@ tap_ok "a lock file left by a killed merge does not strand the store" sh -c \
     "'$WSSEED' masks $M --set data.split=train --set output.store=$TMPD/b.h5 2> $TMPD/l1 && grep -q 'store complete' $TMPD/l1 && test -s $TMPD/b.h5"
 "$WSSEED" masks $M --set data.split=train --set output.store="$TMPD/c.h5" --max-images 2 2> /dev/null
 mkdir -p "$TMPD/c.h5.parts"
-flock "$TMPD/c.h5.parts/.lock" sleep 3 &
+# a live holder of the merge lock, released only when the test says so (no timing assumptions)
+flock "$TMPD/c.h5.parts/.lock" sh -c "while [ ! -e '$TMPD/release' ]; do sleep 0.1; done" &
 holder=$!
-sleep 0.5
-tap_ok "a live merge holder is waited for, then the store is whole" sh -c \
-    "'$WSSEED' masks $M --set data.split=train --set output.store=$TMPD/c.h5 2> $TMPD/l2 && grep -q 'waiting for it' $TMPD/l2 &&
-     grep -q 'store complete' $TMPD/l2 && test -s $TMPD/c.h5 && test ! -e $TMPD/c.h5.parts"
+sleep 0.3
+"$WSSEED" masks $M --set data.split=train --set output.store="$TMPD/c.h5" 2> "$TMPD/l2" &
+run=$!
+for _ in $(seq 600); do grep -q 'waiting for it' "$TMPD/l2" 2> /dev/null && break; sleep 0.1; done
+touch "$TMPD/release"
 wait $holder
+wait $run
+rc=$?
+tap_ok "a live merge holder is waited for, then the store is whole" sh -c \
+    "test $rc -eq 0 && grep -q 'waiting for it' $TMPD/l2 && grep -q 'store complete' $TMPD/l2 && test -s $TMPD/c.h5 && test ! -e $TMPD/c.h5.parts"
 
 # -- split files as users write them --
 printf '\357\273\277%s\r\n# a comment\n\n  %s \t\r\n/JPEGImages/%s.jpg /SegmentationClassAug/%s.png\n' \
@@ -55,4 +63,35 @@ tap_ok "a stage whose outputs were lost is redone, not skipped" sh -c "$P > $TMP
     grep -q 'redo  masks' $TMPD/p2 && grep -q 'redo  seeds_fine' $TMPD/p2 && grep -q 'skip  train_cls' $TMPD/p2"
 tap_ok "... and its outputs are back" sh -c "test -s $TMPD/p/demo/masks/masks.h5 &&
     test \$(ls $TMPD/p/demo/seeds_fine/seeds | wc -l) -eq \$(wc -l < $TMPD/pdata/ImageSets/Segmentation/train_aug.txt)"
+# -- synth: a non-empty folder is refused; the split files land whole --
+tap_ok "synth refuses a folder that is not empty" sh -c "! '$WSSEED' synth '$V' --images 4 2> $TMPD/s1 && grep -q 'not empty' $TMPD/s1 && grep -q -- '--force' $TMPD/s1"
+tap_ok "... and writes into it with --force" sh -c "'$WSSEED' synth '$TMPD/v2' --images 4 --min-side 32 --max-side 40 > /dev/null &&
+    '$WSSEED' synth '$TMPD/v2' --images 5 --min-side 32 --max-side 40 --force > /dev/null && test \$(wc -l < $TMPD/v2/ImageSets/Segmentation/train_aug.txt) -eq 4"
+
+# -- ground truth holding values that are no class: named, not silently ignored --
+if command -v python3 > /dev/null; then
+    id=$(sed -n 1p "$V/ImageSets/Segmentation/train_aug.txt")
+    mkdir -p "$TMPD/gt" "$TMPD/pred"
+    cp "$V/SegmentationClassAug/$id.png" "$TMPD/pred/$id.png"
+    python3 - "$V/SegmentationClassAug/$id.png" "$TMPD/gt/$id.png" << 'EOP'
+import struct, sys, zlib
+# a grey 8-bit PNG of the same size as the label map, every pixel 37 (not a VOC class, not 255)
+data = open(sys.argv[1], 'rb').read()
+w, h = struct.unpack('>II', data[16:24])
+def chunk(t, b): return struct.pack('>I', len(b)) + t + b + struct.pack('>I', zlib.crc32(t + b) & 0xffffffff)
+raw = b''.join(b'\0' + bytes([37]) * w for _ in range(h))
+open(sys.argv[2], 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 0, 0, 0, 0))
+                               + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
+EOP
+    tap_ok "eval names a ground-truth value that is no class" sh -c \
+        "! '$WSSEED' eval '$TMPD/pred' --gt '$TMPD/gt' 2> $TMPD/g1 && grep -q '$id.png: value 37' $TMPD/g1"
+    cp "$TMPD/gt/$id.png" "$V/SegmentationClassAug/$id.png"
+    tap_ok "training names a label map value that is no class" sh -c \
+        "! '$WSSEED' train '$top_srcdir/configs/voc/cls.yaml' --set model.clip=random:tiny --set model.vocab=builtin:bytes \
+           --set data.root=$V --set out_dir=$TMPD/t --set train.max_iter=2 --set train.batch=2 --set aug.crop=112 \
+           --set aug.short_thresh=112 --set aug.scale_low=128 --set aug.scale_high=160 --set train.save_every=1 2> $TMPD/g2 &&
+         grep -q '$id.png: value 37' $TMPD/g2"
+else
+    echo "# python3 absent: the ground-truth value checks are not run"
+fi
 tap_end

@@ -1,6 +1,7 @@
 /* cmd_train.c - `wsseed train` (prompt training), `wsseed synth` (a synthetic VOC-layout dataset)
  * and `wsseed export-ctx` (a checkpoint's context as a PyTorch state dict): argv -> settings ->
  * ws_stage_train / ws_stage_synth / ws_stage_export_ctx. */
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,31 +63,49 @@ int ws_cmd_train(int argc, char **argv)
     return ws_stage_train(&s) ? ws_cli_error() : 0;
 }
 
+/* 1 when dir does not exist or holds nothing. */
+static int dir_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int empty = 1;
+    while (d && empty && (e = readdir(d))) empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+    if (d) closedir(d);
+    return empty;
+}
+
 int ws_cmd_synth(int argc, char **argv)
 {
     ws_synth_settings s = {.n = 64, .min_side = 160, .max_side = 320, .n_classes = 20};
     long v, seed = 0;
-    int rc = 0;
+    int rc = 0, force = 0;
     for (int i = 1; i < argc && !rc; i++) {
         const char *o = argv[i];
         int *dst = !strcmp(o, "--images") ? &s.n : !strcmp(o, "--min-side") ? &s.min_side : !strcmp(o, "--max-side") ? &s.max_side
                  : !strcmp(o, "--classes") ? &s.n_classes : NULL;
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-            puts("Usage: wsseed synth DIR [--images N] [--min-side S] [--max-side S] [--classes C] [--seed S]\n\n"
+            puts("Usage: wsseed synth DIR [--images N] [--min-side S] [--max-side S] [--classes C] [--seed S] [--force]\n\n"
                  "Writes a synthetic dataset in the VOC2012 + SegmentationClassAug layout: JPEGImages/*.jpg,\n"
                  "SegmentationClassAug/*.png (palette, 255 on object borders), ImageSets/Segmentation/\n"
                  "{train_aug,train,val}.txt. Each image holds 1-3 shapes of classes 1..C, each class with\n"
-                 "its own colour and texture. Defaults: 64 images, sides 160-320, 20 classes, seed 0.");
+                 "its own colour and texture. Defaults: 64 images, sides 160-320, 20 classes, seed 0.\n"
+                 "A DIR that is not empty is refused unless --force (its split files would be replaced).");
             return 0;
         }
         if (dst && i + 1 < argc) {
             if (!(rc = ws_cli_long("synth", o, argv[++i], 1, 1L << 20, &v))) *dst = (int)v;
         } else if (!strcmp(o, "--seed") && i + 1 < argc) rc = ws_cli_long("synth", o, argv[++i], 0, 4294967295L, &seed);
+        else if (!strcmp(o, "--force")) force = 1;
         else if (o[0] != '-' && !s.dir) s.dir = o;
         else { fprintf(stderr, "wsseed synth: unknown option '%s' (see wsseed synth --help)\n", o); return 2; }
     }
     if (rc) return rc;
     if (!s.dir) { fprintf(stderr, "wsseed synth: the output folder is required\n"); return 2; }
+    if (!force && !dir_empty(s.dir)) {
+        fprintf(stderr, "wsseed synth: %s is not empty: its split files would be replaced; give --force to write "
+                        "into it anyway, or choose a new folder\n", s.dir);
+        return 2;
+    }
     s.seed = (uint32_t)seed;
     if (ws_stage_synth(&s)) return ws_cli_error();
     printf("wrote %d images to %s (splits train_aug, train, val)\n", s.n, s.dir);

@@ -189,6 +189,20 @@ void ws_dataset_close(ws_dataset *d)
     memset(d, 0, sizeof *d);
 }
 
+/* A label or seed map holds classes 0..n_fg and 255 (ignore) only; any other value would be
+ * silently dropped from the image labels and the losses, so it stops the run naming it. */
+static int check_map(const char *path, const uint8_t *m, size_t n, int n_fg)
+{
+    size_t bad = 0;
+    int first = -1;
+    for (size_t k = 0; k < n; k++)
+        if (m[k] > n_fg && m[k] != 255) { bad++; if (first < 0) first = m[k]; }
+    if (!bad) return 0;
+    return ws_fail(WS_EFORMAT, "%s: value %d (and %zu pixels in all) is neither a class 0..%d nor 255 (ignore): is "
+                   "data.dataset right, and is the map a palette/grey PNG of class indices (not colours)?", path, first,
+                   bad, n_fg);
+}
+
 int ws_dataset_read(const ws_dataset *d, int i, ws_image *img, uint8_t **map, uint8_t *fg, int want_map)
 {
     char path[4096];
@@ -204,6 +218,7 @@ int ws_dataset_read(const ws_dataset *d, int i, ws_image *img, uint8_t **map, ui
             rc = ws_fail(WS_ESHAPE, "%s is %dx%d but its image is %dx%d", path, mw, mh, img->w, img->h);
             goto fail;
         }
+        if ((rc = check_map(path, m, (size_t)mw * mh, d->n_fg))) goto fail;
     }
     if (d->labels) memcpy(fg, d->labels + (size_t)i * d->n_fg, (size_t)d->n_fg);
     else {
@@ -299,12 +314,12 @@ static int synth_one(const char *root, const char *id, ws_rng *r, int min_side, 
 
 static int write_split(const char *root, const char *name, int from, int to)
 {
-    char path[4096];
+    char path[4096], tmp[4200];
     snprintf(path, sizeof path, "%s/ImageSets/Segmentation/%s.txt", root, name);
-    FILE *f = fopen(path, "w");
-    if (!f) return ws_fail(WS_EIO, "cannot write %s", path);
+    FILE *f = ws_fs_open_tmp(path, tmp, sizeof tmp);
+    if (!f) return WS_EIO;
     for (int i = from; i < to; i++) fprintf(f, "synth_%06d\n", i);
-    return fclose(f) ? ws_fail(WS_EIO, "cannot write %s", path) : 0;
+    return ws_fs_commit_file(f, tmp, path);
 }
 
 int ws_synth_voc(const char *root, int n, int min_side, int max_side, int n_classes, uint32_t seed)
@@ -326,9 +341,11 @@ int ws_synth_voc(const char *root, int n, int min_side, int max_side, int n_clas
         snprintf(id, sizeof id, "synth_%06d", i);
         rc = synth_one(root, id, &r, min_side, max_side, n_classes, pal);
     }
+    /* the split files land whole and last, train_aug.txt at the very end: it is what the pipeline
+     * takes as "the dataset is written", so a kill before it makes the next run write it again */
     int ntr = n * 4 / 5 < 1 ? 1 : n * 4 / 5;
-    if (!rc) rc = write_split(root, "train_aug", 0, ntr);
     if (!rc) rc = write_split(root, "train", 0, ntr / 2 > 0 ? ntr / 2 : 1);
     if (!rc) rc = write_split(root, "val", ntr, n);
+    if (!rc) rc = write_split(root, "train_aug", 0, ntr);
     return rc;
 }

@@ -55,6 +55,19 @@ static int write_md(const ws_eval_metrics *m, int nc, const char *path)
     return ws_fs_commit_file(f, tmp, path);
 }
 
+/* Ground truth holds classes 0..n_cls-1 and 255 (ignore) only: another value (a colour PNG, the
+ * wrong class count) would silently drop pixels and can make a wrong seed score 100. */
+static int check_gt(const char *path, const uint8_t *g, size_t n, int n_cls)
+{
+    size_t bad = 0;
+    int first = -1;
+    for (size_t k = 0; k < n; k++)
+        if (g[k] >= n_cls && g[k] != 255) { bad++; if (first < 0) first = g[k]; }
+    return bad ? ws_fail(WS_EFORMAT, "%s: value %d (and %zu pixels in all) is neither a class 0..%d nor 255 (ignore): "
+                         "check --classes and that the map holds class indices", path, first, bad, n_cls - 1)
+               : 0;
+}
+
 /* Adds image id's prediction and ground truth to the confusion matrix. */
 static int eval_image(const ws_eval_settings *s, const char *id, int64_t *conf)
 {
@@ -66,6 +79,7 @@ static int eval_image(const ws_eval_settings *s, const char *id, int64_t *conf)
     snprintf(path, sizeof path, "%s/%s.png", s->gt, id);
     if (!rc) rc = ws_png_read_index(path, &g, &gw, &gh);
     if (!rc && (pw != gw || ph != gh)) rc = ws_fail(WS_ESHAPE, "%s is %dx%d, its prediction %dx%d", path, gw, gh, pw, ph);
+    if (!rc) rc = check_gt(path, g, (size_t)gw * gh, s->n_cls);
     if (!rc && (rc = ws_eval_add(conf, s->n_cls, p, g, (size_t)gw * gh)))
         rc = ws_fail(rc, "%s/%s.png: %s", s->pred, id, ws_last_error());
     free(p);
