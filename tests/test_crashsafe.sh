@@ -6,6 +6,8 @@
 #   - a pipeline stage whose DONE stamp is there but whose outputs were lost is redone;
 #   - synth refuses a non-empty folder (--force writes into it); ground truth and label maps
 #     holding values that are no class are named (file, value, pixel count), not ignored;
+#   - nan/inf, a negative learning rate and an inverted scale range are refused by key; the pipeline
+#     names every missing model file and bad setting before its first stage;
 #   - one split reader: UTF-8 BOM, CRLF, comments, blank lines, surrounding blanks and the
 #     two-column train_aug.txt; an id listed twice is an error naming both lines (before any work).
 # Random-weight SAM and CLIP (no golden files needed).
@@ -63,6 +65,19 @@ tap_ok "a stage whose outputs were lost is redone, not skipped" sh -c "$P > $TMP
     grep -q 'redo  masks' $TMPD/p2 && grep -q 'redo  seeds_fine' $TMPD/p2 && grep -q 'skip  train_cls' $TMPD/p2"
 tap_ok "... and its outputs are back" sh -c "test -s $TMPD/p/demo/masks/masks.h5 &&
     test \$(ls $TMPD/p/demo/seeds_fine/seeds | wc -l) -eq \$(wc -l < $TMPD/pdata/ImageSets/Segmentation/train_aug.txt)"
+# -- settings checked where they are read; the pipeline checks everything before its first stage --
+tap_ok "nan and inf are refused as numbers" sh -c "! '$WSSEED' train '$top_srcdir/configs/voc/cls.yaml' --set optim.lr=nan 2> $TMPD/n1 &&
+    grep -q 'optim.lr.*finite' $TMPD/n1 && ! '$WSSEED' train '$top_srcdir/configs/voc/cls.yaml' --set optim.lr=inf 2> /dev/null"
+tap_ok "a negative learning rate is refused by name" sh -c "! '$WSSEED' train '$top_srcdir/configs/voc/cls.yaml' --set model.clip=random:tiny \
+    --set model.vocab=builtin:bytes --set data.root=$V --set out_dir=$TMPD/t2 --set optim.lr=-0.1 2> $TMPD/n2 && grep -q 'optim.lr: -0.1 is negative' $TMPD/n2"
+tap_ok "scale_low above scale_high is named, not 'out of memory'" sh -c "! '$WSSEED' train '$top_srcdir/configs/voc/cls.yaml' \
+    --set model.clip=random:tiny --set model.vocab=builtin:bytes --set data.root=$V --set out_dir=$TMPD/t3 --set aug.scale_low=500 \
+    2> $TMPD/n3 && grep -q 'aug.scale_low 500 must be' $TMPD/n3"
+tap_ok "the pipeline reports every missing file and bad setting before its first stage" sh -c \
+    "! '$WSSEED' pipeline '$top_srcdir/configs/demo.yaml' --set out_dir=$TMPD/pf --set data.root=$TMPD/pdata --set model.vocab=$TMPD/none.gz \
+       --set model.clip=$TMPD/none.pt --set seg.optim.lr=-1 2> $TMPD/n4 && grep -q '3 problems' $TMPD/n4 && grep -q 'model.vocab' $TMPD/n4 &&
+     grep -q 'model.clip' $TMPD/n4 && grep -q 'seg.optim.lr' $TMPD/n4 && ! grep -q 'stage masks' $TMPD/n4"
+
 # -- synth: a non-empty folder is refused; the split files land whole --
 tap_ok "synth refuses a folder that is not empty" sh -c "! '$WSSEED' synth '$V' --images 4 2> $TMPD/s1 && grep -q 'not empty' $TMPD/s1 && grep -q -- '--force' $TMPD/s1"
 tap_ok "... and writes into it with --force" sh -c "'$WSSEED' synth '$TMPD/v2' --images 4 --min-side 32 --max-side 40 > /dev/null &&

@@ -3,6 +3,7 @@
 #include "io/config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,8 @@ static int parse_num(const char *s, double *v)
     errno = 0;
     *v = strtod(s, &end);
     while (*end == ' ') end++;
-    return errno || end == s || *end ? -1 : 0;
+    /* strtod also reads "nan" and "inf": no setting is meant to be either, so they are refused */
+    return errno || end == s || *end || !isfinite(*v) ? -1 : 0;
 }
 
 /* Sets one key from scalar values (n = 1) or a sequence (n values). where = "file:line". */
@@ -58,7 +60,7 @@ static int assign(const ws_cfg_key *k, void *settings, char **vals, int n, int s
         return 0;
     }
     case WS_CFG_FLOAT:
-        if (parse_num(s, &v)) return ws_fail(WS_EINVAL, "%s: key '%s' needs a number, got '%s'", where, k->key, s);
+        if (parse_num(s, &v)) return ws_fail(WS_EINVAL, "%s: key '%s' needs a finite number, got '%s'", where, k->key, s);
         *(double *)field = v;
         return 0;
     case WS_CFG_BOOL:

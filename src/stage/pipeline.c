@@ -476,6 +476,48 @@ static int run_report(const prun *p, const double *miou, const ws_eval_metrics *
     return rc;
 }
 
+/* Appends "  key: problem" to msg when file (named by key) cannot be read; pseudo paths such as
+ * random:tiny or builtin:bytes are not files. */
+static void need_file(char *msg, size_t cap, int *n, const char *key, const char *file, const char *pseudo)
+{
+    if (pseudo && !strncmp(file, pseudo, strlen(pseudo))) return;
+    if (access(file, R_OK) == 0) return;
+    size_t o = strlen(msg);
+    snprintf(msg + o, cap - o, "\n  %s: cannot read '%s': %s", key, file, strerror(errno));
+    (*n)++;
+}
+
+/* Everything any enabled stage will read, checked before the first stage runs (days of masks
+ * on VOC must not end in a missing vocabulary): all problems at once, named by their keys. */
+static int preflight(const ws_pipe_cfg *c)
+{
+    char msg[8192] = "";
+    int n = 0;
+    need_file(msg, sizeof msg, &n, "model.clip", c->model.clip, "random:");
+    need_file(msg, sizeof msg, &n, "model.vocab", c->model.vocab, "builtin:");
+    need_file(msg, sizeof msg, &n, "model.sam", c->model.sam, "random:");
+    if (c->boxed && !c->box.json[0]) {
+        need_file(msg, sizeof msg, &n, "boxed.model.gdino", c->model.gdino, "random:");
+        need_file(msg, sizeof msg, &n, "boxed.model.bert_vocab", c->model.bert_vocab, NULL);
+    }
+    if (c->boxed && c->box.json[0]) need_file(msg, sizeof msg, &n, "boxed.boxes.json", c->box.json, NULL);
+    char *split = ws_dataset_path(c->data.root, c->data.split_file, c->data.split);
+    if (split) need_file(msg, sizeof msg, &n, "data.split_file", split, NULL);
+    free(split);
+    for (int t = 0; t < 2; t++) {
+        ws_train_cfg tc = t ? c->seg : c->cls;
+        tc.runtime = c->runtime;
+        snprintf(tc.task, sizeof tc.task, "%s", t ? "seg" : "cls");
+        snprintf(tc.run, sizeof tc.run, "train");
+        if (ws_train_check(&tc)) {
+            size_t o = strlen(msg);
+            snprintf(msg + o, sizeof msg - o, "\n  %s.%s", t ? "seg" : "cls", ws_last_error());
+            n++;
+        }
+    }
+    return n ? ws_fail(WS_EINVAL, "the pipeline cannot run: %d problem%s found before any stage:%s", n, n > 1 ? "s" : "", msg) : 0;
+}
+
 int ws_stage_pipeline(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fine, double *miou_boxed)
 {
     prun p;
@@ -496,6 +538,7 @@ int ws_stage_pipeline(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fi
             rc = ws_synth_voc(c->data.root, c->synth, c->synth_min, c->synth_max, c->synth_classes, 0);
         }
     }
+    if (!rc) rc = preflight(c);
     if (!rc) {   /* the split's size: what every complete stage holds */
         ws_dataset ds = {0};
         rc = ws_data_open(&c->data, WS_DATA_IMAGES_ONLY, &ds, NULL);

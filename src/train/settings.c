@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "core/status.h"
+
 #define OFF(f) offsetof(ws_train_cfg, f)
 static const ws_cfg_key HEAD_KEYS[] = {
     {"task", WS_CFG_STR, OFF(task), "cls (classification prompts, MCL) or seg (segmentation prompts, CAM loss)"},
@@ -120,4 +122,35 @@ void ws_train_defaults_seg(ws_train_cfg *c)
     c->w_mcl = 0;
     c->w_cam_fg = c->w_cam_bg = 1;
     c->max_iter = 17000;
+}
+
+/* The range rules of ws_train_check, one row per rule: a value outside stops the run before any
+ * work (a negative learning rate would train by gradient ascent, an inverted scale range would
+ * fail deep inside the augmentation with an unrelated message). */
+int ws_train_check(const ws_train_cfg *c)
+{
+#define NEED(cond, ...) do { if (!(cond)) return ws_fail(WS_EINVAL, __VA_ARGS__); } while (0)
+    NEED(!strcmp(c->task, "cls") || !strcmp(c->task, "seg"), "task: '%s' is not cls or seg", c->task);
+    NEED(c->run[0] && !strchr(c->run, '/'), "run: '%s' must be a non-empty folder name (outputs go to out_dir/run)", c->run);
+    NEED(c->lr >= 0, "optim.lr: %g is negative (it would train by gradient ascent)", c->lr);
+    NEED(c->momentum >= 0 && c->momentum < 1, "optim.momentum: %g is not in [0, 1)", c->momentum);
+    NEED(c->weight_decay >= 0, "optim.weight_decay: %g is negative", c->weight_decay);
+    NEED(c->warm_factor >= 0 && c->eta_min >= 0, "optim.warm_factor and optim.eta_min must be >= 0 (%g, %g)",
+         c->warm_factor, c->eta_min);
+    NEED(c->warm_iters >= 0, "optim.warm_iters: %d is negative", c->warm_iters);
+    NEED(c->scale_low >= 16 && c->scale_low <= c->scale_high, "aug.scale_low %d must be >= 16 and <= aug.scale_high %d",
+         c->scale_low, c->scale_high);
+    NEED(c->crop >= 16 && c->short_thresh >= 1, "aug.crop (%d) must be >= 16 and aug.short_thresh (%d) >= 1", c->crop,
+         c->short_thresh);
+    NEED(c->batch >= 1 && c->sub_iters >= 1 && c->batch % c->sub_iters == 0,
+         "train.batch (%d) must be a positive multiple of train.sub_iters (%d)", c->batch, c->sub_iters);
+    NEED(c->max_iter >= 1 && c->save_every >= 0, "train.max_iter (%d) must be >= 1 and train.save_every (%d) >= 0",
+         c->max_iter, c->save_every);
+    NEED(c->cache_views >= 1, "train.cache_views: %d must be >= 1", c->cache_views);
+    NEED(c->prompt.n_ctx >= 1 && c->prompt.n_bg >= 0, "prompt.n_ctx (%d) must be >= 1 and prompt.n_bg (%d) >= 0",
+         c->prompt.n_ctx, c->prompt.n_bg);
+    NEED(c->runtime.threads >= 1 && c->runtime.threads <= 1024, "runtime.threads: %d is not in 1..1024", c->runtime.threads);
+    NEED(c->runtime.workers >= 0 && c->runtime.workers <= 256, "runtime.workers: %d is not in 0..256", c->runtime.workers);
+#undef NEED
+    return 0;
 }

@@ -32,6 +32,10 @@ typedef struct ws_train_cfg {
  * call, then static and read-only for the life of the process; *n receives its length. NULL only
  * when out of memory at the first call. */
 const ws_cfg_key *ws_train_keys(size_t *n);
+/* Checks every numeric setting of c against its range and the ones that must agree (naming the
+ * key and the value): learning rates, momentum, decay >= 0 and finite, scale_low <= scale_high,
+ * crop, batch a multiple of sub_iters, a non-empty run name, threads and workers within bounds. */
+int ws_train_check(const ws_train_cfg *c);
 /* Sets *c to the VOC cls defaults (configs/voc/cls.yaml states the same values); cannot fail. */
 void ws_train_defaults(ws_train_cfg *c);
 /* Sets *c to the VOC seg task's settings (configs/voc/seg.yaml minus data.seed_dir); cannot fail. */

@@ -45,9 +45,7 @@ static int build(ws_trainer *t)
     const ws_train_cfg *c = t->c;
     char path[sizeof t->dir + 32];
     int rc;
-    if (strcmp(c->task, "cls") && strcmp(c->task, "seg")) return ws_fail(WS_EINVAL, "task must be cls or seg, not '%s'", c->task);
-    if (c->batch < 1 || c->sub_iters < 1 || c->batch % c->sub_iters || c->max_iter < 1 || c->crop < 16)
-        return ws_fail(WS_EINVAL, "train.batch must be a positive multiple of train.sub_iters, max_iter >= 1, crop >= 16");
+    if ((rc = ws_train_check(c))) return rc;
     t->seg = !strcmp(c->task, "seg");
     snprintf(t->dir, sizeof t->dir, "%s/%s", c->out_dir, c->run);
     snprintf(path, sizeof path, "%s/checkpoints", t->dir);
