@@ -30,9 +30,9 @@ tap_ok "a lock file left by a killed merge does not strand the store" sh -c \
 "$WSSEED" masks $M --set data.split=train --set output.store="$TMPD/c.h5" --max-images 2 2> /dev/null
 mkdir -p "$TMPD/c.h5.parts"
 # a live holder of the merge lock, released only when the test says so (no timing assumptions)
-flock "$TMPD/c.h5.parts/.lock" sh -c "while [ ! -e '$TMPD/release' ]; do sleep 0.1; done" &
+flock "$TMPD/c.h5.parts/.lock" sh -c "touch '$TMPD/held'; while [ ! -e '$TMPD/release' ]; do sleep 0.1; done" &
 holder=$!
-sleep 0.3
+for _ in $(seq 600); do [ -e "$TMPD/held" ] && break; sleep 0.1; done
 "$WSSEED" masks $M --set data.split=train --set output.store="$TMPD/c.h5" 2> "$TMPD/l2" &
 run=$!
 for _ in $(seq 600); do grep -q 'waiting for it' "$TMPD/l2" 2> /dev/null && break; sleep 0.1; done
