@@ -426,88 +426,146 @@ static int filter_point(crop_ctx *c, const float *const *lg3, const int32_t *cnt
     return 0;
 }
 
-/* One decoder batch of a crop: filters the 3 masks of each point and appends survivors to l. */
+/* The buffers of one decoder batch of B points. */
+typedef struct {
+    double *model;      /* (B, 2) f64 points in the resized crop's frame */
+    int32_t *ones;      /* (B) i32 point labels, all foreground */
+    float *iou;         /* (B, 3) f32 predicted IoU */
+    float *low;         /* (B, 3, lside, lside) f32 the whole batch's low-res logits */
+    float *logits;      /* (PP_CHUNK * 3, ch, cw) f32 upsampled logits of one chunk */
+    int32_t *counts;    /* (PP_CHUNK * 3, 2) i32 stability counts of one chunk */
+    uint8_t *bin;       /* (ch, cw) one binarised mask */
+    int lside;          /* the decoder's low-resolution logits are (4g, 4g) */
+    size_t lplane, plane;
+} batch_buf;
+
+static void batch_free(batch_buf *bb)
+{
+    free(bb->model);
+    free(bb->ones);
+    free(bb->low);
+    free(bb->counts);
+    free(bb->logits);
+    free(bb->iou);
+    free(bb->bin);
+}
+
+/* Allocates bb for B points of crop c and maps the points to the model's frame (apply_coords in
+ * float64). */
+static int batch_init(const crop_ctx *c, const double *pts, int B, batch_buf *bb)
+{
+    memset(bb, 0, sizeof *bb);
+    bb->plane = (size_t)c->ch * c->cw;
+    bb->lside = 4 * c->m->grid;
+    bb->lplane = (size_t)bb->lside * bb->lside;
+    bb->model = malloc((size_t)B * 2 * sizeof *bb->model);
+    bb->ones = malloc((size_t)B * sizeof *bb->ones);
+    bb->logits = malloc((size_t)PP_CHUNK * 3 * bb->plane * sizeof *bb->logits);
+    bb->iou = malloc((size_t)B * 3 * sizeof *bb->iou);
+    bb->low = malloc((size_t)B * 3 * bb->lplane * sizeof *bb->low);
+    bb->counts = malloc((size_t)PP_CHUNK * 3 * 2 * sizeof *bb->counts);
+    bb->bin = malloc(bb->plane);
+    if (!bb->model || !bb->ones || !bb->logits || !bb->iou || !bb->bin || !bb->low || !bb->counts)
+        return ws_fail(WS_ENOMEM, "mask generator: out of memory");
+    for (int i = 0; i < B; i++) {
+        bb->model[2 * i] = pts[2 * i] * ((double)c->rw / c->cw);
+        bb->model[2 * i + 1] = pts[2 * i + 1] * ((double)c->rh / c->ch);
+        bb->ones[i] = 1;
+    }
+    return 0;
+}
+
+/* The prompt encoder and mask decoder on points [p0, p0 + np) of the batch; their IoU
+ * predictions and low-res logits go to bb. */
+static int decode_chunk(crop_ctx *c, ws_at_tensor emb, batch_buf *bb, int p0, int np)
+{
+    ws_scope cg;
+    ws_scope_init(&cg);
+    const int64_t p3[3] = {np, 1, 2}, l2[2] = {np, 1};
+    ws_at_tensor pt = ws_g_from_data(&cg, bb->model + 2 * p0, WS_AT_F64, 3, p3);
+    ws_at_tensor lb = ws_g_from_data(&cg, bb->ones, WS_AT_I32, 2, l2);
+    ws_at_tensor sparse = NULL, dense = NULL;
+    ws_sam_dec_out d;
+    double t0 = ws_now();
+    int rc = ws_sam_prompt(c->m, &cg, pt, lb, NULL, NULL, &sparse, &dense);
+    if (!rc) rc = ws_sam_decode(c->m, &cg, emb, sparse, dense, 1, &d);
+    if (c->tr) c->tr->t_decoder += ws_now() - t0;
+    double t1 = ws_now();
+    if (!rc && cg.err) rc = cg.err;
+    if (!rc && (ws_at_read(d.iou, bb->iou + (size_t)p0 * 3, (size_t)np * 3 * sizeof *bb->iou) ||
+                ws_at_read(d.masks, bb->low + (size_t)p0 * 3 * bb->lplane, (size_t)np * 3 * bb->lplane * sizeof *bb->low)))
+        rc = ws_fail(WS_ETORCH, "mask generator: %s", ws_at_last_error());
+    ws_scope_free(&cg);
+    if (c->tr) c->tr->t_upsample += ws_now() - t1;
+    return rc;
+}
+
+/* Moves the low-res logits of the np * 3 masks worth upsampling to the front of lo, in order;
+ * at[q] is mask q's place there or -1. Returns their number. Masks that fail the IoU threshold
+ * are skipped (the official code upsamples and drops them) unless every mask's scores are traced. */
+static int compact_kept(const crop_ctx *c, float *lo, const float *io, int np, size_t lplane, int *at)
+{
+    int ns = 0;
+    for (int q = 0; q < np * 3; q++) {
+        int keep = (c->tr && c->tr->prefilter) || iou_passes(c->cfg, q % 3, io[q]);
+        at[q] = keep ? ns : -1;
+        if (keep && ns != q) memcpy(lo + (size_t)ns * lplane, lo + (size_t)q * lplane, lplane * sizeof *lo);
+        ns += keep;
+    }
+    return ns;
+}
+
+/* filter_point on each of points [p0, p0 + np), given the upsampled logits and counts of the
+ * masks compact_kept placed at at[]. */
+static int filter_chunk(crop_ctx *c, const batch_buf *bb, const int *at, const double *pts, int p0, int np, int bi,
+                        ws_amg_list *l)
+{
+    const float *io = bb->iou + (size_t)p0 * 3;
+    int rc = 0;
+    for (int q = 0; q < np && !rc; q++) {
+        const float *lg[3];
+        int32_t cnt[6] = {0};
+        for (int k = 0; k < 3; k++) {
+            int a = at[3 * q + k];
+            lg[k] = a < 0 ? NULL : bb->logits + (size_t)a * bb->plane;
+            if (a >= 0) { cnt[2 * k] = bb->counts[2 * a]; cnt[2 * k + 1] = bb->counts[2 * a + 1]; }
+        }
+        rc = filter_point(c, lg, cnt, io + q * 3, bb->bin, pts + 2 * (p0 + q), bb->model + 2 * (p0 + q), bi, p0 + q, l);
+    }
+    return rc;
+}
+
+/* postprocess_masks, bit for bit, in C on every core (tests/test_sam_up), with the stability
+ * counts fused in, on points [p0, p0 + np); then the filters. */
+static int upsample_chunk(crop_ctx *c, batch_buf *bb, const double *pts, int p0, int np, int bi, ws_amg_list *l)
+{
+    int rc = 0, at[PP_CHUNK * 3];
+    double t1 = ws_now();
+    float *lo = bb->low + (size_t)p0 * 3 * bb->lplane;
+    int ns = compact_kept(c, lo, bb->iou + (size_t)p0 * 3, np, bb->lplane, at);
+    if (ns) rc = ws_sam_upsample_logits(c->m, lo, ns, bb->lside, bb->lside, c->rh, c->rw, c->ch, c->cw, bb->logits,
+                                        (float)c->cfg->stability_score_offset, bb->counts, ws_runtime_cpus());
+    double t2 = ws_now();
+    if (!rc) rc = filter_chunk(c, bb, at, pts, p0, np, bi, l);
+    if (c->tr) { c->tr->t_upsample += t2 - t1; c->tr->t_filter += ws_now() - t2; }
+    return rc;
+}
+
+/* One decoder batch of a crop: filters the 3 masks of each point and appends survivors to l.
+ * The decoder runs over the whole batch first, PP_CHUNK points at a time (prompts are
+ * independent, so this bounds the decoder's memory without changing any result), keeping the
+ * low-res logits; decoding everything first lets the upsampling run while OpenBLAS's worker
+ * threads, which spin for a while after each product, have gone to sleep. The upsampling and
+ * filters then go PP_CHUNK points at a time. */
 static int process_batch(crop_ctx *c, ws_at_tensor emb, const double *pts, int B, int bi, ws_amg_list *l)
 {
-    double *model = malloc((size_t)B * 2 * sizeof *model);
-    int32_t *ones = malloc((size_t)B * sizeof *ones);
-    size_t plane = (size_t)c->ch * c->cw;
-    float *logits = malloc((size_t)PP_CHUNK * 3 * plane * sizeof *logits), *iou = malloc((size_t)B * 3 * sizeof *iou);
-    const int lside = 4 * c->m->grid;   /* the decoder's low-resolution logits are (4g, 4g) */
-    const size_t lplane = (size_t)lside * lside;
-    float *low = malloc((size_t)B * 3 * lplane * sizeof *low);   /* the whole batch's low-res logits */
-    int32_t *counts = malloc((size_t)PP_CHUNK * 3 * 2 * sizeof *counts);
-    uint8_t *bin = malloc(plane);
-    int rc = 0;
-    if (!model || !ones || !logits || !iou || !bin || !low || !counts) { rc = ws_fail(WS_ENOMEM, "mask generator: out of memory"); goto done; }
-    for (int i = 0; i < B; i++) {   /* apply_coords in float64 */
-        model[2 * i] = pts[2 * i] * ((double)c->rw / c->cw);
-        model[2 * i + 1] = pts[2 * i + 1] * ((double)c->rh / c->ch);
-        ones[i] = 1;
-    }
-    /* 1. the decoder over the whole batch, PP_CHUNK points at a time (prompts are independent, so
-     * this bounds the decoder's memory without changing any result); the low-res logits are kept.
-     * Decoding everything first lets the upsampling below run while OpenBLAS's worker threads,
-     * which spin for a while after each product, have gone to sleep. */
-    for (int p0 = 0; p0 < B && !rc; p0 += PP_CHUNK) {
-        int np = B - p0 < PP_CHUNK ? B - p0 : PP_CHUNK;
-        ws_scope cg;
-        ws_scope_init(&cg);
-        const int64_t p3[3] = {np, 1, 2}, l2[2] = {np, 1};
-        ws_at_tensor pt = ws_g_from_data(&cg, model + 2 * p0, WS_AT_F64, 3, p3);
-        ws_at_tensor lb = ws_g_from_data(&cg, ones, WS_AT_I32, 2, l2);
-        ws_at_tensor sparse = NULL, dense = NULL;
-        ws_sam_dec_out d;
-        double t0 = ws_now();
-        rc = ws_sam_prompt(c->m, &cg, pt, lb, NULL, NULL, &sparse, &dense);
-        if (!rc) rc = ws_sam_decode(c->m, &cg, emb, sparse, dense, 1, &d);
-        if (c->tr) c->tr->t_decoder += ws_now() - t0;
-        double t1 = ws_now();
-        if (!rc && cg.err) rc = cg.err;
-        if (!rc && (ws_at_read(d.iou, iou + (size_t)p0 * 3, (size_t)np * 3 * sizeof *iou) ||
-                    ws_at_read(d.masks, low + (size_t)p0 * 3 * lplane, (size_t)np * 3 * lplane * sizeof *low)))
-            rc = ws_fail(WS_ETORCH, "mask generator: %s", ws_at_last_error());
-        ws_scope_free(&cg);
-        if (c->tr) c->tr->t_upsample += ws_now() - t1;
-    }
-    /* 2. postprocess_masks, bit for bit, in C on every core (tests/test_sam_up), with the stability
-     * counts fused in, PP_CHUNK points at a time; masks that fail the IoU threshold are never
-     * upsampled (the official code upsamples and drops them) unless every mask's scores are traced */
-    for (int p0 = 0; p0 < B && !rc; p0 += PP_CHUNK) {
-        int np = B - p0 < PP_CHUNK ? B - p0 : PP_CHUNK;
-        float *lo = low + (size_t)p0 * 3 * lplane;
-        const float *io = iou + (size_t)p0 * 3;
-        double t1 = ws_now();
-        int ns = 0, at[PP_CHUNK * 3];
-        for (int q = 0; q < np * 3; q++) {
-            int keep = (c->tr && c->tr->prefilter) || iou_passes(c->cfg, q % 3, io[q]);
-            at[q] = keep ? ns : -1;
-            if (keep && ns != q) memcpy(lo + (size_t)ns * lplane, lo + (size_t)q * lplane, lplane * sizeof *lo);
-            ns += keep;
-        }
-        if (ns) rc = ws_sam_upsample_logits(c->m, lo, ns, lside, lside, c->rh, c->rw, c->ch, c->cw, logits,
-                                            (float)c->cfg->stability_score_offset, counts, ws_runtime_cpus());
-        double t2 = ws_now();
-        for (int q = 0; q < np && !rc; q++) {
-            const float *lg[3];
-            int32_t cnt[6] = {0};
-            for (int k = 0; k < 3; k++) {
-                int a = at[3 * q + k];
-                lg[k] = a < 0 ? NULL : logits + (size_t)a * plane;
-                if (a >= 0) { cnt[2 * k] = counts[2 * a]; cnt[2 * k + 1] = counts[2 * a + 1]; }
-            }
-            rc = filter_point(c, lg, cnt, io + q * 3, bin, pts + 2 * (p0 + q), model + 2 * (p0 + q), bi, p0 + q, l);
-        }
-        if (c->tr) { c->tr->t_upsample += t2 - t1; c->tr->t_filter += ws_now() - t2; }
-    }
-done:
-    free(model);
-    free(ones);
-    free(low);
-    free(counts);
-    free(logits);
-    free(iou);
-    free(bin);
+    batch_buf bb;
+    int rc = batch_init(c, pts, B, &bb);
+    for (int p0 = 0; p0 < B && !rc; p0 += PP_CHUNK)
+        rc = decode_chunk(c, emb, &bb, p0, B - p0 < PP_CHUNK ? B - p0 : PP_CHUNK);
+    for (int p0 = 0; p0 < B && !rc; p0 += PP_CHUNK)
+        rc = upsample_chunk(c, &bb, pts, p0, B - p0 < PP_CHUNK ? B - p0 : PP_CHUNK, bi, l);
+    batch_free(&bb);
     return rc;
 }
 
@@ -601,6 +659,70 @@ static int apply_rock_sand_water(ws_amg_list *l, int H, int W, double thresh)
     return rc;
 }
 
+/* The masks of every crop (process_crop), each crop on its own point grid, appended to out. */
+static int generate_crops(const ws_sam *m, const ws_amg_cfg *cfg, const uint8_t *rgb, int H, int W,
+                          int64_t (*boxes)[4], const int32_t *layer, int ncrop, ws_amg_list *out, ws_amg_trace *tr)
+{
+    int rc = 0;
+    for (int ci = 0; ci < ncrop && !rc; ci++) {
+        int n = (int)(cfg->points_per_side / pow(cfg->crop_n_points_downscale_factor, layer[ci]));
+        double *grid = malloc((size_t)n * n * 2 * sizeof *grid);
+        if (!grid) return ws_fail(WS_ENOMEM, "mask generator: out of memory");
+        ws_amg_point_grid(n, grid);
+        crop_ctx c = {.m = m, .cfg = cfg, .tr = tr, .H = H, .W = W, .ci = ci, .cb = boxes[ci]};
+        rc = process_crop(&c, rgb, grid, n * n, out);
+        free(grid);
+    }
+    return rc;
+}
+
+/* Cross-crop NMS favouring smaller crops: score 1 / crop area. */
+static int cross_crop_nms(ws_amg_list *out, double thresh)
+{
+    float *scores = malloc((size_t)(out->n ? out->n : 1) * sizeof *scores);
+    if (!scores) return ws_fail(WS_ENOMEM, "out of memory");
+    for (int i = 0; i < out->n; i++) {
+        const int64_t *b = out->r[i].crop_box;
+        scores[i] = 1.0f / (float)((b[2] - b[0]) * (b[3] - b[1]));
+    }
+    int rc = list_nms(out, scores, thresh);
+    free(scores);
+    return rc;
+}
+
+/* The optional postprocessing of the official generator, in its order: small regions (with
+ * NMS at the larger of the two NMS thresholds), then rock-sand-water; each stage snapshotted
+ * into the trace. */
+static int postprocess(ws_amg_list *out, const ws_amg_cfg *cfg, int H, int W, ws_amg_trace *tr)
+{
+    int rc = 0;
+    if (cfg->min_mask_region_area > 0) {
+        double t = cfg->box_nms_thresh > cfg->crop_nms_thresh ? cfg->box_nms_thresh : cfg->crop_nms_thresh;
+        if ((rc = postprocess_small_regions(out, H, W, cfg->min_mask_region_area, t))) return rc;
+        if (tr && (rc = list_snapshot(out, H, W, &tr->stage_small_regions))) return rc;
+    }
+    if (cfg->rock_sand_water_thresh > 0) {
+        if ((rc = apply_rock_sand_water(out, H, W, cfg->rock_sand_water_thresh))) return rc;
+        if (tr && (rc = list_snapshot(out, H, W, &tr->stage_rsw))) return rc;
+    }
+    return 0;
+}
+
+/* The final encoding: each mask becomes its RLE and area, and the full mask is freed. */
+static int encode_masks(ws_amg_list *out, int H, int W)
+{
+    int rc = 0;
+    for (int i = 0; i < out->n && !rc; i++) {
+        ws_amg_rec *r = &out->r[i];
+        if ((rc = ws_rle_encode(r->mask, H, W, &r->rle, &r->n_rle))) break;
+        r->area = 0;
+        for (int k = 1; k < r->n_rle; k += 2) r->area += r->rle[k];
+        free(r->mask);
+        r->mask = NULL;
+    }
+    return rc;
+}
+
 int ws_amg_generate(const ws_sam *m, const ws_amg_cfg *cfg, const uint8_t *rgb, int H, int W, ws_amg_list *out,
                     ws_amg_trace *tr)
 {
@@ -609,57 +731,24 @@ int ws_amg_generate(const ws_sam *m, const ws_amg_cfg *cfg, const uint8_t *rgb, 
     for (int l = 0; l < cfg->crop_n_layers; l++) maxc += 1 << (2 * (l + 1));
     int64_t (*boxes)[4] = malloc((size_t)maxc * sizeof *boxes);
     int32_t *layer = malloc((size_t)maxc * sizeof *layer);
-    float *scores = NULL;
     memset(out, 0, sizeof *out);
     if (!boxes || !layer) { free(boxes); free(layer); return ws_fail(WS_ENOMEM, "mask generator: out of memory"); }
     crop_boxes(H, W, cfg->crop_n_layers, cfg->crop_overlap_ratio, boxes, layer, &ncrop);
-    for (int ci = 0; ci < ncrop && !rc; ci++) {
-        int n = (int)(cfg->points_per_side / pow(cfg->crop_n_points_downscale_factor, layer[ci]));
-        double *grid = malloc((size_t)n * n * 2 * sizeof *grid);
-        if (!grid) { rc = ws_fail(WS_ENOMEM, "mask generator: out of memory"); break; }
-        ws_amg_point_grid(n, grid);
-        crop_ctx c = {.m = m, .cfg = cfg, .tr = tr, .H = H, .W = W, .ci = ci, .cb = boxes[ci]};
-        rc = process_crop(&c, rgb, grid, n * n, out);
-        free(grid);
-    }
-    if (rc) goto done;
-    if (ncrop > 1) {   /* cross-crop NMS favouring smaller crops: score 1 / crop area */
-        if (!(scores = malloc((size_t)(out->n ? out->n : 1) * sizeof *scores))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto done; }
-        for (int i = 0; i < out->n; i++) {
-            const int64_t *b = out->r[i].crop_box;
-            scores[i] = 1.0f / (float)((b[2] - b[0]) * (b[3] - b[1]));
-        }
-        if ((rc = list_nms(out, scores, cfg->crop_nms_thresh))) goto done;
-    }
-    if (tr && (rc = list_snapshot(out, H, W, &tr->stage_generate))) goto done;
-    if (cfg->min_mask_region_area > 0) {
-        double t = cfg->box_nms_thresh > cfg->crop_nms_thresh ? cfg->box_nms_thresh : cfg->crop_nms_thresh;
-        if ((rc = postprocess_small_regions(out, H, W, cfg->min_mask_region_area, t))) goto done;
-        if (tr && (rc = list_snapshot(out, H, W, &tr->stage_small_regions))) goto done;
-    }
-    if (cfg->rock_sand_water_thresh > 0) {
-        if ((rc = apply_rock_sand_water(out, H, W, cfg->rock_sand_water_thresh))) goto done;
-        if (tr && (rc = list_snapshot(out, H, W, &tr->stage_rsw))) goto done;
-    }
-    for (int i = 0; i < out->n && !rc; i++) {   /* final encoding: RLE and area */
-        ws_amg_rec *r = &out->r[i];
-        if ((rc = ws_rle_encode(r->mask, H, W, &r->rle, &r->n_rle))) break;
-        r->area = 0;
-        for (int k = 1; k < r->n_rle; k += 2) r->area += r->rle[k];
-        free(r->mask);
-        r->mask = NULL;
-    }
-    if (tr) {
+    if ((rc = generate_crops(m, cfg, rgb, H, W, boxes, layer, ncrop, out, tr))) goto cleanup;
+    if (ncrop > 1 && (rc = cross_crop_nms(out, cfg->crop_nms_thresh))) goto cleanup;
+    if (tr && (rc = list_snapshot(out, H, W, &tr->stage_generate))) goto cleanup;
+    if ((rc = postprocess(out, cfg, H, W, tr))) goto cleanup;
+    if ((rc = encode_masks(out, H, W))) goto cleanup;
+    if (tr) {   /* the trace takes the crop boxes */
         tr->n_crops = ncrop;
         tr->crop_boxes = boxes;
         tr->crop_layer = layer;
         boxes = NULL;
         layer = NULL;
     }
-done:
+cleanup:
     free(boxes);
     free(layer);
-    free(scores);
     if (rc) ws_amg_list_free(out);
     return rc;
 }

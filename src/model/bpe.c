@@ -228,86 +228,121 @@ static int64_t pair_rank(const ws_bpe *b, const sym *x, const sym *y, char *buf,
     return ws_strmap_get(&b->ranks, buf, x->len + 1 + y->len, &r) ? r : INT64_MAX;
 }
 
-/* Appends the ids of one pre-token (its bytes already mapped, UTF-8 in word[0..len)). */
-static int bpe_word(const ws_bpe *b, const char *word, size_t len, int32_t **ids, size_t *n, size_t *cap)
+/* The literal special tokens ('<' and '|' map to themselves) are looked up whole, as the
+ * official BPE cache returns them unmerged. */
+static int is_special(const char *word, size_t len)
 {
-    int64_t id;
-    sym *w = NULL;
-    size_t nw = 0;
-    char pb[512];
-    int rc = 0;
-    /* the literal special tokens ('<' and '|' map to themselves) are looked up whole, as the
-     * official BPE cache returns them unmerged */
-    if ((len == 15 && !memcmp(word, "<|startoftext|>", 15)) || (len == 13 && !memcmp(word, "<|endoftext|>", 13)))
-        goto emit_special;
-    w = calloc(len + 1, sizeof *w);
-    if (!w) return ws_fail(WS_ENOMEM, "tokenizer: out of memory");
-    for (size_t i = 0; i < len;) {   /* one symbol per code point; '</w>' on the last */
+    return (len == 15 && !memcmp(word, "<|startoftext|>", 15)) || (len == 13 && !memcmp(word, "<|endoftext|>", 13));
+}
+
+/* One symbol per code point of word, '</w>' appended to the last; w has room for len. */
+static int split_symbols(const char *word, size_t len, sym *w, size_t *nw)
+{
+    for (size_t i = 0; i < len;) {
         unsigned c = (unsigned char)word[i];
         size_t cl = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4, extra = i + cl >= len ? 4 : 0;
-        w[nw].s = malloc(cl + extra + 1);
-        if (!w[nw].s) { rc = ws_fail(WS_ENOMEM, "tokenizer: out of memory"); goto cleanup; }
-        memcpy(w[nw].s, word + i, cl);
-        memcpy(w[nw].s + cl, "</w>", extra);
-        w[nw].len = cl + extra;
-        nw++;
+        w[*nw].s = malloc(cl + extra + 1);
+        if (!w[*nw].s) return ws_fail(WS_ENOMEM, "tokenizer: out of memory");
+        memcpy(w[*nw].s, word + i, cl);
+        memcpy(w[*nw].s + cl, "</w>", extra);
+        w[*nw].len = cl + extra;
+        (*nw)++;
         i += cl;
     }
-    while (nw > 1) {
-        int64_t best = INT64_MAX;
-        size_t bi = 0;
-        for (size_t i = 0; i + 1 < nw; i++) {
-            int64_t r = pair_rank(b, &w[i], &w[i + 1], pb, sizeof pb);
-            if (r < best) { best = r; bi = i; }
+    return 0;
+}
+
+/* The rank of the lowest-ranked adjacent pair of w[0..nw) (the first such pair on ties) and its
+ * index in *at; INT64_MAX when no pair is a merge. */
+static int64_t best_pair(const ws_bpe *b, const sym *w, size_t nw, size_t *at)
+{
+    char pb[512];
+    int64_t best = INT64_MAX;
+    *at = 0;
+    for (size_t i = 0; i + 1 < nw; i++) {
+        int64_t r = pair_rank(b, &w[i], &w[i + 1], pb, sizeof pb);
+        if (r < best) { best = r; *at = i; }
+    }
+    return best;
+}
+
+static int sym_eq(const sym *x, const sym *y) { return x->len == y->len && !memcmp(x->s, y->s, x->len); }
+
+/* Merges every occurrence of the pair (first, second), left to right as the official loop does,
+ * compacting w in place. On failure the slots already moved or freed are cleared, so that the
+ * caller frees each symbol once. */
+static int merge_all(sym *w, size_t *nw, const sym *first, const sym *second)
+{
+    size_t k = 0, i = 0;
+    int rc = 0;
+    while (i < *nw) {
+        if (i + 1 < *nw && sym_eq(&w[i], first) && sym_eq(&w[i + 1], second)) {
+            size_t ml = w[i].len + w[i + 1].len;
+            char *m = malloc(ml + 1);
+            if (!m) { rc = ws_fail(WS_ENOMEM, "tokenizer: out of memory"); break; }
+            memcpy(m, w[i].s, w[i].len);
+            memcpy(m + w[i].len, w[i + 1].s, w[i + 1].len);
+            free(w[i].s);
+            free(w[i + 1].s);
+            w[k] = (sym){m, ml};
+            i += 2;
+        } else {
+            w[k] = w[i];
+            i++;
         }
-        if (best == INT64_MAX) break;
+        k++;
+    }
+    for (size_t j = k; j < i; j++) w[j].s = NULL;   /* moved down or freed */
+    if (!rc) *nw = k;   /* on failure the unvisited tail stays where it is, for the caller to free */
+    return rc;
+}
+
+/* The merge loop: the lowest-ranked pair is merged everywhere until no pair is a merge. */
+static int merge_symbols(const ws_bpe *b, sym *w, size_t *nw)
+{
+    while (*nw > 1) {
+        size_t bi;
+        if (best_pair(b, w, *nw, &bi) == INT64_MAX) break;
         /* copies: merging frees the symbols that first/second would otherwise point to */
         char fs[512], ss[512];
         sym first = {fs, w[bi].len}, second = {ss, w[bi + 1].len};
         memcpy(fs, w[bi].s, first.len);
         memcpy(ss, w[bi + 1].s, second.len);
-        size_t k = 0;
-        for (size_t i = 0; i < nw;) {
-            if (i + 1 < nw && w[i].len == first.len && !memcmp(w[i].s, first.s, first.len) &&
-                w[i + 1].len == second.len && !memcmp(w[i + 1].s, second.s, second.len)) {
-                char *m = malloc(w[i].len + w[i + 1].len + 1);
-                if (!m) { rc = ws_fail(WS_ENOMEM, "tokenizer: out of memory"); goto cleanup; }
-                memcpy(m, w[i].s, w[i].len);
-                memcpy(m + w[i].len, w[i + 1].s, w[i + 1].len);
-                size_t ml = w[i].len + w[i + 1].len;
-                free(w[i].s);
-                free(w[i + 1].s);
-                w[k].s = m;
-                w[k].len = ml;
-                i += 2;
-            } else {
-                w[k] = w[i];
-                i++;
-            }
-            k++;
-        }
-        for (size_t i = k; i < nw; i++) w[i].s = NULL;
-        nw = k;
+        int rc = merge_all(w, nw, &first, &second);
+        if (rc) return rc;
     }
-emit_special:
-    for (size_t i = 0; i < (nw ? nw : 1); i++) {
-        const char *s = nw ? w[i].s : word;
-        size_t sl = nw ? w[i].len : len;
-        if (!ws_strmap_get(&b->encoder, s, sl, &id)) {
-            rc = ws_fail(WS_EFORMAT, "BPE piece '%.*s' is not in the vocabulary", (int)sl, s);
-            goto cleanup;
-        }
-        if (*n == *cap) {
-            size_t nc = *cap ? 2 * *cap : 64;
-            int32_t *p = realloc(*ids, nc * sizeof *p);
-            if (!p) { rc = ws_fail(WS_ENOMEM, "tokenizer: out of memory"); goto cleanup; }
-            *ids = p;
-            *cap = nc;
-        }
-        (*ids)[(*n)++] = (int32_t)id;
+    return 0;
+}
+
+/* Appends the vocabulary id of piece s[0..sl) to ids. */
+static int push_id(const ws_bpe *b, const char *s, size_t sl, int32_t **ids, size_t *n, size_t *cap)
+{
+    int64_t id;
+    if (!ws_strmap_get(&b->encoder, s, sl, &id))
+        return ws_fail(WS_EFORMAT, "BPE piece '%.*s' is not in the vocabulary", (int)sl, s);
+    if (*n == *cap) {
+        size_t nc = *cap ? 2 * *cap : 64;
+        int32_t *p = realloc(*ids, nc * sizeof *p);
+        if (!p) return ws_fail(WS_ENOMEM, "tokenizer: out of memory");
+        *ids = p;
+        *cap = nc;
     }
-cleanup:
-    for (size_t i = 0; w && i < nw; i++) free(w[i].s);
+    (*ids)[(*n)++] = (int32_t)id;
+    return 0;
+}
+
+/* Appends the ids of one pre-token (its bytes already mapped, UTF-8 in word[0..len)). */
+static int bpe_word(const ws_bpe *b, const char *word, size_t len, int32_t **ids, size_t *n, size_t *cap)
+{
+    if (is_special(word, len)) return push_id(b, word, len, ids, n, cap);
+    sym *w = calloc(len + 1, sizeof *w);
+    size_t nw = 0;
+    if (!w) return ws_fail(WS_ENOMEM, "tokenizer: out of memory");
+    int rc = split_symbols(word, len, w, &nw);
+    if (!rc) rc = merge_symbols(b, w, &nw);
+    if (!rc && !nw) rc = push_id(b, word, len, ids, n, cap);   /* an empty word: looked up as is */
+    for (size_t i = 0; i < nw && !rc; i++) rc = push_id(b, w[i].s, w[i].len, ids, n, cap);
+    for (size_t i = 0; i < nw; i++) free(w[i].s);
     free(w);
     return rc;
 }

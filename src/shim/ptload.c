@@ -117,6 +117,7 @@ typedef struct {
     val **all; size_t n_all, cap_all;         /* every allocated value (freed together) */
     val **stack; size_t sp, cap_stack;
     val **memo; size_t cap_memo, n_memo;
+    const uint8_t *p, *end;                   /* the read position in data.pkl and its end */
     errbuf *e;
 } unpickler;
 
@@ -278,126 +279,276 @@ static val *make_seq(unpickler *u, int kind, long from)
     return t;
 }
 
-#define NEED(k) do { if (p + (k) > end) return fail(u->e, "data.pkl is truncated"); } while (0)
+/* ---- opcodes ---------------------------------------------------------------------------------- */
 
+/* Each handler runs one opcode (its byte op; its arguments at u->p, which it moves past them) and
+ * returns 0, or -1 with the message set. One handler serves each group of opcodes that share an
+ * argument format or a stack rule. */
+typedef int (*op_fn)(unpickler *u, uint8_t op);
+
+#define NEED(k) do { if ((uint64_t)(k) > (uint64_t)(u->end - u->p)) return fail(u->e, "data.pkl is truncated"); } while (0)
+
+static val mark_val = {.kind = V_MARK};   /* every MARK pushes this one value */
+
+/* PROTO, FRAME: the protocol number and frame length are not needed. */
+static int op_frame(unpickler *u, uint8_t op)
+{
+    uint64_t k = op == 0x80 ? 1 : 8;
+    NEED(k);
+    u->p += k;
+    return 0;
+}
+
+/* MARK */
+static int op_mark(unpickler *u, uint8_t op)
+{
+    (void)op;
+    return push(u, &mark_val);
+}
+
+/* NONE, NEWTRUE, NEWFALSE */
+static int op_const(unpickler *u, uint8_t op)
+{
+    val *a = new_val(u, op == 'N' ? V_NONE : V_BOOL);
+    if (push(u, a)) return -1;
+    a->i = op == 0x88;
+    return 0;
+}
+
+/* BININT1, BININT2 (unsigned), BININT (signed 32-bit) */
+static int op_int(unpickler *u, uint8_t op)
+{
+    int w = op == 'K' ? 1 : op == 'M' ? 2 : 4;
+    NEED(w);
+    val *a = new_val(u, V_INT);
+    if (push(u, a)) return -1;
+    a->i = op == 'J' ? (int64_t)(int32_t)rd(u->p, 4) : (int64_t)rd(u->p, w);
+    u->p += w;
+    return 0;
+}
+
+/* LONG1: a little-endian two's complement integer of up to 8 bytes. */
+static int op_long1(unpickler *u, uint8_t op)
+{
+    (void)op;
+    NEED(1);
+    uint64_t n = *u->p++;
+    NEED(n);
+    if (n > 8) return fail(u->e, "integer too large in data.pkl");
+    uint64_t v = n ? rd(u->p, (int)n) : 0;
+    if (n && n < 8 && (u->p[n - 1] & 0x80)) v |= ~0ULL << (8 * n);
+    val *a = new_val(u, V_INT);
+    if (push(u, a)) return -1;
+    a->i = (int64_t)v;
+    u->p += n;
+    return 0;
+}
+
+/* BINFLOAT: no float a state dict needs, so only its place on the stack is kept. */
+static int op_float(unpickler *u, uint8_t op)
+{
+    (void)op;
+    NEED(8);
+    if (push(u, new_val(u, V_FLOAT))) return -1;
+    u->p += 8;
+    return 0;
+}
+
+/* BINUNICODE, SHORT_BINUNICODE, BINUNICODE8, SHORT_BINSTRING, BINSTRING, BINBYTES,
+ * SHORT_BINBYTES: a length of 1, 4 or 8 bytes, then the bytes; all become strings. */
+static int op_string(unpickler *u, uint8_t op)
+{
+    int w = op == 0x8c || op == 'U' || op == 'C' ? 1 : op == 0x8d ? 8 : 4;
+    NEED(w);
+    uint64_t n = rd(u->p, w);
+    u->p += w;
+    NEED(n);
+    if (push(u, new_str(u, V_STR, u->p, n))) return -1;
+    u->p += n;
+    return 0;
+}
+
+/* GLOBAL "module\nname\n", kept as "module.name" */
+static int op_global(unpickler *u, uint8_t op)
+{
+    (void)op;
+    const uint8_t *p = u->p, *end = u->end;
+    const uint8_t *nl1 = memchr(p, '\n', (size_t)(end - p));
+    const uint8_t *nl2 = nl1 ? memchr(nl1 + 1, '\n', (size_t)(end - nl1 - 1)) : NULL;
+    if (!nl2) return fail(u->e, "data.pkl is truncated");
+    val *a = new_str(u, V_GLOBAL, p, (size_t)(nl2 - p));
+    if (push(u, a)) return -1;
+    a->s[nl1 - p] = '.';
+    u->p = nl2 + 1;
+    return 0;
+}
+
+/* STACK_GLOBAL: module and name strings from the stack, kept as "module.name" */
+static int op_stack_global(unpickler *u, uint8_t op)
+{
+    (void)op;
+    val *b = pop(u), *a = pop(u), *c;
+    if (!a || !b || a->kind != V_STR || b->kind != V_STR) return fail(u->e, "bad STACK_GLOBAL in data.pkl");
+    if (!(c = new_val(u, V_GLOBAL)) || !(c->s = malloc(a->slen + b->slen + 2))) return fail(u->e, "out of memory");
+    snprintf(c->s, a->slen + b->slen + 2, "%s.%s", a->s, b->s);
+    return push(u, c);
+}
+
+/* BINPUT, LONG_BINPUT (index of 1 or 4 bytes), MEMOIZE (the next index): memo the stack top. */
+static int op_memo_put(unpickler *u, uint8_t op)
+{
+    if (op == 0x94) return u->sp ? memo_put(u, u->n_memo, u->stack[u->sp - 1]) : fail(u->e, "bad MEMOIZE");
+    int w = op == 'q' ? 1 : 4;
+    NEED(w);
+    if (!u->sp || memo_put(u, rd(u->p, w), u->stack[u->sp - 1])) return fail(u->e, op == 'q' ? "bad BINPUT" : "bad LONG_BINPUT");
+    u->p += w;
+    return 0;
+}
+
+/* BINGET, LONG_BINGET */
+static int op_memo_get(unpickler *u, uint8_t op)
+{
+    int w = op == 'h' ? 1 : 4;
+    NEED(w);
+    uint64_t n = rd(u->p, w);
+    u->p += w;
+    if (n >= u->cap_memo || !u->memo[n]) return fail(u->e, "bad memo reference in data.pkl");
+    return push(u, u->memo[n]);
+}
+
+/* EMPTY_TUPLE, EMPTY_LIST, EMPTY_DICT */
+static int op_empty(unpickler *u, uint8_t op)
+{
+    return push(u, new_val(u, op == ')' ? V_TUPLE : op == ']' ? V_LIST : V_DICT));
+}
+
+/* TUPLE, LIST, DICT: the values above the topmost MARK, which goes too */
+static int op_from_mark(unpickler *u, uint8_t op)
+{
+    long mk = find_mark(u);
+    if (mk < 0) return fail(u->e, "missing MARK in data.pkl");
+    val *a = make_seq(u, op == 't' ? V_TUPLE : op == 'l' ? V_LIST : V_DICT, mk + 1);
+    u->sp--; /* the MARK */
+    return push(u, a);
+}
+
+/* TUPLE1, TUPLE2, TUPLE3: the top 1..3 values */
+static int op_tuple_n(unpickler *u, uint8_t op)
+{
+    long k = op - 0x84;
+    if ((long)u->sp < k) return fail(u->e, "stack underflow in data.pkl");
+    return push(u, make_seq(u, V_TUPLE, (long)u->sp - k));
+}
+
+/* APPEND: the top value onto the list below it */
+static int op_append(unpickler *u, uint8_t op)
+{
+    (void)op;
+    val *b = pop(u);
+    if (!b || !u->sp || add_item(u->stack[u->sp - 1], b)) return fail(u->e, "bad APPEND");
+    return 0;
+}
+
+/* APPENDS, SETITEMS: the values above the topmost MARK onto the container below it (a dict's
+ * items are kept as key, value, key, value ...) */
+static int op_extend(unpickler *u, uint8_t op)
+{
+    (void)op;
+    long mk = find_mark(u);
+    if (mk < 1) return fail(u->e, "missing MARK in data.pkl");
+    val *target = u->stack[mk - 1];
+    for (size_t i = (size_t)mk + 1; i < u->sp; i++)
+        if (add_item(target, u->stack[i])) return fail(u->e, "out of memory");
+    u->sp = (size_t)mk;
+    return 0;
+}
+
+/* SETITEM: key and value onto the dict below them */
+static int op_setitem(unpickler *u, uint8_t op)
+{
+    (void)op;
+    val *b = pop(u), *a = pop(u);
+    if (!a || !b || !u->sp || add_item(u->stack[u->sp - 1], a) || add_item(u->stack[u->sp - 1], b))
+        return fail(u->e, "bad SETITEM");
+    return 0;
+}
+
+/* REDUCE: see reduce() */
+static int op_reduce(unpickler *u, uint8_t op)
+{
+    (void)op;
+    val *b = pop(u), *a = pop(u), *c;
+    if (!a || !b) return fail(u->e, "stack underflow in data.pkl");
+    if (!(c = reduce(u, a, b))) return e_is_set(u) ? -1 : fail(u->e, "out of memory");
+    return push(u, c);
+}
+
+/* NEWOBJ: an opaque object */
+static int op_newobj(unpickler *u, uint8_t op)
+{
+    (void)op;
+    val *b = pop(u), *a = pop(u);
+    if (!a || !b) return fail(u->e, "stack underflow in data.pkl");
+    return push(u, new_val(u, V_OBJ));
+}
+
+/* BUILD: the state is ignored */
+static int op_build(unpickler *u, uint8_t op)
+{
+    (void)op;
+    return !pop(u) || !u->sp ? fail(u->e, "bad BUILD") : 0;
+}
+
+/* BINPERSID: a torch storage, see persistent_load() */
+static int op_persid(unpickler *u, uint8_t op)
+{
+    (void)op;
+    return persistent_load(u, pop(u));
+}
+
+/* POP */
+static int op_pop(unpickler *u, uint8_t op)
+{
+    (void)op;
+    pop(u);
+    return 0;
+}
+
+/* The opcodes torch.save emits for state dicts; any other is refused by name. */
+static const op_fn OPS[256] = {
+    [0x80] = op_frame, [0x95] = op_frame, ['('] = op_mark,
+    ['N'] = op_const, [0x88] = op_const, [0x89] = op_const,
+    ['K'] = op_int, ['M'] = op_int, ['J'] = op_int, [0x8a] = op_long1, ['G'] = op_float,
+    ['X'] = op_string, [0x8c] = op_string, [0x8d] = op_string, ['U'] = op_string, ['T'] = op_string,
+    ['B'] = op_string, ['C'] = op_string,
+    ['c'] = op_global, [0x93] = op_stack_global,
+    ['q'] = op_memo_put, ['r'] = op_memo_put, [0x94] = op_memo_put, ['h'] = op_memo_get, ['j'] = op_memo_get,
+    [')'] = op_empty, [']'] = op_empty, ['}'] = op_empty,
+    ['t'] = op_from_mark, ['l'] = op_from_mark, ['d'] = op_from_mark,
+    [0x85] = op_tuple_n, [0x86] = op_tuple_n, [0x87] = op_tuple_n,
+    ['a'] = op_append, ['e'] = op_extend, ['u'] = op_extend, ['s'] = op_setitem,
+    ['R'] = op_reduce, [0x81] = op_newobj, ['b'] = op_build, ['Q'] = op_persid, ['0'] = op_pop,
+};
+
+/* Runs data.pkl's opcodes up to STOP; *root is the value STOP finds on the stack. The dispatch is
+ * the OPS table, so the loop itself only knows STOP. */
 static int unpickle(unpickler *u, const uint8_t *p, const uint8_t *end, val **root)
 {
-    static val mark = {.kind = V_MARK};
-    while (p < end) {
-        uint8_t op = *p++;
-        uint64_t n;
-        long mk;
-        val *a, *b, *c;
-        switch (op) {
-        case 0x80: NEED(1); p++; break;                                   /* PROTO */
-        case 0x95: NEED(8); p += 8; break;                                /* FRAME */
-        case '.': *root = pop(u); return *root ? 0 : fail(u->e, "empty pickle");  /* STOP */
-        case '(': if (push(u, &mark)) return -1; break;                   /* MARK */
-        case 'N': if (push(u, new_val(u, V_NONE))) return -1; break;
-        case 0x88: case 0x89:                                             /* NEWTRUE / NEWFALSE */
-            if (push(u, a = new_val(u, V_BOOL))) return -1;
-            a->i = op == 0x88;
-            break;
-        case 'K': NEED(1); if (push(u, a = new_val(u, V_INT))) return -1; a->i = p[0]; p += 1; break;
-        case 'M': NEED(2); if (push(u, a = new_val(u, V_INT))) return -1; a->i = (int64_t)rd(p, 2); p += 2; break;
-        case 'J': NEED(4); if (push(u, a = new_val(u, V_INT))) return -1; a->i = (int32_t)rd(p, 4); p += 4; break;
-        case 0x8a: {                                                      /* LONG1 */
-            NEED(1);
-            n = *p++;
-            NEED(n);
-            if (n > 8) return fail(u->e, "integer too large in data.pkl");
-            uint64_t v = n ? rd(p, (int)n) : 0;
-            if (n && n < 8 && (p[n - 1] & 0x80)) v |= ~0ULL << (8 * n);
-            if (push(u, a = new_val(u, V_INT))) return -1;
-            a->i = (int64_t)v;
-            p += n;
-            break;
+    u->p = p;
+    u->end = end;
+    while (u->p < u->end) {
+        uint8_t op = *u->p++;
+        if (op == '.') {   /* STOP */
+            *root = pop(u);
+            return *root ? 0 : fail(u->e, "empty pickle");
         }
-        case 'G': NEED(8); if (push(u, new_val(u, V_FLOAT))) return -1; p += 8; break;
-        case 'X': NEED(4); n = rd(p, 4); p += 4; NEED(n); if (push(u, new_str(u, V_STR, p, n))) return -1; p += n; break;
-        case 0x8c: NEED(1); n = *p++; NEED(n); if (push(u, new_str(u, V_STR, p, n))) return -1; p += n; break;
-        case 0x8d: NEED(8); n = rd(p, 8); p += 8; NEED(n); if (push(u, new_str(u, V_STR, p, n))) return -1; p += n; break;
-        case 'U': NEED(1); n = *p++; NEED(n); if (push(u, new_str(u, V_STR, p, n))) return -1; p += n; break;
-        case 'T': case 'B': NEED(4); n = rd(p, 4); p += 4; NEED(n); if (push(u, new_str(u, V_STR, p, n))) return -1; p += n; break;
-        case 'C': NEED(1); n = *p++; NEED(n); if (push(u, new_str(u, V_STR, p, n))) return -1; p += n; break;
-        case 'c': {                                                       /* GLOBAL "module\nname\n" */
-            const uint8_t *nl1 = memchr(p, '\n', (size_t)(end - p));
-            const uint8_t *nl2 = nl1 ? memchr(nl1 + 1, '\n', (size_t)(end - nl1 - 1)) : NULL;
-            if (!nl2) return fail(u->e, "data.pkl is truncated");
-            if (push(u, a = new_str(u, V_GLOBAL, p, (size_t)(nl2 - p)))) return -1;
-            a->s[nl1 - p] = '.';
-            p = nl2 + 1;
-            break;
-        }
-        case 0x93:                                                        /* STACK_GLOBAL */
-            b = pop(u); a = pop(u);
-            if (!a || !b || a->kind != V_STR || b->kind != V_STR) return fail(u->e, "bad STACK_GLOBAL in data.pkl");
-            if (!(c = new_val(u, V_GLOBAL)) || !(c->s = malloc(a->slen + b->slen + 2))) return fail(u->e, "out of memory");
-            snprintf(c->s, a->slen + b->slen + 2, "%s.%s", a->s, b->s);
-            if (push(u, c)) return -1;
-            break;
-        case 'q': NEED(1); if (!u->sp || memo_put(u, p[0], u->stack[u->sp - 1])) return fail(u->e, "bad BINPUT"); p += 1; break;
-        case 'r': NEED(4); if (!u->sp || memo_put(u, rd(p, 4), u->stack[u->sp - 1])) return fail(u->e, "bad LONG_BINPUT"); p += 4; break;
-        case 0x94: if (!u->sp || memo_put(u, u->n_memo, u->stack[u->sp - 1])) return -1; break;   /* MEMOIZE */
-        case 'h': case 'j': {
-            int w = op == 'h' ? 1 : 4;
-            NEED(w);
-            n = rd(p, w);
-            p += w;
-            if (n >= u->cap_memo || !u->memo[n]) return fail(u->e, "bad memo reference in data.pkl");
-            if (push(u, u->memo[n])) return -1;
-            break;
-        }
-        case ')': if (push(u, new_val(u, V_TUPLE))) return -1; break;
-        case ']': if (push(u, new_val(u, V_LIST))) return -1; break;
-        case '}': if (push(u, new_val(u, V_DICT))) return -1; break;
-        case 't': case 'l': case 'd':                                     /* TUPLE / LIST / DICT from MARK */
-            if ((mk = find_mark(u)) < 0) return fail(u->e, "missing MARK in data.pkl");
-            a = make_seq(u, op == 't' ? V_TUPLE : op == 'l' ? V_LIST : V_DICT, mk + 1);
-            u->sp--; /* the MARK */
-            if (push(u, a)) return -1;
-            break;
-        case 0x85: case 0x86: case 0x87: {                                /* TUPLE1..3 */
-            long k = op - 0x84;
-            if ((long)u->sp < k) return fail(u->e, "stack underflow in data.pkl");
-            if (push(u, make_seq(u, V_TUPLE, (long)u->sp - k))) return -1;
-            break;
-        }
-        case 'a':                                                         /* APPEND */
-            b = pop(u);
-            if (!b || !u->sp || add_item(u->stack[u->sp - 1], b)) return fail(u->e, "bad APPEND");
-            break;
-        case 'e': case 'u': {                                             /* APPENDS / SETITEMS */
-            if ((mk = find_mark(u)) < 1) return fail(u->e, "missing MARK in data.pkl");
-            val *target = u->stack[mk - 1];
-            for (size_t i = (size_t)mk + 1; i < u->sp; i++)
-                if (add_item(target, u->stack[i])) return fail(u->e, "out of memory");
-            u->sp = (size_t)mk;
-            break;
-        }
-        case 's':                                                         /* SETITEM */
-            b = pop(u); a = pop(u);
-            if (!a || !b || !u->sp || add_item(u->stack[u->sp - 1], a) || add_item(u->stack[u->sp - 1], b))
-                return fail(u->e, "bad SETITEM");
-            break;
-        case 'R':                                                         /* REDUCE */
-            b = pop(u); a = pop(u);
-            if (!a || !b) return fail(u->e, "stack underflow in data.pkl");
-            if (!(c = reduce(u, a, b))) return e_is_set(u) ? -1 : fail(u->e, "out of memory");
-            if (push(u, c)) return -1;
-            break;
-        case 0x81:                                                        /* NEWOBJ */
-            b = pop(u); a = pop(u);
-            if (!a || !b || push(u, new_val(u, V_OBJ))) return -1;
-            break;
-        case 'b': if (!pop(u) || !u->sp) return fail(u->e, "bad BUILD"); break; /* state ignored */
-        case 'Q': if (persistent_load(u, pop(u))) return -1; break;      /* BINPERSID */
-        case '0': pop(u); break;                                          /* POP */
-        default: return fail(u->e, "unsupported pickle opcode 0x%02x in data.pkl", op);
-        }
+        if (!OPS[op]) return fail(u->e, "unsupported pickle opcode 0x%02x in data.pkl", op);
+        if (OPS[op](u, op)) return -1;
     }
     return fail(u->e, "data.pkl has no STOP opcode (truncated?)");
 }
+
+#undef NEED
 
 /* ---- state dict --------------------------------------------------------------------------------- */
 

@@ -197,28 +197,28 @@ cleanup:
     return rc;
 }
 
-static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, const char *name, const char *caption,
-                     const ws_gdino_image_out *img, const ws_gdino_levels *lv, const ws_h5file *in)
+typedef struct { const char *n; ws_at_tensor t; } named_tensor;
+
+/* Writes each tensor of items[0..n) at /case/<name>/<sub><item name>. */
+static int put_items(ws_h5file *out, const char *name, const char *sub, const named_tensor *items, size_t n)
 {
-    char p[256], *cap = ws_gdino_caption(caption), **pieces = NULL;
-    int32_t *ids = NULL, *zeros = NULL;
-    size_t L = 0;
-    uint8_t *mask = NULL, *ones = NULL, *c2t = NULL;
-    int64_t *pos = NULL;
-    ws_scope g;
-    ws_gdino_text_out to = {0};
-    ws_scope_init(&g);
-    int rc = cap ? ws_wordpiece_encode(w, cap, &ids, &L) : ws_fail(WS_ENOMEM, "out of memory");
-    if (rc) goto cleanup;
-    mask = malloc(L * L); pos = malloc(L * sizeof *pos); zeros = calloc(L, sizeof *zeros); ones = malloc(L);
-    c2t = calloc(L * L, 1); pieces = calloc(L, sizeof *pieces);
-    if (!mask || !pos || !zeros || !ones || !c2t || !pieces) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
-    memset(ones, 1, L);
-    ws_gdino_text_masks(w, ids, (int)L, mask, pos);
+    char p[256];
+    int rc = 0;
+    for (size_t k = 0; k < n && !rc; k++) {
+        snprintf(p, sizeof p, "/case/%s/%s%s", name, sub, items[k].n);
+        rc = ws_h5_put_tensor(out, p, items[k].t);
+    }
+    return rc;
+}
+
+/* cate_to_token_mask (P, L): row p marks the tokens between the p-th pair of delimiters (CLS,
+ * SEP, '.', '?'), a delimiter at either end of the sequence closing no phrase. Returns P. */
+static int cate_to_token(const ws_wordpiece *w, const int32_t *ids, size_t L, uint8_t *c2t)
+{
     int64_t dot = -1, qm = -1;   /* the delimiter ids of this vocabulary (1012, 1029 in BERT's) */
     ws_strmap_get(&w->vocab, ".", 1, &dot);
     ws_strmap_get(&w->vocab, "?", 1, &qm);
-    int P = 0, prev = 0;   /* cate_to_token_mask: tokens between delimiters */
+    int P = 0, prev = 0;
     for (int c = 0; c < (int)L; c++) {
         int special = ids[c] == w->cls || ids[c] == w->sep || ids[c] == dot || ids[c] == qm;
         if (!special) continue;
@@ -228,8 +228,24 @@ static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, c
         }
         prev = c;
     }
+    return P;
+}
+
+/* /case/<name>/text, the tokenizer side: the caption, its preprocessed form cap, the word pieces
+ * and the BERT inputs (ids, token types, attention mask, self-attention mask, positions) with
+ * the phrase mask. */
+static int text_inputs(const ws_wordpiece *w, ws_h5file *out, const char *name, const char *caption, char *cap,
+                       const int32_t *ids, size_t L, const uint8_t *mask, const int64_t *pos)
+{
+    char p[256], **pieces = calloc(L, sizeof *pieces);
+    int32_t *zeros = calloc(L, sizeof *zeros);
+    uint8_t *ones = malloc(L), *c2t = calloc(L * L, 1);
+    int rc;
+    if (!zeros || !ones || !c2t || !pieces) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    memset(ones, 1, L);
+    const int P = cate_to_token(w, ids, L, c2t);
     for (size_t i = 0; i < L; i++) pieces[i] = w->tokens[ids[i]];
-    const int64_t s2[2] = {1, (int64_t)L}, s3[3] = {1, (int64_t)L, (int64_t)L}, sp[3] = {1, P, (int64_t)L}, one = 1;
+    const int64_t s2[2] = {1, (int64_t)L}, s3[3] = {1, (int64_t)L, (int64_t)L}, sp[3] = {1, P, (int64_t)L};
     char *capv[1] = {(char *)caption}, *prep[1] = {cap};
 #define OUT(field, dt, nd, sh, d) snprintf(p, sizeof p, "/case/%s/text/%s", name, field); TRY(ws_h5_write_raw(out, p, dt, nd, sh, d))
     snprintf(p, sizeof p, "/case/%s/text/caption", name);
@@ -245,79 +261,245 @@ static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, c
     OUT("position_ids", WS_I64, 2, s2, pos);
     OUT("cate_to_token_mask", WS_U8, 3, sp, c2t);
 #undef OUT
-    (void)one;
-    if (m) {
-        ws_at_tensor ti = ws_g_from_data(&g, ids, WS_AT_I32, 2, s2), tp = ws_g_from_data(&g, pos, WS_AT_I64, 2, s2);
-        const int64_t mm[2] = {(int64_t)L, (int64_t)L};
-        ws_at_tensor tm = ws_g_from_data(&g, mask, WS_AT_U8, 2, mm);
-        TRY(g.err);
-        TRY(ws_gdino_text(m, &g, ti, tp, tm, &to));
-        const struct { const char *n; ws_at_tensor t; } items[] = {
-            {"bert_extended_attention_mask", to.ext_mask}, {"bert_embeddings", to.embeddings}, {"encoded_text", to.encoded}};
-        for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
-            snprintf(p, sizeof p, "/case/%s/text/%s", name, items[i].n);
-            TRY(ws_h5_put_tensor(out, p, items[i].t));
-        }
-        ws_at_tensor pt = ws_gdino_text_pos(&g, pos, (int)L);
-        snprintf(p, sizeof p, "/case/%s/encoder/pos_text", name);
-        TRY(ws_h5_put_tensor(out, p, pt));
-        if (img && lv) {
-            ws_at_tensor mem = NULL, memt = NULL;
-            ws_gdino_enc_trace tr;
-            memset(&tr, 0, sizeof tr);
-            TRY(ws_gdino_encode(m, &g, img, lv, to.encoded, pt, tm, &mem, &memt, &tr));
-            for (int i = 0; i < m->enc_layers && i < 8; i++) {
-                const struct { const char *n; ws_at_tensor t; } it[] = {
-                    {"fusion_vision", tr.fusion_v[i]}, {"fusion_text", tr.fusion_l[i]}, {"text_enhancer", tr.text[i]},
-                    {"deformable_self_attn", tr.deform_attn[i]}, {"deformable", tr.deform[i]}};
-                for (size_t k = 0; k < sizeof it / sizeof it[0]; k++) {
-                    snprintf(p, sizeof p, "/case/%s/encoder/layer_%d/%s", name, i, it[k].n);
-                    TRY(ws_h5_put_tensor(out, p, it[k].t));
-                }
-            }
-            snprintf(p, sizeof p, "/case/%s/encoder/memory", name);
-            TRY(ws_h5_put_tensor(out, p, mem));
-            snprintf(p, sizeof p, "/case/%s/encoder/memory_text", name);
-            TRY(ws_h5_put_tensor(out, p, memt));
-            ws_at_tensor logits = NULL, boxes = NULL;
-            ws_gdino_dec_trace dt;
-            TRY(ws_gdino_decode(m, &g, lv, mem, memt, &logits, &boxes, &dt));
-            const struct { const char *n; ws_at_tensor t; } ts[] = {
-                {"two_stage/output_memory", dt.output_memory}, {"two_stage/enc_outputs_class", dt.enc_class},
-                {"two_stage/topk_logits", dt.topk_logits}, {"two_stage/topk_indices", dt.topk_indices},
-                {"two_stage/topk_scores", dt.topk_scores}, {"two_stage/enc_bbox_delta", dt.enc_delta},
-                {"two_stage/enc_outputs_coord_unselected", dt.enc_coord}, {"two_stage/refpoint_embed", dt.refpoint},
-                {"two_stage/init_box_proposal", dt.init_box}, {"output/pred_logits", logits}, {"output/pred_boxes", boxes},
-                {"decoder/reference_points", ws_g_stack_(&g, dt.ref, m->dec_layers + 1)},
-                {"decoder/hs", ws_g_stack_(&g, dt.hs, m->dec_layers)},
-                {"decoder/outputs_coord", ws_g_stack_(&g, dt.coord, m->dec_layers)},
-                {"decoder/outputs_class", ws_g_stack_(&g, dt.cls, m->dec_layers)}};
-            for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++) {
-                snprintf(p, sizeof p, "/case/%s/%s", name, ts[k].n);
-                TRY(ws_h5_put_tensor(out, p, ts[k].t));
-            }
-            TRY(predict_settings(w, in, out, name, logits, boxes, ids, (int)L));
-            for (int i = 0; i < m->dec_layers && i < 8; i++) {
-                const struct { const char *n; ws_at_tensor t; } it[] = {
-                    {"reference_points_input", dt.ref_in[i]}, {"query_sine_embed", dt.sine[i]}, {"query_pos", dt.qpos[i]},
-                    {"self_attn_out", dt.sa[i]}, {"after_self_attn", dt.after_sa[i]}, {"text_cross_attn_out", dt.ct[i]},
-                    {"after_text_cross_attn", dt.after_ct[i]}, {"image_cross_attn_out", dt.ia[i]},
-                    {"after_image_cross_attn", dt.after_ia[i]}, {"output", dt.out[i]}, {"bbox_delta", dt.delta[i]}};
-                for (size_t k = 0; k < sizeof it / sizeof it[0]; k++) {
-                    snprintf(p, sizeof p, "/case/%s/decoder/layer_%d/%s", name, i, it[k].n);
-                    TRY(ws_h5_put_tensor(out, p, it[k].t));
-                }
-            }
-        }
-        for (int i = 0; i < m->bert.n_layers; i++) {
-            snprintf(p, sizeof p, "/case/%s/text/bert_layer_%d", name, i);
-            TRY(ws_h5_put_tensor(out, p, to.layers[i]));
-        }
+cleanup:
+    free(zeros); free(ones); free(c2t); free(pieces);
+    return rc;
+}
+
+/* /case/<name>/encoder: the fusion encoder over the image levels and the encoded text, with the
+ * trace of each layer; its memories are returned in g. */
+static int encoder_case(const ws_gdino *m, ws_scope *g, ws_h5file *out, const char *name, const ws_gdino_image_out *img,
+                        const ws_gdino_levels *lv, ws_at_tensor text, ws_at_tensor pt, ws_at_tensor tm,
+                        ws_at_tensor *mem, ws_at_tensor *memt)
+{
+    ws_gdino_enc_trace tr;
+    char sub[64];
+    int rc;
+    memset(&tr, 0, sizeof tr);
+    if ((rc = ws_gdino_encode(m, g, img, lv, text, pt, tm, mem, memt, &tr))) return rc;
+    for (int i = 0; i < m->enc_layers && i < 8 && !rc; i++) {
+        const named_tensor it[] = {
+            {"fusion_vision", tr.fusion_v[i]}, {"fusion_text", tr.fusion_l[i]}, {"text_enhancer", tr.text[i]},
+            {"deformable_self_attn", tr.deform_attn[i]}, {"deformable", tr.deform[i]}};
+        snprintf(sub, sizeof sub, "encoder/layer_%d/", i);
+        rc = put_items(out, name, sub, it, sizeof it / sizeof it[0]);
+    }
+    const named_tensor mems[] = {{"memory", *mem}, {"memory_text", *memt}};
+    return rc ? rc : put_items(out, name, "encoder/", mems, 2);
+}
+
+/* The trace of each decoder layer, /case/<name>/decoder/layer_<i>. */
+static int decoder_layers(const ws_gdino *m, ws_h5file *out, const char *name, const ws_gdino_dec_trace *dt)
+{
+    char sub[64];
+    int rc = 0;
+    for (int i = 0; i < m->dec_layers && i < 8 && !rc; i++) {
+        const named_tensor it[] = {
+            {"reference_points_input", dt->ref_in[i]}, {"query_sine_embed", dt->sine[i]}, {"query_pos", dt->qpos[i]},
+            {"self_attn_out", dt->sa[i]}, {"after_self_attn", dt->after_sa[i]}, {"text_cross_attn_out", dt->ct[i]},
+            {"after_text_cross_attn", dt->after_ct[i]}, {"image_cross_attn_out", dt->ia[i]},
+            {"after_image_cross_attn", dt->after_ia[i]}, {"output", dt->out[i]}, {"bbox_delta", dt->delta[i]}};
+        snprintf(sub, sizeof sub, "decoder/layer_%d/", i);
+        rc = put_items(out, name, sub, it, sizeof it / sizeof it[0]);
+    }
+    return rc;
+}
+
+/* The two-stage selection, the decoder and its outputs, /case/<name>/{two_stage,output,decoder},
+ * and predict() at each setting (written before the decoder layers, as the golden's order). */
+static int decoder_case(const ws_gdino *m, const ws_wordpiece *w, const ws_h5file *in, ws_h5file *out, ws_scope *g,
+                        const char *name, const ws_gdino_levels *lv, ws_at_tensor mem, ws_at_tensor memt,
+                        const int32_t *ids, size_t L)
+{
+    ws_at_tensor logits = NULL, boxes = NULL;
+    ws_gdino_dec_trace dt;
+    int rc;
+    if ((rc = ws_gdino_decode(m, g, lv, mem, memt, &logits, &boxes, &dt))) return rc;
+    const named_tensor ts[] = {
+        {"two_stage/output_memory", dt.output_memory}, {"two_stage/enc_outputs_class", dt.enc_class},
+        {"two_stage/topk_logits", dt.topk_logits}, {"two_stage/topk_indices", dt.topk_indices},
+        {"two_stage/topk_scores", dt.topk_scores}, {"two_stage/enc_bbox_delta", dt.enc_delta},
+        {"two_stage/enc_outputs_coord_unselected", dt.enc_coord}, {"two_stage/refpoint_embed", dt.refpoint},
+        {"two_stage/init_box_proposal", dt.init_box}, {"output/pred_logits", logits}, {"output/pred_boxes", boxes},
+        {"decoder/reference_points", ws_g_stack_(g, dt.ref, m->dec_layers + 1)},
+        {"decoder/hs", ws_g_stack_(g, dt.hs, m->dec_layers)},
+        {"decoder/outputs_coord", ws_g_stack_(g, dt.coord, m->dec_layers)},
+        {"decoder/outputs_class", ws_g_stack_(g, dt.cls, m->dec_layers)}};
+    if ((rc = put_items(out, name, "", ts, sizeof ts / sizeof ts[0]))) return rc;
+    if ((rc = predict_settings(w, in, out, name, logits, boxes, ids, (int)L))) return rc;
+    return decoder_layers(m, out, name, &dt);
+}
+
+/* The model side of one caption case: BERT (/case/<name>/text), the text positions and, with
+ * an image, the encoder and decoder; the BERT layers last. */
+static int model_case(const ws_gdino *m, const ws_wordpiece *w, const ws_h5file *in, ws_h5file *out, const char *name,
+                      const int32_t *ids, const int64_t *pos, const uint8_t *mask, size_t L,
+                      const ws_gdino_image_out *img, const ws_gdino_levels *lv)
+{
+    ws_scope g;
+    ws_gdino_text_out to = {0};
+    char p[256];
+    int rc;
+    ws_scope_init(&g);
+    const int64_t s2[2] = {1, (int64_t)L}, mm[2] = {(int64_t)L, (int64_t)L};
+    ws_at_tensor ti = ws_g_from_data(&g, ids, WS_AT_I32, 2, s2), tp = ws_g_from_data(&g, pos, WS_AT_I64, 2, s2);
+    ws_at_tensor tm = ws_g_from_data(&g, mask, WS_AT_U8, 2, mm);
+    TRY(g.err);
+    TRY(ws_gdino_text(m, &g, ti, tp, tm, &to));
+    const named_tensor items[] = {
+        {"bert_extended_attention_mask", to.ext_mask}, {"bert_embeddings", to.embeddings}, {"encoded_text", to.encoded}};
+    TRY(put_items(out, name, "text/", items, sizeof items / sizeof items[0]));
+    ws_at_tensor pt = ws_gdino_text_pos(&g, pos, (int)L);
+    const named_tensor pos_text[] = {{"pos_text", pt}};
+    TRY(put_items(out, name, "encoder/", pos_text, 1));
+    if (img && lv) {
+        ws_at_tensor mem = NULL, memt = NULL;
+        TRY(encoder_case(m, &g, out, name, img, lv, to.encoded, pt, tm, &mem, &memt));
+        TRY(decoder_case(m, w, in, out, &g, name, lv, mem, memt, ids, L));
+    }
+    for (int i = 0; i < m->bert.n_layers; i++) {
+        snprintf(p, sizeof p, "/case/%s/text/bert_layer_%d", name, i);
+        TRY(ws_h5_put_tensor(out, p, to.layers[i]));
     }
 cleanup:
     ws_gdino_text_out_free(&to);
     ws_scope_free(&g);
-    free(cap); free(ids); free(mask); free(pos); free(zeros); free(ones); free(c2t); free(pieces);
+    return rc;
+}
+
+/* One /input/captions case: the tokenizer side always, the model side with a model (m). */
+static int text_case(const ws_gdino *m, const ws_wordpiece *w, ws_h5file *out, const char *name, const char *caption,
+                     const ws_gdino_image_out *img, const ws_gdino_levels *lv, const ws_h5file *in)
+{
+    char *cap = ws_gdino_caption(caption);
+    int32_t *ids = NULL;
+    size_t L = 0;
+    uint8_t *mask = NULL;
+    int64_t *pos = NULL;
+    int rc = cap ? ws_wordpiece_encode(w, cap, &ids, &L) : ws_fail(WS_ENOMEM, "out of memory");
+    if (rc) goto cleanup;
+    mask = malloc(L * L);
+    pos = malloc(L * sizeof *pos);
+    if (!mask || !pos) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    ws_gdino_text_masks(w, ids, (int)L, mask, pos);
+    TRY(text_inputs(w, out, name, caption, cap, ids, L, mask, pos));
+    if (m) rc = model_case(m, w, in, out, name, ids, pos, mask, L, img, lv);
+cleanup:
+    free(cap); free(ids); free(mask); free(pos);
+    return rc;
+}
+
+/* The /tokenizer outputs of n strings: word pieces, decoded text and caption of each, and the
+ * ragged input ids, caption ids, caption position ids and caption self-attention masks. */
+typedef struct tok_dump {
+    char **pieces, **decoded, **caps;   /* n each */
+    size_t n;
+    ragged ids, cids, cpos, cmask;
+} tok_dump;
+
+static int tok_init(tok_dump *t, size_t n)
+{
+    *t = (tok_dump){.n = n, .ids = {.esz = 4}, .cids = {.esz = 4}, .cpos = {.esz = 8}, .cmask = {.esz = 1}};
+    t->pieces = calloc(n + 1, sizeof *t->pieces);
+    t->decoded = calloc(n + 1, sizeof *t->decoded);
+    t->caps = calloc(n + 1, sizeof *t->caps);
+    t->ids.off = calloc(n + 1, 8); t->cids.off = calloc(n + 1, 8); t->cpos.off = calloc(n + 1, 8); t->cmask.off = calloc(n + 1, 8);
+    if (!t->pieces || !t->decoded || !t->caps || !t->ids.off || !t->cids.off || !t->cpos.off || !t->cmask.off)
+        return ws_fail(WS_ENOMEM, "out of memory");
+    return 0;
+}
+
+static void tok_free(tok_dump *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->pieces) free(t->pieces[i]);
+        if (t->decoded) free(t->decoded[i]);
+        if (t->caps) free(t->caps[i]);
+    }
+    free(t->pieces); free(t->decoded); free(t->caps);
+    free(t->ids.v); free(t->ids.off); free(t->cids.v); free(t->cids.off);
+    free(t->cpos.v); free(t->cpos.off); free(t->cmask.v); free(t->cmask.off);
+}
+
+/* String i of the dump: its pieces, ids (decoded without CLS and SEP), the caption made from it
+ * and the caption's ids, positions and self-attention mask. */
+static int tok_add(const ws_wordpiece *w, const char *s, size_t i, tok_dump *t)
+{
+    int32_t *v = NULL, *cv = NULL;
+    size_t nv = 0, nc = 0;
+    uint8_t *mask = NULL;
+    int64_t *pos = NULL;
+    int rc;
+    TRY(ws_wordpiece_encode(w, s, &v, &nv));
+    t->pieces[i] = ws_wordpiece_pieces(w, s);
+    t->decoded[i] = ws_wordpiece_decode(w, v + 1, nv - 2);
+    t->caps[i] = ws_gdino_caption(s);
+    if (!t->pieces[i] || !t->decoded[i] || !t->caps[i]) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    TRY(rag_add(&t->ids, v, nv));
+    TRY(ws_wordpiece_encode(w, t->caps[i], &cv, &nc));
+    mask = malloc(nc * nc);
+    pos = malloc(nc * sizeof *pos);
+    if (!mask || !pos) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    ws_gdino_text_masks(w, cv, (int)nc, mask, pos);
+    TRY(rag_add(&t->cids, cv, nc));
+    TRY(rag_add(&t->cpos, pos, nc));
+    rc = rag_add(&t->cmask, mask, nc * nc);
+cleanup:
+    free(v); free(cv); free(mask); free(pos);
+    return rc;
+}
+
+/* /tokenizer: the WordPiece outputs of each of strs[0..n). */
+static int tokenizer_side(const ws_wordpiece *w, char **strs, size_t n, ws_h5file *out)
+{
+    tok_dump t;
+    int rc = tok_init(&t, n);
+    for (size_t i = 0; i < n && !rc; i++) rc = tok_add(w, strs[i], i, &t);
+    if (rc) goto cleanup;
+    TRY(ws_h5_write_strings(out, "/tokenizer/wordpieces", t.pieces, n));
+    TRY(ws_h5_write_strings(out, "/tokenizer/decoded", t.decoded, n));
+    TRY(ws_h5_write_strings(out, "/tokenizer/caption", t.caps, n));
+    TRY(rag_write(out, "input_ids", &t.ids, WS_I32));
+    TRY(rag_write(out, "caption_input_ids", &t.cids, WS_I32));
+    TRY(rag_write(out, "caption_position_ids", &t.cpos, WS_I64));
+    TRY(rag_write(out, "caption_self_attention_mask", &t.cmask, WS_U8));
+cleanup:
+    tok_free(&t);
+    return rc;
+}
+
+/* The checkpoint manifest of the model at path. */
+static int model_manifest(ws_h5file *out, const char *path)
+{
+    ws_at_ckpt ck = NULL;
+    if (ws_at_ckpt_open(path, &ck)) return ws_fail(WS_EFORMAT, "%s", ws_at_last_error());
+    int rc = ws_verify_manifest(out, ck);
+    ws_at_ckpt_close(ck);
+    return rc;
+}
+
+/* Every /input/captions case (named by /input/case_names): with --model, the image side once
+ * (when the input has /input/image_rgb) and the model outputs of each case. */
+static int caption_cases(const ws_verify_args *a, const ws_wordpiece *w, const ws_h5file *in, ws_h5file *out)
+{
+    char **caps_in = NULL, **names = NULL;
+    size_t nc = 0, nn = 0;
+    ws_gdino m = {0};
+    ws_scope gs;
+    ws_gdino_image_out io;
+    ws_gdino_levels lv;
+    int have_img = 0;
+    ws_scope_init(&gs);
+    int rc = ws_h5_read_strings(in, "/input/captions", &caps_in, &nc);
+    if (!rc) rc = ws_h5_read_strings(in, "/input/case_names", &names, &nn);
+    if (!rc && a->model) rc = ws_gdino_load(&m, a->model, a->bert_config);
+    if (!rc && a->model && ws_h5_exists(in, "/input/image_rgb")) rc = image_side(&m, in, out, &gs, &io, &lv), have_img = !rc;
+    for (size_t i = 0; !rc && i < nc && i < nn; i++)
+        rc = text_case(a->model ? &m : NULL, w, out, names[i], caps_in[i], have_img ? &io : NULL, have_img ? &lv : NULL, in);
+    ws_scope_free(&gs);
+    ws_gdino_free(&m);
+    ws_h5_strings_free(caps_in, nc);
+    ws_h5_strings_free(names, nn);
     return rc;
 }
 
@@ -325,86 +507,20 @@ int ws_verify_gdino(const ws_verify_args *a)
 {
     ws_wordpiece w = {0};
     ws_h5file in = {0}, out = {0};
-    char **strs = NULL, **pieces = NULL, **decoded = NULL, **caps = NULL;
+    char **strs = NULL;
     size_t n = 0;
-    ragged ids = {.esz = 4}, cids = {.esz = 4}, cpos = {.esz = 8}, cmask = {.esz = 1};
     int rc;
     if (!a->vocab) return ws_fail(WS_EINVAL, "dump gdino needs --vocab (BERT vocab.txt)");
     TRY(ws_wordpiece_load(&w, a->vocab));
     TRY(ws_h5_open(&in, a->input));
     TRY(ws_h5_read_strings(&in, "/tokenizer/strings", &strs, &n));
     TRY(ws_h5_create(&out, a->output));
-    pieces = calloc(n + 1, sizeof *pieces);
-    decoded = calloc(n + 1, sizeof *decoded);
-    caps = calloc(n + 1, sizeof *caps);
-    ids.off = calloc(n + 1, 8); cids.off = calloc(n + 1, 8); cpos.off = calloc(n + 1, 8); cmask.off = calloc(n + 1, 8);
-    if (!pieces || !decoded || !caps || !ids.off || !cids.off || !cpos.off || !cmask.off) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
-    for (size_t i = 0; i < n; i++) {
-        int32_t *v = NULL, *cv = NULL;
-        size_t nv = 0, nc = 0;
-        TRY(ws_wordpiece_encode(&w, strs[i], &v, &nv));
-        pieces[i] = ws_wordpiece_pieces(&w, strs[i]);
-        decoded[i] = ws_wordpiece_decode(&w, v + 1, nv - 2);
-        caps[i] = ws_gdino_caption(strs[i]);
-        rc = pieces[i] && decoded[i] && caps[i] ? rag_add(&ids, v, nv) : ws_fail(WS_ENOMEM, "out of memory");
-        if (!rc) rc = ws_wordpiece_encode(&w, caps[i], &cv, &nc);
-        uint8_t *mask = rc ? NULL : malloc(nc * nc);
-        int64_t *pos = rc ? NULL : malloc(nc * sizeof *pos);
-        if (!rc && (!mask || !pos)) rc = ws_fail(WS_ENOMEM, "out of memory");
-        if (!rc) {
-            ws_gdino_text_masks(&w, cv, (int)nc, mask, pos);
-            rc = rag_add(&cids, cv, nc);
-            if (!rc) rc = rag_add(&cpos, pos, nc);
-            if (!rc) rc = rag_add(&cmask, mask, nc * nc);
-        }
-        free(v); free(cv); free(mask); free(pos);
-        if (rc) goto cleanup;
-    }
-    TRY(ws_h5_write_strings(&out, "/tokenizer/wordpieces", pieces, n));
-    TRY(ws_h5_write_strings(&out, "/tokenizer/decoded", decoded, n));
-    TRY(ws_h5_write_strings(&out, "/tokenizer/caption", caps, n));
-    TRY(rag_write(&out, "input_ids", &ids, WS_I32));
-    TRY(rag_write(&out, "caption_input_ids", &cids, WS_I32));
-    TRY(rag_write(&out, "caption_position_ids", &cpos, WS_I64));
-    TRY(rag_write(&out, "caption_self_attention_mask", &cmask, WS_U8));
+    TRY(tokenizer_side(&w, strs, n, &out));
     if (ws_h5_exists(&in, "/input/wide_proposals")) TRY(wide_proposals(&in, &out));
-    if (a->model) {   /* the checkpoint manifest */
-        ws_at_ckpt ck = NULL;
-        if (ws_at_ckpt_open(a->model, &ck)) { rc = ws_fail(WS_EFORMAT, "%s", ws_at_last_error()); goto cleanup; }
-        rc = ws_verify_manifest(&out, ck);
-        ws_at_ckpt_close(ck);
-        if (rc) goto cleanup;
-    }
-    if (ws_h5_exists(&in, "/input/captions")) {
-        char **caps_in = NULL, **names = NULL;
-        size_t nc = 0, nn = 0;
-        ws_gdino m = {0};
-        ws_scope gs;
-        ws_gdino_image_out io;
-        ws_gdino_levels lv;
-        int have_img = 0;
-        ws_scope_init(&gs);
-        rc = ws_h5_read_strings(&in, "/input/captions", &caps_in, &nc);
-        if (!rc) rc = ws_h5_read_strings(&in, "/input/case_names", &names, &nn);
-        if (!rc && a->model) rc = ws_gdino_load(&m, a->model, a->bert_config);
-        if (!rc && a->model && ws_h5_exists(&in, "/input/image_rgb")) rc = image_side(&m, &in, &out, &gs, &io, &lv), have_img = !rc;
-        for (size_t i = 0; !rc && i < nc && i < nn; i++)
-            rc = text_case(a->model ? &m : NULL, &w, &out, names[i], caps_in[i], have_img ? &io : NULL, have_img ? &lv : NULL, &in);
-        ws_scope_free(&gs);
-        ws_gdino_free(&m);
-        ws_h5_strings_free(caps_in, nc);
-        ws_h5_strings_free(names, nn);
-        if (rc) goto cleanup;
-    }
+    if (a->model) TRY(model_manifest(&out, a->model));
+    if (ws_h5_exists(&in, "/input/captions")) TRY(caption_cases(a, &w, &in, &out));
     TRY(ws_h5_commit(&out));
 cleanup:
-    for (size_t i = 0; i < n; i++) {
-        if (pieces) free(pieces[i]);
-        if (decoded) free(decoded[i]);
-        if (caps) free(caps[i]);
-    }
-    free(pieces); free(decoded); free(caps);
-    free(ids.v); free(ids.off); free(cids.v); free(cids.off); free(cpos.v); free(cpos.off); free(cmask.v); free(cmask.off);
     ws_h5_strings_free(strs, n);
     ws_h5_close(&out);
     ws_h5_close(&in);

@@ -289,88 +289,130 @@ static int write_diag(const step_ctx *c, int seg, ws_scope *g, ws_fma_out *fo, c
     return rc;
 }
 
+/* <grp>/{token_ids, eot_index, name_lens, ctx_init}: the task's prompts at their official
+ * initialisation; *ctx0 gets a copy of that ctx, the start of every SGD run. */
+static int prompt_outputs(const step_ctx *c, int seg, const char *grp, ws_scope *g, ws_prompt *p, float **ctx0)
+{
+    int rc;
+    if ((rc = task_prompt(c, seg, p))) return rc;
+    const int64_t G = p->n_cls, ts[2] = {G, p->context_length};
+    if ((rc = put_raw(c->out, grp, "token_ids", WS_I32, 2, ts, p->token_ids))) return rc;
+    if ((rc = put(c->out, g, grp, "eot_index", p->eot))) return rc;
+    if ((rc = put_raw(c->out, grp, "name_lens", WS_I64, 1, &G, p->name_lens))) return rc;
+    if ((rc = put(c->out, g, grp, "ctx_init", p->ctx))) return rc;
+    size_t nctx = (size_t)(seg ? G : 1) * p->n_ctx * p->width;
+    if (!(*ctx0 = malloc(nctx * sizeof **ctx0))) return ws_fail(WS_ENOMEM, "out of memory");
+    if (ws_at_read(p->ctx, *ctx0, nctx * sizeof **ctx0)) return ws_fail(WS_ETORCH, "%s", ws_at_last_error());
+    return 0;
+}
+
+/* <grp>: the forward pass (features, logits, masked softmax, Grad-CAM, losses) and its softmax
+ * mask (fg presence, background prompts always on) and positives; fg gets the task's labels
+ * (N, n_fg), *fl the fg logits. */
+static int forward_outputs(const step_ctx *c, int seg, const char *grp, ws_scope *g, const ws_prompt *p, uint8_t *fg,
+                           ws_fma_out *fo, ws_at_tensor *fl)
+{
+    uint8_t sm[MAX_N * MAX_PROMPTS];
+    ws_fma_batch b;
+    ws_fma_opts o;
+    const int F = (int)c->cfg->n_fg;
+    const int64_t G = p->n_cls, N = c->N;
+    int rc;
+    task_batch(c, seg, fg, &b, &o);
+    if ((rc = ws_fma_forward(c->m, p, g, &b, &o, fo))) return rc;
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < G; k++) sm[n * G + k] = k < F ? fg[n * F + k] : 1;
+    *fl = ws_g_slice(g, fo->logits, 1, 0, F);
+    const struct { const char *n; ws_at_tensor t; } items[] = {
+        {"text_features", fo->text.features}, {"img_emb", fo->img.patch_mean}, {"logits", fo->logits},
+        {"fg_logits", *fl}, {"sm_logits", fo->y}, {"pos_logits", fo->gc.targets}, {"pos_cam", fo->gc.cam},
+        {"loss_cam_fg", fo->cl.fg}, {"loss_cam_bg", fo->cl.bg}, {"loss_total", fo->loss_total},
+    };
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++)
+        if ((rc = put(c->out, g, grp, items[i].n, items[i].t))) return rc;
+    const int64_t ms[2] = {N, G}, P = fo->pos.P;
+    if ((rc = put_raw(c->out, grp, "sm_mask", WS_U8, 2, ms, sm))) return rc;
+    if ((rc = put_raw(c->out, grp, "pos_batch_idx", WS_I64, 1, &P, fo->pos.batch))) return rc;
+    return put_raw(c->out, grp, "pos_fg_cls", WS_I64, 1, &P, fo->pos.cls);
+}
+
+/* The seg task's extra outputs: ol_cls_lb (background presence in the label map, then the fg
+ * classes), fg_cls_lb, the upsampled CAMs and the reported multilabel soft-margin loss. */
+static int seg_outputs(const step_ctx *c, const char *grp, ws_scope *g, const ws_fma_out *fo, ws_at_tensor fl,
+                       const uint8_t *fg)
+{
+    int64_t ol[MAX_N * (MAX_FG + 1)];
+    const int F = (int)c->cfg->n_fg, N = c->N;
+    const int64_t s21[2] = {N, F + 1}, s20[2] = {N, F};
+    int rc;
+    for (int n = 0; n < N; n++) {
+        ol[n * (F + 1)] = 0;
+        for (size_t i = 0; i < (size_t)c->H * c->W; i++) ol[n * (F + 1)] |= c->seg_label[n * c->H * c->W + i] == 0;
+        for (int k = 0; k < F; k++) ol[n * (F + 1) + 1 + k] = fg[n * F + k];
+    }
+    if ((rc = put_raw(c->out, grp, "ol_cls_lb", WS_I64, 2, s21, ol))) return rc;
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < F; k++) ol[n * F + k] = fg[n * F + k];
+    if ((rc = put_raw(c->out, grp, "fg_cls_lb", WS_I64, 2, s20, ol))) return rc;
+    if ((rc = put(c->out, g, grp, "pos_cam_upsampled", fo->cl.upsampled))) return rc;
+    ws_at_tensor ml = NULL;
+    if ((rc = mlsm(g, fl, fg, c->N, F, &ml))) return rc;
+    return put(c->out, g, grp, "loss_multilabel_soft_margin", ml);
+}
+
+/* <grp>/grad_ctx: d loss_total / d ctx of the forward fo. */
+static int grad_ctx_output(const step_ctx *c, const char *grp, ws_scope *g, ws_fma_out *fo, ws_prompt *p)
+{
+    ws_at_tensor grad = NULL;
+    if (ws_at_autograd_grad(&fo->loss_total, 1, NULL, &p->ctx, 1, 0, 0, 0, &grad))
+        return ws_fail(WS_ETORCH, "d loss / d ctx: %s", ws_at_last_error());
+    ws_scope_adopt(g, grad);
+    return put(c->out, g, grp, "grad_ctx", grad);
+}
+
+/* The SGD runs from ctx0, as the golden's groups: cls 2 steps at the scheduled warm-up lrs
+ * (<grp>/sgd_warm) and 2 at base_lr; seg 1 step at base_lr (<grp>/sgd_lr1e3). */
+static int sgd_outputs(const step_ctx *c, int seg, const char *grp, ws_prompt *p, const float *ctx0)
+{
+    const double base_lr = c->cfg->base_lr;
+    char sg[64];
+    int rc;
+    if (seg) {
+        const double fixed[1] = {base_lr};
+        snprintf(sg, sizeof sg, "%s/sgd_lr1e3", grp);
+        return sgd_steps(c, seg, p, ctx0, sg, fixed, 1);
+    }
+    const ws_lr_sched sch = lr_sched(c->cfg, c->cfg->task[0].max_iter);
+    const double warm[2] = {ws_lr_at(&sch, 0), ws_lr_at(&sch, 1)}, fixed[2] = {base_lr, base_lr};
+    snprintf(sg, sizeof sg, "%s/sgd_warm", grp);
+    if ((rc = sgd_steps(c, seg, p, ctx0, sg, warm, 2))) return rc;
+    snprintf(sg, sizeof sg, "%s/sgd_lr1e3", grp);
+    return sgd_steps(c, seg, p, ctx0, sg, fixed, 2);
+}
+
+/* One task (cls or seg): prompts, forward, diagnostics and d loss / d ctx in one graph, then the
+ * SGD runs, each of which rebuilds its own graph. */
 static int dump_task(const step_ctx *c, int seg)
 {
     const char *grp = seg ? "/seg" : "/cls", *dg = seg ? "/diag/seg" : "/diag/cls";
     ws_prompt p = {0};
     ws_scope g;
     ws_fma_out fo = {0};
-    ws_fma_batch b;
-    ws_fma_opts o;
-    uint8_t fg[MAX_N * MAX_FG], sm[MAX_N * MAX_PROMPTS];
-    const int F = (int)c->cfg->n_fg;
-    const double base_lr = c->cfg->base_lr;
+    uint8_t fg[MAX_N * MAX_FG];
     float *ctx0 = NULL;
-    ws_at_tensor grad = NULL;
+    ws_at_tensor fl = NULL;
     int rc;
     ws_scope_init(&g);
-    TRY(task_prompt(c, seg, &p));
-    const int64_t G = p.n_cls, ts[2] = {G, p.context_length}, N = c->N;
-    TRY(put_raw(c->out, grp, "token_ids", WS_I32, 2, ts, p.token_ids));
-    TRY(put(c->out, &g, grp, "eot_index", p.eot));
-    TRY(put_raw(c->out, grp, "name_lens", WS_I64, 1, &G, p.name_lens));
-    TRY(put(c->out, &g, grp, "ctx_init", p.ctx));
-    size_t nctx = (size_t)(seg ? G : 1) * p.n_ctx * p.width;
-    if (!(ctx0 = malloc(nctx * sizeof *ctx0))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
-    if (ws_at_read(p.ctx, ctx0, nctx * sizeof *ctx0)) { rc = ws_fail(WS_ETORCH, "%s", ws_at_last_error()); goto cleanup; }
-
-    task_batch(c, seg, fg, &b, &o);
-    TRY(ws_fma_forward(c->m, &p, &g, &b, &o, &fo));
-    for (int n = 0; n < N; n++)
-        for (int k = 0; k < G; k++) sm[n * G + k] = k < F ? fg[n * F + k] : 1;
-    ws_at_tensor fl = ws_g_slice(&g, fo.logits, 1, 0, F);
-    const struct { const char *n; ws_at_tensor t; } items[] = {
-        {"text_features", fo.text.features}, {"img_emb", fo.img.patch_mean}, {"logits", fo.logits},
-        {"fg_logits", fl}, {"sm_logits", fo.y}, {"pos_logits", fo.gc.targets}, {"pos_cam", fo.gc.cam},
-        {"loss_cam_fg", fo.cl.fg}, {"loss_cam_bg", fo.cl.bg}, {"loss_total", fo.loss_total},
-    };
-    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) TRY(put(c->out, &g, grp, items[i].n, items[i].t));
-    const int64_t ms[2] = {N, G}, P = fo.pos.P;
-    TRY(put_raw(c->out, grp, "sm_mask", WS_U8, 2, ms, sm));
-    TRY(put_raw(c->out, grp, "pos_batch_idx", WS_I64, 1, &P, fo.pos.batch));
-    TRY(put_raw(c->out, grp, "pos_fg_cls", WS_I64, 1, &P, fo.pos.cls));
-    if (seg) {
-        int64_t ol[MAX_N * (MAX_FG + 1)];
-        const int64_t s21[2] = {N, F + 1}, s20[2] = {N, F};
-        for (int n = 0; n < N; n++) {   /* background presence, then the fg classes */
-            ol[n * (F + 1)] = 0;
-            for (size_t i = 0; i < (size_t)c->H * c->W; i++) ol[n * (F + 1)] |= c->seg_label[n * c->H * c->W + i] == 0;
-            for (int k = 0; k < F; k++) ol[n * (F + 1) + 1 + k] = fg[n * F + k];
-        }
-        TRY(put_raw(c->out, grp, "ol_cls_lb", WS_I64, 2, s21, ol));
-        for (int n = 0; n < N; n++)
-            for (int k = 0; k < F; k++) ol[n * F + k] = fg[n * F + k];
-        TRY(put_raw(c->out, grp, "fg_cls_lb", WS_I64, 2, s20, ol));
-        TRY(put(c->out, &g, grp, "pos_cam_upsampled", fo.cl.upsampled));
-        ws_at_tensor ml = NULL;
-        TRY(mlsm(&g, fl, fg, c->N, F, &ml));
-        TRY(put(c->out, &g, grp, "loss_multilabel_soft_margin", ml));
-    } else {
-        TRY(put(c->out, &g, grp, "loss_mcl", fo.loss_mcl));
-    }
+    TRY(prompt_outputs(c, seg, grp, &g, &p, &ctx0));
+    TRY(forward_outputs(c, seg, grp, &g, &p, fg, &fo, &fl));
+    if (seg) TRY(seg_outputs(c, grp, &g, &fo, fl, fg));
+    else TRY(put(c->out, &g, grp, "loss_mcl", fo.loss_mcl));
     TRY(write_diag(c, seg, &g, &fo, dg));
-    if (ws_at_autograd_grad(&fo.loss_total, 1, NULL, &p.ctx, 1, 0, 0, 0, &grad)) {
-        rc = ws_fail(WS_ETORCH, "d loss / d ctx: %s", ws_at_last_error());
-        goto cleanup;
-    }
-    ws_scope_adopt(&g, grad);
-    TRY(put(c->out, &g, grp, "grad_ctx", grad));
+    TRY(grad_ctx_output(c, grp, &g, &fo, &p));
     ws_fma_out_free(&fo);
     ws_scope_free(&g);
     ws_scope_init(&g);
-    char sg[64];
-    if (!seg) {
-        const ws_lr_sched sch = lr_sched(c->cfg, c->cfg->task[0].max_iter);
-        const double warm[2] = {ws_lr_at(&sch, 0), ws_lr_at(&sch, 1)}, fixed[2] = {base_lr, base_lr};
-        snprintf(sg, sizeof sg, "%s/sgd_warm", grp);
-        TRY(sgd_steps(c, seg, &p, ctx0, sg, warm, 2));
-        snprintf(sg, sizeof sg, "%s/sgd_lr1e3", grp);
-        TRY(sgd_steps(c, seg, &p, ctx0, sg, fixed, 2));
-    } else {
-        const double fixed[1] = {base_lr};
-        snprintf(sg, sizeof sg, "%s/sgd_lr1e3", grp);
-        TRY(sgd_steps(c, seg, &p, ctx0, sg, fixed, 1));
-    }
+    TRY(sgd_outputs(c, seg, grp, &p, ctx0));
 cleanup:
     ws_fma_out_free(&fo);
     ws_scope_free(&g);
