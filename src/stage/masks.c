@@ -47,7 +47,7 @@ static const ws_cfg_key AMG_KEYS[] = {
     {"amg.rock_sand_water_thresh", WS_CFG_FLOAT, OFF(amg.rock_sand_water_thresh), "cross-level recall filter (0 = off)"},
 };
 
-/* Built once, on first use, and kept for the process: the pipeline and the commands ask for it many times. */
+/* Built once, on first use, and kept for the process: the masks command and the pipeline both read it. */
 static ws_cfg_cached table;
 
 static int build_table(ws_cfg_key **t, size_t *n)
