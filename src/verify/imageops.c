@@ -200,9 +200,9 @@ static int boxes_case(const ws_h5file *in, ws_h5file *out, const char *name)
          * says it, and a group of another name is skipped, not misread. */
         double theta = strncmp(th[k], "thresh_", 7) ? 0 : strtod(th[k] + 7, &end);
         if (!end || *end || end == th[k] + 7) continue;   /* not a threshold group */
-        /* CLIP-ES's scoremap2bbox: the score quantised to uint8, thresholded, its contours' bounding boxes;
-         * the quantised map, the threshold value and the contour count are outputs too, since cv2's rounding
-         * is where ports usually differ. */
+        /* CLIP-ES's scoremap2bbox (method-fma-wsss.md §8 step 4): the score truncated to uint8,
+         * thresholded, the bounding boxes of its contours; the quantised map, the threshold value and
+         * the contour count are outputs too, so a mismatch shows which of the steps differs. */
         if ((rc = ws_caa_boxes(sc.data, h, w, theta, m, &bx, &nb, &T, q))) break;
         int64_t tv = T, nc = nb, bs[2] = {nb, 4};
         snprintf(p, sizeof p, "/boxes/%s/%s/boxes", name, th[k]);
