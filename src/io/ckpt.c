@@ -36,8 +36,8 @@ int ws_ckpt_write(const char *path, const ws_ckpt *c)
     uint32_t mt[624];
     memcpy(mt, c->data_rng.mt, sizeof mt);
     /* The Mersenne Twister state (624 words) and its position: restoring the loader's generator exactly is
-     * what makes a resumed run draw the same crops and flips as an uninterrupted one. Stored as int64 because
-     * HDF5 and h5py handle it without the unsigned-type corner cases. */
+     * what makes a resumed run draw the same crops and flips as an uninterrupted one. Each u32 word is
+     * stored widened to int64 (ckpt.h's layout). */
     int64_t mt64[624];
     for (int i = 0; i < 624; i++) mt64[i] = mt[i];
     W("/rng/data_mt", WS_I64, 1, &nmt, mt64);
