@@ -36,7 +36,8 @@ uint32_t ws_rng_u32(ws_rng *r)
 
 double ws_rng_double(ws_rng *r)
 {
-    /* 53 random bits from two words (27 + 26), numpy's random_sample: every double in [0, 1) with step 2^-53. */
+    /* 53 random bits from two words (27 + 26), numpy's random_sample: every double in [0, 1) with
+     * step 2^-53. */
     uint32_t a = ws_rng_u32(r) >> 5, b = ws_rng_u32(r) >> 6;
     return (a * 67108864.0 + b) / 9007199254740992.0;
 }

@@ -215,8 +215,9 @@ static void class_colour(int c, uint8_t rgb[3])
     for (int k = 0; k < 3; k++) rgb[k] = (uint8_t)(pal[3 * c + k] / 2 + 64 + (c * 37 + k * 91) % 64);
 }
 
-/* One synthetic image: a noisy gradient background and 1-3 rectangles or ellipses of class colours with a
- * class-specific stripe texture, so CLIP features, CAMs and SAM masks have something class-dependent to find. */
+/* One synthetic image: a noisy gradient background and 1-3 rectangles or ellipses of class colours
+ * with a class-specific stripe texture, so CLIP features, CAMs and SAM masks have something
+ * class-dependent to find. */
 static int synth_one(const char *root, const char *id, ws_rng *r, int min_side, int max_side, int n_classes,
                      const uint8_t *pal)
 {

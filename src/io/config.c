@@ -70,7 +70,8 @@ static int assign(const ws_cfg_key *k, void *settings, char **vals, int n, int s
         *(double *)field = v;
         return 0;
     case WS_CFG_BOOL:
-        /* YAML 1.1's boolean spellings (yes/no, on/off) besides true/false, and 1/0 as typed on the command line. */
+        /* YAML 1.1's boolean spellings (yes/no, on/off) besides true/false, and 1/0 as typed on the command
+         * line. */
         if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "1") || !strcmp(s, "on")) *(int *)field = 1;
         else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "0") || !strcmp(s, "off")) *(int *)field = 0;
         else return ws_fail(WS_EINVAL, "%s: key '%s' needs true or false, got '%s'", where, k->key, s);

@@ -282,9 +282,9 @@ int ws_store_finish(ws_store *s, char *const *ids, int n_ids, int *complete)
         if (!ws_store_has(s, ids[i])) return 0;   /* other shards still working */
     char lock[4200];
     snprintf(lock, sizeof lock, "%s.merge.lock", s->path);
-    /* O_EXCL makes the lock atomic among shards that finish at the same moment: exactly one merges, the
-     * others leave (their work is in the parts either way). A lock left by a killed merge blocks later merges until it is
-     * removed (those runs then report the store as incomplete). */
+    /* O_EXCL makes the lock atomic among shards that finish at the same moment: exactly one merges,
+     * the others leave (their work is in the parts either way). A lock left by a killed merge blocks
+     * later merges until it is removed (those runs then report the store as incomplete). */
     int fd = open(lock, O_CREAT | O_EXCL | O_WRONLY, 0644);
     if (fd < 0) return 0;   /* another process is merging */
     close(fd);
@@ -422,7 +422,8 @@ int ws_store_ids_in(const char *path, const char *group, char ***ids, int *n)
     snprintf(gp, sizeof gp, "/%s", group);
     if (ws_h5_exists(&f, gp)) {
         hid_t g = H5Gopen2(f.id, gp, H5P_DEFAULT);
-        /* By name index, increasing: the ids come sorted, so every reader walks the images in the same order. */
+        /* By name index, increasing: the ids come sorted, so every reader walks the images in the
+         * same order. */
         if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, add_id, &l) < 0) rc = ws_fail(WS_EFORMAT, "cannot list %s", path);
         H5Gclose(g);
     }

@@ -212,7 +212,8 @@ static int boxes_image(const ws_boxes_settings *s, boxes_models *m, const ws_dat
             TRY(ws_gdino_detect(&m->gd, &m->wp, &sc, coco ? WS_COCO_NAMES[c] : WS_VOC_DINO[c], s->box_thresh, s->text_thresh, &d));
             float *xy = malloc((size_t)(d.n ? d.n : 1) * 4 * sizeof *xy);
             if (!xy) { ws_gdino_dets_free(&d); rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
-            /* Grounding-DINO returns normalised cx, cy, w, h; SAM's box prompt and the store want pixel xyxy. */
+            /* Grounding-DINO returns normalised cx, cy, w, h; SAM's box prompt and the store want
+             * pixel xyxy. */
             ws_box_to_pixels(d.cxcywh, d.n, img.w, img.h, xy);
             for (int k = 0; k < d.n && !rc; k++) rc = rec_add(&r, xy + 4 * k, d.score[k], c);
             free(xy);

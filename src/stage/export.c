@@ -83,7 +83,8 @@ static int export_png(const char *store, char **ids, int n, const char *dir)
             const ws_mask_rec *r = &s.r[k];
             char px[64], py[64], iou[64], st[64];
             snprintf(f, sizeof f, "%s/%d.png", p, k);
-            if ((rc = ws_rle_decode(r->rle, r->n_rle, s.H, s.W, 255, m)) || (rc = ws_png_write_u8(f, m, s.W, s.H, NULL))) break;  /* no palette: 8-bit grey */
+            /* No palette: an 8-bit grey PNG of 0/255, as amg.py writes mask * 255. */
+            if ((rc = ws_rle_decode(r->rle, r->n_rle, s.H, s.W, 255, m)) || (rc = ws_png_write_u8(f, m, s.W, s.H, NULL))) break;
             pyfloat(r->point[0], px, sizeof px);
             pyfloat(r->point[1], py, sizeof py);
             pyfloat(r->iou, iou, sizeof iou);

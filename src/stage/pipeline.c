@@ -467,7 +467,8 @@ int ws_stage_pipeline(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fi
     snprintf(p.run_dir, sizeof p.run_dir, "%s/%s", c->out_dir, c->run);
     if (!rc) rc = ws_mkdir_p(p.run_dir);
     if (!rc) rc = write_config(&p);
-    /* Once for the whole pipeline; the stages set the same value again (they are also commands of their own). */
+    /* Once for the whole pipeline; the stages set the same value again (they are also commands of
+     * their own). */
     if (!rc) rc = ws_stage_set_threads(c->runtime.threads);
     if (!rc && c->synth > 0) {   /* a synthetic dataset, written once */
         char split[3 * WS_CFG_STR_MAX];

@@ -105,7 +105,8 @@ static int parse(const char *path, sweep *s)
     if (!rc && s->nk && s->nlist) rc = ws_fail(WS_EINVAL, "%s: give a grid or a list, not both", path);
     if (!rc && !s->name[0]) {
         const char *b = strrchr(path, '/');
-        snprintf(s->name, sizeof s->name, "%.*s", (int)strcspn(b ? b + 1 : path, "."), b ? b + 1 : path);  /* name defaults to the file's base name */
+        /* name defaults to the file's base name */
+        snprintf(s->name, sizeof s->name, "%.*s", (int)strcspn(b ? b + 1 : path, "."), b ? b + 1 : path);
     }
     return rc;
 }

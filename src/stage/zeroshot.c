@@ -62,8 +62,8 @@ int ws_stage_zeroshot(const char *model, const char *vocab, const char *image, F
     fprintf(out, "image  %s (%dx%d)\n", image, im.w, im.h);
     for (int c = 0; c < 20; c++) {
         char prompt[96];
-        /* CLIP's README zero-shot template ("a photo of a {c}"), with a full stop; plain class names (method/names.c), not
-         * FMA-WSSS's learned prompts. */
+        /* CLIP's README zero-shot template ("a photo of a {c}"), with a full stop; plain class names
+         * (method/names.c), not FMA-WSSS's learned prompts. */
         snprintf(prompt, sizeof prompt, "a photo of a %s.", WS_VOC_PLAIN[c]);
         if (ws_bpe_tokenize(&bpe, prompt, 1, WS_BPE_CONTEXT, ids + c * WS_BPE_CONTEXT, NULL)) { status = WS_ETORCH; goto cleanup; }
     }

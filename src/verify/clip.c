@@ -188,9 +188,9 @@ cleanup:
 /* ---- /coop: prompt learning through the text encoder ---- */
 
 /* Replaces rows 1..n_ctx of the token embedding (G, L, W) by ctx ((n_ctx, W) shared or
- * (G, n_ctx, W) class-specific). */
-/* CoOp's prompt layout with the class token at the end: [SOS, ctx (n_ctx), name, ".", EOT, pad]; only rows
- * 1..n_ctx are replaced, so the name tokens and EOT come from the tokenizer as in the official PromptLearner. */
+ * (G, n_ctx, W) class-specific): CoOp's layout with the class token at the end, [SOS, ctx, name,
+ * ".", EOT, pad], so the name tokens and EOT come from the tokenizer as in the official
+ * PromptLearner. */
 static ws_at_tensor substitute_ctx(ws_scope *g, ws_at_tensor tok_emb, ws_at_tensor ctx, int64_t G,
                                    int64_t n_ctx, int64_t L, int64_t W)
 {
