@@ -66,8 +66,6 @@ static int read_ids(ws_dataset *d, const char *path)
     return d->n ? 0 : ws_fail(WS_EFORMAT, "split file %s lists no image", path);
 }
 
-/* Linear search: a labels file is read once per run and VOC splits are ~10k ids, so a hash would not pay for
- * itself. */
 static int find_id(const ws_dataset *d, const char *id)
 {
     for (int i = 0; i < d->n; i++)
