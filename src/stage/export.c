@@ -51,8 +51,8 @@ static void pyfloat_mode(double v, char *buf, size_t cap, int json)
     }
 }
 
-/* metadata.csv is compared with the file amg.py writes, which formats its floats with Python's str(); JSON
- * has no nan/inf literals, so the COCO file uses the spellings Python's json module writes and reads back. */
+/* metadata.csv is to read like the file amg.py writes, whose floats are Python's str(); JSON has
+ * no nan/inf literals, so the COCO file uses the spellings Python's json module writes and reads. */
 static void pyfloat(double v, char *buf, size_t cap) { pyfloat_mode(v, buf, cap, 0); }
 static void jsfloat(double v, char *buf, size_t cap) { pyfloat_mode(v, buf, cap, 1); }
 
