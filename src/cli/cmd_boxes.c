@@ -1,5 +1,8 @@
 /* cmd_boxes.c - `wsseed boxes` and `wsseed boxseed`: argv -> ws_boxes_settings ->
- * ws_stage_boxes / ws_stage_boxseed (stage/boxes.c, stage/boxseed.c). */
+ * ws_stage_boxes / ws_stage_boxseed (stage/boxes.c, stage/boxseed.c).
+ * One function serves both because they read one config (the boxes stage writes the store the
+ * boxseed stage reads, and both find it through the same settings).
+ */
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +38,8 @@ static int run(int argc, char **argv, const char *cmd, int boxes)
     size_t nk;
     const ws_cfg_key *keys = ws_boxes_keys(&nk);
     ws_boxes_defaults(&s);
+    /* Config and --set/--threads are applied before --help is looked for, so the help shows the
+     * values this command line would run with. */
     int rc = ws_cli_settings(cmd, argc, argv, value_opts, keys, nk, &s, &config);
     if (rc) return rc;
     for (int i = 1; i < argc; i++) {

@@ -1,4 +1,7 @@
-/* cmd_caa.c - `wsseed caa`: argv -> ws_caa_settings -> ws_stage_caa (stage/caa.c). */
+/* cmd_caa.c - `wsseed caa`: argv -> ws_caa_settings -> ws_stage_caa (stage/caa.c).
+ * No config file: CAA has four numbers, all given as options over FMA-WSSS's per-task defaults,
+ * spelled like the pipeline's caa.<task>.* keys so a value can be copied between the two.
+ */
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +22,7 @@ static const char *help =
 int ws_cmd_caa(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL, *task = "cls", *at = NULL;
+    /* -1 = not given: only the options given override the task's official values. */
     double thresh = -1;
     long power = -1, sink = -1;
     int rc = 0;
@@ -27,6 +31,7 @@ int ws_cmd_caa(int argc, char **argv)
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) { puts(help); return 0; }
         if (!strcmp(o, "--task") && i + 1 < argc) task = argv[++i];
         else if (!strcmp(o, "--out") && i + 1 < argc) out = argv[++i];
+        /* The dashed spellings (--box-thresh, --at) are the older ones, kept so existing scripts still run. */
         else if ((!strcmp(o, "--box_thresh") || !strcmp(o, "--box-thresh")) && i + 1 < argc)
             rc = ws_cli_double("caa", o, argv[++i], &thresh);
         else if (!strcmp(o, "--power") && i + 1 < argc) rc = ws_cli_long("caa", o, argv[++i], 1, 64, &power);
@@ -34,6 +39,7 @@ int ws_cmd_caa(int argc, char **argv)
         else if (!strcmp(o, "--at") && i + 1 < argc) at = argv[++i];
         else if (!strcmp(o, "--at_cam") && i + 1 < argc) {
             const char *v = argv[++i];
+            /* "?" is caught by the check below, which names the accepted values. */
             at = !strcmp(v, "true") ? "cam" : !strcmp(v, "false") ? "score" : "?";
         }
         else if (o[0] != '-' && !in) in = o;
@@ -53,6 +59,8 @@ int ws_cmd_caa(int argc, char **argv)
     char def[4096];
     if (!out) {
         size_t n = strlen(in);
+        /* Default output beside the input (cams.h5 -> cams_caa.h5): never the input itself, which CAA still
+         * reads. */
         snprintf(def, sizeof def, "%.*s_caa.h5", (int)(n > 3 && !strcmp(in + n - 3, ".h5") ? n - 3 : n), in);
         out = def;
     }

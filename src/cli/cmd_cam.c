@@ -1,4 +1,7 @@
-/* cmd_cam.c - `wsseed cam`: argv -> ws_cam_settings -> ws_stage_cam (stage/cam.c). */
+/* cmd_cam.c - `wsseed cam`: argv -> ws_cam_settings -> ws_stage_cam (stage/cam.c).
+ * It reads the training config, not a CAM config of its own: the prompt layout (n_ctx, csc,
+ * class-token position), CLIP and the split must be those the checkpoint was trained with.
+ */
 #include <stdio.h>
 #include <string.h>
 
@@ -35,8 +38,11 @@ int ws_cmd_cam(int argc, char **argv)
         else { fprintf(stderr, "wsseed cam: unknown option '%s' (see wsseed cam --help)\n", o); return 2; }
         if (rc) return rc;
     }
+    /* Both are required rather than defaulted: CAMs from the wrong prompts look plausible and are wrong. */
     if (!config || !s.ckpt) { fprintf(stderr, "wsseed cam: a training config and --ckpt are required\n"); return 2; }
     if (!s.out) {
+        /* Beside the training run's folder, named by split, so CAMs of train_aug and val of one run do not
+         * collide. */
         snprintf(def, sizeof def, "%s/%s/cams/%s.h5", s.train.out_dir, s.train.run, s.train.data.split);
         s.out = def;
     }

@@ -20,6 +20,8 @@ static const char *help =
     "The image is squashed to the model's input size (torch bicubic); the PIL-exact resize of\n"
     "the training pipeline is not used here.\n";
 
+/* An explicit option wins; otherwise the real file, then the golden fallback; when neither exists the real
+ * path is returned so the error message names the file the user should provide. */
 static const char *first_existing(const char *given, const char *a, const char *b)
 {
     if (given) return given;

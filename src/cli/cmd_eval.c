@@ -18,6 +18,7 @@ static const char *help =
 
 int ws_cmd_eval(int argc, char **argv)
 {
+    /* 21 = VOC's background + 20 classes (the default dataset); --classes for another label set. */
     ws_eval_settings s = {.n_cls = 21};
     const char *labels = NULL;
     long nc = 21;
@@ -35,6 +36,8 @@ int ws_cmd_eval(int argc, char **argv)
     }
     if (rc) return rc;
     s.n_cls = (int)nc;
+    /* --labels is a second mode (image labels of a box store), taken only without PRED_DIR so that one call
+     * never silently does both. */
     if (labels && !s.pred) return ws_stage_eval_labels(labels, s.json, NULL) ? ws_cli_error() : 0;
     if (!s.pred || !s.gt) { fprintf(stderr, "wsseed eval: PRED_DIR and --gt (or --labels) are required\n"); return 2; }
     return ws_stage_eval(&s, NULL) ? ws_cli_error() : 0;

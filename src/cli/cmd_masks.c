@@ -30,6 +30,8 @@ int ws_cmd_masks(int argc, char **argv)
     const char *config = NULL;
     size_t nk;
     const ws_cfg_key *keys = ws_masks_keys(&nk);
+    /* "export" is a subcommand of masks (it reads what masks writes); checked before any option parsing so
+     * its options are its own. */
     if (argc > 1 && !strcmp(argv[1], "export")) return ws_cmd_masks_export(argc - 1, argv + 1);
     ws_masks_defaults(&s);
     int rc = ws_cli_settings("masks", argc, argv, value_opts, keys, nk, &s, &config);

@@ -23,6 +23,7 @@ int ws_cmd_masks_export(int argc, char **argv)
         else if (argv[i][0] != '-' && !store) store = argv[i];
         else { fprintf(stderr, "wsseed masks export: unknown option '%s'\n", argv[i]); return 2; }
     }
+    /* At least one format: an export that writes nothing is a mistake on the command line, not a no-op. */
     if (!store || (!png && !coco)) { fprintf(stderr, "wsseed masks export: need STORE.h5 and --png DIR and/or --coco FILE\n"); return 2; }
     return ws_stage_masks_export(store, png, coco) ? ws_cli_error() : 0;
 }

@@ -1,4 +1,7 @@
-/* cmd_merge.c - `wsseed merge`: argv -> ws_merge_settings -> ws_stage_merge (stage/merge.c). */
+/* cmd_merge.c - `wsseed merge`: argv -> ws_merge_settings -> ws_stage_merge (stage/merge.c).
+ * Outside the pipeline on purpose: seed-002 post-processes the label maps of any CAM method, so
+ * its inputs are plain folders and a mask store, not pipeline stages.
+ */
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +22,8 @@ static const char *help =
 
 int ws_cmd_merge(int argc, char **argv)
 {
+    /* The released defaults (main.py's --method, the first-claiming class), so a bare call reproduces
+     * seed-002. */
     const char *method = "max_iou_imp2", *assign = "first";
     ws_merge_settings s = {.n_fg = 20};
     long nc = 21;
@@ -36,6 +41,7 @@ int ws_cmd_merge(int argc, char **argv)
     }
     if (rc) return rc;
     s.n_fg = (int)nc - 1;
+    /* A bad rule name is a usage error (exit 2) with the accepted names, checked before any file is read. */
     if (ws_merge_rule(&s, method, assign)) {
         fprintf(stderr, "wsseed merge: %s (see wsseed merge --help)\n", ws_last_error());
         return 2;

@@ -25,6 +25,8 @@ int ws_cmd_pipeline(int argc, char **argv)
     const char *config = NULL;
     ws_pipe_defaults(&c);
     if (ws_pipe_keys(&keys, &nk)) return ws_cli_error();
+    /* The pipeline's table is allocated per call (ws_pipe_keys composes the other stages' tables
+     * under prefixes) and freed before the run, which needs only the filled settings. */
     int rc = ws_cli_settings("pipeline", argc, argv, NULL, keys, nk, &c, &config);
     for (int i = 1; i < argc && !rc; i++) {
         const char *o = argv[i];
@@ -40,6 +42,8 @@ int ws_cmd_pipeline(int argc, char **argv)
     }
     ws_cfg_table_free(keys, nk);
     if (rc) return rc;
+    /* A config is required even though every key has a default: the defaults point at the full VOC dataset
+     * and weights, and a run started by accident would spend hours on them. */
     if (!config) { fprintf(stderr, "wsseed pipeline: a config is required, e.g. wsseed pipeline configs/demo.yaml\n"); return 2; }
     return ws_stage_pipeline(&c, NULL, NULL, NULL) ? ws_cli_error() : 0;
 }

@@ -16,6 +16,7 @@ static const char *help =
 
 int ws_cmd_seed(int argc, char **argv)
 {
+    /* 0.6: FMA-WSSS's background power for the coarse seeds (the fine seeds use 0.7, --pow 0.7). */
     ws_seed_settings s = {.pow = 0.6};
     int rc = 0;
     for (int i = 1; i < argc && !rc; i++) {

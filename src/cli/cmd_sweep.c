@@ -8,6 +8,7 @@
 
 int ws_cmd_sweep(int argc, char **argv)
 {
+    /* --list prints the run folders without running: a dry run to check what a grid expands to. */
     int list_only = argc == 3 && !strcmp(argv[2], "--list");
     if ((argc != 2 && !list_only) || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs("Usage: wsseed sweep SWEEP.yaml [--list]\n\n"
@@ -23,6 +24,8 @@ int ws_cmd_sweep(int argc, char **argv)
               "continues when started again. Writes summary.csv, summary.md and <key>.png (seed mIoU\n"
               "against the key's values) in <out_dir>/<name>/. --list prints the run folders only.\n",
               argc == 2 ? stdout : stderr);
+        /* Asked-for help goes to stdout with status 0; help shown because of a wrong call goes to stderr with
+         * status 2. */
         return argc == 2 ? 0 : 2;
     }
     return ws_stage_sweep(argv[1], list_only) ? ws_cli_error() : 0;

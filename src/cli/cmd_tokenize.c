@@ -21,6 +21,8 @@ static const char *help =
 int ws_cmd_tokenize(int argc, char **argv)
 {
     const char *vocab = ws_cli_default_vocab();
+    /* 77: CLIP's context length (clip.tokenize's default); without --truncate an over-long line fails, as
+     * clip.tokenize does. */
     int truncate = 0, context = 77;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(help, stdout); return 0; }

@@ -1,4 +1,9 @@
-/* common.c - helpers every command shares (see common.h). */
+/* common.c - helpers every command shares (see common.h): the config file + --set + --threads
+ * sequence, strict number parsing for options, --shard, and the one error printer.
+ *
+ * Owns the precedence rule of settings: defaults < config file < --threads before the command <
+ * --set / --threads after it, in command-line order.
+ */
 #include "cli/common.h"
 
 #include <errno.h>
@@ -10,6 +15,8 @@
 #include "core/status.h"
 #include "stage/runtime.h"
 
+/* --threads given before the command (0 = none), applied by ws_cli_settings after the config file so it
+ * overrides runtime.threads. */
 static int global_threads;
 
 int ws_cli_error(void)
@@ -20,6 +27,8 @@ int ws_cli_error(void)
 
 const char *ws_cli_default_vocab(void)
 {
+    /* An environment override: the vocabulary is the same file for every command (and bench/), so it
+     * can live outside checkpoints/ without an option on each call. */
     const char *e = getenv("WSSEED_BPE");
     return e && *e ? e : "checkpoints/bpe_simple_vocab_16e6.txt.gz";
 }
@@ -27,6 +36,8 @@ const char *ws_cli_default_vocab(void)
 void ws_cli_set_global_threads(int n) { global_threads = n; }
 int ws_cli_global_threads(void) { return global_threads; }
 
+/* Options that take a value are skipped together with it when looking for the config file, so "--set a=b
+ * cfg.yaml" finds cfg.yaml and not "a=b". */
 static int takes_value(const char *o, const char *const *value_opts)
 {
     if (!strcmp(o, "--set") || !strcmp(o, "--threads")) return 1;
@@ -52,6 +63,8 @@ static int apply_threads(const char *cmd, const char *value, const ws_cfg_key *k
     if (rc) return rc;
     char set[64];
     snprintf(set, sizeof set, "runtime.threads=%ld", n);
+    /* Applied through ws_cfg_set like --set, so the value goes through the same checks; a command whose table
+     * has no runtime.threads refuses --threads instead of ignoring it. */
     for (size_t k = 0; k < nk; k++)
         if (!strcmp(keys[k].key, "runtime.threads")) return ws_cfg_set(keys, nk, settings, set) ? ws_cli_error() : 0;
     fprintf(stderr, "wsseed %s: --threads: this command has no runtime.threads setting\n", cmd);
@@ -91,6 +104,7 @@ int ws_cli_long(const char *cmd, const char *opt, const char *s, long lo, long h
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
+    /* Strict: "4x", "" and out-of-range values are usage errors (exit 2), never read as a prefix or clamped. */
     if (errno || end == s || *end || v < lo || v > hi) {
         fprintf(stderr, "wsseed%s%s: %s needs an integer in %ld..%ld, got '%s'\n", *cmd ? " " : "", cmd, opt, lo, hi, s);
         return 2;
@@ -104,6 +118,7 @@ int ws_cli_double(const char *cmd, const char *opt, const char *s, double *out)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
+    /* nan and inf parse with strtod but are never a meaningful setting. */
     if (errno || end == s || *end || !isfinite(v)) {
         fprintf(stderr, "wsseed %s: %s needs a finite number, got '%s'\n", cmd, opt, s);
         return 2;
@@ -115,6 +130,7 @@ int ws_cli_double(const char *cmd, const char *opt, const char *s, double *out)
 int ws_cli_shard(const char *cmd, const char *s, int *i, int *n)
 {
     char tail;
+    /* The trailing %c catches "1/4x": sscanf would otherwise stop after the two numbers and accept it. */
     if (sscanf(s, "%d/%d%c", i, n, &tail) != 2 || *n < 1 || *i < 0 || *i >= *n) {
         fprintf(stderr, "wsseed %s: --shard needs i/n with 0 <= i < n, got '%s'\n", cmd, s);
         return 2;

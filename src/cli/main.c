@@ -1,4 +1,9 @@
-/* main.c - the wsseed command: global options and subcommand dispatch. */
+/* main.c - the wsseed command: global options and subcommand dispatch.
+ *
+ * Owns the usage text, the options before the command (--threads, --help, --version) and the
+ * exit status convention: 0 success, 1 a failure reported by the library (ws_cli_error prints its
+ * message), 2 a usage error. Only src/cli decides the exit status (ARCHITECTURE.md).
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +14,8 @@
 #include "config.h"
 #include "stage/runtime.h"
 
+/* Commands in the order a newcomer meets them: the pipeline and demo first, then the single stages in
+ * pipeline order, then the tools. */
 static const char *usage =
     "wsseed " PACKAGE_VERSION " - pixel-level segmentation seeds from image-level labels with frozen\n"
     "CLIP and SAM (FMA-WSSS, SAM-enhanced pseudo-labels, boxed SAM + CLIP).\n"
@@ -53,6 +60,8 @@ int main(int argc, char **argv)
 {
     int i = 1;
     ws_stage_runtime_init();   /* one libtorch thread: OpenBLAS threads the products (README) */
+    /* Global options end at the first word that is not an option: everything after the command is the
+     * command's own. */
     while (i < argc && strncmp(argv[i], "--", 2) == 0) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(usage, stdout); return 0; }
         if (!strcmp(argv[i], "--version")) { printf("wsseed %s\n", PACKAGE_VERSION); return 0; }
@@ -60,6 +69,8 @@ int main(int argc, char **argv)
             /* the commands with a config apply it as runtime.threads (it overrides the file) */
             long n;
             if (ws_cli_long("", "--threads", argv[i + 1], 1, WS_MAX_THREADS, &n)) return 2;
+            /* Set now for commands without a config (demo, tokenize, dump) and remembered for those with one,
+             * where the config's runtime.threads would otherwise win (ws_cli_settings). */
             if (ws_stage_set_threads((int)n)) return ws_cli_error();
             ws_cli_set_global_threads((int)n);
             i += 2;
@@ -68,6 +79,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "wsseed: error: unknown option '%s' (see wsseed --help)\n", argv[i]);
         return 2;
     }
+    /* No command is a usage error: the usage goes to stderr and the status is 2, so a script that forgot the
+     * command fails. */
     if (i >= argc) { fputs(usage, stderr); return 2; }
     const char *cmd = argv[i];
     if (!strcmp(cmd, "help") || !strcmp(cmd, "-h")) { fputs(usage, stdout); return 0; }
@@ -76,6 +89,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "tokenize")) return ws_cmd_tokenize(argc - i, argv + i);
+    /* dump is the verification harness (src/verify, its own library): reached through the one binary so tests
+     * and users run what ships. */
     if (!strcmp(cmd, "dump")) return ws_verify_main(argc - i, argv + i);
     if (!strcmp(cmd, "demo")) return ws_cmd_demo(argc - i, argv + i);
     if (!strcmp(cmd, "masks")) return ws_cmd_masks(argc - i, argv + i);

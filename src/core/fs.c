@@ -1,4 +1,10 @@
-/* fs.c - file-system helpers (see fs.h). */
+/* fs.c - file-system helpers (see fs.h): folders, the one durable atomic writer every output goes
+ * through, and the sorted ids of a folder's files.
+ *
+ * The writer's rule: write to <path>.tmp-<pid>, fsync the file, rename it over <path>, fsync the
+ * folder. A reader (or a resumed run) then sees the old file or the whole new one, never a torn
+ * one, even after a power loss; this is what lets every stage treat "the file exists" as "done".
+ */
 #define _POSIX_C_SOURCE 200809L
 #include "core/fs.h"
 
@@ -24,6 +30,8 @@ int ws_mkdir_p(const char *dir)
         if (buf[i] != '/' && buf[i] != '\0') continue;
         char c = buf[i];
         buf[i] = '\0';
+        /* EEXIST is success: shards and resumed runs create the same folders concurrently. 0777 lets the
+         * umask decide, as mkdir -p does. */
         if (mkdir(buf, 0777) != 0 && errno != EEXIST)
             return ws_fail(WS_EIO, "cannot create folder %s: %s", buf, strerror(errno));
         buf[i] = c;
@@ -52,6 +60,8 @@ static int sync_parent(const char *path)
     else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (fd < 0) return ws_fail(WS_EIO, "cannot open folder %s to flush it: %s", dir, strerror(errno));
+    /* EINVAL is how a file system that cannot fsync a folder answers; the rename is then as
+     * durable as that file system allows, and failing the run for it would help no one. */
     int rc = fsync(fd) && errno != EINVAL ? ws_fail(WS_EIO, "cannot flush folder %s: %s", dir, strerror(errno)) : 0;
     close(fd);
     return rc;
@@ -59,6 +69,8 @@ static int sync_parent(const char *path)
 
 FILE *ws_fs_open_tmp(const char *path, char *tmp, size_t cap)
 {
+    /* The pid keeps two processes writing the same output (shards, a rerun racing an old one) from sharing
+     * one temporary file; the rename decides who wins, atomically. */
     if (snprintf(tmp, cap, "%s.tmp-%ld", path, (long)getpid()) >= (int)cap) {
         ws_fail(WS_EIO, "path too long: %s", path);
         return NULL;
@@ -135,6 +147,8 @@ int ws_fs_list_ids(const char *dir, const char *ext, char ***ids, int *n)
         (*n)++;
     }
     closedir(d);
+    /* readdir's order is the file system's: sorting makes every walk over a folder (eval, merge, report)
+     * visit the images in the same order on every machine. */
     if (*n) qsort(*ids, (size_t)*n, sizeof **ids, cmp_str);
     return 0;
 }

@@ -1,4 +1,6 @@
-/* log.c - stderr messages and the progress bar (see log.h). */
+/* log.c - stderr messages and the progress bar (see log.h). Everything goes to stderr so that
+ * stdout stays for a command's data (tokenize's ids, eval's table), which scripts pipe.
+ */
 #define _POSIX_C_SOURCE 200809L
 #include "core/log.h"
 
@@ -21,6 +23,7 @@ void ws_log(const char *fmt, ...)
 double ws_now(void)
 {
     struct timespec ts;
+    /* Monotonic: rates and ETAs must not jump when the wall clock is adjusted during a long run. */
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
@@ -44,6 +47,8 @@ static void draw(ws_progress *p, int final)
     fmt_time(rate > 0 ? (double)(p->total - p->done) / rate : 0, eta, sizeof eta);
     fprintf(stderr, "%s%s [%s] %lld/%lld %.2f it/s elapsed %s ETA %s %s%s", p->tty ? "\r" : "", p->label, bar,
             (long long)p->done, (long long)p->total, rate, ela, final ? "00:00" : eta, p->extra,
+            /* On a terminal the bar redraws in place (\r, then clear to end of line); in a log file every
+             * draw is its own line. */
             p->tty && !final ? "\033[K" : "\n");
     fflush(stderr);
 }
@@ -63,6 +68,8 @@ void ws_progress_step(ws_progress *p, int64_t n, const char *extra)
     if (extra) snprintf(p->extra, sizeof p->extra, "%s", extra);
     double now = ws_now();
     int decile = p->total > 0 ? (int)(10 * p->done / p->total) : 0;
+    /* A terminal is redrawn at most 5 times a second; a log file gets a line per tenth of the work, so a
+     * batch job's log stays short. */
     if ((p->tty && now - p->last_draw > 0.2) || (!p->tty && decile > p->last_decile)) {
         p->last_draw = now;
         p->last_decile = decile;

@@ -1,4 +1,8 @@
-/* strmap.c - string -> int64 hash map (see strmap.h). */
+/* strmap.c - string -> int64 hash map (see strmap.h): open addressing with linear probing over a
+ * power-of-two table kept at most half full. Used where lookups are many and keys are short
+ * (BPE and WordPiece vocabularies, BPE merge ranks, JSON box indexes), so FNV-1a and no deletion
+ * keep it small.
+ */
 #include "core/strmap.h"
 
 #include <stdlib.h>
@@ -8,6 +12,8 @@
 
 static uint64_t hash(const char *k, size_t len)
 {
+    /* FNV-1a (64-bit offset basis and prime): byte-at-a-time, good enough spread for short keys, no seed
+     * needed since the keys are not adversarial. */
     uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)k[i]) * 1099511628211ULL;
     return h;
@@ -16,6 +22,8 @@ static uint64_t hash(const char *k, size_t len)
 int ws_strmap_init(ws_strmap *m, size_t expected)
 {
     size_t cap = 16;
+    /* Power of two so a slot is hash & (cap - 1); twice the expected count keeps the load under 1/2, where
+     * linear probes stay short. */
     while (cap < 2 * expected + 1) cap *= 2;
     m->keys = calloc(cap, sizeof *m->keys);
     m->klen = calloc(cap, sizeof *m->klen);
@@ -41,6 +49,7 @@ void ws_strmap_free(ws_strmap *m)
 static size_t slot(const ws_strmap *m, const char *key, size_t len)
 {
     size_t i = hash(key, len) & (m->cap - 1);
+    /* Terminates because the table is never full (the load stays at most 1/2). */
     while (m->keys[i] && (m->klen[i] != len || memcmp(m->keys[i], key, len) != 0)) i = (i + 1) & (m->cap - 1);
     return i;
 }
@@ -55,6 +64,8 @@ static int grow(ws_strmap *m)
             big.keys[j] = m->keys[i];
             big.klen[j] = m->klen[i];
             big.vals[j] = m->vals[i];
+            /* The key strings move to the new table rather than being copied; cleared here so freeing the old
+             * table leaves them alone. */
             m->keys[i] = NULL;
         }
     big.n = m->n;

@@ -1,4 +1,10 @@
-/* augment.c - sizes, colour jitter and OpenCV-exact 8-bit HSV (see augment.h). */
+/* augment.c - sizes, colour jitter and OpenCV-exact 8-bit HSV (see augment.h).
+ *
+ * Owns FMA-WSSS's training augmentation (VOC2Auger, method-fma-wsss.md §2.3): colour jitter on the
+ * uint8 image, RandRangeScale with PIL's bicubic, a 224 crop, a flip, CLIP's normalisation. Every
+ * step is bit-exact with the Python (OpenCV's integer HSV tables, its vector/scalar lanes, float32
+ * rounding), so a resumed or verified run draws exactly the official crops.
+ */
 #define _POSIX_C_SOURCE 200809L
 #include "data/augment.h"
 
@@ -10,11 +16,14 @@
 
 void ws_aug_scaled_size(int h, int w, double s, int *oh, int *ow)
 {
+    /* Python's round() rounds half to even, which is what the official new size round(s * H) does. */
     double a = nearbyint(s * h), b = nearbyint(s * w);   /* current rounding mode: half to even */
     *oh = a < 1 ? 1 : (int)a;
     *ow = b < 1 ? 1 : (int)b;
 }
 
+/* s = max(t / long side, short_thresh / short side): the long side reaches t unless that leaves the short
+ * side under the crop size. */
 double ws_aug_range_scale(int h, int w, int t, int short_thresh)
 {
     int lo = h < w ? h : w, hi = h < w ? w : h;
@@ -28,6 +37,9 @@ int ws_aug_ceil_to(int x, int n) { return (x + n - 1) / n * n; }
 
 void ws_jitter_draw(ws_rng *r, ws_jitter *j)
 {
+    /* RandColorJitter's defaults: brightness +-25, contrast x[0.6, 1.4], saturation x[0.5, 1.5], hue +-25.
+     * Each op is on with p = 0.5 (NaN = off). The values are drawn before the order is shuffled:
+     * swapping the two would change every later draw. */
     static const double lo[4] = {-25, 0.6, 0.5, -25}, hi[4] = {25, 1.4, 1.5, 25};
     int64_t order[4] = {0, 1, 2, 3};
     for (int k = 0; k < 4; k++)
@@ -44,6 +56,8 @@ static inline uint8_t scale_abs(uint8_t x, float a, float b)
 }
 
 static int hsv_tables_ready;
+/* OpenCV's fixed-point reciprocal tables (12 fraction bits) for 8-bit RGB->HSV: integer arithmetic, which
+ * float code would not reproduce bit for bit. */
 static int sdiv[256], hdiv180[256], hdiv256[256];
 
 static void hsv_tables(void)
@@ -73,6 +87,7 @@ void ws_bgr2hsv_u8(const uint8_t *src, uint8_t *dst, int h, int w, int full, int
         int s = (diff * sdiv[v] + (1 << 11)) >> 12;
         int hh = v == r ? g - b : v == g ? b - r + 2 * diff : r - g + 4 * diff;
         hh = (hh * hdiv[diff] + (1 << 11)) >> 12;   /* arithmetic shift: floor */
+        /* No wrap-around beyond this: hue 0..179 (or 0..255 for HSV_FULL), as OpenCV. */
         if (hh < 0) hh += hr;
         dst[3 * i] = (uint8_t)(hh > 255 ? 255 : hh);
         dst[3 * i + 1] = (uint8_t)s;
@@ -96,6 +111,9 @@ static inline uint8_t round_u8(float x)
 }
 
 /* OpenCV's vectorised HSV->BGR lane (first floor(W/32)*32 pixels of a row). */
+/* OpenCV converts 8-bit HSV->BGR with a SIMD lane over blocks of 32 pixels and a scalar loop for the rest of
+ * a row; the two round differently (truncate vs round), so both are mirrored and chosen by the pixel's
+ * column. */
 static void hsv2bgr_vec(float h, float s, float v, float out[3])
 {
     float p = truncf(h), f = h - p, t[4];
@@ -169,6 +187,8 @@ int ws_jitter_apply(uint8_t *img, int h, int w, int bgr, const ws_jitter *j)
         switch (op) {
         case 0: for (size_t i = 0; i < n; i++) img[i] = scale_abs(img[i], 1.0f, fv); break;
         case 1: for (size_t i = 0; i < n; i++) img[i] = scale_abs(img[i], fv, 0.0f); break;
+        /* Saturation on HSV (hue 0..179), hue on HSV_FULL (0..255) with a saturating add, as the spec's
+         * jitter does. */
         case 2: rc = hsv_op(img, h, w, bgr, 0, 1, fv, 0.0f); break;
         default: rc = hsv_op(img, h, w, bgr, 1, 0, 1.0f, fv); break;
         }
@@ -200,6 +220,8 @@ int ws_aug_train(const ws_aug_cfg *c, ws_rng *r, const uint8_t *rgb, const uint8
         ws_jitter_draw(r, &j);
         if ((rc = ws_jitter_apply(img, h, w, 0, &j))) goto done;
     }
+    /* Order of the spec: jitter, RandRangeScale (t uniform in [low, high]), crop, flip. The RNG draws happen
+     * in that order too; reordering them would change every crop. */
     int t = (int)ws_rng_randint(r, c->scale_low, c->scale_high + 1), oh, ow;
     ws_aug_scaled_size(h, w, ws_aug_range_scale(h, w, t, c->short_thresh), &oh, &ow);
     sim = malloc((size_t)oh * ow * 3);
@@ -207,6 +229,7 @@ int ws_aug_train(const ws_aug_cfg *c, ws_rng *r, const uint8_t *rgb, const uint8
     crop = malloc((size_t)c->crop * c->crop * 3);
     if (!sim || (map && !smap) || !crop) { rc = ws_fail(WS_ENOMEM, "augmentation: out of memory"); goto done; }
     if ((rc = ws_resize_u8(img, w, h, 3, sim, ow, oh, WS_RESAMPLE_BICUBIC))) goto done;
+    /* Labels are resized with nearest neighbour: interpolating class indices would invent classes. */
     if (map && (rc = ws_resize_nearest_u8(map, w, h, 1, smap, ow, oh))) goto done;
     const int C = c->crop;
     int y0 = oh > C ? (int)ws_rng_randint(r, 0, oh - C + 1) : 0, x0 = ow > C ? (int)ws_rng_randint(r, 0, ow - C + 1) : 0;
@@ -215,6 +238,8 @@ int ws_aug_train(const ws_aug_cfg *c, ws_rng *r, const uint8_t *rgb, const uint8
         for (int x = 0; x < C; x++) {
             int sy = y0 + y, sx = x0 + (flip ? C - 1 - x : x), in = sy < oh && sx < ow;
             for (int k = 0; k < 3; k++) crop[((size_t)y * C + x) * 3 + k] = in ? sim[((size_t)sy * ow + sx) * 3 + k] : 0;
+            /* Outside the scaled image the crop is padded with 0 in the image and 255 (ignore) in the label,
+             * so padding never counts as background. */
             if (map) map_out[(size_t)y * C + x] = in ? smap[(size_t)sy * ow + sx] : 255;
         }
     ws_aug_normalize(crop, C, C, out);

@@ -1,4 +1,9 @@
-/* dataset.c - VOC/COCO layouts, labels, the synthetic generator (see dataset.h). */
+/* dataset.c - VOC/COCO layouts, labels, the synthetic generator (see dataset.h).
+ *
+ * Owns the one split reader every stage uses (ids from the split file, image and label folders
+ * with {split} patterns, image-level labels from label maps or a labels file), the VOC palette,
+ * and a seeded synthetic dataset in VOC's layout so the whole pipeline runs without a download.
+ */
 #define _POSIX_C_SOURCE 200809L
 #include "data/dataset.h"
 
@@ -15,6 +20,8 @@
 
 int ws_dataset_classes(const char *name, int *n_fg)
 {
+    /* Foreground class counts of the two supported label sets; background (0) and ignore (255) are not
+     * classes. */
     if (!strcmp(name, "voc")) *n_fg = 20;
     else if (!strcmp(name, "coco")) *n_fg = 80;
     else return ws_fail(WS_EINVAL, "data.dataset: '%s' is not voc or coco", name);
@@ -33,6 +40,8 @@ char *ws_dataset_path(const char *root, const char *pattern, const char *split)
     *o = '\0';
     size_t n = strlen(root) + strlen(rel) + 2;
     char *s = malloc(n);
+    /* An absolute pattern ignores the root, so a label folder outside the dataset (e.g. seeds) can be named
+     * in the same key. */
     if (s) snprintf(s, n, rel[0] == '/' ? "%.0s%s" : "%s/%s", root, rel);
     return s;
 }
@@ -136,6 +145,8 @@ static int read_labels(ws_dataset *d, const char *path)
         while ((t = strtok(NULL, " \t\r\n"))) {
             char *end;
             long c = strtol(t, &end, 10);
+            /* Classes are 1-based label values (as in the label maps), so 0 (background) is not a valid image
+             * label. */
             if (*end || c < 1 || c > d->n_fg) {
                 free(seen);
                 fclose(f);
@@ -146,6 +157,8 @@ static int read_labels(ws_dataset *d, const char *path)
     }
     fclose(f);
     for (int i = 0; seen && i < d->n; i++)
+        /* An image missing from the labels file would silently train as "no object present": the whole split
+         * must be covered. */
         if (!seen[i]) {
             int rc = ws_fail(WS_EFORMAT, "labels file %s has no line for image %s", path, d->ids[i]);
             free(seen);
@@ -162,6 +175,8 @@ int ws_dataset_open(ws_dataset *d, const ws_dataset_spec *s)
     char *split = ws_dataset_path(s->root, s->split_file, s->split);
     d->image_dir = ws_dataset_path(s->root, s->image_dir, s->split);
     d->image_ext = strdup(s->image_ext && s->image_ext[0] ? s->image_ext : ".jpg");
+    /* The seg task trains on the coarse seeds in place of ground truth (FMA-WSSS's second round): they
+     * replace the label folder, so the loader needs no special case. */
     if (s->seed_dir && s->seed_dir[0]) d->label_dir = strdup(s->seed_dir);
     else if (s->label_dir && s->label_dir[0]) d->label_dir = ws_dataset_path(s->root, s->label_dir, s->split);
     int rc = split && d->image_dir && d->image_ext ? read_ids(d, split) : ws_fail(WS_ENOMEM, "out of memory");
@@ -171,6 +186,8 @@ int ws_dataset_open(ws_dataset *d, const ws_dataset_spec *s)
         rc = lf ? read_labels(d, lf) : ws_fail(WS_ENOMEM, "out of memory");
         free(lf);
     }
+    /* Training and CAM inference need image-level labels; masks and boxes (images_only) run on unlabelled
+     * images. */
     if (!rc && !d->labels && !d->label_dir && !s->images_only)
         rc = ws_fail(WS_EINVAL, "dataset %s has neither label maps nor a labels file: image labels are needed", s->root);
     if (rc) ws_dataset_close(d);
@@ -211,6 +228,8 @@ int ws_dataset_read(const ws_dataset *d, int i, ws_image *img, uint8_t **map, ui
     if (map) *map = NULL;
     snprintf(path, sizeof path, "%s/%s%s", d->image_dir, d->ids[i], d->image_ext);
     if ((rc = ws_image_read(path, img))) return rc;
+    /* The map is read when the caller wants it or when it is the only source of the image's labels; with a
+     * labels file and no map wanted, no PNG is decoded. */
     if (d->label_dir && (want_map || !d->labels)) {
         snprintf(path, sizeof path, "%s/%s.png", d->label_dir, d->ids[i]);
         if ((rc = ws_png_read_index(path, &m, &mw, &mh))) goto fail;
@@ -224,6 +243,7 @@ int ws_dataset_read(const ws_dataset *d, int i, ws_image *img, uint8_t **map, ui
     else {
         memset(fg, 0, (size_t)d->n_fg);
         for (size_t k = 0; k < (size_t)mw * mh; k++)
+            /* Present = any pixel of the class; 0 (background) and 255 (the ignore border) do not count. */
             if (m[k] >= 1 && m[k] <= d->n_fg) fg[m[k] - 1] = 1;
     }
     if (map && want_map) *map = m;
@@ -237,6 +257,8 @@ fail:
 
 /* ---- synthetic data ------------------------------------------------------------------------- */
 
+/* VOC's colour map (the bit-interleaving of the devkit's labelcolormap), so seed PNGs look like VOC's own
+ * SegmentationClass PNGs in any viewer. */
 void ws_voc_palette(uint8_t pal[768])
 {
     for (int i = 0; i < 256; i++) {
@@ -260,6 +282,9 @@ static void class_colour(int c, uint8_t rgb[3])
     for (int k = 0; k < 3; k++) rgb[k] = (uint8_t)(pal[3 * c + k] / 2 + 64 + (c * 37 + k * 91) % 64);
 }
 
+/* One synthetic image: a noisy gradient background and 1-3 rectangles or ellipses of class colours
+ * with a class-specific stripe texture, so CLIP features, CAMs and SAM masks have something
+ * class-dependent to find. */
 static int synth_one(const char *root, const char *id, ws_rng *r, int min_side, int max_side, int n_classes,
                      const uint8_t *pal)
 {
@@ -290,6 +315,8 @@ static int synth_one(const char *root, const char *id, ws_rng *r, int min_side, 
                 lb[(size_t)y * W + x] = (uint8_t)c;
             }
     }
+    /* Like VOC's ground truth, object borders are 255 (ignore), so evaluation and training handle the ignore
+     * label on synthetic data too. */
     uint8_t *band = malloc((size_t)W * H);   /* 255 where a 3x3 neighbourhood holds two labels */
     if (!band) rc = ws_fail(WS_ENOMEM, "out of memory");
     for (int y = 0; !rc && y < H; y++)
@@ -337,6 +364,8 @@ int ws_synth_voc(const char *root, int n, int min_side, int max_side, int n_clas
     ws_voc_palette(pal);
     for (int i = 0; i < n && !rc; i++) {
         ws_rng r;
+        /* One generator per image, derived from (seed, i): image i is the same whatever n is, so a larger
+         * synthetic set extends a smaller one. */
         ws_rng_seed(&r, ws_rng_derive(seed, (uint64_t)i, 0x5e7));
         snprintf(id, sizeof id, "synth_%06d", i);
         rc = synth_one(root, id, &r, min_side, max_side, n_classes, pal);

@@ -1,4 +1,10 @@
-/* image.c - JPEG (libjpeg) and PNG (libpng) decoding into RGB (see image.h). */
+/* image.c - JPEG (libjpeg) and PNG (libpng) decoding into RGB, label-map PNGs as class indices,
+ * and atomic 8-bit PNG and JPEG writing (see image.h).
+ *
+ * Decoding follows PIL (the reader of the official code): libjpeg's default decompression settings
+ * and RGB output, PNG grey/palette expanded to RGB for images, but label maps read as their raw
+ * palette indices, which is what PIL's Image.open gives for a "P" PNG.
+ */
 #include "data/image.h"
 
 #define _POSIX_C_SOURCE 200809L
@@ -17,6 +23,8 @@
 
 typedef struct { struct jpeg_error_mgr pub; jmp_buf jb; char msg[JMSG_LENGTH_MAX]; } jerr_t;
 
+/* libjpeg's default error_exit calls exit(); only src/cli may end the process, so errors jump back to the
+ * reader, which frees its buffer and names the file. */
 static void jpeg_fail(j_common_ptr c)
 {
     jerr_t *e = (jerr_t *)c->err;
@@ -29,6 +37,8 @@ static int read_jpeg(FILE *fp, const char *path, ws_image *img)
     struct jpeg_decompress_struct c;
     jerr_t e;
     uint8_t *volatile buf = NULL;
+    /* volatile: buf is assigned after setjmp and freed after the longjmp, where a non-volatile local
+     * would be indeterminate. */
     c.err = jpeg_std_error(&e.pub);
     e.pub.error_exit = jpeg_fail;
     if (setjmp(e.jb)) {
@@ -39,6 +49,9 @@ static int read_jpeg(FILE *fp, const char *path, ws_image *img)
     jpeg_create_decompress(&c);
     jpeg_stdio_src(&c, fp);
     jpeg_read_header(&c, TRUE);
+    /* Greyscale JPEGs come out as RGB too, as with PIL's convert('RGB'); the decoder settings stay libjpeg's
+     * defaults (islow IDCT, fancy upsampling), which PIL uses too, so pixels match PIL's for the same
+     * libjpeg. */
     c.out_color_space = JCS_RGB;
     jpeg_start_decompress(&c);
     size_t stride = (size_t)c.output_width * 3;
@@ -48,6 +61,8 @@ static int read_jpeg(FILE *fp, const char *path, ws_image *img)
         JSAMPROW row = buf + stride * c.output_scanline;
         jpeg_read_scanlines(&c, &row, 1);
     }
+    /* A truncated download otherwise decodes "successfully" with a grey bottom and would poison every stage
+     * downstream. */
     if (e.pub.num_warnings > 0) {   /* libjpeg pads truncated data with grey and warns */
         jpeg_destroy_decompress(&c);
         free(buf);
@@ -68,6 +83,8 @@ static int read_png(FILE *fp, const char *path, ws_image *img)
     p.version = PNG_IMAGE_VERSION;
     if (!png_image_begin_read_from_stdio(&p, fp))
         return ws_fail(WS_EFORMAT, "%s: corrupt PNG (%s)", path, p.message);
+    /* The simplified libpng API expands palette, grey and 16-bit images and drops alpha, like
+     * convert('RGB') on an opaque image. */
     p.format = PNG_FORMAT_RGB;
     uint8_t *buf = malloc(PNG_IMAGE_SIZE(p));
     if (!buf) { png_image_free(&p); return ws_fail(WS_ENOMEM, "%s: out of memory", path); }
@@ -90,6 +107,7 @@ int ws_image_read(const char *path, ws_image *img)
     size_t n = fread(magic, 1, sizeof magic, fp);
     rewind(fp);
     int rc;
+    /* By content, not by extension, so a misnamed file still decodes, or fails saying what it is not. */
     if (n >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) rc = read_jpeg(fp, path, img);
     else if (n == 8 && !png_sig_cmp(magic, 0, 8)) rc = read_png(fp, path, img);
     else rc = ws_fail(WS_EFORMAT, "%s is neither a JPEG nor a PNG image", path);
@@ -123,6 +141,8 @@ int ws_png_write_u8(const char *path, const uint8_t *data, int w, int h, const u
     if (palette) {
         png_color pal[256];
         for (int i = 0; i < 256; i++) { pal[i].red = palette[3 * i]; pal[i].green = palette[3 * i + 1]; pal[i].blue = palette[3 * i + 2]; }
+        /* A palette PNG stores the class index as the pixel value: PIL opens it as mode "P" and
+         * mmsegmentation reads the indices directly, while viewers show the VOC colours. */
         png_set_PLTE(png, info, pal, 256);
     }
     png_write_info(png, info);
@@ -149,11 +169,15 @@ int ws_png_read_index(const char *path, uint8_t **data, int *w, int *h)
     png_init_io(p, fp);
     png_read_info(p, info);
     int ct = png_get_color_type(p, info), bd = png_get_bit_depth(p, info);
+    /* An RGB label map would have to be mapped back through a palette; refusing it names the problem (usually
+     * a colour-rendered map saved by a viewer) instead of reading colours as classes. */
     if ((ct != PNG_COLOR_TYPE_PALETTE && ct != PNG_COLOR_TYPE_GRAY) || bd > 8) {
         rc = ws_fail(WS_EFORMAT, "%s: a label map must be an 8-bit palette or greyscale PNG (class index per "
                      "pixel), not colour type %d with %d bits", path, ct, bd);
         goto done;
     }
+    /* Sub-byte palettes (1/2/4 bits, what some tools write for few classes) unpacked to one byte per pixel.
+     * No palette expansion is requested: the indices are the data. */
     if (bd < 8) png_set_packing(p);
     png_read_update_info(p, info);
     int W = (int)png_get_image_width(p, info), H = (int)png_get_image_height(p, info);

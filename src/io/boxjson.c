@@ -1,5 +1,10 @@
 /* boxjson.c - boxes of another detector in COCO-style JSON (see boxjson.h). JSON is YAML flow
- * syntax, so libyaml (already a dependency for the configs) parses it into a document tree. */
+ * syntax, so libyaml (already a dependency for the configs) parses it into a document tree.
+ *
+ * Owns the validation of each entry (named by its index, so a bad line in a large file can be
+ * found), the images table's id -> file name mapping, and two indexes (by image name and by image
+ * number) that let each dataset image find its boxes without a scan of the whole list.
+ */
 #define _POSIX_C_SOURCE 200809L
 #include "io/boxjson.h"
 
@@ -24,6 +29,7 @@ static yaml_node_t *jget(yaml_document_t *d, yaml_node_t *map, const char *key)
 
 static const char *jstr(yaml_node_t *n) { return n && n->type == YAML_SCALAR_NODE ? (char *)n->data.scalar.value : NULL; }
 
+/* The whole scalar must be a number: "12abc" is refused, as in the config reader. */
 static int jnum(yaml_node_t *n, double *v)
 {
     const char *s = jstr(n);
@@ -47,8 +53,11 @@ static int json_entry(yaml_document_t *d, yaml_node_t *a, int k, const char *pat
             return ws_fail(WS_EINVAL, "%s: box entry %d: bbox[%d] is not a number", path, k, i);
     if (jget(d, a, "score") && !jnum(jget(d, a, "score"), &sc))
         return ws_fail(WS_EINVAL, "%s: box entry %d: score is not a number", path, k);
+    /* category_id is the label value (1-based, 0 being background in the seed maps), as in COCO results files
+     * and in VOC's label PNGs. */
     if (cat < 1 || cat > n_fg || cat != floor(cat))
         return ws_fail(WS_EINVAL, "%s: box entry %d: category_id %g is not a class 1..%d (the label value)", path, k, cat, n_fg);
+    /* Written as !(x >= 0) so that NaN fails too. */
     if (!(v[2] >= 0) || !(v[3] >= 0) || !isfinite(v[0]) || !isfinite(v[1]))
         return ws_fail(WS_EINVAL, "%s: box entry %d: bbox [%g, %g, %g, %g] has a negative or invalid size", path, k, v[0], v[1],
                        v[2], v[3]);
@@ -61,6 +70,8 @@ static int json_entry(yaml_document_t *d, yaml_node_t *a, int k, const char *pat
     const char *id = jstr(img);
     char *e;
     long num = strtol(id, &e, 10);
+    /* A numeric image_id (COCO results) is kept as a number so it can match the images table or the trailing
+     * digits of a dataset file name (COCO_train2014_000000000009 -> 9). */
     b->image_num = *id && !*e ? num : -1;
     char key[32];
     int64_t at;
@@ -70,6 +81,7 @@ static int json_entry(yaml_document_t *d, yaml_node_t *a, int k, const char *pat
     b->cls = (int)cat - 1;
     b->xyxy[0] = (float)v[0];
     b->xyxy[1] = (float)v[1];
+    /* COCO's XYWH to the XYXY that SAM's box prompt and the box store use. */
     b->xyxy[2] = (float)(v[0] + v[2]);
     b->xyxy[3] = (float)(v[1] + v[3]);
     b->score = (float)sc;
@@ -120,6 +132,7 @@ int ws_json_boxes_load(const char *path, int n_fg, ws_json_boxes *out)
     yaml_document_t d;
     yaml_parser_initialize(&p);
     yaml_parser_set_input_file(&p, f);
+    /* One document tree for the whole file, freed before this returns: only the boxes are kept. */
     int rc = 0, have_doc = yaml_parser_load(&p, &d);
     if (!have_doc) rc = ws_fail(WS_EINVAL, "%s: not valid JSON (line %zu: %s)", path, p.problem_mark.line + 1,
                                 p.problem ? p.problem : "parse error");
@@ -127,6 +140,8 @@ int ws_json_boxes_load(const char *path, int n_fg, ws_json_boxes *out)
     char **names = NULL;
     ws_strmap num2name = {0};
     int n_img = 0;
+    /* Two shapes are accepted: a detector's results list (what COCO evaluation tools take) and a
+     * COCO dataset file with "images" + "annotations", whose images table maps ids to file names. */
     if (!rc && root && root->type == YAML_MAPPING_NODE) {
         list = jget(&d, root, "annotations");
         yaml_node_t *images = jget(&d, root, "images");
@@ -139,6 +154,7 @@ int ws_json_boxes_load(const char *path, int n_fg, ws_json_boxes *out)
                 const char *fn = jstr(jget(&d, im, "file_name"));
                 double id;
                 if (!fn || !jnum(jget(&d, im, "id"), &id)) continue;
+                /* Image ids of the dataset are file stems: "JPEGImages/2007_000032.jpg" -> "2007_000032". */
                 const char *base = strrchr(fn, '/') ? strrchr(fn, '/') + 1 : fn, *dot = strrchr(base, '.');
                 char key[32];
                 snprintf(key, sizeof key, "%ld", (long)id);

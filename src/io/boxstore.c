@@ -1,5 +1,7 @@
 /* boxstore.c - the HDF5 box store (see boxstore.h): typed records over the generic per-image
- * parts of store.c. */
+ * parts of store.c. Owns the record <-> datasets mapping (labels, ground truth, CLIP
+ * probabilities, boxes); resume, the settings check and the merge are store.c's.
+ */
 #include "io/boxstore.h"
 
 #include <stdio.h>
@@ -43,8 +45,12 @@ int ws_boxstore_put(ws_store *st, const char *id, const ws_box_rec *r)
     float zero4[4] = {0};
     int64_t zero1 = 0;
     TRY(put(&f, id, "labels", WS_U8, 1, c1, r->labels));
+    /* Optional fields are left out rather than written as zeros, so a reader can tell "no ground truth" (an
+     * unlabelled split) or "no CLIP" (labels.source gt, boxes.json) from a real all-zero vector. */
     if (r->gt_labels) TRY(put(&f, id, "gt_labels", WS_U8, 1, c1, r->gt_labels));
     if (r->clip_probs) TRY(put(&f, id, "clip_probs", WS_F32, 1, p1, r->clip_probs));
+    /* An image with no box is stored with (0, 4) arrays, not skipped: its part marks the image as done, so a
+     * resume does not run the detector on it again. */
     TRY(put(&f, id, "xyxy", WS_F32, 2, n4, r->n ? r->xyxy : zero4));
     TRY(put(&f, id, "score", WS_F32, 1, n1, r->n ? r->score : zero4));
     TRY(put(&f, id, "cls", WS_I64, 1, n1, r->n ? r->cls : &zero1));
@@ -60,6 +66,8 @@ int ws_boxstore_open(ws_h5file *f, const char *path)
     char fmt[64] = "";
     int rc = ws_h5_open(f, path);
     if (rc) return rc;
+    /* The store file exists only once every part is merged (store.c), so boxseed cannot seed half a
+     * split; the format attribute refuses an HDF5 file of another kind (a mask or CAM store). */
     if (ws_h5_attr_string(f, "/", "format", fmt, sizeof fmt) || strcmp(fmt, WS_BOX_FORMAT)) {
         ws_h5_close(f);
         return ws_fail(WS_EINVAL, "%s is not a complete wsseed box store (run wsseed boxes with this config first)", path);
@@ -105,6 +113,7 @@ int ws_boxstore_read(const ws_h5file *f, const char *id, int want_labels, ws_box
     TRY(get(f, id, "cls", WS_I64, 1, &cl));
     r->cls = cl.data;
     TRY(get(f, id, "image_hw", WS_I64, 1, &hw));
+    /* Checked once here so boxseed and eval can index the arrays by box without checks of their own. */
     if (xy.shape[1] != 4 || sc.shape[0] != r->n || cl.shape[0] != r->n || hw.shape[0] != 2) {
         rc = ws_fail(WS_ESHAPE, "%s: image %s: xyxy, score, cls and image_hw do not agree", f->path, id);
         goto cleanup;

@@ -1,5 +1,6 @@
 /* camstore.c - the HDF5 CAM store (see camstore.h): typed records over the generic per-image
- * parts of store.c. */
+ * parts of store.c. Owns the record <-> datasets mapping; resume, the settings check and the merge
+ * are store.c's. */
 #include "io/camstore.h"
 
 #include <stdio.h>
@@ -47,6 +48,8 @@ int ws_camstore_put(ws_store *st, const char *id, const ws_cam_rec *r)
     TRY(put(&f, id, "fg_cls", WS_I64, 1, p1, r->fg_cls));
     TRY(put(&f, id, "fg_logit", WS_F32, 1, p1, r->fg_logit));
     TRY(put(&f, id, "all_logit", WS_F32, 1, c1, r->all_logit));
+    /* The original image size travels with the CAM (which is at the patch grid) because the seed stage must
+     * upsample to exactly the image the masks were made on. */
     TRY(put(&f, id, "image_hw", WS_I64, 1, is, ihw));
     if (a16) TRY(put(&f, id, "att", WS_F16, 2, as, a16));
     free(a16);
@@ -88,11 +91,14 @@ int ws_camstore_read(const ws_h5file *f, const char *id, int want_att, ws_cam_re
     r->n_cls = (int)al.shape[0];
     r->H = hw[0];
     r->W = hw[1];
+    /* A record edited or written by another tool is checked here, once, so CAA and SAMS can index the arrays
+     * without checks of their own. */
     if (fg.shape[0] != r->P || fl.shape[0] != r->P) {
         rc = ws_fail(WS_ESHAPE, "%s: /cams/%s: fg_cls/fg_logit do not match the %d CAMs", f->path, id, r->P);
         goto cleanup;
     }
     if (want_att) {
+        /* Read back as float32 (HDF5 converts the float16 on read): CAA computes in float32. */
         TRY(take(f, id, "att", WS_F32, 2, (void **)&r->att, &att));
         if (att.shape[0] != (int64_t)r->h * r->w || att.shape[1] != att.shape[0]) {
             rc = ws_fail(WS_ESHAPE, "%s: /cams/%s/att does not match its %dx%d cam", f->path, id, r->h, r->w);

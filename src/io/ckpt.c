@@ -1,4 +1,7 @@
-/* ckpt.c - HDF5 training checkpoints (see ckpt.h). */
+/* ckpt.c - HDF5 training checkpoints (see ckpt.h): everything a resumed run needs to continue bit
+ * for bit (context, SGD momentum, iteration, the data RNG and epoch order) plus the metadata that
+ * lets a run refuse a checkpoint of another task or model. Owns the file layout and its version.
+ */
 #define _POSIX_C_SOURCE 200809L
 #include "io/ckpt.h"
 
@@ -9,6 +12,8 @@
 #include "core/status.h"
 #include "io/h5.h"
 
+/* Printed names of the /meta/arch entries, in their order, so a mismatch says which dimension differs rather
+ * than an index. */
 static const char *ARCH_NAMES[WS_CKPT_ARCH_N] = {"text width", "embed dim", "vision width", "vision layers",
                                                  "prompts G", "context tokens M", "class-specific ctx",
                                                  "class-token position front"};
@@ -30,6 +35,9 @@ int ws_ckpt_write(const char *path, const ws_ckpt *c)
     if (!rc && c->momentum.data) rc = ws_h5_write(&f, "/optim/momentum_buffer", &c->momentum);
     uint32_t mt[624];
     memcpy(mt, c->data_rng.mt, sizeof mt);
+    /* The Mersenne Twister state (624 words) and its position: restoring the loader's generator exactly is
+     * what makes a resumed run draw the same crops and flips as an uninterrupted one. Each u32 word is
+     * stored widened to int64 (ckpt.h's layout). */
     int64_t mt64[624];
     for (int i = 0; i < 624; i++) mt64[i] = mt[i];
     W("/rng/data_mt", WS_I64, 1, &nmt, mt64);
@@ -37,8 +45,12 @@ int ws_ckpt_write(const char *path, const ws_ckpt *c)
     W("/data/epoch", WS_I64, 0, NULL, &c->epoch);
     W("/data/cursor", WS_I64, 0, NULL, &c->cursor);
     if (!rc) rc = ws_h5_write(&f, "/data/perm", &c->perm);
+    /* The resolved config travels with the weights, so a checkpoint found alone still says how it was
+     * trained. */
     if (!rc) rc = ws_h5_write_strings(&f, "/config", (char *const *)&c->config, 1);
 #undef W
+    /* Committed atomically (temp + fsync + rename): a kill while saving leaves the previous checkpoint as the
+     * newest, never a truncated one that resume would pick. */
     if (!rc) rc = ws_h5_commit(&f);
     ws_h5_close(&f);
     return rc;
@@ -64,11 +76,15 @@ int ws_ckpt_read(const char *path, ws_ckpt *c)
     memset(c, 0, sizeof *c);
     int rc = ws_h5_open(&f, path);
     if (rc) return rc;
+    /* Checked before anything else so that a .h5 of another kind (a mask store, a golden file) gets a message
+     * saying what it is not, instead of a missing-dataset error deep inside. */
     if (!ws_h5_exists(&f, "/meta/format_version")) {
         rc = ws_fail(WS_EFORMAT, "%s is not a wsseed training checkpoint (no /meta/format_version)", path);
         goto done;
     }
     if ((rc = scalar(&f, "/meta/format_version", &c->format_version))) goto done;
+    /* One version read, no silent migration: an old layout is refused with both numbers, rather than resumed
+     * with fields misread. */
     if (c->format_version != WS_CKPT_FORMAT) {
         rc = ws_fail(WS_EFORMAT, "%s has checkpoint format %lld; this wsseed reads format %d", path,
                      (long long)c->format_version, WS_CKPT_FORMAT);
@@ -86,8 +102,10 @@ int ws_ckpt_read(const char *path, ws_ckpt *c)
         (rc = scalar(&f, "/rng/data_pos", &pos)) || (rc = scalar(&f, "/data/epoch", &c->epoch)) ||
         (rc = scalar(&f, "/data/cursor", &c->cursor)) || (rc = ws_h5_read(&f, "/data/perm", WS_I64, &c->perm)))
         goto done;
+    /* Optional: the start checkpoint is written before the first step, when SGD has no momentum yet. */
     if (ws_h5_exists(&f, "/optim/momentum_buffer") && (rc = ws_h5_read(&f, "/optim/momentum_buffer", WS_F32, &c->momentum)))
         goto done;
+    /* An out-of-range position would index past the state on the next draw. */
     if (ws_array_numel(&mt) != 624 || pos < 0 || pos > 624) { rc = ws_fail(WS_EFORMAT, "%s: bad /rng state", path); goto done; }
     for (int i = 0; i < 624; i++) c->data_rng.mt[i] = (uint32_t)((int64_t *)mt.data)[i];
     c->data_rng.pos = (int32_t)pos;

@@ -2,9 +2,9 @@
  *
  * Layout (format_version 1): /meta/{format_version, task, arch, iteration, seed} ,
  * /ctx (M, W) or (G, M, W) f32, /optim/momentum_buffer (same; absent before the first step),
- * /rng/data_mt (624) u32 + /rng/data_pos, /data/{epoch, cursor, perm}, /config (the resolved
- * YAML). Files are written to a temp name and renamed (io/h5.h), so a kill never leaves a
- * half-written checkpoint. h5py reads them directly.
+ * /rng/data_mt (624) i64 holding the u32 words + /rng/data_pos, /data/{epoch, cursor, perm},
+ * /config (the resolved YAML). Files are written to a temp name and renamed (io/h5.h), so a kill
+ * never leaves a half-written checkpoint. h5py reads them directly.
  */
 #ifndef WS_IO_CKPT_H
 #define WS_IO_CKPT_H

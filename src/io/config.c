@@ -1,4 +1,9 @@
-/* config.c - YAML settings against a key table (see config.h), with libyaml's event parser. */
+/* config.c - YAML settings against a key table (see config.h), with libyaml's event parser.
+ *
+ * Owns the typed assignment of a value to a settings field (from a file, `base:` chains and
+ * --set), the unknown-key message, the YAML dump (config.yaml, stage cache keys, store settings)
+ * and the composite tables the stages build from other stages' keys.
+ */
 #define _POSIX_C_SOURCE 200809L
 #include "io/config.h"
 
@@ -25,6 +30,8 @@ static const char *type_name(ws_cfg_type t)
     return names[t];
 }
 
+/* Strict numbers: trailing garbage ("0.5x") is an error rather than the 0.5 strtod would give, since a
+ * silently misread threshold changes results without a trace. */
 static int parse_num(const char *s, double *v)
 {
     char *end;
@@ -54,6 +61,7 @@ static int assign(const ws_cfg_key *k, void *settings, char **vals, int n, int s
     case WS_CFG_INT: {
         char *end;
         errno = 0;
+        /* Base 10 only: a YAML value like "010" must not become 8. */
         long x = strtol(s, &end, 10);
         if (errno || end == s || *end) return ws_fail(WS_EINVAL, "%s: key '%s' needs an integer, got '%s'", where, k->key, s);
         *(int *)field = (int)x;
@@ -64,11 +72,14 @@ static int assign(const ws_cfg_key *k, void *settings, char **vals, int n, int s
         *(double *)field = v;
         return 0;
     case WS_CFG_BOOL:
+        /* YAML 1.1's boolean spellings (yes/no, on/off) besides true/false, and 1/0 as typed on the command
+         * line. */
         if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "1") || !strcmp(s, "on")) *(int *)field = 1;
         else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "0") || !strcmp(s, "off")) *(int *)field = 0;
         else return ws_fail(WS_EINVAL, "%s: key '%s' needs true or false, got '%s'", where, k->key, s);
         return 0;
     case WS_CFG_STR:
+        /* Refused, not truncated: a shortened path would name another file. */
         if (strlen(s) >= WS_CFG_STR_MAX) return ws_fail(WS_EINVAL, "%s: key '%s': value too long", where, k->key);
         strcpy(field, s);
         return 0;
@@ -96,6 +107,8 @@ static int load_base(const ws_cfg_key *keys, size_t n, void *settings, const cha
                      const char *where, int assigned)
 {
     char full[2048];
+    /* Loading the base after some keys were set would silently override them: the rule "this file wins" holds
+     * only if the base comes first. */
     if (assigned) return ws_fail(WS_EINVAL, "%s: 'base' must be the first key of the file", where);
     if (include_depth >= 8) return ws_fail(WS_EINVAL, "%s: 'base' files nest more than 8 deep (a cycle?)", where);
     const char *slash = strrchr(path, '/');
@@ -122,6 +135,8 @@ static int load_leaf(void *ctx, const ws_yaml_leaf *l)
     char full[512] = "";
     for (int i = 0; i < l->depth; i++) {
         const char *seg = l->path[i];
+        /* Every setting is a scalar or a list of scalars; a list of mappings has no key in the table to go
+         * to, so it is named rather than ignored. */
         if (seg[0] >= '0' && seg[0] <= '9' && i > 0)
             return ws_fail(WS_EINVAL, "%s: key '%s': lists of mappings are not supported", l->where, full);
         snprintf(full + strlen(full), sizeof full - strlen(full), "%s%s", i ? "." : "", seg);
@@ -136,6 +151,8 @@ static int load_leaf(void *ctx, const ws_yaml_leaf *l)
 int ws_cfg_load(const ws_cfg_key *keys, size_t n, void *settings, const char *path)
 {
     loader ld = {keys, n, settings, path, 0};
+    /* Opened once here only to give "cannot open" its own message; the walker reports syntax errors with line
+     * numbers. */
     FILE *f = fopen(path, "rb");
     if (!f) return ws_fail(WS_EIO, "cannot open config %s", path);
     fclose(f);
@@ -155,11 +172,14 @@ int ws_cfg_set(const ws_cfg_key *keys, size_t n, void *settings, const char *ass
     const ws_cfg_key *k = find_key(keys, n, key);
     if (!k) return unknown(keys, n, key, where);
     size_t vl = strlen(val);
+    /* Quotes are stripped as YAML would, so --set a="b" and the same line in a file give the same value. */
     if (vl >= 2 && ((val[0] == '"' && val[vl - 1] == '"') || (val[0] == '\'' && val[vl - 1] == '\''))) {
         val[vl - 1] = '\0';
         val++;
     }
     if (val[0] != '[') return assign(k, settings, &val, 1, 0, where);
+    /* A --set list is a flow sequence "[a, b, c]"; the only list type is FLOAT3, so 16 slots are
+     * plenty: assign refuses any count but 3. */
     char *items[16], *save = NULL;
     int m = 0;
     char *inner = val + 1, *close = strrchr(inner, ']');
@@ -173,6 +193,9 @@ int ws_cfg_set(const ws_cfg_key *keys, size_t n, void *settings, const char *ass
 }
 
 /* The shortest %g text (lo..hi digits) that reads back as the same value at that precision. */
+/* A dump must read back to the same bits: config.yaml reruns a run exactly and the stage cache keys hash this
+ * text, so a value that printed differently after a round trip would miss the cache. hi == 9 marks a float
+ * field (FLOAT3), compared at float precision. */
 static void shortest(double v, int lo, int hi, char *buf, size_t cap)
 {
     for (int d = lo; d <= hi; d++) {
@@ -202,6 +225,9 @@ static void value_str(const ws_cfg_key *k, const void *settings, char *buf, size
     }
 }
 
+/* The help text is written as a trailing comment and is part of the text that the pipeline hashes into cache
+ * keys and that stores compare as settings: a help change (usually a change of a key's meaning) makes old
+ * cache folders and stores unmatched, at the cost of rerunning after a mere rewording. */
 char *ws_cfg_dump(const ws_cfg_key *keys, size_t n, const void *settings)
 {
     size_t cap = 4096 + n * 256, len = 0;
@@ -246,6 +272,8 @@ void ws_cfg_print_help(const ws_cfg_key *keys, size_t n, const void *settings, v
     }
 }
 
+/* Composite tables reuse another stage's rows with a new prefix and field offset, so a key's type, default
+ * and help are written once (e.g. masks' amg.* rows become the pipeline's masks.amg.*). */
 int ws_cfg_table_add(ws_cfg_key **tab, size_t *n, const ws_cfg_key *src, size_t ns, const char *const *only,
                      const char *strip, const char *prefix, size_t base)
 {
@@ -275,6 +303,8 @@ void ws_cfg_table_free(ws_cfg_key *tab, size_t n)
     free(tab);
 }
 
+/* One lock for all cached tables: they are built once per process, so contention is nil and a per-table lock
+ * would add nothing. */
 static pthread_mutex_t cached_lock = PTHREAD_MUTEX_INITIALIZER;
 
 const ws_cfg_key *ws_cfg_cached_table(ws_cfg_cached *c, int (*build)(ws_cfg_key **tab, size_t *n), size_t *n)

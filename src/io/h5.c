@@ -1,4 +1,9 @@
-/* h5.c - HDF5 helpers (see h5.h). */
+/* h5.c - HDF5 helpers (see h5.h): files opened read-only or created under a temporary name and
+ * committed atomically, numeric datasets to and from ws_array, string lists, attributes.
+ *
+ * Owns the mapping of wsseed dtypes to HDF5 types (little-endian on disk, as numpy and h5py
+ * write them) and the dataset creation properties (chunking and compression of large arrays).
+ */
 #define _POSIX_C_SOURCE 200809L
 #include "io/h5.h"
 
@@ -10,12 +15,16 @@
 #include "core/fs.h"
 #include "core/status.h"
 
+/* HDF5 prints its own error stack to stderr by default; wsseed reports one message naming the file and
+ * dataset instead (ws_fail), so the stack is switched off on every entry point. */
 static void quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
 int ws_h5_open(ws_h5file *f, const char *path)
 {
     memset(f, 0, sizeof *f);
     quiet();
+    /* Checked first so a missing file and a damaged one get different messages: H5Fopen fails the same way
+     * for both. */
     if (access(path, R_OK) != 0) return ws_fail(WS_EIO, "cannot open %s: no such file or not readable", path);
     f->id = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f->id < 0) return ws_fail(WS_EFORMAT, "%s is not a readable HDF5 file (truncated or corrupt?)", path);
@@ -31,6 +40,8 @@ int ws_h5_create(ws_h5file *f, const char *path)
     f->path = strdup(path);
     f->tmp = malloc(n);
     if (!f->path || !f->tmp) { ws_h5_close(f); return ws_fail(WS_ENOMEM, "out of memory"); }
+    /* The pid in the name: shards writing parts of one store, or two runs that race on one output, never
+     * share a temporary file. */
     snprintf(f->tmp, n, "%s.tmp-%ld", path, (long)getpid());
     f->id = H5Fcreate(f->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f->id < 0) {
@@ -57,6 +68,7 @@ void ws_h5_close(ws_h5file *f)
 {
     if (!f) return;
     if (f->id > 0) H5Fclose(f->id);
+    /* Closing without a commit drops what was written: a failed write leaves no half file under either name. */
     if (f->tmp) remove(f->tmp);
     free(f->path);
     free(f->tmp);
@@ -124,6 +136,8 @@ static int dtype_of_h5(hid_t t)
 {
     H5T_class_t c = H5Tget_class(t);
     size_t sz = H5Tget_size(t);
+    /* With no requested type, float16 data is widened to float32 (the library computes in float32) and
+     * integers map to the widths ws_array knows. */
     if (c == H5T_FLOAT) return sz == 8 ? WS_F64 : WS_F32;
     if (c == H5T_INTEGER) {
         if (sz == 8) return WS_I64;
@@ -197,6 +211,10 @@ int ws_h5_write_raw(ws_h5file *f, const char *name, int dtype, int ndim, const i
     if ((rc = make_parents(f, name))) return rc;
     hid_t sp = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
     hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+    /* Arrays of 1 MiB and more are chunked by row and deflated after a byte shuffle (which groups
+     * the bytes of floats by significance, the usual aid to deflate); small ones stay contiguous,
+     * where chunk overhead would outweigh the gain. shuffle + gzip are built into every HDF5, so
+     * h5py reads the files without a filter plugin. */
     if (ndim && numel * ws_dtype_size(dtype) >= (1u << 20)) {
         hsize_t chunk[WS_ARRAY_MAX_DIMS];
         for (int i = 0; i < ndim; i++) chunk[i] = i == 0 ? 1 : dims[i];
@@ -255,6 +273,8 @@ int ws_h5_read_strings(const ws_h5file *f, const char *name, char ***strs, size_
     ws_array bytes = {0}, offs = {0};
     snprintf(a, sizeof a, "%s_utf8", name);
     snprintf(b, sizeof b, "%s_utf8_offsets", name);
+    /* The byte + offset pair is preferred when present: it is the golden files' convention and needs no HDF5
+     * vlen reclaim. */
     if (!ws_h5_exists(f, a) || !ws_h5_exists(f, b)) {
         if (!ws_h5_exists(f, name)) return ws_fail(WS_EFORMAT, "%s has no string dataset '%s'", f->path, name);
         return read_vlen_strings(f, name, strs, n);
@@ -295,6 +315,8 @@ int ws_h5_write_strings(ws_h5file *f, const char *name, char *const *strs, size_
     hid_t sp = H5Screate_simple(1, dims, NULL), ty = H5Tcopy(H5T_C_S1);
     H5Tset_size(ty, H5T_VARIABLE);
     H5Tset_cset(ty, H5T_CSET_UTF8);
+    /* Both forms are written: the vlen dataset for h5py users (a list of str), the bytes + offsets pair for C
+     * readers and the golden-file tools. */
     hid_t ds = H5Dcreate2(f->id, name, ty, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     rc = ds < 0 || (n && H5Dwrite(ds, ty, H5S_ALL, H5S_ALL, H5P_DEFAULT, strs) < 0)
              ? ws_fail(WS_EIO, "%s: cannot write strings %s", f->tmp, name) : 0;
@@ -352,6 +374,8 @@ int ws_h5_list(const ws_h5file *f, const char *group, char ***names, size_t *n)
     herr_t r = H5Ovisit(g, H5_INDEX_NAME, H5_ITER_INC, visit, &c);
     H5Oclose(g);
     if (r < 0 || c.err) { ws_h5_strings_free(c.names, c.n); return ws_fail(WS_ENOMEM, "cannot list %s", f->path); }
+    /* Sorted by full path so listings (and dumps compared against golden files) do not depend on HDF5's link
+     * order. */
     qsort(c.names, c.n, sizeof *c.names, cmp_str);
     *names = c.names;
     *n = c.n;
@@ -365,6 +389,8 @@ int ws_h5_attr_string(const ws_h5file *f, const char *obj, const char *attr, cha
     if (a < 0) return rc;
     hid_t t = H5Aget_type(a), mt = H5Tcopy(H5T_C_S1);
     if (t >= 0 && H5Tget_class(t) == H5T_STRING) {
+        /* h5py writes str attributes as variable-length strings, older tools and numpy bytes as fixed-length
+         * ones: both are accepted. */
         if (H5Tis_variable_str(t) > 0) {
             char *s = NULL;
             H5Tset_size(mt, H5T_VARIABLE);
@@ -413,6 +439,8 @@ int ws_h5_read_row(const ws_h5file *f, const char *name, int64_t row, int want, 
     start[0] = (hsize_t)row;
     count[0] = 1;
     if ((rc = ws_array_alloc(out, dt, nd - 1, shape))) goto done;
+    /* One row through a hyperslab: the feature cache reads one row of a large (N, ...) dataset without
+     * loading the rest. */
     H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL);
     ms = H5Screate_simple(nd, count, NULL);
     if (H5Dread(ds, mem_type(dt), ms, sp, H5P_DEFAULT, out->data) < 0) {

@@ -1,4 +1,8 @@
-/* h5tensor.c - tensor <-> ws_array <-> HDF5 dataset (see h5tensor.h). */
+/* h5tensor.c - tensor <-> ws_array <-> HDF5 dataset (see h5tensor.h): the one conversion the
+ * feature cache, checkpoints and export-ctx share, so a dtype or shape rule changes in one place.
+ * Every conversion copies: the array and the tensor never share memory, so either can be freed
+ * first.
+ */
 #include "io/h5tensor.h"
 
 #include "core/status.h"

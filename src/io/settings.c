@@ -1,4 +1,9 @@
-/* settings.c - the shared settings (see settings.h): model files, dataset, runtime. */
+/* settings.c - the shared settings (see settings.h): model files, dataset, runtime.
+ *
+ * Owns the one definition (key, type, help, default) of every setting that several stages read,
+ * so model.sam or data.root means the same in `wsseed masks`, `wsseed boxes` and the pipeline;
+ * each stage picks the rows it reads with ws_settings_add.
+ */
 #include "io/settings.h"
 
 #include <string.h>
@@ -44,6 +49,8 @@ const size_t WS_RUNTIME_NKEYS = sizeof WS_RUNTIME_KEYS / sizeof WS_RUNTIME_KEYS[
 void ws_model_paths_defaults(ws_model_paths *m)
 {
     memset(m, 0, sizeof *m);
+    /* The released files under their upstream names (openai/CLIP, segment-anything's ViT-H, Grounding-DINO's
+     * Swin-T OGC), so a checkpoints/ folder filled from the official links works without a config. */
     strcpy(m->clip, "checkpoints/ViT-B-16.pt");
     strcpy(m->vocab, "checkpoints/bpe_simple_vocab_16e6.txt.gz");
     strcpy(m->sam, "checkpoints/sam_vit_h_4b8939.pth");
@@ -56,6 +63,8 @@ void ws_data_defaults(ws_data_cfg *d)
     memset(d, 0, sizeof *d);
     strcpy(d->dataset, "voc");
     strcpy(d->root, "data/VOC2012");
+    /* FMA-WSSS trains and seeds on VOC's train_aug with SegmentationClassAug as ground truth;
+     * these defaults are its folder layout. */
     strcpy(d->split, "train_aug");
     strcpy(d->image_dir, "JPEGImages");
     strcpy(d->label_dir, "SegmentationClassAug");
@@ -64,6 +73,8 @@ void ws_data_defaults(ws_data_cfg *d)
 
 void ws_runtime_defaults(ws_runtime_cfg *r)
 {
+    /* One libtorch thread (OpenBLAS already threads the products, see stage/runtime.h); two loader threads
+     * prepare the next batch while a step computes. */
     r->threads = 1;
     r->workers = 2;
 }

@@ -1,7 +1,7 @@
 /* settings.h - the settings every stage shares, declared once: the model files, the dataset and
  * the runtime. Each has one struct, one key table (keys relative to the struct: "model.clip",
  * "data.root", "runtime.threads") and one set of defaults; a stage embeds the structs and composes
- * the rows it reads into its own table with ws_cfg_table_add (the pipeline composes them once for
+ * the rows it reads into its own table with ws_settings_add (the pipeline composes them once for
  * every stage). The help texts are part of the resolved config.yaml and of the pipeline's cache
  * keys: change them knowingly.
  */

@@ -1,4 +1,10 @@
-/* store.c - the HDF5 mask store (see store.h). */
+/* store.c - the HDF5 mask store (see store.h) and the per-image part machinery the CAM and box
+ * stores share: the settings check, atomic part files in <store>.parts/, the merge of the parts
+ * into one file when the split is complete, and the mask store's own record layout.
+ *
+ * Why parts and not one growing HDF5 file: HDF5 cannot be appended to crash-safely (a kill during
+ * a write can corrupt the whole file), while a small file per image plus a rename is atomic.
+ */
 #define _POSIX_C_SOURCE 200809L
 #include "io/store.h"
 
@@ -28,6 +34,8 @@ void ws_mask_set_free(ws_mask_set *s)
 
 /* ---- attributes ---- */
 
+/* Variable-length UTF-8 strings: what h5py writes for a str attribute, so Python reads `settings` back as a
+ * str without decoding. */
 static int write_str_attr(hid_t obj, const char *name, const char *val)
 {
     hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
@@ -57,6 +65,8 @@ static char *read_str_attr(hid_t obj, const char *name)
     return res;
 }
 
+/* NULL for a file that cannot be opened or has no settings: callers treat both as "other settings", so a
+ * foreign or damaged file is refused, never overwritten. */
 static char *file_settings(const char *path)
 {
     ws_h5file f;
@@ -73,6 +83,8 @@ int ws_store_write_rles(ws_h5file *f, const char *prefix, const ws_mask_set *m)
     char p[512];
     int n = m->n, rc = 0;
     int64_t total = 0, *vals = NULL, *offs = NULL;
+    /* Counts of all records in one dataset plus offsets (a CSR layout) rather than one dataset per mask:
+     * hundreds of tiny HDF5 datasets per image would make the file and its reading slow. */
     int64_t **rles = malloc(((size_t)n + 1) * sizeof *rles);
     int *lens = malloc(((size_t)n + 1) * sizeof *lens);
     if (!rles || !lens) { rc = ws_fail(WS_ENOMEM, "%s: out of memory writing %s", f->path, prefix); goto done; }
@@ -101,6 +113,8 @@ static int write_set(ws_h5file *f, const char *id, const ws_mask_set *m)
     if (!i64 || !f32 || !f64) { rc = ws_fail(WS_ENOMEM, "mask store: out of memory"); goto done; }
     const int64_t s1[1] = {n}, s2[2] = {n, 2}, s4[2] = {n, 4}, sz[1] = {2};
     const int64_t hw[2] = {m->H, m->W};
+/* One dataset per field, named as in amg.py's output records (predicted_iou, stability_score, point_coords,
+ * crop_box), so h5py users find the names they know. */
 #define W(dtype, nd, shape, buf, name) \
     do { snprintf(p, sizeof p, "/masks/%s/%s", id, name); if ((rc = ws_h5_write_raw(f, p, dtype, nd, shape, buf))) goto done; } while (0)
 #define EACH(expr) for (int i = 0; i < n; i++) { expr; }
@@ -152,6 +166,9 @@ int ws_store_open_write_as(ws_store *s, const char *path, const char *settings, 
     snprintf(s->parts, n, "%s.parts", path);
     int rc0 = ws_mkdir_parent(path);
     if (rc0) { ws_store_close(s); return rc0; }
+    /* A store is never mixed: masks (or CAMs, boxes) made with other settings would make a result depend on
+     * which run computed which image. The settings text is compared verbatim, hence each stage puts in it
+     * exactly what decides the output. */
     if (access(path, F_OK) == 0) {
         char *old = file_settings(path);
         int same = old && !strcmp(old, settings);
@@ -162,6 +179,7 @@ int ws_store_open_write_as(ws_store *s, const char *path, const char *settings, 
                            "%s store): delete it or choose another output", path, group);
         }
     }
+    /* EEXIST is the resume case: the parts of the earlier run are kept. */
     if (mkdir(s->parts, 0777) != 0 && errno != EEXIST) {
         int rc = ws_fail(WS_EIO, "cannot create %s: %s", s->parts, strerror(errno));
         ws_store_close(s);
@@ -206,6 +224,8 @@ int ws_store_has(const ws_store *s, const char *id)
     char *p = part_path(s, id);
     int has = p && access(p, F_OK) == 0;
     free(p);
+    /* A merged store opened again (e.g. a rerun after the split was finished) has no parts: its images count
+     * as done too. */
     return has || store_has_group(s->path, s->group, id);
 }
 
@@ -214,7 +234,11 @@ int ws_store_part_begin(ws_store *s, const char *id, ws_h5file *f)
     char *p = part_path(s, id);
     memset(f, 0, sizeof *f);
     if (!p) return ws_fail(WS_ENOMEM, "out of memory");
+    /* ws_h5_create writes to a temporary name; ws_store_part_commit renames it into place, so a part that
+     * exists is complete. */
     int rc = ws_h5_create(f, p);
+    /* Every part carries the settings, so a parts folder left by another run is recognised and refused
+     * (ws_store_open_write_as) even before any store exists. */
     if (!rc && (write_str_attr(f->id, "format", s->format) || write_str_attr(f->id, "settings", s->settings)))
         rc = ws_fail(WS_EIO, "%s: cannot write attributes", p);
     free(p);
@@ -245,6 +269,8 @@ static int copy_group(hid_t src, hid_t dst, const char *group, const char *id, c
     char p[512];
     snprintf(p, sizeof p, "/%s/%s", group, id);
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    /* H5Ocopy copies the image's group with its datasets as stored, without decoding them, and creates the
+     * /<group> parent on the first copy. */
     H5Pset_create_intermediate_group(lcpl, 1);
     herr_t r = H5Ocopy(src, p, dst, p, H5P_DEFAULT, lcpl);
     H5Pclose(lcpl);
@@ -314,6 +340,8 @@ static int merge_parts(ws_store *s, char *const *ids, int n_ids)
 {
     ws_h5file out, old = {0};
     int rc = ws_h5_create(&out, s->path), have_old = access(s->path, F_OK) == 0;
+    /* A store merged before (e.g. a split grown by a later run) is copied from, so its images need no parts;
+     * the new file replaces it only when complete. */
     if (!rc && have_old) rc = ws_h5_open(&old, s->path);
     if (!rc && (write_str_attr(out.id, "format", s->format) || write_str_attr(out.id, "settings", s->settings)))
         rc = ws_fail(WS_EIO, "%s: cannot write attributes", out.tmp);
@@ -348,6 +376,8 @@ int ws_store_finish(ws_store *s, char *const *ids, int n_ids, int *complete)
         close(fd);
         return 0;
     }
+    /* parts are removed only after the merged file is committed (fsync + rename): a crash in between
+     * leaves both, and the next run merges again */
     rc = merge_parts(s, ids, n_ids);
     if (!rc) {   /* the store now holds everything: the parts can go */
         for (int i = 0; i < n_ids; i++) {
@@ -405,6 +435,8 @@ int ws_store_read(const char *path, const char *id, ws_mask_set *out)
         ws_mask_rec *r = &out->r[i];
         r->n_rle = (int)(off[i + 1] - off[i]);
         if (!(r->rle = malloc((size_t)(r->n_rle ? r->n_rle : 1) * sizeof *r->rle))) { rc = ws_fail(WS_ENOMEM, "out of memory"); break; }
+        /* Each record gets its own copy of its counts so it can be freed or handed on alone (ws_mask_set_free
+         * frees per record). */
         memcpy(r->rle, vals + off[i], (size_t)r->n_rle * sizeof *r->rle);
         r->area = ((int64_t *)a[3].data)[i];
         memcpy(r->bbox, (int64_t *)a[4].data + 4 * i, sizeof r->bbox);
@@ -457,6 +489,8 @@ int ws_store_ids_in(const char *path, const char *group, char ***ids, int *n)
     snprintf(gp, sizeof gp, "/%s", group);
     if (ws_h5_exists(&f, gp)) {
         hid_t g = H5Gopen2(f.id, gp, H5P_DEFAULT);
+        /* By name index, increasing: the ids come sorted, so every reader walks the images in the
+         * same order. */
         if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, add_id, &l) < 0) rc = ws_fail(WS_EFORMAT, "cannot list %s", path);
         H5Gclose(g);
     }
@@ -468,6 +502,8 @@ int ws_store_ids_in(const char *path, const char *group, char ***ids, int *n)
 
 /* ---- the masks of one image as flat arrays (what SAMS and the merge read) ---- */
 
+/* The CSR layout again: SAMS and the merge take the masks as one values/offsets pair, the layout of the
+ * golden files, so the method code never sees a store record. */
 int ws_mask_set_flatten(const ws_mask_set *m, int64_t **values, int64_t **offsets, int64_t **levels)
 {
     int64_t total = 0;

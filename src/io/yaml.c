@@ -1,4 +1,10 @@
-/* yaml.c - the YAML leaf walker (see yaml.h) over libyaml's event parser. */
+/* yaml.c - the YAML leaf walker (see yaml.h) over libyaml's event parser.
+ *
+ * Owns the stack of open mappings and lists and turns the event stream into leaves (a dotted key
+ * path with its scalar or list of scalars, and the line of every key), which the config loader
+ * and the sweep reader check against their own tables. Events rather than libyaml's document
+ * loader, because the loader does not keep a duplicate key's two lines for the message.
+ */
 #define _POSIX_C_SOURCE 200809L
 #include "io/yaml.h"
 
@@ -64,6 +70,8 @@ static int leaf(walker *w, char *const *vals, int n, int is_list)
 }
 
 /* A key of the innermost mapping: refused when the mapping already has it. */
+/* YAML parsers differ on a repeated key (PyYAML keeps the last one silently); here it is an error naming both
+ * lines, since either choice would hide a mistake in a config. */
 static int take_key(walker *w, frame *f, const char *k, unsigned long line)
 {
     for (int i = 0; i < f->nseen; i++)
@@ -101,6 +109,7 @@ static int on_scalar(walker *w, char *val, unsigned long line)
         if (!(w->seqv[w->nseq++] = strdup(val))) return ws_fail(WS_ENOMEM, "out of memory");
         return 0;
     }
+    /* An empty document yields one empty scalar: that is an empty config (all defaults), not an error. */
     if (!w->depth) return val[0] ? ws_fail(WS_EFORMAT, "%s: the file must be a mapping of keys", w->where) : 0;
     frame *f = &w->f[w->depth - 1];
     if (!f->is_list && !f->key) return take_key(w, f, val, line);
@@ -115,6 +124,8 @@ static int on_open(walker *w, int is_list)
     if (w->in_scalar_list) return ws_fail(WS_EINVAL, "%s: nested lists are not supported", w->where);
     if (top && !top->is_list && !top->key) return ws_fail(WS_EFORMAT, "%s: a mapping or list cannot be a key", w->where);
     if (is_list && !top) return ws_fail(WS_EFORMAT, "%s: the file must be a mapping of keys", w->where);
+    /* Nested lists and aliases are refused rather than flattened: no setting needs them, and a silent
+     * flattening would give a value nobody wrote. */
     if (is_list && top->is_list) return ws_fail(WS_EINVAL, "%s: nested lists are not supported", w->where);
     if (w->depth >= WS_YAML_MAX_DEPTH) return ws_fail(WS_EINVAL, "%s: nesting too deep", w->where);
     if (is_list) {
@@ -144,6 +155,8 @@ static int on_close_list(walker *w)
 
 static int on_event(walker *w, const yaml_event_t *ev)
 {
+    /* "file:line" of the event, kept current so that every message of the walker and of the visitor points at
+     * the offending line (libyaml counts lines from 0). */
     snprintf(w->where, sizeof w->where, "%s:%lu", w->path, (unsigned long)ev->start_mark.line + 1);
     switch (ev->type) {
     case YAML_MAPPING_START_EVENT:

@@ -123,6 +123,8 @@ typedef struct boxrec {
     int64_t *cls;
 } boxrec;
 
+/* The boxes of one image, grown as the per-class detector passes return them (the count is not known before
+ * the last class). */
 static int rec_add(boxrec *r, const float *xyxy, float score, int cls)
 {
     if (r->n == r->cap) {
@@ -143,6 +145,8 @@ static int rec_add(boxrec *r, const float *xyxy, float score, int cls)
 
 /* json_boxes_of's sink: the image's record and label set */
 typedef struct json_sink { boxrec *r; uint8_t *lab; } json_sink;
+/* A class with a box in the file counts as present: with boxes.json the other detector decides the labels
+ * too. */
 static int json_take(void *ctx, const ws_json_box *b)
 {
     json_sink *k = ctx;
@@ -176,6 +180,8 @@ static int boxes_image(const ws_boxes_settings *s, boxes_models *m, const ws_dat
     const char *id = ds->ids[i];
     const int coco = n_fg == 80;
     ws_image img = {0};
+    /* Sized for the largest label set this mode supports (COCO's 80); probs holds fg + the background
+     * prompts. */
     uint8_t gt[80], lab[80] = {0};
     float probs[80 + 32];
     boxrec r = {0};
@@ -194,13 +200,20 @@ static int boxes_image(const ws_boxes_settings *s, boxes_models *m, const ws_dat
     } else {
         int any = 0;
         for (int c = 0; c < n_fg; c++) any |= lab[c];
+        /* The image side (transform + Swin + multi-scale features) once per image and only when some class is
+         * present; each class then costs one text encoding and the decoder. */
         if (any) TRY(ws_gdino_scene_begin(&m->gd, img.rgb, img.h, img.w, s->size, s->max_size, &sc));
         for (int c = 0; c < n_fg; c++) {
             if (!lab[c]) continue;
             ws_gdino_dets d;
+            /* One caption per class, as the closest implementation prompts: a box's class is then its
+             * caption's class, with no phrase matching. VOC's names are that code's dino_class_names
+             * ("wild bird", "monitor/tv"). */
             TRY(ws_gdino_detect(&m->gd, &m->wp, &sc, coco ? WS_COCO_NAMES[c] : WS_VOC_DINO[c], s->box_thresh, s->text_thresh, &d));
             float *xy = malloc((size_t)(d.n ? d.n : 1) * 4 * sizeof *xy);
             if (!xy) { ws_gdino_dets_free(&d); rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+            /* Grounding-DINO returns normalised cx, cy, w, h; SAM's box prompt and the store want
+             * pixel xyxy. */
             ws_box_to_pixels(d.cxcywh, d.n, img.w, img.h, xy);
             for (int k = 0; k < d.n && !rc; k++) rc = rec_add(&r, xy + 4 * k, d.score[k], c);
             free(xy);
@@ -210,6 +223,8 @@ static int boxes_image(const ws_boxes_settings *s, boxes_models *m, const ws_dat
     }
     if (have_gt) ws_label_stats_add(ls, lab, gt, n_fg);
     *n_boxes += r.n;
+    /* The labels used, the ground truth and CLIP's probabilities are stored beside the boxes so `wsseed eval
+     * --labels` and a change of labels.tau can be studied without rerunning the models. */
     ws_box_rec rec = {.n_cls = n_fg, .labels = lab, .gt_labels = have_gt ? gt : NULL, .n_probs = n_fg + m->cl.n_bg,
                       .clip_probs = m->use_clip ? probs : NULL, .n = r.n, .xyxy = r.xyxy, .score = r.score, .cls = r.cls,
                       .H = img.h, .W = img.w};
@@ -231,12 +246,16 @@ static int models_open(const ws_boxes_settings *s, int n_fg, int have_gt, boxes_
     m->use_gdino = !s->json[0];
     if (strcmp(s->source, "clip") && strcmp(s->source, "gt"))
         return ws_fail(WS_EINVAL, "labels.source: '%s' is not clip or gt", s->source);
+    /* Refused before any model is loaded: labels.source gt on a dataset without labels would otherwise detect
+     * nothing on every image and write an all-background store. */
     if (!m->use_clip && !s->json[0] && !have_gt)
         return ws_fail(WS_EINVAL, "labels.source: gt, but the dataset has no labels (data.label_dir / data.labels_file)");
     if (s->json[0]) TRY(ws_json_boxes_load(s->json, n_fg, &m->json));
     if (m->use_clip) {
         TRY(ws_clip_open(&m->clip, s->model.clip));
         TRY(ws_bpe_load(&m->bpe, s->model.vocab));
+        /* CLIP-ES's class and background names (method/names.h): with the background prompts in the
+         * softmax, a class must beat "sky", "grass", ... too before it counts as present. */
         TRY(ws_cliplabel_init(&m->cl, &m->clip, &m->bpe, coco ? WS_COCO_FG : WS_VOC_FG, n_fg, coco ? WS_COCO_BG : WS_VOC_BG,
                               coco ? 23 : 25));
     }
@@ -259,6 +278,7 @@ static int store_open(const ws_boxes_settings *s, const boxes_models *m, const c
              s->json[0] ? "json " : "", s->json, m->use_gdino ? s->model.gdino : "-", s->box_thresh, s->text_thresh, s->size,
              s->max_size);
     snprintf(dir, sizeof dir, "%s", store);
+    /* The default store lives under <out_dir>/boxes/, which need not exist yet. */
     char *slash = strrchr(dir, '/');
     int rc = 0;
     if (slash) { *slash = '\0'; rc = ws_mkdir_p(dir); }
@@ -280,9 +300,13 @@ int ws_stage_boxes(const ws_boxes_settings *s)
     ws_boxes_outputs(s, store, sizeof store, out, sizeof out);
     TRY(ws_stage_set_threads(s->runtime.threads));
     TRY(ws_boxes_open_dataset(s, &ds, &n_fg));
+    /* Ground truth is optional (an unlabelled split can be seeded); with it, the label quality is logged as
+     * the run goes. */
     const int have_gt = ds.label_dir || ds.labels;
     TRY(models_open(s, n_fg, have_gt, &m));
     TRY(store_open(s, &m, store, &st));
+    /* Shard i of n takes images i, i + n, ...: a fixed rule, so processes agree without talking to
+     * each other; the shards share one parts folder. */
     for (int i = 0; i < ds.n; i++) todo += i % shard_n == shard_i && !ws_store_has(&st, ds.ids[i]);
     ws_log("boxes of %d images of %s/%s (shard %d/%d; %d done before) -> %s", todo, s->data.root, s->data.split, shard_i, shard_n,
            ds.n - todo, store);

@@ -2,6 +2,10 @@
  * store (one mask per box, multimask off, one image embedding per image), the masks composed into
  * a label map by boxseed.overlap, optional sanity filters and ignore band, 8-bit palette PNGs.
  * Existing PNGs are kept (each lands atomically), so an interrupted run continues.
+ *
+ * Owns the per-image body and the composition of one image's masks; the settings are the boxes
+ * stage's (stage/boxes.h), since both halves of the mode read one section. The closest
+ * implementation is sam_text_input_voc.py (method-gdino-boxed-sam.md §2, §5).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -34,6 +38,8 @@ static int compose(const ws_boxes_settings *s, const ws_sam *sam, const ws_box_r
     int rc = !masks || !iou || !bm ? ws_fail(WS_ENOMEM, "out of memory") : 0, rh = 0, rw = 0, kept = 0;
     ws_scope g;
     ws_scope_init(&g);
+    /* One image embedding for all boxes of the image (the official set_image once per image): the encoder is
+     * nearly all the cost, the decoder per box is cheap. */
     ws_at_tensor emb = rc ? NULL : ws_sam_encode(sam, &g, ws_sam_preprocess(sam, &g, img->rgb, H, W, &rh, &rw), NULL);
     if (!rc && g.err) rc = ws_fail(g.err, "SAM on %s: %s", id, ws_last_error());
     if (!rc) rc = ws_boxseed_sam(sam, emb, rh, rw, H, W, r->xyxy, n, masks, iou, NULL);
@@ -41,13 +47,21 @@ static int compose(const ws_boxes_settings *s, const ws_sam *sam, const ws_box_r
         const int64_t c = r->cls[q];
         const float *b = r->xyxy + 4 * q;
         const uint8_t *mk = masks + (size_t)q * H * W;
+        /* A class outside the dataset's table means the store was made for another dataset: fail naming the
+         * store instead of writing a wrong label value. */
         if (c < 0 || c >= n_fg) { rc = ws_fail(WS_EINVAL, "%s: image %s: class %lld out of range", store, id, (long long)c); break; }
         long area = 0;
+        /* The mask area is counted only when the min_mask_frac filter is on (both filters are off by default,
+         * for comparability with the closest implementation). */
         for (size_t p = 0; s->min_mask_frac > 0 && p < (size_t)H * W; p++) area += mk[p];
         if (ws_box_too_large(b, H, W, s->max_box_frac) || ws_mask_too_small(b, area, s->min_mask_frac)) { k->dropped++; continue; }
+        /* Label value class + 1 (0 is background); the box score and SAM's IoU estimate are kept for
+         * overlap=score, which ranks overlapping masks by their product. */
         bm[kept++] = (ws_boxmask){.mask = mk, .value = (int)c + 1, .score = r->score[q], .iou = iou[q]};
     }
     if (!rc) rc = ws_boxseed_compose(bm, kept, H, W, ov, label);
+    /* The ignore band goes on after the composition because it marks pixels where two classes' masks nearly
+     * tie, which only the composed scores reveal. */
     if (!rc) rc = ws_boxseed_ignore_band(bm, kept, H, W, s->ignore_band, s->ignore_delta, label);
     ws_scope_free(&g);
     free(bm); free(masks); free(iou);
@@ -85,9 +99,12 @@ int ws_stage_boxseed(const ws_boxes_settings *s)
     uint8_t pal[768];
     boxseed_counts k = {0};
     int n_fg = 0, rc, done = 0, todo = 0;
+    /* maxid (the higher class index wins, np.maximum in the closest implementation) reproduces it; score is
+     * the spec's proposed rule. */
     const int ov = !strcmp(s->overlap, "maxid") ? WS_OVERLAP_MAXID : !strcmp(s->overlap, "score") ? WS_OVERLAP_SCORE : -1;
     ws_boxes_outputs(s, store, sizeof store, out, sizeof out);
     ws_voc_palette(pal);
+    /* Checked before SAM is loaded: a typo should fail in a second, not after minutes of loading. */
     if (ov < 0) return ws_fail(WS_EINVAL, "boxseed.overlap: '%s' is not maxid or score", s->overlap);
     if ((rc = ws_stage_set_threads(s->runtime.threads))) return rc;
     if ((rc = ws_boxes_open_dataset(s, &ds, &n_fg))) goto cleanup;

@@ -1,4 +1,9 @@
-/* cam.c - the CAM stage (see cam.h). */
+/* cam.c - the CAM stage (see cam.h): FMA-WSSS's infer_cam over a split with trained prompts.
+ *
+ * Owns the per-image body (image -> Grad-CAM + attention -> one record of io/camstore.h) and the
+ * store's settings text. Resumable like every store: each image is its own atomic part, images
+ * already stored are skipped, and the store file is assembled when the split is complete.
+ */
 #include "stage/cam.h"
 
 #include <stdio.h>
@@ -47,7 +52,11 @@ int ws_stage_cam(const ws_cam_settings *s)
     int n_fg = 0, rc, done = 0, complete = 0;
     TRY(ws_stage_set_threads(c->runtime.threads));
     TRY(ws_prompt_open(&c->prompt, c->model.clip, c->model.vocab, c->data.dataset, &m, &bpe, &p, &n_fg));
+    /* Only the learned context vectors come from the checkpoint: CLIP stays the frozen model.clip, so a
+     * checkpoint is small and cannot silently swap the backbone. */
     TRY(ws_prompt_load_ctx(&p, s->ckpt));
+    /* The image-level labels are read (fg) because infer_cam makes CAMs only for the classes present in the
+     * image, as the official code does on the training split. */
     ws_dataset_spec spec = {.root = c->data.root, .split = c->data.split, .image_dir = c->data.image_dir, .label_dir = c->data.label_dir,
                             .split_file = c->data.split_file, .labels_file = c->data.labels_file, .image_ext = ".jpg", .n_fg = n_fg};
     TRY(ws_dataset_open(&ds, &spec));
@@ -55,6 +64,8 @@ int ws_stage_cam(const ws_cam_settings *s)
     snprintf(settings, sizeof settings, "cam: ckpt %s, clip %s, task %s, prompts %d x %d ctx (csc %d, %s), dataset %s/%s",
              s->ckpt, c->model.clip, c->task, p.n_cls, c->prompt.n_ctx, c->prompt.csc, c->prompt.cls_token_pos, c->data.root, c->data.split);
     TRY(ws_camstore_open_write(&st, s->out, settings));
+    /* Counted before the loop so that the log and the progress bar show the work left, not the split's size,
+     * on a resumed run. */
     int todo = 0;
     for (int i = 0; i < ds.n; i++) todo += !ws_store_has(&st, ds.ids[i]);
     ws_log("CAMs of %d images of %s/%s (%d done before) -> %s", todo, c->data.root, c->data.split, ds.n - todo, s->out);
@@ -67,6 +78,8 @@ int ws_stage_cam(const ws_cam_settings *s)
         ws_progress_step(&pg, 1, NULL);
     }
     ws_progress_end(&pg);
+    /* With max_images the store stays incomplete (parts only) and the message says so; a later run without
+     * the bound finishes it. */
     TRY(ws_store_finish(&st, ds.ids, ds.n, &complete));
     ws_log(complete ? "done: %s" : "stopped: %s is incomplete; run the command again to continue", s->out);
 cleanup:

@@ -1,4 +1,10 @@
-/* eval.c - the eval stage (see eval.h). */
+/* eval.c - the eval stage (see eval.h): seed label maps against ground truth (AlchemyCat's
+ * SegmentationMetric, as FMA-WSSS reports its seed mIoU), and image labels of a box store against
+ * the dataset's labels.
+ *
+ * Owns the walk over the prediction folder, the dataset-level confusion matrix and the three
+ * outputs (table on stdout, eval JSON for scripts, eval Markdown for the run folder).
+ */
 #include "stage/eval.h"
 
 #include <math.h>
@@ -16,6 +22,8 @@
 #define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
 
 /* A class's printed name: VOC's label names when the table is VOC's, else none. */
+/* 21 = background + VOC's 20; any other table (COCO, a synthetic set) is printed by index only rather than
+ * with names that may not match. */
 static const char *class_name(int n_cls, int c) { return n_cls == 21 ? WS_VOC_LABELS[c] : ""; }
 
 /* A JSON number, or null for NaN (absent classes: JSON has no NaN). */
@@ -75,9 +83,13 @@ static int eval_image(const ws_eval_settings *s, const char *id, int64_t *conf)
     uint8_t *p = NULL, *g = NULL;
     int pw, ph, gw, gh;
     snprintf(path, sizeof path, "%s/%s.png", s->pred, id);
+    /* Both maps are read as palette indices: the values are the classes whatever colours the PNG's palette
+     * gives them. */
     int rc = ws_png_read_index(path, &p, &pw, &ph);
     snprintf(path, sizeof path, "%s/%s.png", s->gt, id);
     if (!rc) rc = ws_png_read_index(path, &g, &gw, &gh);
+    /* Seeds are made at the original image size; a different size means another split or resized labels,
+     * which a pixel count would silently get wrong. */
     if (!rc && (pw != gw || ph != gh)) rc = ws_fail(WS_ESHAPE, "%s is %dx%d, its prediction %dx%d", path, gw, gh, pw, ph);
     if (!rc) rc = check_gt(path, g, (size_t)gw * gh, s->n_cls);
     if (!rc && (rc = ws_eval_add(conf, s->n_cls, p, g, (size_t)gw * gh)))
@@ -103,8 +115,12 @@ int ws_stage_eval(const ws_eval_settings *s, ws_eval_metrics *out)
     const int nc = s->n_cls;
     int64_t *conf = calloc((size_t)nc * nc, sizeof *conf);
     if (!conf) return ws_fail(WS_ENOMEM, "out of memory");
+    /* The prediction folder decides the images: a seed folder of part of a split is evaluated on that part
+     * (the counts say how many images), not failed for the missing ones. */
     TRY(ws_fs_list_ids(s->pred, ".png", &ids, &n));
     if (!n) { rc = ws_fail(WS_EINVAL, "%s holds no PNG", s->pred); goto cleanup; }
+    /* One confusion matrix for the whole dataset (not a mean of per-image IoUs): the official metric, in
+     * which large images weigh more. */
     for (int i = 0; i < n; i++) TRY(eval_image(s, ids[i], conf));
     ws_eval_metrics m;
     ws_eval_metrics_of(conf, nc, &m);
@@ -129,6 +145,7 @@ static int write_labels_json(const char *path, const ws_label_stats *ls, const l
     ws_label_stats_prf(ls, &p, &r, &f1);
     FILE *o = ws_fs_open_tmp(path, tmp, sizeof tmp);
     if (!o) return WS_EIO;
+    /* 0/0 (no labels at all) is written as 0 rather than NaN, which JSON cannot hold. */
     fprintf(o, "{\"images\": %ld, \"tp\": %ld, \"fp\": %ld, \"fn\": %ld, \"precision\": %.6f, \"recall\": %.6f, \"f1\": %.6f, "
                "\"exact\": %ld, \"per_class\": [", ls->images, ls->tp, ls->fp, ls->fn, isnan(p) ? 0 : p, isnan(r) ? 0 : r,
             isnan(f1) ? 0 : f1, ls->exact);
@@ -139,6 +156,8 @@ static int write_labels_json(const char *path, const ws_label_stats *ls, const l
 }
 
 /* Adds one image's predicted and ground-truth label sets. */
+/* The class count is taken from the first record and every later one must agree: a store holds one dataset's
+ * label set. */
 static int count_labels(const ws_box_rec *r, const char *store, const char *id, ws_label_stats *ls, label_counts *k)
 {
     if (!r->gt_labels)

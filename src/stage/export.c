@@ -51,12 +51,16 @@ static void pyfloat_mode(double v, char *buf, size_t cap, int json)
     }
 }
 
+/* metadata.csv is to read like the file amg.py writes, whose floats are Python's str(); JSON has
+ * no nan/inf literals, so the COCO file uses the spellings Python's json module writes and reads. */
 static void pyfloat(double v, char *buf, size_t cap) { pyfloat_mode(v, buf, cap, 0); }
 static void jsfloat(double v, char *buf, size_t cap) { pyfloat_mode(v, buf, cap, 1); }
 
 static int export_png(const char *store, char **ids, int n, const char *dir)
 {
     int rc = 0;
+    /* Exported files are derived data that a rerun rewrites whole: they are written in place rather than
+     * through core/fs's atomic writer, which the stores and stage outputs need for resume. */
     if ((rc = ws_mkdir_p(dir))) return rc;
     ws_progress bar;
     ws_progress_start(&bar, "export", n);
@@ -71,12 +75,15 @@ static int export_png(const char *store, char **ids, int n, const char *dir)
         snprintf(f, sizeof f, "%s/metadata.csv", p);
         FILE *csv = rc ? NULL : fopen(f, "w");
         if (!rc && !csv) rc = ws_fail(WS_EIO, "cannot write %s", f);
+        /* The header and column order of write_masks_to_folder in segment-anything's scripts/amg.py, and
+         * <i>.png with 255 = inside: seed-002's merge code reads every *.png of the folder as mask == 255. */
         if (csv) fprintf(csv, "id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x,point_input_y,predicted_iou,"
                               "stability_score,crop_box_x0,crop_box_y0,crop_box_w,crop_box_h\n");
         for (int k = 0; k < s.n && !rc; k++) {
             const ws_mask_rec *r = &s.r[k];
             char px[64], py[64], iou[64], st[64];
             snprintf(f, sizeof f, "%s/%d.png", p, k);
+            /* No palette: an 8-bit grey PNG of 0/255, as amg.py writes mask * 255. */
             if ((rc = ws_rle_decode(r->rle, r->n_rle, s.H, s.W, 255, m)) || (rc = ws_png_write_u8(f, m, s.W, s.H, NULL))) break;
             pyfloat(r->point[0], px, sizeof px);
             pyfloat(r->point[1], py, sizeof py);
@@ -105,6 +112,8 @@ static int export_coco(const char *store, char **ids, int n, const char *path)
     if (!f) return WS_EIO;
     int rc = 0;
     long ann = 1;
+    /* Streamed rather than built in memory, since a split's counts can be large; hence two passes over the
+     * store (the images array, then the annotations). One category: SAM masks are class-agnostic. */
     fprintf(f, "{\"info\": {\"description\": \"SAM masks exported by wsseed from %s\"},\n \"categories\": [{\"id\": 1, \"name\": \"mask\"}],\n \"images\": [", store);
     for (int i = 0; i < n && !rc; i++) {
         ws_mask_set s;
@@ -123,6 +132,9 @@ static int export_coco(const char *store, char **ids, int n, const char *path)
             jsfloat(r->stability, b, sizeof b);
             jsfloat(r->point[0], c, sizeof c);
             jsfloat(r->point[1], d, sizeof d);
+            /* iscrowd 1 with counts as a list is COCO's uncompressed RLE: column-major run lengths starting
+             * with a background run, which pycocotools decodes directly (the store keeps the counts in that
+             * form, so nothing is re-encoded). */
             fprintf(f, "%s\n  {\"id\": %ld, \"image_id\": %d, \"category_id\": 1, \"iscrowd\": 1, \"area\": %lld, "
                        "\"bbox\": [%lld, %lld, %lld, %lld], \"level\": %lld, \"predicted_iou\": %s, \"stability_score\": %s, "
                        "\"point_coords\": [[%s, %s]], \"crop_box\": [%lld, %lld, %lld, %lld], "
@@ -138,6 +150,7 @@ static int export_coco(const char *store, char **ids, int n, const char *path)
         ws_mask_set_free(&s);
     }
     fprintf(f, "]\n}\n");
+    /* A failed export leaves no half JSON under the final name. */
     if (rc) { fclose(f); remove(tmp); return rc; }
     return ws_fs_commit_file(f, tmp, path);
 }
@@ -159,6 +172,8 @@ int ws_stage_export_ctx(const char *ckpt, const char *out_pth)
     ws_at_tensor t = NULL;
     int rc = ws_ckpt_read(ckpt, &k);
     if (rc) return rc;
+    /* Only the context vectors: the official checkpoints hold nothing else (the rest of the prompt learner is
+     * rebuilt from CLIP and the class names), so this file loads where theirs do. */
     if ((rc = ws_tensor_from_array(&k.ctx, "prompt_learner.ctx", &t))) goto cleanup;
     if (ws_at_ckpt_new(out_pth, &out) || ws_at_ckpt_add(out, "prompt_learner.ctx", t) || ws_at_ckpt_save(out, out_pth))
         rc = ws_fail(WS_ETORCH, "%s: %s", out_pth, ws_at_last_error());

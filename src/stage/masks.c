@@ -48,6 +48,7 @@ static const ws_cfg_key AMG_KEYS[] = {
     {"amg.rock_sand_water_thresh", WS_CFG_FLOAT, OFF(amg.rock_sand_water_thresh), "cross-level recall filter (0 = off)"},
 };
 
+/* Built once, on first use, and kept for the process: the masks command and the pipeline both read it. */
 static ws_cfg_cached table;
 
 static int build_table(ws_cfg_key **t, size_t *n)
@@ -98,6 +99,8 @@ static int list_file(const char *list, char ***ids, char ***paths, int *n)
     if (!rc && (!*ids || !*paths)) rc = ws_fail(WS_ENOMEM, "out of memory");
     for (int i = 0; !rc && i < m; i++) {
         char path[3 * WS_CFG_STR_MAX];
+        /* relative paths are taken from the list's folder, not the current one, so a list and its images
+         * can move together (the pipeline writes absolute paths anyway) */
         const char *t = ent[i], *base = strrchr(t, '/') ? strrchr(t, '/') + 1 : t, *dot = strrchr(base, '.');
         snprintf(path, sizeof path, t[0] == '/' ? "%.0s%s" : "%s/%s", dir, t);
         (*ids)[i] = strndup(base, dot ? (size_t)(dot - base) : strlen(base));
@@ -139,6 +142,8 @@ static int list_images(const ws_masks_settings *s, char ***ids, char ***paths, i
     return rc;
 }
 
+/* The generator's records -> the store's: boxes go from XYXY to the XYWH of amg.py's output (and of COCO), so
+ * the store and its exports need no conversion. */
 static int to_mask_set(const ws_amg_list *l, int H, int W, ws_mask_set *m)
 {
     m->H = H;
@@ -163,6 +168,8 @@ static int to_mask_set(const ws_amg_list *l, int H, int W, ws_mask_set *m)
     return 0;
 }
 
+/* Only the checkpoint's file name is recorded, not its path: moving the checkpoints folder must not make a
+ * finished store refuse a resume. Threads and paths are left out too, since they do not change a mask. */
 /* The part of the settings that decides the masks (the store refuses to mix others). */
 static char *store_settings(const ws_masks_settings *s)
 {
@@ -205,6 +212,8 @@ int ws_stage_masks(ws_masks_settings *s)
     if ((rc = list_images(s, &ids, &paths, &n))) goto done;
     if (!(settings = store_settings(s))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto done; }
     if ((rc = ws_store_open_write(&st, s->store, settings))) goto done;
+    /* Shard i of n takes images i, i + n, ...: every process computes the same split without talking to the
+     * others, and all write their parts into one <store>.parts folder. */
     for (int i = 0; i < n; i++) todo += i % shard_n == shard_i && !ws_store_has(&st, ids[i]);
     ws_log("%d images in the split, %d to do in shard %d/%d -> %s", n, todo, shard_i, shard_n, s->store);
     /* SAM is loaded only when there is work: a finished split just (re)assembles its store */
@@ -213,6 +222,8 @@ int ws_stage_masks(ws_masks_settings *s)
     ws_progress_start(&bar, "masks", todo);
     for (int i = 0; i < n && !rc; i++) {
         if (i % shard_n != shard_i || ws_store_has(&st, ids[i])) continue;
+        /* max_images bounds the new work of this run (a quick try or a time-boxed job), not the split: stored
+         * images do not count. */
         if (s->max_images >= 0 && done_new >= s->max_images) break;
         int n_masks = 0;
         rc = ws_stage_masks_image(s, &m, &st, ids[i], paths[i], &n_masks);

@@ -1,4 +1,10 @@
-/* merge.c - the merge stage (see merge.h). */
+/* merge.c - the merge stage (see merge.h): seed-002's SAM-enhanced pseudo-labels, i.e. the
+ * released merge/max_iou_imp2.py rule applied to a folder of label maps of any CAM method and a
+ * mask store of the same images.
+ *
+ * Owns the per-image body and the parsing of the rule names. Resume is by file: the output PNGs
+ * land atomically, so one that exists is complete and skipped.
+ */
 #include "stage/merge.h"
 
 #include <stdio.h>
@@ -25,11 +31,15 @@ static int merge_image(const ws_merge_settings *s, const char *id, const uint8_t
     ws_mask_set ms = {0};
     int w = 0, h = 0, rc;
     snprintf(path, sizeof path, "%s/%s.png", s->labels, id);
+    /* Read as palette indices, not colours: the label maps of CAM methods are "P" PNGs whose values are the
+     * classes (PIL's convention), whatever their palette. */
     TRY(ws_png_read_index(path, &lb, &w, &h));
     if ((rc = ws_store_read(s->masks, id, &ms))) {
         rc = ws_fail(rc, "no SAM masks for image %s in %s (%s)", id, s->masks, ws_last_error());
         goto cleanup;
     }
+    /* Label maps and masks come from separate runs: a size mismatch means they are of different images (or a
+     * resized label set), and merging would paint masks at the wrong place. */
     if (ms.H != h || ms.W != w) { rc = ws_fail(WS_ESHAPE, "%s is %dx%d but its masks are %dx%d", path, w, h, ms.W, ms.H); goto cleanup; }
     claimed = malloc((size_t)(ms.n ? ms.n : 1) * sizeof *claimed);
     out = malloc((size_t)w * h);
@@ -44,6 +54,9 @@ cleanup:
     return rc;
 }
 
+/* The names are the released main.py's --method values; "first" (a mask goes to the first class in VOC order
+ * that claims it) is the released behaviour, "argmax" the documented alternative of the spec (method-sam-
+ * enhanced-labels.md). */
 int ws_merge_rule(ws_merge_settings *s, const char *method, const char *assign)
 {
     s->method = !strcmp(method, "max_iou_imp2") ? WS_MERGE_MAX_IOU_IMP2 : !strcmp(method, "max_iou_imp") ? WS_MERGE_MAX_IOU_IMP
@@ -60,6 +73,7 @@ int ws_stage_merge(const ws_merge_settings *s)
     int n = 0, rc;
     uint8_t pal[768];
     ws_voc_palette(pal);
+    /* The work list is the label folder, not a split: merge post-processes whatever another method produced. */
     TRY(ws_fs_list_ids(s->labels, ".png", &ids, &n));
     if (!n) { rc = ws_fail(WS_EINVAL, "%s holds no PNG", s->labels); goto cleanup; }
     TRY(ws_mkdir_p(s->out));

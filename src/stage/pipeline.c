@@ -1,5 +1,10 @@
 /* pipeline.c - the pipeline stage (see pipeline.h): runs the other stages in order, each in a
- * content-addressed cache folder with a DONE stamp. */
+ * content-addressed cache folder with a DONE stamp.
+ *
+ * Owns the pipeline's key table (its own keys plus every stage's section under a prefix), the
+ * cache key of each stage, the run folder <out_dir>/<run>/ (config.yaml, links to the stages,
+ * eval*.md/json, report.html) and the order of the stages (ARCHITECTURE.md's stage graph).
+ */
 #define _DEFAULT_SOURCE
 #include "stage/pipeline.h"
 
@@ -58,6 +63,10 @@ static const ws_cfg_key TAIL_KEYS[] = {
 };
 #define NK(a) (sizeof a / sizeof a[0])
 
+/* One table for the whole pipeline: the same masks/train/boxes keys a single command reads, re-rooted under
+ * masks., cls., seg. and boxed., so a stage run by the pipeline and by hand reads the same key names and
+ * defaults. The masks section takes only its amg.* rows: model, data and runtime come from the pipeline's
+ * shared keys. */
 int ws_pipe_keys(ws_cfg_key **tab, size_t *n)
 {
     static const char *const model[] = {"model.clip", "model.vocab", "model.sam", "model.decoder_heads", NULL};
@@ -104,6 +113,9 @@ void ws_pipe_defaults(ws_pipe_cfg *c)
     c->synth_classes = 20;
     ws_caa_cfg_fma(&c->caa_cls, 0);
     ws_caa_cfg_fma(&c->caa_seg, 1);
+    /* FMA-WSSS's released background powers: 0.6 on the coarse (cls) CAMs, 0.7 on the fine (seg) ones. The
+     * two CAA settings differ the same way (ws_caa_cfg_fma's second argument: box threshold 0.4 vs 0.5, score
+     * vs raw CAM). */
     c->pow_cls = 0.6;
     c->pow_seg = 0.7;
     c->report_images = 6;
@@ -115,7 +127,7 @@ void ws_pipe_defaults(ws_pipe_cfg *c)
 typedef struct stage {
     char key[41];                      /* sha1 hex of the stage's settings text */
     char dir[2 * WS_CFG_STR_MAX + 64]; /* cache folder */
-    int done;
+    int done;                          /* DONE stamp and every output there: the stage is skipped */
     char name[32];                     /* masks, train_cls, ..., seeds_boxed */
 } stage;
 
@@ -128,6 +140,9 @@ typedef struct prun {
     int n_images;                      /* images of the split: what a complete stage holds */
 } prun;
 
+
+/* The cache key is computed from this text rather than from the whole config, so that changing, e.g.,
+ * report.images does not rerun SAM over the split. */
 /* The YAML of the keys of table tab whose names start with one of the prefixes. */
 static char *keys_text(const ws_cfg_key *tab, size_t n, const void *settings, const char *const *prefixes)
 {
@@ -181,6 +196,9 @@ static int outputs_whole(const stage *st, int n)
     return 1;
 }
 
+/* The upstream keys chain the hashes: retraining the cls prompts changes every stage below them, while a
+ * change to seed.seg_pow reruns only the fine seeds. The package version is hashed too, because a new
+ * release may change an output format. */
 /* Sets up stage `name`: key = sha1(name, text, upstream keys), its cache folder, the run's link;
  * the stage counts as done only when its DONE stamp and all its outputs are there. */
 static int stage_begin(const prun *p, const char *name, const char *text, const stage *const *up, int n_up, stage *st)
@@ -206,6 +224,8 @@ static int stage_begin(const prun *p, const char *name, const char *text, const 
     if (rc) return rc;
     char stamp[sizeof st->dir + 8];
     snprintf(stamp, sizeof stamp, "%s/DONE", st->dir);
+    /* Only the stamp says "finished": a folder without one is resumed by the stage itself (each stage
+     * continues from its per-image parts), never trusted as done. */
     st->done = access(stamp, F_OK) == 0;
     if (st->done && !outputs_whole(st, p->n_images)) {
         ws_log("redo  %s: its DONE stamp is there but its outputs are missing or incomplete", name);
@@ -216,12 +236,17 @@ static int stage_begin(const prun *p, const char *name, const char *text, const 
     char abs[4096];
     if (!realpath(st->dir, abs)) return ws_fail(WS_EIO, "cannot resolve %s", st->dir);
     snprintf(link, sizeof link, "%s/%s", run_dir, name);
+    /* Replace a link of an earlier run with other settings; the old cache folder stays for the runs that
+     * still point at it. */
     unlink(link);
     if (symlink(abs, link)) return ws_fail(WS_EIO, "cannot link %s -> %s", link, abs);
     ws_log("%s %s (%.12s)", st->done ? "skip " : "stage", name, st->key);
     return 0;
 }
 
+/* The DONE stamp is written last, after the stage's outputs are checked: a crash before it leaves no
+ * stamp, so the next run resumes the stage instead of skipping half an output. The stamp holds the
+ * settings text so a cache folder says what it was made with. */
 /* Writes the DONE stamp, last and only when every output is there (the stamp is what a later run
  * trusts; an incomplete stage must stay undone). */
 static int stage_finish(const prun *p, stage *st, const char *text)
@@ -263,6 +288,8 @@ static int run_masks(prun *p)
     char *text = keys_text(p->keys, p->nkeys, c, pre);
     int rc = text ? stage_begin(p, "masks", text, NULL, 0, &p->masks) : ws_fail(WS_ENOMEM, "out of memory");
     if (!rc && !p->masks.done) {
+        /* The masks stage reads a plain image list (data.list), written here with absolute paths so that it
+         * does not depend on the dataset layout or on the current folder when resumed. */
         /* the image list of the split, in any dataset layout */
         ws_dataset ds = {0};
         char list[sizeof p->masks.dir + 16];
@@ -284,6 +311,7 @@ static int run_masks(prun *p)
         ms.runtime = c->runtime;
         snprintf(ms.data.list, sizeof ms.data.list, "%.1000s", list);
         snprintf(ms.store, sizeof ms.store, "%.1000s/masks.h5", p->masks.dir);
+        /* The pipeline runs the whole split in one process; sharding is for `wsseed masks` by hand. */
         ms.shard_i = 0;
         ms.shard_n = 1;
         ms.max_images = -1;
@@ -303,6 +331,8 @@ static int run_train(prun *p, int t)
     int rc = text ? stage_begin(p, t ? "train_seg" : "train_cls", text, up, t, &p->train[t])
                   : ws_fail(WS_ENOMEM, "out of memory");
     if (!rc && !p->train[t].done) {
+        /* "auto" resumes from the newest checkpoint in the stage's folder, so a killed training continues bit
+         * for bit rather than starting over (the cache key already fixes every setting). */
         ws_train_settings ts = {.resume = "auto"};
         train_cfg(p, t, &ts.cfg);
         rc = ws_stage_train(&ts);
@@ -315,6 +345,8 @@ static int run_train(prun *p, int t)
 static int run_cam(prun *p, int t)
 {
     const stage *up[1] = {&p->train[t]};
+    /* The CAM stage has no settings of its own: its key is the training run's key (prompts, data, CLIP)
+     * alone. */
     int rc = stage_begin(p, t ? "cam_seg" : "cam_cls", "cam", up, 1, &p->cam[t]);
     if (!rc && !p->cam[t].done) {
         ws_cam_settings cs = {.max_images = -1};
@@ -353,6 +385,8 @@ static int run_seed(prun *p, int t)
 {
     static const char *const pre_cls[] = {"seed.cls_pow", NULL}, *const pre_seg[] = {"seed.seg_pow", NULL};
     char *text = keys_text(p->keys, p->nkeys, p->c, t ? pre_seg : pre_cls);
+    /* Seeds depend on the refined CAMs and the SAM masks: a new mask generator setting reruns the seeds
+     * without retraining. */
     const stage *up[2] = {&p->caa[t], &p->masks};
     int rc = text ? stage_begin(p, t ? "seeds_fine" : "seeds_coarse", text, up, 2, &p->seed[t])
                   : ws_fail(WS_ENOMEM, "out of memory");
@@ -373,6 +407,8 @@ static int run_seed(prun *p, int t)
 static int run_boxed(prun *p)
 {
     const ws_pipe_cfg *c = p->c;
+    /* The boxed seeds are independent of FMA-WSSS's prompts and CAMs: no upstream stage, so toggling
+     * boxed.enable never reruns the FMA stages. */
     static const char *const pre[] = {"data.", "model.clip", "model.vocab", "model.sam", "model.decoder_heads", "boxed.", NULL};
     char *text = keys_text(p->keys, p->nkeys, c, pre);
     int rc = text ? stage_begin(p, "seeds_boxed", text, NULL, 0, &p->boxed) : ws_fail(WS_ENOMEM, "out of memory");
@@ -441,6 +477,8 @@ static int run_eval(prun *p, double *miou, ws_eval_metrics *m)
     return 0;
 }
 
+/* The resolved configuration of the run (every key, defaults included), so a run folder can be rerun or
+ * compared without the command line that made it (style.md: reproducibility). */
 static int write_config(const prun *p)
 {
     char path[sizeof p->run_dir + 32];
@@ -529,10 +567,14 @@ int ws_stage_pipeline(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fi
     snprintf(p.run_dir, sizeof p.run_dir, "%s/%s", c->out_dir, c->run);
     if (!rc) rc = ws_mkdir_p(p.run_dir);
     if (!rc) rc = write_config(&p);
+    /* Once for the whole pipeline; the stages set the same value again (they are also commands of
+     * their own). */
     if (!rc) rc = ws_stage_set_threads(c->runtime.threads);
     if (!rc && c->synth > 0) {   /* a synthetic dataset, written once */
         char split[3 * WS_CFG_STR_MAX];
         snprintf(split, sizeof split, "%s/ImageSets/Segmentation/%s.txt", c->data.root, c->data.split);
+        /* Written only when the split file is missing, so a second run reuses the same images (same cache
+         * keys) instead of spending time rewriting them. */
         if (access(split, F_OK)) {
             ws_log("writing a synthetic dataset of %d images to %s", c->synth, c->data.root);
             rc = ws_synth_voc(c->data.root, c->synth, c->synth_min, c->synth_max, c->synth_classes, 0);
@@ -554,6 +596,8 @@ int ws_stage_pipeline(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fi
         if (!rc) rc = run_seed(&p, t);
     }
     if (!rc && c->boxed) rc = run_boxed(&p);
+    /* Evaluation and report are cheap and read the run's links, so they are not cached: they rerun on every
+     * invocation. */
     if (!rc) rc = run_eval(&p, miou, em);
     if (!rc) rc = run_report(&p, miou, em, isfinite(miou[0]));
     if (miou_coarse) *miou_coarse = miou[0];

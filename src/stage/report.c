@@ -1,4 +1,10 @@
-/* report.c - report.html (see report.h). */
+/* report.c - the report stage (see report.h): one self-contained report.html per pipeline run.
+ *
+ * Owns a tiny raster plotter (lines, bars, a scatter PNG for sweeps), the in-memory PNG encoder and
+ * base64 embedding, and the image panels (ground truth, CAM heat map, seeds). Everything is
+ * embedded as data: URIs so the file can be mailed or copied off a headless machine on its own;
+ * plotting is done here rather than by a plotting library to keep the dependencies at libpng.
+ */
 #define _POSIX_C_SOURCE 200809L
 #include "stage/report.h"
 
@@ -20,6 +26,8 @@
 
 typedef struct { uint8_t *p; size_t n, cap; int err; } membuf;
 
+/* libpng's write callback cannot return an error: a failed allocation is remembered in err and reported after
+ * png_write_end. */
 static void mem_write(png_structp png, png_bytep data, png_size_t n)
 {
     membuf *m = png_get_io_ptr(png);
@@ -59,6 +67,7 @@ int ws_png_encode_rgb(const uint8_t *rgb, int w, int h, uint8_t **out, size_t *l
     return 0;
 }
 
+/* RFC 4648 base64 with '=' padding, what browsers accept in a data: URI. */
 static void put_base64(FILE *f, const uint8_t *p, size_t n)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -114,7 +123,9 @@ static void rect(canvas *c, int x0, int y0, int x1, int y1, const uint8_t col[3]
         for (int x = x0; x < x1; x++) px(c, x, y, col);
 }
 
-/* A line chart of y(x) (n points) on a 480x200 canvas with a frame; *lo, *hi receive the y range. */
+/* A line chart of y(x) (n points) on a 480x200 canvas with a frame, embedded as an <img>; the y
+ * range is printed in the caption because the canvas carries no axis labels (no font rendering).
+ * logy plots log10(y) (the learning rate spans decades); non-finite points are skipped. */
 static int chart(FILE *f, const double *x, const double *y, int n, const char *title, int logy)
 {
     canvas c = {480, 200, NULL};
@@ -127,6 +138,7 @@ static int chart(FILE *f, const double *x, const double *y, int n, const char *t
         if (!isfinite(v)) continue;
         x0 = fmin(x0, x[i]); x1 = fmax(x1, x[i]); y0 = fmin(y0, v); y1 = fmax(y1, v);
     }
+    /* A single point or a flat curve would divide by zero below: widen the range instead. */
     if (!(x1 > x0)) x1 = x0 + 1;
     if (!(y1 > y0)) { y1 = y0 + 1; y0 -= 1; }
     const int L = 10, R = c.w - 10, T = 10, B = c.h - 10;
@@ -178,6 +190,7 @@ static int read_csv(const char *path, int k, double **x, double **y, int *n)
     *x = *y = NULL;
     *n = 0;
     if (!f) return 0;   /* a run without this training */
+    /* The header row (iter,loss,...,lr,... of src/train/rundir.c) is skipped; columns are taken by index. */
     if (!fgets(line_, sizeof line_, f)) { fclose(f); return 0; }
     while (fgets(line_, sizeof line_, f)) {
         if (*n == cap) {
@@ -191,6 +204,7 @@ static int read_csv(const char *path, int k, double **x, double **y, int *n)
         double vals[16];
         int m = 0;
         while (t && m < 16) { vals[m++] = atof(t); t = strtok_r(NULL, ",", &save); }
+        /* A short row is skipped rather than plotted as 0. */
         if (m <= k) continue;
         (*x)[*n] = vals[0];
         (*y)[*n] = vals[k];
@@ -206,6 +220,8 @@ static void overlay(uint8_t *dst, const uint8_t *rgb, const uint8_t *lab, size_t
 {
     for (size_t i = 0; i < n; i++)
         for (int k = 0; k < 3; k++) {
+            /* Background darkens the photo, 255 (VOC's ignore border) shows white, a class blends its palette
+             * colour at 2/3 so the object stays recognisable under it. */
             int l = lab[i], v = l == 0 ? rgb[3 * i + k] / 2 : l == 255 ? 255 : (rgb[3 * i + k] + 2 * pal[3 * l + k]) / 3;
             dst[3 * i + k] = (uint8_t)v;
         }
@@ -229,6 +245,8 @@ static int heat(uint8_t *dst, const uint8_t *rgb, int W, int H, const char *stor
     for (int64_t i = 0; i < (int64_t)P * h * w; i++) mx = c[i] > mx ? c[i] : mx;
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
+            /* Half-pixel centres (align_corners=False), the mapping the seeds' upsampling uses, so the heat
+             * map lines up with the seed panel; negative CAM values count as 0 (best starts at 0). */
             float sy = (y + 0.5f) * h / H - 0.5f, sx = (x + 0.5f) * w / W - 0.5f;
             int y0 = (int)floorf(sy), x0 = (int)floorf(sx);
             float fy = sy - y0, fx = sx - x0, best = 0;
@@ -242,6 +260,7 @@ static int heat(uint8_t *dst, const uint8_t *rgb, int W, int H, const char *stor
                     }
                 best = v > best ? v : best;
             }
+            /* Normalised by the image's largest value: only the shape of the CAM is shown, not its scale. */
             float t = best / mx;   /* blue -> red */
             uint8_t col[3] = {(uint8_t)(255 * t), (uint8_t)(255 * (1 - fabsf(2 * t - 1))), (uint8_t)(255 * (1 - t))};
             for (int k = 0; k < 3; k++) dst[((size_t)y * W + x) * 3 + k] = (uint8_t)((rgb[((size_t)y * W + x) * 3 + k] + 2 * col[k]) / 3);
@@ -269,6 +288,7 @@ static int image_row(FILE *f, const ws_report_input *r, const char *id, const ui
         char *gdir = ws_dataset_path(r->root, r->label_dir, r->split);
         snprintf(path, sizeof path, "%s/%s.png", gdir ? gdir : "", id);
         free(gdir);
+        /* A missing or mis-sized ground-truth map only drops its panel: the report shows what exists. */
         if (!ws_png_read_index(path, &lab, &w, &h) && w == im.w && h == im.h) {
             overlay(buf, im.rgb, lab, n, pal);
             rc = put_img(f, buf, im.w, im.h, "ground truth");
@@ -316,6 +336,7 @@ int ws_stage_report(const ws_report_input *r)
     for (int t = 0; t < 2 && !rc; t++) {
         double *x = NULL, *y = NULL;
         int n = 0;
+        /* Columns 1 (loss) and 5 (lr) of metrics.csv. */
         if (!(rc = read_csv(r->metrics[t], 1, &x, &y, &n)) && n) rc = chart(f, x, y, n, t ? "seg loss" : "cls loss", 0);
         free(x); free(y);
         x = y = NULL;
@@ -323,6 +344,9 @@ int ws_stage_report(const ws_report_input *r)
         free(x); free(y);
     }
     fputs("<h2>Images</h2>\n", f);
+    /* The images shown are the first report.images ids of the fine seeds in name order, so two runs of the
+     * same split show the same images side by side. At most 4096 names are read: only the first few are ever
+     * shown. */
     DIR *d = rc ? NULL : opendir(r->seeds[1]);
     char *ids[4096];
     int nid = 0;
@@ -336,6 +360,7 @@ int ws_stage_report(const ws_report_input *r)
     for (int i = 0; i < nid && i < r->n_images && !rc; i++) rc = image_row(f, r, ids[i], pal);
     for (int i = 0; i < nid; i++) free(ids[i]);
     fputs("<p style=\"color:#777;font-size:12px\">Written by wsseed; self-contained (no external files).</p></body></html>\n", f);
+    /* Temp file + rename (core/fs): a failed report leaves the previous report.html intact. */
     if (rc) { fclose(f); remove(tmp); return rc; }
     return ws_fs_commit_file(f, tmp, path);
 }

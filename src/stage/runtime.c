@@ -1,4 +1,5 @@
-/* runtime.c - process-wide runtime settings (see runtime.h). */
+/* runtime.c - process-wide runtime settings (see runtime.h): the one place that sets libtorch's
+ * intra-op thread count, and the version text. */
 #include "stage/runtime.h"
 
 #include "config.h"
@@ -10,6 +11,9 @@
 void ws_stage_runtime_init(void)
 {
     ws_runtime_tune_malloc();
+    /* One thread: the matrix products go to OpenBLAS, which threads them over every core already; a second
+     * layer of libtorch threads oversubscribes a small machine (README "Threads and memory": 0.72 s vs 0.24 s
+     * per ViT-B/16 forward on 2 cores). */
     ws_at_set_num_threads(1);
 }
 

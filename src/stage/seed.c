@@ -1,4 +1,11 @@
-/* seed.c - the seed stage (see seed.h). */
+/* seed.c - the seed stage (see seed.h): FMA-WSSS's SAMS (SAM-based seeding) of a CAM store and a
+ * mask store into one palette PNG of class indices per image.
+ *
+ * Owns the per-image body. The output is a folder of PNGs rather than a store because training
+ * and evaluation read label maps the way the official code does (PIL "P" images whose pixel values
+ * are class indices: 0 background, c + 1 for foreground class c); resume is by file: a PNG that
+ * exists is complete.
+ */
 #include "stage/seed.h"
 
 #include <stdio.h>
@@ -25,6 +32,7 @@ static int seed_image(const ws_h5file *in, const ws_seed_settings *s, const char
     int64_t *vals = NULL, *offs = NULL, *lev = NULL;
     char path[4096];
     int rc;
+    /* 0: without the attention, which SAMS does not need and which is the largest field of a record. */
     TRY(ws_camstore_read(in, id, 0, &r));
     if ((rc = ws_store_read(s->masks, id, &ms))) {
         rc = ws_fail(rc, "no SAM masks for image %s in %s: run `wsseed masks` on this split first (%s)", id, s->masks,
@@ -32,6 +40,8 @@ static int seed_image(const ws_h5file *in, const ws_seed_settings *s, const char
         goto cleanup;
     }
     const int P = r.P, H = (int)r.H, W = (int)r.W;
+    /* The two stores are made by separate stages and can come from different datasets: a size mismatch means
+     * the masks belong to other images, which would silently give wrong seeds. */
     if (ms.H != H || ms.W != W) {
         rc = ws_fail(WS_ESHAPE, "image %s: masks are %dx%d, the CAM store says %dx%d", id, ms.W, ms.H, W, H);
         goto cleanup;
@@ -40,6 +50,8 @@ static int seed_image(const ws_h5file *in, const ws_seed_settings *s, const char
     seed = malloc((size_t)H * W);
     if (!up || !seed) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
     TRY(ws_mask_set_flatten(&ms, &vals, &offs, &lev));
+    /* The CAMs are stored at the patch grid; SAMS upsamples them bilinearly to the original image
+     * (the official seed_anns' resize_cam_cuda) and then votes per mask at full resolution. */
     if (P) TRY(ws_cam_upsample(r.cam, P, r.h, r.w, H, W, up));
     TRY(ws_sams_seed(up, P, H, W, r.fg_cls, vals, offs, lev, ms.n, s->pow, seed, NULL));
     snprintf(path, sizeof path, "%s/%s.png", s->out, id);
@@ -57,6 +69,8 @@ int ws_stage_seed(const ws_seed_settings *s)
     char **ids = NULL, path[4096];
     int n = 0, rc;
     uint8_t pal[768];
+    /* The VOC palette makes the PNGs viewable; readers (PIL, mmsegmentation) take the pixel values as class
+     * indices regardless of colour. */
     ws_voc_palette(pal);
     TRY(ws_camstore_ids(s->cams, &ids, &n));
     if (!n) { rc = ws_fail(WS_EINVAL, "%s holds no CAMs", s->cams); goto cleanup; }

@@ -25,6 +25,9 @@
 #include "io/yaml.h"
 #include "stage/report.h"
 
+/* Fixed bounds keep the sweep in static arrays; they are far above what one reads in a table (8 keys, 32
+ * values, 256 runs: a 256-run sweep of a full split is days of CPU), and each is checked with a message
+ * naming it. */
 #define MAXK 8
 #define MAXV 32
 #define MAXRUNS 256
@@ -98,9 +101,11 @@ static int parse(const char *path, sweep *s)
     int rc = ws_yaml_walk(path, sweep_leaf, s);
     if (!rc && !s->pipeline[0]) rc = ws_fail(WS_EINVAL, "%s: 'pipeline: CONFIG.yaml' is required", path);
     if (!rc && !s->nk && !s->nlist) rc = ws_fail(WS_EINVAL, "%s: give a grid or a list of runs", path);
+    /* Both at once would be ambiguous (cross the list with the grid, or append?), so neither is guessed. */
     if (!rc && s->nk && s->nlist) rc = ws_fail(WS_EINVAL, "%s: give a grid or a list, not both", path);
     if (!rc && !s->name[0]) {
         const char *b = strrchr(path, '/');
+        /* name defaults to the file's base name */
         snprintf(s->name, sizeof s->name, "%.*s", (int)strcspn(b ? b + 1 : path, "."), b ? b + 1 : path);
     }
     return rc;
@@ -116,6 +121,8 @@ static int plot_key(const char *path, const sweep *s, int k, const result *res, 
         int idx = 0;
         for (int v = 0; v < s->nv[k]; v++)
             if (!strcmp(res[r].vals[k], s->val[k][v])) idx = v;
+        /* The x axis is the value's position in the grid, not its number: values may be strings (a model
+         * path, "maxid"/"score") or unevenly spaced. */
         x[r] = idx;
         y[0][r] = res[r].coarse;
         y[1][r] = res[r].fine;
@@ -127,6 +134,8 @@ static int plot_key(const char *path, const sweep *s, int k, const result *res, 
 static int summarise(const char *dir, const sweep *s, const result *res, int nr, int nkeys, const char *const *keys)
 {
     char path[4400];
+    /* Plain writes: the summaries are recomputed from the cached stages every time the sweep is run, so a
+     * torn file is repaired by running it again. */
     snprintf(path, sizeof path, "%s/summary.csv", dir);
     FILE *f = fopen(path, "w");
     if (!f) return ws_fail(WS_EIO, "cannot write %s", path);
@@ -198,6 +207,8 @@ static int run_settings(const sweep *s, const char *const *names, int nkeys, int
         if (s->nk) {
             int stride = 1;
             for (int j = k + 1; j < s->nk; j++) stride *= s->nv[j];
+            /* Row-major: the last grid key varies fastest, so runs sharing the first keys' values (and their
+             * cached stages) come one after another. */
             v = s->val[k][(r / stride) % s->nv[k]];
         } else {
             for (int j = 0; j < s->ln[r]; j++)
@@ -207,8 +218,11 @@ static int run_settings(const sweep *s, const char *const *names, int nkeys, int
         o->vals[k] = v ? strdup(v) : NULL;
         if (!v) continue;
         snprintf(assign, sizeof assign, "%s=%s", names[k], v);
+        /* Through ws_cfg_set, the same parser as --set: a swept key is checked against the pipeline's key
+         * table and its type like any override. */
         int rc = ws_cfg_set(keys, nk, c, assign);
         if (rc) return rc;
+        /* The label ("key=v,key=v") is the run's folder name, so a run's folder says what it changed. */
         lo += snprintf(o->label + lo, sizeof o->label - (size_t)lo, "%s%s=%s", lo ? "," : "", names[k], v);
     }
     return 0;
@@ -223,9 +237,12 @@ static int run_sweep(const char *file, sweep *s, int list_only)
     const char *names[MAXK];
     int nkeys = 0, nr = 0, rc = res ? ws_pipe_keys(&keys, &nk) : ws_fail(WS_ENOMEM, "out of memory");
     const char *slash = strrchr(file, '/');
+    /* The base config is relative to the sweep file, not to the current folder, so a sweep and its config
+     * move together. */
     if (s->pipeline[0] == '/' || !slash) snprintf(base, sizeof base, "%s", s->pipeline);
     else snprintf(base, sizeof base, "%.*s/%s", (int)(slash - file), file, s->pipeline);
     const int total = swept_keys(s, names, &nkeys);
+    /* Checked before anything runs: a grid that is too large fails at once, not after days. */
     if (!rc && total > MAXRUNS) rc = ws_fail(WS_EINVAL, "%s: %d runs (at most %d)", file, total, MAXRUNS);
     ws_pipe_cfg c0;
     ws_pipe_defaults(&c0);

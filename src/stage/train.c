@@ -1,4 +1,9 @@
-/* train.c (stage) - the train stage (see stage/train.h): the runtime around one training run. */
+/* train.c (stage) - the train stage (see stage/train.h): the runtime around one training run.
+ *
+ * Owns nothing but the thread count: the loop, its checkpoints and its resume rules live in
+ * src/train/. ws_stage_synth is here so that the synthetic dataset writer is reachable as a stage
+ * (the pipeline and `wsseed train --synth`) without the command layer including data/.
+ */
 #include "stage/train.h"
 
 #include "data/dataset.h"

@@ -21,6 +21,9 @@
 
 static ws_at_tensor preprocess(ws_scope *g, const ws_image *im, int res)
 {
+    /* CLIP's own preprocessing (openai/CLIP _transform): bicubic resize to the input size, then the ImageNet-
+     * like mean/std it was trained with. Clamping to [0, 1] mirrors PIL, whose bicubic output is clipped to
+     * bytes. */
     static const double mean[3] = {0.48145466, 0.4578275, 0.40821073}, sd[3] = {0.26862954, 0.26130258, 0.27577711};
     const int64_t hwc[4] = {1, im->h, im->w, 3}, perm[4] = {0, 3, 1, 2}, c3[4] = {1, 3, 1, 1};
     float ms[3], ss[3];
@@ -46,6 +49,8 @@ int ws_stage_zeroshot(const char *model, const char *vocab, const char *image, F
     int status = WS_EINVAL;
     ws_scope_init(&g);
     double t0 = ws_now();
+    /* demo is the first command a newcomer runs: a missing file gets the hint where the weights come from,
+     * not just the path. */
     if ((status = ws_clip_load(&m, model)) || (status = ws_bpe_load(&bpe, vocab)) || (status = ws_image_read(image, &im))) {
         ws_fail(status, "%s\nhint: put ViT-B-16.pt and bpe_simple_vocab_16e6.txt.gz from openai/CLIP in checkpoints/,\n"
                         "      or pass --model/--vocab/--image (see wsseed demo --help)", ws_last_error());
@@ -57,6 +62,8 @@ int ws_stage_zeroshot(const char *model, const char *vocab, const char *image, F
     fprintf(out, "image  %s (%dx%d)\n", image, im.w, im.h);
     for (int c = 0; c < 20; c++) {
         char prompt[96];
+        /* CLIP's README zero-shot template ("a photo of a {c}"), with a full stop; plain class names
+         * (method/names.c), not FMA-WSSS's learned prompts. */
         snprintf(prompt, sizeof prompt, "a photo of a %s.", WS_VOC_PLAIN[c]);
         if (ws_bpe_tokenize(&bpe, prompt, 1, WS_BPE_CONTEXT, ids + c * WS_BPE_CONTEXT, NULL)) { status = WS_ETORCH; goto cleanup; }
     }
@@ -66,6 +73,7 @@ int ws_stage_zeroshot(const char *model, const char *vocab, const char *image, F
         ws_clip_encode_text(&m, &g, tok, NULL, &to)) { status = WS_ETORCH; goto cleanup; }
     ws_at_tensor s = ws_g_matmul(&g, ws_clip_l2_normalize(&g, io.embedding),
                                  ws_g_transpose(&g, ws_clip_l2_normalize(&g, to.features), 0, 1));
+    /* CLIP stores the log of its temperature: logits = exp(logit_scale) * cosine, as in CLIP.forward. */
     ws_at_tensor p = ws_g_softmax(&g, ws_g_mul(&g, s, ws_g_unary(&g, WS_AT_EXP, m.logit_scale)), -1);
     if (g.err || ws_at_read(s, sim, sizeof sim) || ws_at_read(p, prob, sizeof prob)) { status = WS_ETORCH; goto cleanup; }
     int order[20];

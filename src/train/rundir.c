@@ -65,7 +65,8 @@ int ws_train_open_metrics(ws_trainer *t)
     return t->csv ? 0 : ws_fail(WS_EIO, "cannot write %s", path);
 }
 
-/* A copy of tensor x (up to 4-d, f32) as an array (a->data malloc'd). */
+/* Writes <run>/checkpoints/<name>: the context, SGD momentum (once it exists), iteration, and the
+ * loader snapshot (generator, epoch, cursor, order) that resume restores. */
 int ws_train_save(ws_trainer *t, const char *name)
 {
     char path[sizeof t->dir + 64];

@@ -61,6 +61,8 @@ static int read_cfg(const ws_h5file *f, const char *grp, ws_amg_cfg *c)
         {"stability_score_bias", offsetof(ws_amg_cfg, stability_score_bias)}};
     char mode[32] = "";
     int rc = 0;
+    /* Start from upstream SamAutomaticMaskGenerator's defaults, not FMA-WSSS's: a run group of the golden
+     * file lists only what differs from the upstream constructor. */
     ws_amg_cfg_sam_default(c);
     for (size_t i = 0; i < sizeof SCALARS / sizeof SCALARS[0] && !rc; i++) {
         char *dst = (char *)c + SCALARS[i].off;
@@ -74,6 +76,7 @@ static int read_cfg(const ws_h5file *f, const char *grp, ws_amg_cfg *c)
     }
     for (size_t i = 0; i < sizeof LEVELS / sizeof LEVELS[0] && !rc; i++) {
         double v[3];
+        /* Absent = the level-aware extensions are off (zeros), which makes the generator upstream's. */
         if (H5Aexists_by_name(f->id, grp, LEVELS[i].key, H5P_DEFAULT) <= 0) continue;
         if ((rc = ws_verify_attr_vec(f, grp, LEVELS[i].key, v, 3))) break;
         for (int k = 0; k < 3; k++) ((float *)((char *)c + LEVELS[i].off))[k] = (float)v[k];
@@ -103,6 +106,9 @@ static int write_records(ws_h5file *out, const char *p, const ws_amg_list *l, in
     TRY(ws_store_write_rles(out, p, &set));
 #define FIELD(dtype, buf, shape, nd, expr, name) \
     do { for (int i = 0; i < n; i++) { expr; } TRY(wr(out, dtype, nd, shape, buf, "%s/%s", p, name)); } while (0)
+    /* Stage snapshots use the generator's internal names and XYXY boxes (the MaskData fields of segment-
+     * anything's amg.py before its final conversion); final records use the output names and XYWH boxes of
+     * SamAutomaticMaskGenerator.generate(). */
     if (stage) {
         FIELD(WS_I64, i64, s4, 2, memcpy(i64 + 4 * i, l->r[i].box, 4 * sizeof *i64), "boxes_xyxy");
         FIELD(WS_I64, i64, s4, 2, memcpy(i64 + 4 * i, l->r[i].crop_box, 4 * sizeof *i64), "crop_boxes");
@@ -144,6 +150,8 @@ static int write_trace(ws_h5file *out, const char *p, const ws_amg_trace *t, con
     TRY(wr(out, WS_I64, 2, c4, t->crop_boxes, "%s/crop_boxes", p));
     TRY(wr(out, WS_I32, 1, c1, t->crop_layer, "%s/crop_layer", p));
     for (int l = 0; l <= cfg->crop_n_layers; l++) {
+        /* Each crop layer's grid has points_per_side / downscale^layer points per side, as amg.py's
+         * build_all_layer_point_grids. */
         int n = cfg->points_per_side;
         for (int k = 0; k < l; k++) n /= cfg->crop_n_points_downscale_factor;
         double *g = malloc((size_t)n * n * 2 * sizeof *g);
@@ -158,11 +166,15 @@ static int write_trace(ws_h5file *out, const char *p, const ws_amg_trace *t, con
     TRY(wr(out, WS_I32, 1, k1, pf->batch_index, "%s/prefilter/batch_index", p));
     TRY(wr(out, WS_I32, 1, k1, pf->point_in_batch, "%s/prefilter/point_in_batch", p));
     TRY(wr(out, WS_I32, 1, k1, pf->slot, "%s/prefilter/mask_slot", p));
+    /* The level of a decoded mask is its multimask output slot (0, 1, 2: FMA-WSSS's level of the mask),
+     * hence the same array under both names. */
     TRY(wr(out, WS_I32, 1, k1, pf->slot, "%s/prefilter/level", p));
     TRY(wr(out, WS_F32, 1, k1, pf->iou, "%s/prefilter/iou_preds", p));
     TRY(wr(out, WS_F32, 1, k1, pf->stability, "%s/prefilter/stability_score", p));
     TRY(wr(out, WS_F64, 2, k2, pf->point_crop, "%s/prefilter/point_crop_frame", p));
     TRY(wr(out, WS_F64, 2, k2, pf->point_model, "%s/prefilter/point_model_frame", p));
+    /* The first batch alone, as (points, 3 masks): a small, order-checked slice that locates a mismatch
+     * before the filters reorder anything. */
     int nb = pf->n < 3 * cfg->points_per_batch ? pf->n / 3 : cfg->points_per_batch;
     const int64_t fb[2] = {nb, 3};
     TRY(wr(out, WS_F32, 2, fb, pf->iou, "%s/prefilter_first_batch/iou_preds", p));
@@ -191,6 +203,8 @@ static int dump_rsw(const ws_h5file *in, ws_h5file *out)
     if ((rc = ws_h5_list(in, "/input/rsw", &names, &n))) return rc;
     for (size_t i = 0; i < n && !rc; i++) {
         char *slash = strrchr(names[i], '/');
+        /* One case per folder holding a "level" dataset: the listing gives every dataset, so cases are found
+         * by one of their members. */
         if (!slash || strcmp(slash + 1, "level")) continue;
         *slash = '\0';
         char p[512];
@@ -217,6 +231,7 @@ static int dump_rsw(const ws_h5file *in, ws_h5file *out)
             levels[k] = (int)((int64_t *)lv.data)[k];
             rc = ws_rle_decode((int64_t *)vals.data + of[k], of[k + 1] - of[k], H, W, 1, masks[k]);
         }
+        /* The filter alone on given masks, so it is checked independently of SAM's numerics. */
         if (!rc && nm) rc = ws_amg_rock_sand_water(masks, levels, nm, sz[0] * sz[1], thresh, keep, &nk);
         if (!rc) {
             int64_t *k64 = malloc(((size_t)nk + 1) * sizeof *k64);
@@ -250,13 +265,17 @@ int ws_verify_amg(const ws_verify_args *a)
     long heads = 0;   /* optional (a SAM checkpoint does not store it): 0 = the released models' 8 */
     TRY(ws_verify_attr_int(&in, "/config", "decoder_transformer_num_heads", 1, 0, &heads));
     TRY(ws_sam_load(&m, a->model, (int)heads));
+    /* Two golden layouts name the image differently; /input/image_rgb wins when both exist. */
     TRY(ws_h5_read(&in, ws_h5_exists(&in, "/input/image_rgb") ? "/input/image_rgb" : "/preprocess/image_uint8", WS_U8, &img));
     if (img.ndim != 3 || img.shape[2] != 3) { rc = ws_fail(WS_ESHAPE, "%s: the image must be (H, W, 3) uint8", a->input); goto cleanup; }
     const int H = (int)img.shape[0], W = (int)img.shape[1];
+    /* Created after the inputs are read: a bad input fails before anything is written. */
     TRY(ws_h5_create(&out, a->output));
     if (ws_h5_exists(&in, "/amg")) {
         hid_t gid = H5Gopen2(in.id, "/amg", H5P_DEFAULT);
         hsize_t nobj = 0;
+        /* Runs in the order HDF5 lists them; each run's outputs go under its own group, so the order does not
+         * affect the file's contents. */
         H5Gget_num_objs(gid, &nobj);
         runs = calloc((size_t)nobj + 1, sizeof *runs);
         for (hsize_t i = 0; runs && i < nobj; i++) {

@@ -21,7 +21,6 @@
 
 #define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
 
-/* One class: filter, boxes, SAM; masks kept for the composition. */
 /* Python's str(float): the shortest decimal that reads back to the same double. */
 static void py_float_str(double v, char *buf, size_t cap)
 {
@@ -44,11 +43,15 @@ static int phrases(const ws_wordpiece *w, const char *prompt, const float *logit
     for (int i = 0; !rc && i < n; i++) {
         const float *row = logits + (size_t)keep[i] * T;
         size_t ns = 0;
+        /* get_phrases_from_posmap's window: position 0 ([CLS]) is excluded and positions past the caption's
+         * tokens are never text, so the scan stops at the shorter of the two. */
         for (int j = 1; j < T && j < 255 && (size_t)j < L; j++)   /* left_idx 0, right_idx 255 */
             if (1.0f / (1.0f + expf(-row[j])) > text_thresh) sel[ns++] = ids[j];
         char *d = ws_wordpiece_decode(w, sel, ns), num[40];
         py_float_str((double)score[i], num, sizeof num);
         if (!d || !(ph[i] = malloc(strlen(d) + 8))) { free(d); rc = ws_fail(WS_ENOMEM, "out of memory"); break; }
+        /* The phrase format of Grounding-DINO's demo: f"{phrase}({str(logit.max().item())[:4]})", string
+         * slicing included, hence str(float) above. */
         sprintf(ph[i], "%s(%.4s)", d, num);
         free(d);
     }
@@ -75,6 +78,7 @@ static int keep_masks(ws_boxmask **bm, int *nbm, int *cap, uint8_t *mk, int n, s
     return 0;
 }
 
+/* One class: filter, boxes, SAM; masks kept for the composition. */
 static int boxsam_class(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws_at_tensor emb, int k, int rh, int rw,
                         int H, int W, double thresh, int value, ws_boxmask **bm, int *nbm, int *cap, uint8_t **store,
                         const ws_wordpiece *w, const char *prompt, double text_thresh)
@@ -91,9 +95,13 @@ static int boxsam_class(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws
     float *score = malloc((size_t)Q * sizeof *score), *cxcy = malloc((size_t)Q * 4 * sizeof *cxcy);
     float *xyxy = malloc((size_t)Q * 4 * sizeof *xyxy), *sam = malloc((size_t)Q * 4 * sizeof *sam);
     if (!keep || !score || !cxcy || !xyxy || !sam) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto done; }
+    /* Queries whose max token score (sigmoid) exceeds box_threshold, in query order, each with that max as
+     * its score. */
     int n = ws_box_filter(lg.data, Q, T, thresh, keep, score);
     for (int i = 0; i < n; i++) memcpy(cxcy + 4 * i, (float *)bx.data + 4 * keep[i], 4 * sizeof(float));
     ws_box_to_pixels(cxcy, n, W, H, xyxy);
+    /* The box as SamPredictor.predict feeds it (apply_boxes to the resized frame): written so the transform
+     * is compared on its own. */
     ws_box_to_sam_frame(xyxy, n, H, W, rh, rw, sam);
     const int64_t n1[1] = {n}, n4[2] = {n, 4};
     snprintf(p, sizeof p, "/class_%d/query_index", k);
@@ -182,12 +190,15 @@ int ws_verify_boxsam(const ws_verify_args *a)
     ws_at_tensor x = ws_sam_preprocess(&m, &g, img.data, H, W, &rh, &rw);
     ws_at_tensor emb = ws_sam_encode(&m, &g, x, NULL);
     TRY(g.err);
+    /* One embedding for every class's boxes, as the stage computes it once per image. */
     TRY(ws_h5_put_tensor(&out, "/sam/image_embedding", emb));
     if (!(store = calloc((size_t)nc + 1, sizeof *store))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
     for (int k = 0; k < nc; k++)
         TRY(boxsam_class(&m, &in, &out, emb, k, rh, rw, H, W, thresh, (int)((int64_t *)ids.data)[k] + 1, &bm, &nbm, &cap, store,
                          a->vocab && (size_t)k < np ? &wp : NULL, (size_t)k < np ? prompts[k] : "", text_thresh));
     if (!(label = malloc((size_t)H * W))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    /* The golden file is made by the closest implementation, whose overlap rule is the per-pixel max of class
+     * + 1 (np.maximum): maxid, not the stage's default score rule. */
     TRY(ws_boxseed_compose(bm, nbm, H, W, WS_OVERLAP_MAXID, label));
     TRY(ws_h5_write_raw(&out, "/label_map", WS_U8, 2, (int64_t[2]){H, W}, label));
     TRY(ws_h5_commit(&out));

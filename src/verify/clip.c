@@ -57,6 +57,9 @@ static int dump_image(const ws_clip *m, const ws_h5file *in, ws_h5file *out, con
     ws_at_tensor x = NULL;
     ws_clip_image_out o = {0};
     int rc;
+    /* Every intermediate the golden file records is requested (block outputs, attention per head and mean,
+     * all projected tokens), so a mismatch is located at the first block that differs rather than only at the
+     * embedding. */
     ws_clip_image_opts opts = {.pos_interp = WS_CLIP_POS_BICUBIC, .block_tokens = 1, .attn_mean = 1,
                                .attn_heads = 1, .proj_all = 1};
     snprintf(name, sizeof name, "%s/input", grp);
@@ -109,8 +112,12 @@ static int dump_tokenizer(const ws_h5file *in, ws_h5file *out, const char *vocab
     for (size_t i = 0; i < n; i++) {
         int32_t *ids = NULL;
         size_t k = 0, len = 0;
+        /* Truncating and recording the untruncated length: the golden
+         * file checks both the ids and which strings were too long. */
         TRY(ws_bpe_tokenize(&bpe, strs[i], 1, WS_BPE_CONTEXT, tokens + i * WS_BPE_CONTEXT, &ntok[i]));
         too_long[i] = ntok[i] > WS_BPE_CONTEXT;
+        /* The cleaned text and the BPE pieces are compared separately from the ids, so a tokenizer mismatch
+         * says whether the text cleaning or the merges differ. */
         TRY(ws_bpe_clean(strs[i], &cleaned[i]));
         TRY(ws_bpe_encode(&bpe, strs[i], &ids, &k));
         for (size_t j = 0; j < k; j++) len += strlen(ws_bpe_piece(&bpe, ids[j])) + 1;
@@ -181,7 +188,9 @@ cleanup:
 /* ---- /coop: prompt learning through the text encoder ---- */
 
 /* Replaces rows 1..n_ctx of the token embedding (G, L, W) by ctx ((n_ctx, W) shared or
- * (G, n_ctx, W) class-specific). */
+ * (G, n_ctx, W) class-specific): CoOp's layout with the class token at the end, [SOS, ctx, name,
+ * ".", EOT, pad], so the name tokens and EOT come from the tokenizer as in the official
+ * PromptLearner. */
 static ws_at_tensor substitute_ctx(ws_scope *g, ws_at_tensor tok_emb, ws_at_tensor ctx, int64_t G,
                                    int64_t n_ctx, int64_t L, int64_t W)
 {
@@ -213,6 +222,8 @@ static int dump_coop_variant(const ws_clip *m, const ws_h5file *in, ws_h5file *o
     ws_at_tensor emb = substitute_ctx(&g, tok_emb, ctx, d[0], n_ctx, d[1], d[2]);
     TRY(ws_clip_encode_text_emb(m, &g, emb, eot, NULL, &t));
     ws_at_tensor fn = ws_clip_l2_normalize(&g, t.features);
+    /* A fixed linear test loss sum(f_normalized * R): its gradient w.r.t. ctx checks the whole backward path
+     * through the text transformer with no training code involved. */
     ws_at_tensor loss = ws_g_reduce(&g, WS_AT_RSUM, ws_g_mul(&g, fn, R), WS_AT_ALL, 0);
     if (g.err) { rc = g.err; goto cleanup; }
     if (ws_at_autograd_grad(&loss, 1, NULL, &ctx, 1, 0, 0, 0, &grad)) {

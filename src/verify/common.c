@@ -16,6 +16,8 @@
 
 /* ---- /checkpoint/<file>: the manifest of every tensor in file order ---- */
 
+/* The group is named after the checkpoint's file, with '.' and '-' made '_', as the golden files
+ * name these groups. */
 static void manifest_name(const char *path, char *buf, size_t cap)
 {
     const char *base = strrchr(path, '/');
@@ -24,12 +26,16 @@ static void manifest_name(const char *path, char *buf, size_t cap)
         if (*p == '.' || *p == '-') *p = '_';
 }
 
+/* Per tensor: dtype, rank, shape padded to 4 with -1, sum, sum of |x| and the first 8 values. Cheap to
+ * compare, and enough to tell a wrong key order, a transposed weight or a wrong dtype conversion in the
+ * checkpoint reader apart. */
 static int manifest_entry(ws_at_tensor t, char **dtype, int32_t *ndim, int64_t *shape4, double *sum,
                           double *abs_sum, double *first8)
 {
     int64_t sh[WS_AT_MAX_DIMS], n = 0;
     int nd = 0, dt = 0;
     ws_at_tensor d = NULL;
+    /* Read as float64 whatever the stored dtype, so one summary code serves half, float and integer tensors. */
     if (ws_at_shape(t, sh, WS_AT_MAX_DIMS, &nd) || ws_at_dtype_of(t, &dt) || ws_at_numel(t, &n) ||
         ws_at_to_dtype(t, WS_AT_F64, &d))
         return ws_fail(WS_ETORCH, "manifest: %s", ws_at_last_error());
@@ -46,6 +52,7 @@ static int manifest_entry(ws_at_tensor t, char **dtype, int32_t *ndim, int64_t *
     for (int64_t i = 0; i < n; i++) { s += v[i]; a += fabsl((long double)v[i]); }
     *sum = (double)s;
     *abs_sum = (double)a;
+    /* NaN pads tensors with fewer than 8 elements (the comparer treats NaN = NaN). */
     for (int i = 0; i < 8; i++) first8[i] = i < n ? v[i] : NAN;
     free(v);
     ws_at_free(d);
@@ -55,6 +62,8 @@ static int manifest_entry(ws_at_tensor t, char **dtype, int32_t *ndim, int64_t *
 int ws_verify_manifest(ws_h5file *out, ws_at_ckpt ck)
 {
     char grp[256], name[300];
+    /* Every tensor in file order: a missing or extra key in the reader shows up as a shifted name list, not
+     * as a silent skip. */
     int n = ws_at_ckpt_count(ck), rc = 0;
     char **names = calloc((size_t)n + 1, sizeof *names), **dtypes = calloc((size_t)n + 1, sizeof *dtypes);
     int32_t *ndim = calloc((size_t)n + 1, sizeof *ndim);
@@ -103,6 +112,7 @@ cleanup:
 
 /* ---- settings and case groups ---- */
 
+/* The object is checked first because H5Aexists_by_name fails (rather than answering 0) on a missing object. */
 static int attr_present(const ws_h5file *f, const char *obj, const char *attr)
 {
     return ws_h5_exists(f, obj) && H5Aexists_by_name(f->id, obj, attr, H5P_DEFAULT) > 0;
@@ -111,6 +121,8 @@ static int attr_present(const ws_h5file *f, const char *obj, const char *attr)
 int ws_verify_attr_num(const ws_h5file *f, const char *obj, const char *attr, int has_dflt, double dflt, double *v)
 {
     if (!attr_present(f, obj, attr)) {
+        /* Only settings with a documented default may be absent; for the others the message says a setting is
+         * missing from the input file, not that a dataset is missing from wsseed. */
         if (has_dflt) { *v = dflt; return 0; }
         return ws_fail(WS_EFORMAT, "%s: %s lacks the attribute '%s' (a setting this module reads from the file)",
                        f->path, obj, attr);
@@ -123,6 +135,8 @@ int ws_verify_attr_int(const ws_h5file *f, const char *obj, const char *attr, in
     double d = 0;
     int rc = ws_verify_attr_num(f, obj, attr, has_dflt, (double)dflt, &d);
     if (rc) return rc;
+    /* Attributes are read as doubles (h5py may write an integer setting as int64 or float64); a fractional
+     * value for an integer setting is refused, not truncated. */
     if (d != (double)(long)d)
         return ws_fail(WS_EFORMAT, "%s: %s@%s = %g must be an integer", f->path, obj, attr, d);
     *v = (long)d;
@@ -136,6 +150,7 @@ static herr_t add_group(hid_t g, const char *name, const H5L_info_t *info, void 
     group_list *l = op;
     H5O_info_t oi;
     (void)info;
+    /* Only groups are cases; datasets beside them (shared inputs) are skipped. */
     if (H5Oget_info_by_name(g, name, &oi, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_GROUP) return 0;
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 16;

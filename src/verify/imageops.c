@@ -37,6 +37,8 @@ static int sam_resize(const ws_h5file *in, ws_h5file *out)
     }
     if ((rc = ws_h5_read(in, "/input/image_rgb", WS_U8, &img))) return rc;
     const int H = (int)img.shape[0], W = (int)img.shape[1];
+    /* SAM's ResizeLongestSide size rule, then PIL bilinear as segment-anything's apply_image (to_pil_image +
+     * resize) does: the SAM model path uses the same two calls, so this checks them without the encoder. */
     ws_sam_preprocess_shape(H, W, L, &oh, &ow);
     uint8_t *dst = malloc((size_t)oh * ow * 3);
     rc = dst ? ws_resize_u8(img.data, W, H, 3, dst, ow, oh, WS_RESAMPLE_BILINEAR) : ws_fail(WS_ENOMEM, "out of memory");
@@ -70,6 +72,8 @@ static int small_regions(const ws_h5file *in, ws_h5file *out)
         const int64_t s2[2] = {H, W};
         uint8_t *a = malloc((size_t)H * W), *b = malloc((size_t)H * W);
         if (!a || !b) rc = ws_fail(WS_ENOMEM, "out of memory");
+        /* Each mode on a fresh copy of the input, then both in sequence below: the single modes isolate a
+         * mismatch, the sequence is what amg.py's postprocess_small_regions runs. */
         for (int mode = 1; !rc && mode >= 0; mode--) {   /* holes, then islands, each on the input */
             memcpy(a, m.data, (size_t)H * W);
             int changed = ws_amg_remove_small_regions(a, H, W, (int)area, mode);
@@ -122,6 +126,9 @@ static int resize_settings(const ws_h5file *in, const char *name, resize_case *c
     return 0;
 }
 
+/* The training resizes: the scale (RandRangeScale's or a fixed factor), Python-rounded sizes, an optional
+ * alignment up to a multiple of n, then PIL bicubic for the image and nearest for the label, exactly the
+ * order of AlchemyCat's scale_img_label. */
 static int resize_one(const resize_case *c, const ws_array *img, const ws_array *lb, ws_h5file *out)
 {
     const int H = (int)img->shape[0], W = (int)img->shape[1];
@@ -189,8 +196,13 @@ static int boxes_case(const ws_h5file *in, ws_h5file *out, const char *name)
         int64_t *bx = NULL;
         int nb = 0, T = 0;
         char *end = NULL;
+        /* The threshold is read from the group's name (thresh_0.4): the golden file has no other place that
+         * says it, and a group of another name is skipped, not misread. */
         double theta = strncmp(th[k], "thresh_", 7) ? 0 : strtod(th[k] + 7, &end);
         if (!end || *end || end == th[k] + 7) continue;   /* not a threshold group */
+        /* CLIP-ES's scoremap2bbox (method-fma-wsss.md §8 step 4): the score truncated to uint8,
+         * thresholded, the bounding boxes of its contours; the quantised map, the threshold value and
+         * the contour count are outputs too, so a mismatch shows which of the steps differs. */
         if ((rc = ws_caa_boxes(sc.data, h, w, theta, m, &bx, &nb, &T, q))) break;
         int64_t tv = T, nc = nb, bs[2] = {nb, 4};
         snprintf(p, sizeof p, "/boxes/%s/%s/boxes", name, th[k]);
@@ -249,6 +261,8 @@ static int jitter_case(const ws_h5file *in, ws_h5file *out, const char *name)
     if (!strcmp(img_name, "image_bgr")) {
         if ((rc = ws_h5_read(in, "/input/image_rgb", WS_U8, &img))) goto done;
         uint8_t *d = img.data;
+        /* The official jitter runs on OpenCV's BGR image: the RGB input is swapped to BGR first, and the
+         * output is compared as BGR. */
         for (int64_t i = 0; i < img.shape[0] * img.shape[1]; i++) { uint8_t t = d[3 * i]; d[3 * i] = d[3 * i + 2]; d[3 * i + 2] = t; }
     } else if ((rc = ws_h5_read(in, p, WS_U8, &img))) goto done;
     if ((rc = ws_jitter_apply(img.data, (int)img.shape[0], (int)img.shape[1], 1, &j))) goto done;
@@ -259,6 +273,8 @@ static int jitter_case(const ws_h5file *in, ws_h5file *out, const char *name)
         ws_rng r;
         int64_t o[4];
         if ((rc = ws_h5_read(in, p, WS_I64, &seed))) goto done;
+        /* Our MT19937 from the numpy seed: the drawn params and order must equal numpy's RandomState draws,
+         * which checks the RNG and the order of draws, not only the pixel arithmetic. */
         ws_rng_seed(&r, (uint32_t)*(int64_t *)seed.data);
         ws_jitter_draw(&r, &j);
         for (int k = 0; k < 4; k++) o[k] = j.order[k];

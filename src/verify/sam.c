@@ -36,6 +36,8 @@ static int putf(ws_h5file *f, ws_scope *g, ws_at_tensor t, const char *fmt, ...)
     return put(f, g, name, t);
 }
 
+/* A failed read poisons the scope instead of returning an error: the following graph calls become no-ops and
+ * the first error is reported once, which keeps the straight-line prompt code free of checks. */
 static ws_at_tensor get(const ws_h5file *in, ws_scope *g, const char *name, int dtype)
 {
     ws_at_tensor t = NULL;
@@ -72,6 +74,8 @@ static int dump_case(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws_at
     if (!rc) rc = ws_sam_prompt(m, &g, pts, lab, box, mask, &sparse, &dense);
     if (!rc) rc = putf(out, &g, sparse, "/prompt_encoder/%s/sparse", c->name);
     if (!rc) rc = putf(out, &g, dense, "/prompt_encoder/%s/dense", c->name);
+    /* Both multimask settings per case, as SamPredictor offers them: multimask 1 returns the three level
+     * masks, 0 the single-mask token, and they take different output rows. */
     for (int mm = 1; !rc && mm >= 0; mm--) {
         ws_sam_dec_out d;
         if ((rc = ws_sam_decode(m, &g, emb, sparse, dense, mm, &d))) break;
@@ -102,6 +106,8 @@ static int dump_predictor(const ws_sam *m, const ws_h5file *in, ws_h5file *out, 
                           int oh, int ow)
 {
     int rc = 0;
+    /* ResizeLongestSide.apply_coords scales original-image coordinates to the resized frame in float64 before
+     * the model sees float32: done the same way here so rounding matches. */
     const double sx = (double)rw / ow, sy = (double)rh / oh;
     for (int k = 0; k < 2 && !rc; k++) {
         const char *grp = k == 0 ? "point" : "box";
@@ -168,6 +174,8 @@ static int dump_encoder(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws
     ws_at_tensor rs = ws_g_slice(g, ws_g_slice(g, ws_g_select(g, x, 0, 0), 1, 0, *rh), 2, 0, *rw);
     rs = ws_g_add(g, ws_g_mul(g, rs, m->pixel_std), m->pixel_mean);
     const int64_t hwc[3] = {1, 2, 0};
+    /* floor(x + 0.5) rounds the de-normalised floats back to the exact uint8 values the resize produced (the
+     * normalisation error is far below 0.5), so the resize is compared exactly. */
     rs = ws_g_to_dtype(g, ws_g_unary(g, WS_AT_FLOOR, ws_g_scalar_op(g, WS_AT_ADD, ws_g_permute(g, rs, 3, hwc), 0.5)), WS_AT_U8);
     TRY(put(out, g, "/preprocess/resized_uint8", rs));
     TRY(put(out, g, "/preprocess/input_normalized_padded", x));
@@ -178,6 +186,8 @@ static int dump_encoder(const ws_sam *m, const ws_h5file *in, ws_h5file *out, ws
         TRY(putf(out, g, tr.attn_out[i], "/image_encoder/block_%d/attn_out", i));
         TRY(putf(out, g, tr.output[i], "/image_encoder/block_%d/output", i));
     }
+    /* The neck's four layers (conv, LayerNorm2d, conv, LayerNorm2d) separately, so a difference after the
+     * last block is placed in the neck or before it. */
     for (int i = 0; i < 4; i++) TRY(putf(out, g, tr.neck[i], "/image_encoder/neck_%d", i));
     TRY(put(out, g, "/image_encoder/image_embedding", *emb));
     TRY(put(out, g, "/prompt_encoder/dense_pe", ws_sam_dense_pe(m, g)));
@@ -206,6 +216,8 @@ int ws_verify_sam(const ws_verify_args *a)
     TRY(ws_h5_create(&out, a->output));
     TRY(ws_verify_manifest(&out, ck));
     TRY(dump_encoder(&m, &in, &out, &g, &emb, &rh, &rw, &oh, &ow));
+    /* Every combination the prompt encoder treats differently: points alone get a padding point, a box adds
+     * corner tokens, a mask prompt replaces the no-mask embedding. */
     static const prompt_case cases[] = {{"points", 1, 0, 0}, {"box", 0, 1, 0}, {"box_points", 1, 1, 0},
                                         {"mask", 0, 0, 1}, {"points_mask", 1, 0, 1}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) TRY(dump_case(&m, &in, &out, emb, &cases[i], rh, rw, oh, ow));

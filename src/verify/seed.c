@@ -37,6 +37,8 @@ static int case_names(const ws_h5file *in, const char *group, char ***names, siz
     for (size_t i = 0; out && i < na; i++) {
         char *slash = strchr(all[i], '/');
         if (slash) *slash = '\0';
+        /* ws_h5_list returns sorted full paths, so a case's datasets are adjacent and one comparison with the
+         * previous name removes duplicates. */
         if (*n && !strcmp(out[*n - 1], all[i])) continue;
         out[(*n)++] = strdup(all[i]);
     }
@@ -66,6 +68,8 @@ static int caa_settings(const ws_h5file *in, const char *grp, ws_caa_cfg *c)
     if (rc) return rc;
     if (strcmp(at, "score") && strcmp(at, "cam"))
         return ws_fail(WS_EFORMAT, "%s: %s@aff_at is '%s'; expected 'score' or 'cam'", in->path, grp, at);
+    /* Power 0 would make the affinity the identity and CAA a no-op: refused as a malformed case rather than
+     * silently compared. */
     if (pw < 1) return ws_fail(WS_EFORMAT, "%s: %s@matrix_power = %ld must be >= 1", in->path, grp, pw);
     c->at_cam = !strcmp(at, "cam");
     c->sinkhorn_iters = (int)it;
@@ -87,6 +91,8 @@ static int caa_case(const ws_h5file *in, ws_h5file *out, const char *name)
     TRY(ws_verify_subgroups(in, p, &tasks, &nt));
     if (!nt) { rc = ws_fail(WS_EFORMAT, "%s: no /caa/%s/<task> group states the CAA settings", in->path, name); goto cleanup; }
     snprintf(p, sizeof p, "/caa/%s/%s", name, tasks[0]);
+    /* The task-independent intermediates (score, affinity, its power) are written once, at the first task's
+     * settings; each task then gets its own box mask and refined CAM. */
     TRY(caa_settings(in, p, &c0));
     snprintf(p, sizeof p, "/input/caa/%s/att", name);
     TRY(ws_h5_read(in, p, WS_F32, &att));
@@ -104,6 +110,8 @@ static int caa_case(const ws_h5file *in, ws_h5file *out, const char *name)
     box = malloc((size_t)P * n);
     if (!score || !W || !T || !res || !box) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
     const int64_t s3[3] = {P, h, w}, s2[2] = {n, n};
+    /* The steps of FMA-WSSS's CAA one by one (score, Sinkhorn-normalised affinity, matrix power), so a
+     * mismatch in the full run can be traced to the step that causes it. */
     ws_caa_score(cam.data, P, n, score);
     ws_caa_affinity(att.data, n, c0.sinkhorn_iters, W);
     TRY(ws_caa_power(W, n, c0.power, T));
@@ -187,6 +195,8 @@ static int sams_case(const ws_h5file *in, ws_h5file *out, const char *name)
     order = malloc((size_t)S * sizeof *order);
     seed = malloc((size_t)H * W);
     if (!up || !u || !score || !conf || !label || !order || !seed) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    /* The upsampled CAM is an output of its own: SAMS's votes are only as exact as this bilinear resize
+     * (resize_cam_cuda in the official code). */
     TRY(ws_cam_upsample(cam.data, P, h, w, H, W, up));
     const int64_t s3[3] = {P, H, W}, ps[2] = {P, S}, ss[2] = {S, P + 1}, s1[1] = {S}, hw2[2] = {H, W};
     TRY(write(out, "/sams/%s/cam_upsampled%s", name, "", WS_F32, 3, s3, up));
@@ -194,10 +204,13 @@ static int sams_case(const ws_h5file *in, ws_h5file *out, const char *name)
         ws_sams_out so = {.u = u, .score = score, .label = label, .conf = conf, .order = order};
         const char *grp = pg[k];
         TRY(ws_sams_seed(up, P, H, W, fg.data, vals.data, offs.data, lev.data, S, pows[k], seed, &so));
+        /* The per-mask mean of the ReLU'd CAM does not depend on the background power: written once. */
         if (k == 0) TRY(write(out, "/sams/%s/mask_mean_relu_cam%s", name, "", WS_F32, 2, ps, u));
         TRY(write(out, "/sams/%s/%s/score", name, grp, WS_F32, 2, ss, score));
         TRY(write(out, "/sams/%s/%s/label", name, grp, WS_I64, 1, s1, label));
         TRY(write(out, "/sams/%s/%s/conf", name, grp, WS_F32, 1, s1, conf));
+        /* The painting order (ascending level, then confidence) decides overlaps; it is compared on its own
+         * because two orders can paint the same seed on one image and differ on another. */
         TRY(write(out, "/sams/%s/%s/paint_order", name, grp, WS_I64, 1, s1, order));
         TRY(write(out, "/sams/%s/%s/seed", name, grp, WS_U8, 2, hw2, seed));
     }
@@ -229,6 +242,8 @@ int ws_verify_merge(const ws_verify_args *a)
     merged = malloc((size_t)H * W);
     claimed = malloc((size_t)(K > 0 ? K : 1) * sizeof *claimed);
     if (!merged || !claimed) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
+    /* The released rule (max_iou_imp2, first claiming class) on VOC's 20 classes: the golden merge case is a
+     * VOC label map. claimed_by says which class took each mask, so a difference is traced to the mask. */
     TRY(ws_merge(lb.data, H, W, 20, vals.data, offs.data, K, WS_MERGE_MAX_IOU_IMP2, WS_ASSIGN_FIRST, merged, claimed));
     TRY(ws_h5_create(&out, a->output));
     const int64_t s2[2] = {H, W}, sk[1] = {K};
@@ -271,6 +286,8 @@ int ws_verify_eval(const ws_verify_args *a)
     for (size_t i = 0; i < n; i++) {
         char p[512];
         ws_array pr = {0}, gt = {0};
+        /* Per-pair matrices as well as the total: the dataset-level metric sums confusion matrices (large
+         * images weigh more), and the per-pair ones show which pair differs. */
         memset(conf, 0, (size_t)(nc * nc) * sizeof *conf);
         snprintf(p, sizeof p, "/input/eval/pairs/%s/pred", names[i]);
         rc = ws_h5_read(&in, p, WS_U8, &pr);
