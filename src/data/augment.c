@@ -9,6 +9,7 @@
 #include "data/augment.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,22 +56,23 @@ static inline uint8_t scale_abs(uint8_t x, float a, float b)
     return (uint8_t)(v > 255.f ? 255.f : v);
 }
 
-static int hsv_tables_ready;
+/* built once per process, whichever loader thread jitters first (pthread_once: no half-built tables) */
+static pthread_once_t hsv_once = PTHREAD_ONCE_INIT;
 /* OpenCV's fixed-point reciprocal tables (12 fraction bits) for 8-bit RGB->HSV: integer arithmetic, which
  * float code would not reproduce bit for bit. */
 static int sdiv[256], hdiv180[256], hdiv256[256];
 
-static void hsv_tables(void)
+static void build_hsv_tables(void)
 {
-    if (hsv_tables_ready) return;
     sdiv[0] = hdiv180[0] = hdiv256[0] = 0;
     for (int i = 1; i < 256; i++) {
         sdiv[i] = (int)nearbyint((255 << 12) / (1.0 * i));
         hdiv180[i] = (int)nearbyint((180 << 12) / (6.0 * i));
         hdiv256[i] = (int)nearbyint((256 << 12) / (6.0 * i));
     }
-    hsv_tables_ready = 1;
 }
+
+static void hsv_tables(void) { pthread_once(&hsv_once, build_hsv_tables); }
 
 void ws_bgr2hsv_u8(const uint8_t *src, uint8_t *dst, int h, int w, int full, int bgr)
 {
