@@ -11,12 +11,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/status.h"
 
 int ws_mkdir_p(const char *dir)
@@ -76,8 +78,29 @@ FILE *ws_fs_open_tmp(const char *path, char *tmp, size_t cap)
         return NULL;
     }
     FILE *f = fopen(tmp, "wb");
-    if (!f) ws_fail(WS_EIO, "cannot create %s: %s", tmp, strerror(errno));
+    if (!f) ws_fs_fail_write(errno, tmp);
     return f;
+}
+
+int ws_fs_fail_write(int err, const char *path)
+{
+    /* EDQUOT is the same situation for the user (a quota instead of the whole disk) */
+    if (err == ENOSPC || err == EDQUOT)
+        return ws_fail(WS_EIO, "no space left on device while writing %s%s: free some space and run the same command "
+                       "again (what is complete is kept)", path, err == EDQUOT ? " (disk quota exceeded)" : "");
+    return ws_fail(WS_EIO, "cannot write %s: %s", path, strerror(err ? err : EIO));
+}
+
+/* The kind of a file for its fault points (core/fault.h): seeds and other PNGs, the pipeline's
+ * DONE stamps, every other file. */
+static const char *file_kind(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    size_t n = strlen(path);
+    base = base ? base + 1 : path;
+    if (!strcmp(base, "DONE")) return "done";
+    if (n > 4 && !strcmp(path + n - 4, ".png")) return "png";
+    return "file";
 }
 
 int ws_fs_commit(const char *tmp, const char *path)
@@ -88,7 +111,7 @@ int ws_fs_commit(const char *tmp, const char *path)
     if (!err && rename(tmp, path)) err = errno;
     if (err) {
         remove(tmp);
-        return ws_fail(WS_EIO, "cannot write %s: %s", path, strerror(err));
+        return ws_fs_fail_write(err, path);
     }
     return sync_parent(path);
 }
@@ -96,14 +119,17 @@ int ws_fs_commit(const char *tmp, const char *path)
 int ws_fs_commit_file(FILE *f, const char *tmp, const char *path)
 {
     /* buffered data reaches the disk only at fflush/fsync: a full disk shows up here, not at fprintf */
-    int err = ferror(f) ? EIO : 0;
+    int err = ferror(f) ? (errno ? errno : EIO) : 0;
+    const char *kind = file_kind(path);
+    if (!err) err = ws_fault_at(kind, "write");
     if (!err && fflush(f)) err = errno;
     if (!err && fsync(fileno(f))) err = errno;
     if (fclose(f) && !err) err = errno;
+    if (!err) err = ws_fault_at(kind, "commit");   /* complete under its temporary name */
     if (!err && rename(tmp, path)) err = errno;
     if (err) {
         remove(tmp);
-        return ws_fail(WS_EIO, "cannot write %s: %s", path, strerror(err));
+        return ws_fs_fail_write(err, path);
     }
     return sync_parent(path);
 }
@@ -117,7 +143,7 @@ int ws_fs_write_atomic(const char *path, const void *data, size_t len)
         int err = errno;
         fclose(f);
         remove(tmp);
-        return ws_fail(WS_EIO, "cannot write %s: %s", path, strerror(err ? err : EIO));
+        return ws_fs_fail_write(err, path);
     }
     return ws_fs_commit_file(f, tmp, path);
 }
@@ -157,4 +183,26 @@ void ws_fs_ids_free(char **ids, int n)
 {
     for (int i = 0; i < n; i++) free(ids[i]);
     free(ids);
+}
+
+/* ---- temporary files left by dead writers ---- */
+
+void ws_fs_remove_stale_tmp(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    size_t lp = strlen(prefix);
+    while (d && (e = readdir(d))) {
+        const char *t = strstr(e->d_name, ".tmp-");
+        char *end;
+        if (!t || strncmp(e->d_name, prefix, lp)) continue;
+        long pid = strtol(t + 5, &end, 10);
+        /* kill(pid, 0) fails with ESRCH only when no such process exists: a live writer (another
+         * shard, a racing run) keeps its file */
+        if (*end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        remove(p);
+    }
+    if (d) closedir(d);
 }

@@ -26,6 +26,13 @@ int ws_fs_commit_file(FILE *f, const char *tmp, const char *path);
 int ws_fs_commit(const char *tmp, const char *path);
 /* Writes len bytes to path atomically and durably (the three calls above). */
 int ws_fs_write_atomic(const char *path, const void *data, size_t len);
+/* Records the message of a failed write of path with errno err and returns WS_EIO: a full disk
+ * (ENOSPC, EDQUOT) reads "no space left on device while writing <path>" with what to do. */
+int ws_fs_fail_write(int err, const char *path);
+/* Removes the temporary files <dir>/<prefix>*.tmp-<pid> whose writer <pid> is gone (a kill or a
+ * full disk left them): they hold nothing complete, and on a full disk they hold the space a
+ * rerun needs. Files of live processes are kept. Errors are ignored (best effort). */
+void ws_fs_remove_stale_tmp(const char *dir, const char *prefix);
 
 /* The names of the files of dir ending in ext, without it, sorted (*ids malloc'd: free with
  * ws_fs_ids_free). An empty folder gives *n = 0 and success. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fs.h"
 #include "core/status.h"
 #include "io/h5.h"
 
@@ -21,7 +22,12 @@ static const char *ARCH_NAMES[WS_CKPT_ARCH_N] = {"text width", "embed dim", "vis
 int ws_ckpt_write(const char *path, const ws_ckpt *c)
 {
     ws_h5file f = {0};
-    int rc = ws_h5_create(&f, path);
+    char dir[4200];
+    const char *slash = strrchr(path, '/');
+    /* checkpoints of a run killed while saving (or on a full disk) left their temporary files */
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    ws_fs_remove_stale_tmp(dir, "");
+    int rc = ws_h5_create_as(&f, path, "ckpt");
     const int64_t na = WS_CKPT_ARCH_N, nmt = 624;
     const char *task = c->task;
     int64_t pos = c->data_rng.pos;

@@ -7,17 +7,54 @@
 #define _POSIX_C_SOURCE 200809L
 #include "io/h5.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/fs.h"
 #include "core/status.h"
 
+/* HDF5 1.10 keeps a file's id registered when H5Fclose fails (a full disk while flushing) but frees
+ * the file behind it; its atexit shutdown then closes that id again and dies with SIGSEGV, after
+ * wsseed has reported the error. Every file wsseed writes is closed (and checked) before it is
+ * committed, and one that failed is discarded, so the shutdown has nothing to flush: it is not
+ * registered. H5dont_atexit only works before the library's first call, hence the once. */
+static pthread_once_t no_atexit = PTHREAD_ONCE_INIT;
+static void no_shutdown(void) { H5dont_atexit(); }
+
 /* HDF5 prints its own error stack to stderr by default; wsseed reports one message naming the file and
  * dataset instead (ws_fail), so the stack is switched off on every entry point. */
-static void quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+static void quiet(void)
+{
+    pthread_once(&no_atexit, no_shutdown);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+/* HDF5's file driver records the failed system call as "..., errno = N, ..." on the error stack: the
+ * only way to tell a full disk from a damaged file after an HDF5 call failed. */
+static herr_t find_errno(unsigned n, const H5E_error2_t *e, void *op)
+{
+    (void)n;
+    const char *p = e->desc ? strstr(e->desc, "errno = ") : NULL;
+    if (p && !*(int *)op) *(int *)op = atoi(p + 8);
+    return 0;
+}
+
+int ws_h5_fail_write(const ws_h5file *f, const char *what)
+{
+    int err = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, find_errno, &err);
+    if (err == ENOSPC || err == EDQUOT) return ws_fs_fail_write(err, f->path);
+    if (err) return ws_fail(WS_EIO, "cannot write %s (%s): %s", f->path, what, strerror(err));
+    return ws_fail(WS_EIO, "cannot write %s (%s)", f->path, what);
+}
+
+/* The kind of f for its fault points (core/fault.h). */
+static const char *kind(const ws_h5file *f) { return f->fault ? f->fault : "h5"; }
 
 int ws_h5_open(ws_h5file *f, const char *path)
 {
@@ -43,20 +80,35 @@ int ws_h5_create(ws_h5file *f, const char *path)
     /* The pid in the name: shards writing parts of one store, or two runs that race on one output, never
      * share a temporary file. */
     snprintf(f->tmp, n, "%s.tmp-%ld", path, (long)getpid());
+    errno = 0;
     f->id = H5Fcreate(f->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f->id < 0) {
-        int rc = ws_fail(WS_EIO, "cannot create %s (does the folder exist and is it writable?)", f->tmp);
+        int err = 0, rc;
+        H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, find_errno, &err);
+        if (err == ENOSPC || err == EDQUOT || errno == ENOSPC) rc = ws_fs_fail_write(ENOSPC, path);
+        else rc = ws_fail(WS_EIO, "cannot create %s: %s", f->tmp, strerror(err ? err : errno ? errno : EIO));
         ws_h5_close(f);
         return rc;
     }
     return 0;
 }
 
+int ws_h5_create_as(ws_h5file *f, const char *path, const char *fault_kind)
+{
+    int rc = ws_h5_create(f, path);
+    if (!rc) f->fault = fault_kind;
+    return rc;
+}
+
 int ws_h5_commit(ws_h5file *f)
 {
     if (!f->tmp) return ws_fail(WS_EINVAL, "%s was not opened for writing", f->path);
-    if (H5Fclose(f->id) < 0) { f->id = 0; return ws_fail(WS_EIO, "cannot finish writing %s", f->tmp); }
+    /* the id is dropped whatever H5Fclose says: HDF5 has released the file either way (see quiet) */
+    herr_t closed = H5Fclose(f->id);
     f->id = 0;
+    if (closed < 0) return ws_h5_fail_write(f, "closing it");
+    /* complete under its temporary name: the point a kill leaves a whole file that is not yet in place */
+    if (ws_fault_at(kind(f), "commit")) return ws_fs_fail_write(ENOSPC, f->path);
     int rc = ws_fs_commit(f->tmp, f->path);   /* flushed and renamed: survives a power loss */
     if (rc) return rc;
     free(f->tmp);
@@ -180,8 +232,7 @@ cleanup:
     return rc;
 }
 
-/* Creates the groups of every parent of name. */
-static int make_parents(ws_h5file *f, const char *name)
+int ws_h5_make_parents(ws_h5file *f, const char *name)
 {
     char buf[1024];
     size_t n = strlen(name);
@@ -191,8 +242,11 @@ static int make_parents(ws_h5file *f, const char *name)
         if (buf[i] != '/') continue;
         buf[i] = '\0';
         if (H5Lexists(f->id, buf, H5P_DEFAULT) <= 0) {
-            hid_t g = H5Gcreate2(f->id, buf, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-            if (g < 0) return ws_fail(WS_EIO, "%s: cannot create group %s", f->tmp, buf);
+            hid_t pl = H5Pcreate(H5P_GROUP_CREATE);
+            H5Pset_obj_track_times(pl, 0);   /* see ws_h5_write_raw */
+            hid_t g = H5Gcreate2(f->id, buf, H5P_DEFAULT, pl, H5P_DEFAULT);
+            H5Pclose(pl);
+            if (g < 0) return ws_h5_fail_write(f, buf);
             H5Gclose(g);
         }
         buf[i] = '/';
@@ -208,9 +262,12 @@ int ws_h5_write_raw(ws_h5file *f, const char *name, int dtype, int ndim, const i
     if (ndim < 0 || ndim > WS_ARRAY_MAX_DIMS || mem_type(dtype) < 0)
         return ws_fail(WS_EINVAL, "%s: cannot write '%s' (dtype %d, rank %d)", f->path, name, dtype, ndim);
     for (int i = 0; i < ndim; i++) numel *= (size_t)(dims[i] = (hsize_t)shape[i]);
-    if ((rc = make_parents(f, name))) return rc;
+    if ((rc = ws_h5_make_parents(f, name))) return rc;
     hid_t sp = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
     hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+    /* No creation time in the object header: the same data makes the same bytes, so a resumed or
+     * rerun store, checkpoint or cache can be compared with cmp (and rsync sees no change). */
+    H5Pset_obj_track_times(pl, 0);
     /* Arrays of 1 MiB and more are chunked by row and deflated after a byte shuffle (which groups
      * the bytes of floats by significance, the usual aid to deflate); small ones stay contiguous,
      * where chunk overhead would outweigh the gain. shuffle + gzip are built into every HDF5, so
@@ -223,10 +280,12 @@ int ws_h5_write_raw(ws_h5file *f, const char *name, int dtype, int ndim, const i
         H5Pset_deflate(pl, 4);
     }
     hid_t ds = H5Dcreate2(f->id, name, file_type(dtype), sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    rc = ds < 0 ? ws_fail(WS_EIO, "%s: cannot create dataset %s", f->tmp, name) : 0;
-    if (!rc && numel && H5Dwrite(ds, mem_type(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-        rc = ws_fail(WS_EIO, "%s: cannot write dataset %s", f->tmp, name);
-    if (ds >= 0) H5Dclose(ds);
+    rc = ds < 0 ? ws_h5_fail_write(f, name) : 0;
+    /* the enospc fault stands for a write the disk refused: the dataset stays unwritten, as then */
+    if (!rc && ws_fault_at(kind(f), "write")) rc = ws_fs_fail_write(ENOSPC, f->path);
+    if (!rc && numel && H5Dwrite(ds, mem_type(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) rc = ws_h5_fail_write(f, name);
+    /* closing writes the chunk cache out: a full disk may first show here */
+    if (ds >= 0 && H5Dclose(ds) < 0 && !rc) rc = ws_h5_fail_write(f, name);
     H5Pclose(pl);
     H5Sclose(sp);
     return rc;
@@ -245,7 +304,11 @@ void ws_h5_strings_free(char **strs, size_t n)
 
 static int read_vlen_strings(const ws_h5file *f, const char *name, char ***strs, size_t *n)
 {
-    hid_t ds = H5Dopen2(f->id, name, H5P_DEFAULT), sp = H5Dget_space(ds);
+    hid_t ds = H5Dopen2(f->id, name, H5P_DEFAULT), sp = ds < 0 ? -1 : H5Dget_space(ds);
+    if (sp < 0) {
+        if (ds >= 0) H5Dclose(ds);
+        return ws_fail(WS_EFORMAT, "%s: '%s' is not a string dataset", f->path, name);
+    }
     hid_t mt = H5Tcopy(H5T_C_S1);
     H5Tset_size(mt, H5T_VARIABLE);
     H5Tset_cset(mt, H5T_CSET_UTF8);
@@ -310,17 +373,19 @@ int ws_h5_write_strings(ws_h5file *f, const char *name, char *const *strs, size_
 {
     char a[512], b[512];
     int rc;
-    if ((rc = make_parents(f, name))) return rc;
+    if ((rc = ws_h5_make_parents(f, name))) return rc;
     hsize_t dims[1] = {n};
     hid_t sp = H5Screate_simple(1, dims, NULL), ty = H5Tcopy(H5T_C_S1);
     H5Tset_size(ty, H5T_VARIABLE);
     H5Tset_cset(ty, H5T_CSET_UTF8);
     /* Both forms are written: the vlen dataset for h5py users (a list of str), the bytes + offsets pair for C
      * readers and the golden-file tools. */
-    hid_t ds = H5Dcreate2(f->id, name, ty, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    rc = ds < 0 || (n && H5Dwrite(ds, ty, H5S_ALL, H5S_ALL, H5P_DEFAULT, strs) < 0)
-             ? ws_fail(WS_EIO, "%s: cannot write strings %s", f->tmp, name) : 0;
-    if (ds >= 0) H5Dclose(ds);
+    hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(pl, 0);   /* see ws_h5_write_raw */
+    hid_t ds = H5Dcreate2(f->id, name, ty, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    H5Pclose(pl);
+    rc = ds < 0 || (n && H5Dwrite(ds, ty, H5S_ALL, H5S_ALL, H5P_DEFAULT, strs) < 0) ? ws_h5_fail_write(f, name) : 0;
+    if (ds >= 0 && H5Dclose(ds) < 0 && !rc) rc = ws_h5_fail_write(f, name);
     H5Tclose(ty);
     H5Sclose(sp);
     if (rc) return rc;
@@ -421,8 +486,11 @@ int ws_h5_read_row(const ws_h5file *f, const char *name, int64_t row, int want, 
 {
     memset(out, 0, sizeof *out);
     if (!ws_h5_exists(f, name)) return ws_fail(WS_EFORMAT, "%s has no dataset '%s'", f->path, name);
-    hid_t ds = H5Dopen2(f->id, name, H5P_DEFAULT), sp = H5Dget_space(ds), ty = H5Dget_type(ds), ms = -1;
-    int nd = H5Sget_simple_extent_ndims(sp), rc = 0;
+    hid_t ds = H5Dopen2(f->id, name, H5P_DEFAULT), sp = -1, ty = -1, ms = -1;
+    if (ds < 0) return ws_fail(WS_EFORMAT, "%s: '%s' is not a dataset", f->path, name);
+    sp = H5Dget_space(ds);
+    ty = H5Dget_type(ds);
+    int nd = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp), rc = 0;
     hsize_t dims[WS_ARRAY_MAX_DIMS], start[WS_ARRAY_MAX_DIMS] = {0}, count[WS_ARRAY_MAX_DIMS];
     int dt = want >= 0 ? want : dtype_of_h5(ty);
     if (nd < 1 || nd > WS_ARRAY_MAX_DIMS || dt < 0) {
@@ -449,8 +517,8 @@ int ws_h5_read_row(const ws_h5file *f, const char *name, int64_t row, int want, 
     }
 done:
     if (ms >= 0) H5Sclose(ms);
-    H5Tclose(ty);
-    H5Sclose(sp);
+    if (ty >= 0) H5Tclose(ty);
+    if (sp >= 0) H5Sclose(sp);
     H5Dclose(ds);
     return rc;
 }

@@ -17,13 +17,23 @@ typedef struct ws_h5file {
     hid_t id;
     char *path;   /* final path */
     char *tmp;    /* temporary path while writing, NULL for files opened read-only */
+    const char *fault;   /* kind of its fault points "<fault>.write"/".commit" (core/fault.h); NULL: "h5" */
 } ws_h5file;
 
 /* Opens an existing file read-only; fails naming the file. */
 int ws_h5_open(ws_h5file *f, const char *path);
 /* Creates path.tmp-<pid> for writing; ws_h5_commit renames it to path. */
 int ws_h5_create(ws_h5file *f, const char *path);
+/* The same, naming the file's fault points "<fault_kind>.write" (each dataset written) and
+ * "<fault_kind>.commit" (closed, before the rename); fault_kind is a static string. */
+int ws_h5_create_as(ws_h5file *f, const char *path, const char *fault_kind);
+/* Closes the file and renames it into place (fsync of file and folder). A failure (a full disk:
+ * "no space left on device while writing <path>") leaves the old file, if any, as it was. */
 int ws_h5_commit(ws_h5file *f);
+/* Records the message of a failed HDF5 write into f (`what`: the dataset or step), naming the
+ * final file and saying "no space left on device" when HDF5's driver reports that cause; call
+ * it right after the failed HDF5 call (it reads HDF5's error stack). Returns WS_EIO. */
+int ws_h5_fail_write(const ws_h5file *f, const char *what);
 /* Closes; an uncommitted temporary file is removed. Zeroed struct is a no-op. */
 void ws_h5_close(ws_h5file *f);
 
@@ -33,6 +43,8 @@ int ws_h5_read(const ws_h5file *f, const char *name, int want_dtype, ws_array *o
 /* Writes a dataset (creating missing groups); 0-d arrays become scalar dataspaces. Large
  * datasets are chunked and deflate-compressed. */
 int ws_h5_write(ws_h5file *f, const char *name, const ws_array *a);
+/* Creates the missing groups of every parent of name ("/a/b/x": /a and /a/b). */
+int ws_h5_make_parents(ws_h5file *f, const char *name);
 /* Reads row `row` of dataset name (its first index), e.g. one view of (K, ...) -> (...). */
 int ws_h5_read_row(const ws_h5file *f, const char *name, int64_t row, int want_dtype, ws_array *out);
 /* Convenience: write data of dtype/shape without building a ws_array. */

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/status.h"
@@ -148,6 +149,18 @@ static char *part_path(const ws_store *s, const char *id)
     return p;
 }
 
+/* Temporary files of writers that were killed or met a full disk (the store's in its folder, the
+ * parts'): they would hold the space a rerun needs, and keep the parts folder from emptying. */
+static void remove_stale(const ws_store *s)
+{
+    char dir[4200];
+    const char *slash = strrchr(s->path, '/');
+    if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - s->path), s->path);
+    else snprintf(dir, sizeof dir, ".");
+    ws_fs_remove_stale_tmp(dir[0] ? dir : "/", slash ? slash + 1 : s->path);
+    ws_fs_remove_stale_tmp(s->parts, "");
+}
+
 int ws_store_open_write(ws_store *s, const char *path, const char *settings)
 {
     return ws_store_open_write_as(s, path, settings, "masks", WS_STORE_FORMAT);
@@ -164,8 +177,11 @@ int ws_store_open_write_as(ws_store *s, const char *path, const char *settings, 
     s->settings = strdup(settings);
     if (!s->path || !s->parts || !s->settings) { ws_store_close(s); return ws_fail(WS_ENOMEM, "out of memory"); }
     snprintf(s->parts, n, "%s.parts", path);
+    snprintf(s->part_kind, sizeof s->part_kind, "%s.part", group);
+    snprintf(s->merge_kind, sizeof s->merge_kind, "%s.merge", group);
     int rc0 = ws_mkdir_parent(path);
     if (rc0) { ws_store_close(s); return rc0; }
+    remove_stale(s);
     /* A store is never mixed: masks (or CAMs, boxes) made with other settings would make a result depend on
      * which run computed which image. The settings text is compared verbatim, hence each stage puts in it
      * exactly what decides the output. */
@@ -236,11 +252,11 @@ int ws_store_part_begin(ws_store *s, const char *id, ws_h5file *f)
     if (!p) return ws_fail(WS_ENOMEM, "out of memory");
     /* ws_h5_create writes to a temporary name; ws_store_part_commit renames it into place, so a part that
      * exists is complete. */
-    int rc = ws_h5_create(f, p);
+    int rc = ws_h5_create_as(f, p, s->part_kind);
     /* Every part carries the settings, so a parts folder left by another run is recognised and refused
      * (ws_store_open_write_as) even before any store exists. */
     if (!rc && (write_str_attr(f->id, "format", s->format) || write_str_attr(f->id, "settings", s->settings)))
-        rc = ws_fail(WS_EIO, "%s: cannot write attributes", p);
+        rc = ws_h5_fail_write(f, "its attributes");
     free(p);
     if (rc) ws_h5_close(f);
     return rc;
@@ -263,18 +279,54 @@ int ws_store_put(ws_store *s, const char *id, const ws_mask_set *m)
     return rc;
 }
 
-/* Copies /<group>/<id> of src into dst. */
-static int copy_group(hid_t src, hid_t dst, const char *group, const char *id, const char *from)
+/* Copies dataset `name` of src into dst with its type, shape and creation properties (chunks,
+ * filters), so the merged store holds the parts' bytes. Done by hand rather than with H5Ocopy:
+ * HDF5 1.10's H5Ocopy dies with SIGSEGV when the disk fills during the copy, while a failed
+ * H5Dwrite is an ordinary error. */
+static int copy_dataset(const ws_h5file *src, const ws_h5file *dst, const char *name)
 {
-    char p[512];
+    hid_t ds = H5Dopen2(src->id, name, H5P_DEFAULT), ty = -1, sp = -1, pl = -1, out = -1;
+    if (ds < 0) return ws_fail(WS_EFORMAT, "store: cannot open %s in %s", name, src->path);
+    ty = H5Dget_type(ds);
+    sp = H5Dget_space(ds);
+    pl = H5Dget_create_plist(ds);
+    hssize_t n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+    size_t size = ty < 0 ? 0 : H5Tget_size(ty);
+    void *buf = n >= 0 && size ? malloc((size_t)n * size + 1) : NULL;
+    int rc = 0;
+    if (pl < 0 || n < 0 || !size) rc = ws_fail(WS_EFORMAT, "store: cannot read %s in %s", name, src->path);
+    else if (!buf) rc = ws_fail(WS_ENOMEM, "store: out of memory copying %s of %s", name, src->path);
+    /* the file type as memory type: the bytes travel unconverted */
+    else if (n && H5Dread(ds, ty, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+        rc = ws_fail(WS_EFORMAT, "store: cannot read %s in %s (truncated part?)", name, src->path);
+    if (!rc) H5Pset_obj_track_times(pl, 0);   /* as ws_h5_write_raw: the same data, the same bytes */
+    if (!rc && (out = H5Dcreate2(dst->id, name, ty, sp, H5P_DEFAULT, pl, H5P_DEFAULT)) < 0) rc = ws_h5_fail_write(dst, name);
+    if (!rc && n && H5Dwrite(out, ty, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) rc = ws_h5_fail_write(dst, name);
+    if (out >= 0 && H5Dclose(out) < 0 && !rc) rc = ws_h5_fail_write(dst, name);
+    free(buf);
+    if (pl >= 0) H5Pclose(pl);
+    if (sp >= 0) H5Sclose(sp);
+    if (ty >= 0) H5Tclose(ty);
+    H5Dclose(ds);
+    return rc;
+}
+
+/* Copies the datasets of /<group>/<id> of src (a part or the old merged store) into dst. */
+static int copy_group(const ws_h5file *src, ws_h5file *dst, const char *group, const char *id)
+{
+    char p[512], **names = NULL;
+    size_t n = 0;
     snprintf(p, sizeof p, "/%s/%s", group, id);
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    /* H5Ocopy copies the image's group with its datasets as stored, without decoding them, and creates the
-     * /<group> parent on the first copy. */
-    H5Pset_create_intermediate_group(lcpl, 1);
-    herr_t r = H5Ocopy(src, p, dst, p, H5P_DEFAULT, lcpl);
-    H5Pclose(lcpl);
-    return r < 0 ? ws_fail(WS_EIO, "store: cannot copy %s from %s", p, from) : 0;
+    if (ws_fault_at(dst->fault, "write")) return ws_fs_fail_write(ENOSPC, dst->path);
+    int rc = ws_h5_list(src, p, &names, &n);
+    for (size_t i = 0; i < n && !rc; i++) {
+        char full[1200];
+        snprintf(full, sizeof full, "%s/%s", p, names[i]);
+        /* the groups made as ws_h5_write_raw makes them (no time stamps) */
+        if (!(rc = ws_h5_make_parents((ws_h5file *)dst, full))) rc = copy_dataset(src, dst, full);
+    }
+    ws_h5_strings_free(names, n);
+    return rc;
 }
 
 /* Takes the store's merge lock <store>.parts/.lock: a kernel lock (flock) that dies with its
@@ -339,20 +391,20 @@ static int merged_whole(const ws_store *s, char *const *ids, int n_ids)
 static int merge_parts(ws_store *s, char *const *ids, int n_ids)
 {
     ws_h5file out, old = {0};
-    int rc = ws_h5_create(&out, s->path), have_old = access(s->path, F_OK) == 0;
+    int rc = ws_h5_create_as(&out, s->path, s->merge_kind), have_old = access(s->path, F_OK) == 0;
     /* A store merged before (e.g. a split grown by a later run) is copied from, so its images need no parts;
      * the new file replaces it only when complete. */
     if (!rc && have_old) rc = ws_h5_open(&old, s->path);
     if (!rc && (write_str_attr(out.id, "format", s->format) || write_str_attr(out.id, "settings", s->settings)))
-        rc = ws_fail(WS_EIO, "%s: cannot write attributes", out.tmp);
+        rc = ws_h5_fail_write(&out, "its attributes");
     for (int i = 0; i < n_ids && !rc; i++) {
         char p[512], *pp = part_path(s, ids[i]);
         snprintf(p, sizeof p, "/%s/%s", s->group, ids[i]);
-        if (have_old && ws_h5_exists(&old, p)) rc = copy_group(old.id, out.id, s->group, ids[i], s->path);
+        if (have_old && ws_h5_exists(&old, p)) rc = copy_group(&old, &out, s->group, ids[i]);
         else {
             ws_h5file part = {0};
             rc = pp ? ws_h5_open(&part, pp) : ws_fail(WS_ENOMEM, "out of memory");
-            if (!rc) rc = copy_group(part.id, out.id, s->group, ids[i], pp);
+            if (!rc) rc = copy_group(&part, &out, s->group, ids[i]);
             ws_h5_close(&part);
         }
         free(pp);
@@ -379,6 +431,9 @@ int ws_store_finish(ws_store *s, char *const *ids, int n_ids, int *complete)
     /* parts are removed only after the merged file is committed (fsync + rename): a crash in between
      * leaves both, and the next run merges again */
     rc = merge_parts(s, ids, n_ids);
+    /* the store is in place, its parts not yet removed: a kill here must leave a rerun nothing to redo
+     * but the clean-up (enospc has no meaning here) */
+    if (!rc) ws_fault_at(s->merge_kind, "cleanup");
     if (!rc) {   /* the store now holds everything: the parts can go */
         for (int i = 0; i < n_ids; i++) {
             char *pp = part_path(s, ids[i]);

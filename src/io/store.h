@@ -48,6 +48,7 @@ typedef struct ws_store {
     const char *group;       /* top-level group of the per-image groups ("masks", "cams") */
     const char *format;      /* root attribute `format` */
     char *settings;          /* resolved settings text the store was made with */
+    char part_kind[48], merge_kind[48];   /* fault point kinds "<group>.part", "<group>.merge" */
 } ws_store;
 
 /* Opens (creating the parts folder) a store for writing. Refuses, naming the differing store,
