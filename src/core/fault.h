@@ -6,7 +6,7 @@
  * write does on a full disk (action `enospc`: the call site reports ENOSPC). WSSEED_FAULT_TRACE=
  * <file> appends the name of every point hit, one a line, so a test can list the points a
  * command passes. The points are listed in ARCHITECTURE.md ("Fault points"). With neither
- * variable set a point costs one predictable branch.
+ * variable set a point costs a pthread_once check and one branch, and changes nothing.
  */
 #ifndef WS_CORE_FAULT_H
 #define WS_CORE_FAULT_H

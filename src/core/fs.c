@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -205,4 +206,40 @@ void ws_fs_remove_stale_tmp(const char *dir, const char *prefix)
         remove(p);
     }
     if (d) closedir(d);
+}
+
+/* ---- kernel locks that name their holder ---- */
+
+int ws_fs_lock(const char *path, int wait, int *fd, long *holder)
+{
+    *holder = 0;
+    *fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    if (*fd < 0) return ws_fail(WS_EIO, "cannot open the lock %s: %s", path, strerror(errno));
+    while (flock(*fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR) continue;
+        int err = errno;
+        char buf[32] = "";
+        ssize_t n = pread(*fd, buf, sizeof buf - 1, 0);
+        if (n > 0) *holder = strtol(buf, NULL, 10);
+        close(*fd);
+        *fd = -1;
+        if (err == EWOULDBLOCK) return 1;
+        return ws_fail(WS_EIO, "cannot lock %s: %s", path, strerror(err));
+    }
+    /* the pid is for the message of the next process that finds the lock taken; the lock itself is
+     * the kernel's, released when this process ends however it ends */
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    if (ftruncate(*fd, 0) == 0 && pwrite(*fd, buf, (size_t)n, 0) < 0) { /* the lock holds without its pid */ }
+    return 0;
+}
+
+long ws_fs_lock_holder(const char *path)
+{
+    char buf[32] = "";
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    return n > 0 ? strtol(buf, NULL, 10) : 0;
 }

@@ -39,4 +39,12 @@ void ws_fs_remove_stale_tmp(const char *dir, const char *prefix);
 int ws_fs_list_ids(const char *dir, const char *ext, char ***ids, int *n);
 void ws_fs_ids_free(char **ids, int n);
 
+/* Takes the kernel lock (flock) of file path, created if missing, and writes this process's pid
+ * into it; the kernel drops the lock when the process ends, however it ends. wait = 0: returns
+ * 1 at once when another process holds it (*holder: its pid, 0 if unknown); wait = 1: blocks
+ * until it is free. 0: locked, *fd is held (close it to release); < 0: error. */
+int ws_fs_lock(const char *path, int wait, int *fd, long *holder);
+/* The pid written in lock file path by its last holder, 0 when unknown. */
+long ws_fs_lock_holder(const char *path);
+
 #endif

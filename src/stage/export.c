@@ -59,8 +59,9 @@ static void jsfloat(double v, char *buf, size_t cap) { pyfloat_mode(v, buf, cap,
 static int export_png(const char *store, char **ids, int n, const char *dir)
 {
     int rc = 0;
-    /* Exported files are derived data that a rerun rewrites whole: they are written in place rather than
-     * through core/fs's atomic writer, which the stores and stage outputs need for resume. */
+    /* Every file through core/fs's atomic writer (the PNGs by ws_png_write_u8): a kill or a full disk
+     * leaves whole files only, and an image's folder is complete once its metadata.csv (written last)
+     * is there. */
     if ((rc = ws_mkdir_p(dir))) return rc;
     ws_progress bar;
     ws_progress_start(&bar, "export", n);
@@ -72,9 +73,10 @@ static int export_png(const char *store, char **ids, int n, const char *dir)
         if (mkdir(p, 0777) != 0 && errno != EEXIST) rc = ws_fail(WS_EIO, "cannot create %s", p);
         uint8_t *m = rc ? NULL : malloc((size_t)s.H * s.W);
         if (!rc && !m) rc = ws_fail(WS_ENOMEM, "out of memory");
-        snprintf(f, sizeof f, "%s/metadata.csv", p);
-        FILE *csv = rc ? NULL : fopen(f, "w");
-        if (!rc && !csv) rc = ws_fail(WS_EIO, "cannot write %s", f);
+        char csv_path[4400], csv_tmp[4500];
+        snprintf(csv_path, sizeof csv_path, "%s/metadata.csv", p);
+        FILE *csv = rc ? NULL : ws_fs_open_tmp(csv_path, csv_tmp, sizeof csv_tmp);
+        if (!rc && !csv) rc = WS_EIO;
         /* The header and column order of write_masks_to_folder in segment-anything's scripts/amg.py, and
          * <i>.png with 255 = inside: seed-002's merge code reads every *.png of the folder as mask == 255. */
         if (csv) fprintf(csv, "id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x,point_input_y,predicted_iou,"
@@ -94,7 +96,8 @@ static int export_png(const char *store, char **ids, int n, const char *dir)
                     iou, st, (long long)r->crop_box[0], (long long)r->crop_box[1], (long long)r->crop_box[2],
                     (long long)r->crop_box[3]);
         }
-        if (csv && fclose(csv) != 0 && !rc) rc = ws_fail(WS_EIO, "cannot write %s/metadata.csv", p);
+        if (csv && !rc) rc = ws_fs_commit_file(csv, csv_tmp, csv_path);
+        else if (csv) { fclose(csv); remove(csv_tmp); }
         free(m);
         ws_mask_set_free(&s);
         ws_progress_step(&bar, 1, NULL);

@@ -129,6 +129,7 @@ typedef struct stage {
     char dir[2 * WS_CFG_STR_MAX + 64]; /* cache folder */
     int done;                          /* DONE stamp and every output there: the stage is skipped */
     char name[32];                     /* masks, train_cls, ..., seeds_boxed */
+    int lock;                          /* 1 + descriptor of the held <dir>/.lock, 0 when not held */
 } stage;
 
 typedef struct prun {
@@ -138,6 +139,7 @@ typedef struct prun {
     char run_dir[2 * WS_CFG_STR_MAX];
     stage masks, train[2], cam[2], caa[2], seed[2], boxed;
     int n_images;                      /* images of the split: what a complete stage holds */
+    int run_lock;                      /* 1 + descriptor of the held <run_dir>/.lock */
 } prun;
 
 
@@ -196,6 +198,51 @@ static int outputs_whole(const stage *st, int n)
     return 1;
 }
 
+/* Takes the stage's lock <dir>/.lock (a kernel lock: it dies with its holder) before its DONE stamp
+ * is read, and holds it until the stage is finished: two pipelines sharing a cache (a sweep, two
+ * runs started by hand) never compute one stage at once, and neither stamps a stage the other is
+ * still writing. The second waits, then finds the stage done. */
+static int stage_lock(stage *st)
+{
+    char lock[sizeof st->dir + 8];
+    int fd;
+    long holder;
+    snprintf(lock, sizeof lock, "%s/.lock", st->dir);
+    int rc = ws_fs_lock(lock, 0, &fd, &holder);
+    if (rc == 1) {
+        ws_log("wait  %s: process %ld is computing it in %s; waiting for it to finish", st->name, holder, st->dir);
+        rc = ws_fs_lock(lock, 1, &fd, &holder);
+    }
+    if (!rc) st->lock = fd + 1;
+    return rc < 0 ? rc : 0;
+}
+
+/* Releases every held stage lock (one stage is run at a time: this follows each). */
+static void stages_unlock(prun *p)
+{
+    stage *all[] = {&p->masks, &p->train[0], &p->train[1], &p->cam[0], &p->cam[1], &p->caa[0], &p->caa[1],
+                    &p->seed[0], &p->seed[1], &p->boxed};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        if (all[i]->lock) { close(all[i]->lock - 1); all[i]->lock = 0; }
+}
+
+/* The run folder's lock: a second pipeline on the same run (its links, eval and report) is refused
+ * at once, naming the holder, rather than interleaving its files with the first's. */
+static int run_lock(prun *p)
+{
+    char lock[sizeof p->run_dir + 8];
+    int fd;
+    long holder;
+    snprintf(lock, sizeof lock, "%s/.lock", p->run_dir);
+    int rc = ws_fs_lock(lock, 0, &fd, &holder);
+    if (rc == 1)
+        return ws_fail(WS_EINVAL, "another wsseed pipeline (process %ld) is running in %s: wait for it to end (its "
+                       "stages are reused), stop it, or give this run another name (run: or --set run=NAME)", holder,
+                       p->run_dir);
+    if (!rc) p->run_lock = fd + 1;
+    return rc;
+}
+
 /* The upstream keys chain the hashes: retraining the cls prompts changes every stage below them, while a
  * change to seed.seg_pow reruns only the fine seeds. The package version is hashed too, because a new
  * release may change an output format. */
@@ -221,7 +268,14 @@ static int stage_begin(const prun *p, const char *name, const char *text, const 
     else snprintf(cache, sizeof cache, "%.1000s/cache", c->out_dir);
     snprintf(st->dir, sizeof st->dir, "%s/%s-%.12s", cache, name, st->key);
     int rc = ws_mkdir_p(st->dir);
+    if (!rc) rc = stage_lock(st);
     if (rc) return rc;
+    /* what a writer killed in this folder left half-written (a DONE stamp, seed PNGs), now that no
+     * live process can be writing here */
+    char seeds[sizeof st->dir + 8];
+    snprintf(seeds, sizeof seeds, "%s/seeds", st->dir);
+    ws_fs_remove_stale_tmp(st->dir, "");
+    ws_fs_remove_stale_tmp(seeds, "");
     char stamp[sizeof st->dir + 8];
     snprintf(stamp, sizeof stamp, "%s/DONE", st->dir);
     /* Only the stamp says "finished": a folder without one is resumed by the stage itself (each stage
@@ -566,6 +620,7 @@ int ws_stage_pipeline(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fi
     int rc = ws_pipe_keys(&p.keys, &p.nkeys);
     snprintf(p.run_dir, sizeof p.run_dir, "%s/%s", c->out_dir, c->run);
     if (!rc) rc = ws_mkdir_p(p.run_dir);
+    if (!rc) rc = run_lock(&p);
     if (!rc) rc = write_config(&p);
     /* Once for the whole pipeline; the stages set the same value again (they are also commands of
      * their own). */
@@ -589,13 +644,19 @@ int ws_stage_pipeline(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fi
     }
     /* masks -> (train -> cam -> caa -> seeds) for cls, then seg (trained on the coarse seeds) */
     if (!rc) rc = run_masks(&p);
+    stages_unlock(&p);
     for (int t = 0; t < 2 && !rc; t++) {
         rc = run_train(&p, t);
+        stages_unlock(&p);
         if (!rc) rc = run_cam(&p, t);
+        stages_unlock(&p);
         if (!rc) rc = run_caa(&p, t);
+        stages_unlock(&p);
         if (!rc) rc = run_seed(&p, t);
+        stages_unlock(&p);
     }
     if (!rc && c->boxed) rc = run_boxed(&p);
+    stages_unlock(&p);
     /* Evaluation and report are cheap and read the run's links, so they are not cached: they rerun on every
      * invocation. */
     if (!rc) rc = run_eval(&p, miou, em);
@@ -604,5 +665,6 @@ int ws_stage_pipeline(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fi
     if (miou_fine) *miou_fine = miou[1];
     if (miou_boxed) *miou_boxed = miou[2];
     ws_cfg_table_free(p.keys, p.nkeys);
+    if (p.run_lock) close(p.run_lock - 1);
     return rc;
 }

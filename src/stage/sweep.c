@@ -133,12 +133,12 @@ static int plot_key(const char *path, const sweep *s, int k, const result *res, 
 
 static int summarise(const char *dir, const sweep *s, const result *res, int nr, int nkeys, const char *const *keys)
 {
-    char path[4400];
-    /* Plain writes: the summaries are recomputed from the cached stages every time the sweep is run, so a
-     * torn file is repaired by running it again. */
+    char path[4400], tmp[4500];
+    /* Through core/fs like every output: a kill or a full disk leaves the previous summary whole (a reader
+     * or a script never sees half a table), and the message names the file. */
     snprintf(path, sizeof path, "%s/summary.csv", dir);
-    FILE *f = fopen(path, "w");
-    if (!f) return ws_fail(WS_EIO, "cannot write %s", path);
+    FILE *f = ws_fs_open_tmp(path, tmp, sizeof tmp);
+    if (!f) return WS_EIO;
     fputs("run", f);
     for (int k = 0; k < nkeys; k++) fprintf(f, ",%s", keys[k]);
     int boxed = 0;
@@ -151,9 +151,10 @@ static int summarise(const char *dir, const sweep *s, const result *res, int nr,
         if (boxed) fprintf(f, ",%.6f", 100 * res[r].boxed);
         fputs("\n", f);
     }
-    if (fclose(f)) return ws_fail(WS_EIO, "cannot write %s", path);
+    int rc = ws_fs_commit_file(f, tmp, path);
+    if (rc) return rc;
     snprintf(path, sizeof path, "%s/summary.md", dir);
-    if (!(f = fopen(path, "w"))) return ws_fail(WS_EIO, "cannot write %s", path);
+    if (!(f = ws_fs_open_tmp(path, tmp, sizeof tmp))) return WS_EIO;
     fputs("|", f);
     for (int k = 0; k < nkeys; k++) fprintf(f, " %s |", keys[k]);
     fputs(boxed ? " coarse mIoU | fine mIoU | boxed mIoU |\n|" : " coarse mIoU | fine mIoU |\n|", f);
@@ -166,11 +167,10 @@ static int summarise(const char *dir, const sweep *s, const result *res, int nr,
         if (boxed) fprintf(f, " %.2f |", 100 * res[r].boxed);
         fputs("\n", f);
     }
-    if (fclose(f)) return ws_fail(WS_EIO, "cannot write %s", path);
+    if ((rc = ws_fs_commit_file(f, tmp, path))) return rc;
     for (int k = 0; k < s->nk; k++) {
         snprintf(path, sizeof path, "%s/%s.png", dir, s->key[k]);
-        int rc = plot_key(path, s, k, res, nr);
-        if (rc) return rc;
+        if ((rc = plot_key(path, s, k, res, nr))) return rc;
     }
     return 0;
 }
