@@ -79,6 +79,16 @@ reset
 run_cmd > /dev/null 2>&1 && cp "$O/m.h5" "$TMPD/ref_m.h5"
 every_point masks masks
 
+# -- masks export: files land whole (a folder's metadata.csv is written last, atomically) --
+"$WSSEED" masks export "$TMPD/ref_m.h5" --png "$TMPD/ex_ref" > /dev/null 2>&1
+WSSEED_FAULT=file.write:2 "$WSSEED" masks export "$TMPD/ref_m.h5" --png "$TMPD/ex" > "$TMPD/e1" 2>&1
+rc=$?
+tap_ok "masks export killed writing its 2nd metadata.csv (exit $rc) leaves no torn file" sh -c \
+    "test $rc -eq 137 && test \$(find '$TMPD/ex' -name metadata.csv | wc -l) -eq 1"
+"$WSSEED" masks export "$TMPD/ref_m.h5" --png "$TMPD/ex" > /dev/null 2>&1
+tap_ok "... and its rerun writes the same files" sh -c \
+    "cd '$TMPD/ex_ref' && find . -type f | grep -q . && for f in \$(find . -type f); do cmp \$f '$TMPD/ex/'\$f || exit 1; done"
+
 # -- training: its checkpoints and the feature cache's parts and merge --
 FC="--set train.feature_cache=$O/views.h5 --set train.cache_views=2"
 run_cmd() { "$WSSEED" train $T $FC --resume auto; }

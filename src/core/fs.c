@@ -120,7 +120,9 @@ int ws_fs_commit(const char *tmp, const char *path)
 int ws_fs_commit_file(FILE *f, const char *tmp, const char *path)
 {
     /* buffered data reaches the disk only at fflush/fsync: a full disk shows up here, not at fprintf */
-    int err = ferror(f) ? (errno ? errno : EIO) : 0;
+    /* a write that failed earlier (stdio flushing a full buffer) left its cause in errno; only a full
+     * disk is trusted from there, as errno may have been set since by an unrelated call */
+    int err = ferror(f) ? (errno == ENOSPC || errno == EDQUOT ? errno : EIO) : 0;
     const char *kind = file_kind(path);
     if (!err) err = ws_fault_at(kind, "write");
     if (!err && fflush(f)) err = errno;

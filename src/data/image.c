@@ -8,6 +8,7 @@
 #include "data/image.h"
 
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <setjmp.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -130,9 +131,11 @@ int ws_png_write_u8(const char *path, const uint8_t *data, int w, int h, const u
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info || setjmp(png_jmpbuf(png))) {
+        int err = errno;   /* libpng's "Write Error" comes straight from a short fwrite */
         png_destroy_write_struct(&png, &info);
         fclose(fp);
         remove(tmp);
+        if (err == ENOSPC || err == EDQUOT) return ws_fs_fail_write(err, path);
         return ws_fail(WS_EIO, "cannot write PNG %s", path);
     }
     png_init_io(png, fp);
