@@ -35,8 +35,9 @@ static int seed_image(const ws_h5file *in, const ws_seed_settings *s, const char
     /* 0: without the attention, which SAMS does not need and which is the largest field of a record. */
     TRY(ws_camstore_read(in, id, 0, &r));
     if ((rc = ws_store_read(s->masks, id, &ms))) {
-        rc = ws_fail(rc, "no SAM masks for image %s in %s: run `wsseed masks` on this split first (%s)", id, s->masks,
-                     ws_last_error());
+        if (rc != WS_ESHAPE)   /* a corrupt record (ESHAPE) is named as such by the reader */
+            rc = ws_fail(rc, "no SAM masks for image %s in %s: run `wsseed masks` on this split first (%s)", id,
+                         s->masks, ws_last_error());
         goto cleanup;
     }
     const int P = r.P, H = (int)r.H, W = (int)r.W;
