@@ -4,6 +4,10 @@
  *       eight flat 16x16 squares whose samples are the table below (grey ones for ycck, whose chroma
  *       then stays flat so the samples come back exactly), "noise" is a fixed pseudo-random image;
  *       --no-adobe leaves out the Adobe marker (cmyk only)
+ *   jpegcmyk flat OUT.jpg W H
+ *       writes a mid-grey RGB JPEG of W x H pixels (any size libjpeg allows, fast: for the size checks)
+ *   jpegcmyk label OUT.png W H V
+ *       writes a W x H greyscale label map, every pixel V
  *   jpegcmyk dump FILE
  *       prints "W H" then one "R G B" line per pixel, as ws_image_read decodes FILE */
 #include <stdio.h>
@@ -63,8 +67,41 @@ static int write_jpeg(const char *path, int ycck, int noise, int adobe)
     return fclose(fp) != 0;
 }
 
+static int write_flat(const char *path, int w, int h)
+{
+    FILE *fp = fopen(path, "wb");
+    if (!fp || w < 1 || h < 1) { fprintf(stderr, "jpegcmyk: cannot write %s at %dx%d\n", path, w, h); return 1; }
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr e;
+    c.err = jpeg_std_error(&e);
+    jpeg_create_compress(&c);
+    jpeg_stdio_dest(&c, fp);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_start_compress(&c, TRUE);
+    JSAMPLE *row = malloc((size_t)w * 3);
+    if (row) memset(row, 128, (size_t)w * 3);
+    while (row && c.next_scanline < c.image_height) jpeg_write_scanlines(&c, &row, 1);
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    free(row);
+    return fclose(fp) != 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 5 && !strcmp(argv[1], "flat")) return write_flat(argv[2], atoi(argv[3]), atoi(argv[4]));
+    if (argc == 6 && !strcmp(argv[1], "label")) {
+        int w = atoi(argv[3]), h = atoi(argv[4]);
+        uint8_t *m = w > 0 && h > 0 ? malloc((size_t)w * h) : NULL;
+        if (m) memset(m, atoi(argv[5]), (size_t)w * h);
+        int rc = !m || ws_png_write_u8(argv[2], m, w, h, NULL);
+        free(m);
+        return rc;
+    }
     if (argc >= 5 && !strcmp(argv[1], "write"))
         return write_jpeg(argv[2], !strcmp(argv[3], "ycck"), !strcmp(argv[4], "noise"),
                           !(argc >= 6 && !strcmp(argv[5], "--no-adobe")));

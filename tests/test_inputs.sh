@@ -55,8 +55,8 @@ fi
 V="$TMPD/voc"
 "$WSSEED" synth "$V" --images 3 --min-side 48 --max-side 64 --classes 3 --seed 3 > /dev/null
 M="--set model.sam=random:tiny --set data.root=$V --set amg.points_per_side=4 --set amg.pred_iou_thresh=0 --set amg.stability_score_thresh=0 --set amg.crop_n_layers=0"
-T="--set model.clip=random:tiny --set model.vocab=builtin:bytes --set data.root=$V --set out_dir=$TMPD/t --set train.max_iter=1
-   --set train.batch=2 --set aug.crop=112 --set aug.short_thresh=112 --set aug.scale_low=128 --set aug.scale_high=160 --set train.save_every=1"
+T="--set model.clip=random:tiny --set model.vocab=builtin:bytes --set data.root=$V --set out_dir=$TMPD/t --set train.max_iter=1"
+T="$T --set train.batch=2 --set aug.crop=112 --set aug.short_thresh=112 --set aug.scale_low=128 --set aug.scale_high=160 --set train.save_every=1"
 CLS="$top_srcdir/configs/voc/cls.yaml"
 H5EDIT="$top_builddir/tests/h5edit"
 id=$(sed -n 1p "$V/ImageSets/Segmentation/train_aug.txt")
@@ -92,4 +92,32 @@ EOL
 tap_ok "seed: a CAM record with a class index past all_logit is refused by name" sh -c "! '$WSSEED' seed '$TMPD/cls.h5' \
     --masks '$TMPD/m.h5' --out '$TMPD/o-cls' 2> '$TMPD/err' && grep -q 'store $TMPD/cls.h5, image $id: fg_cls\[0\] = 99 is no class' '$TMPD/err'"
 tap_ok "caa: the same" sh -c "! '$WSSEED' caa '$TMPD/cls.h5' --out '$TMPD/caa.h5' 2> '$TMPD/err' && grep -q 'image $id: fg_cls\[0\] = 99' '$TMPD/err'"
+# -- image sizes: refused by name before the run when the official preprocessing cannot take them --
+"$JC" flat "$V/JPEGImages/tall.jpg" 1 3000 && "$JC" label "$V/SegmentationClassAug/tall.png" 1 3000 1
+"$JC" flat "$V/JPEGImages/thin.jpg" 1 60 && "$JC" label "$V/SegmentationClassAug/thin.png" 1 60 1
+"$JC" flat "$V/JPEGImages/big.jpg" 6000 4000 && "$JC" label "$V/SegmentationClassAug/big.png" 6000 4000 1
+printf '%s\ntall\n' "$id" > "$V/ImageSets/Segmentation/tall.txt"
+printf '%s\nthin\n' "$id" > "$V/ImageSets/Segmentation/thin.txt"
+printf '%s\nbig\n' "$id" > "$V/ImageSets/Segmentation/big.txt"
+# ResizeLongestSide gives int(1 * 128 / 3000 + 0.5) = 0 columns at the tiny SAM's 128 (PIL then raises)
+tap_ok "masks: a 1x3000 image is refused by name and size before any image is computed" sh -c "! '$WSSEED' masks $M \
+    --set data.split=tall --set output.store='$TMPD/tall.h5' 2> '$TMPD/err' && grep -q 'image tall (.*tall.jpg, 1x3000).* gives 0x128' '$TMPD/err' &&
+    test ! -e '$TMPD/tall.h5.parts/$id.h5'"
+tap_ok "masks: a 1x60 image is computed (int(1 * 128 / 60 + 0.5) = 2 columns)" "$WSSEED" masks $M --set data.split=thin --set output.store="$TMPD/thin.h5"
+tap_ok "cam: a 1x60 image is computed" "$WSSEED" cam "$CLS" $T --set data.split=thin --ckpt "$TMPD/t/voc_cls/checkpoints/final.h5" --out "$TMPD/cthin.h5"
+# the attention of the tiny CLIP over a 6000x4000 image: 2 heads x (1 + 375 * 250)^2 floats = 70 GB; the limit
+# makes the test the same on any machine
+tap_ok "cam: a 6000x4000 image is refused naming image, size and memory need before any work" sh -c "ulimit -v 16000000;
+    ! '$WSSEED' cam '$CLS' $T --set data.split=big --ckpt '$TMPD/t/voc_cls/checkpoints/final.h5' --out '$TMPD/cbig.h5' 2> '$TMPD/err' &&
+    grep -q 'image big (.*big.jpg, 6000x4000) needs at least 70.3 GB for CLIP' '$TMPD/err' && test ! -e '$TMPD/cbig.h5.parts/$id.h5'"
+G=${WSSEED_GOLDEN:-$top_srcdir/../shared/golden}
+if [ -r "$G/gdino_tiny.pth" ]; then
+    tap_ok "boxes: a 1x3000 image is refused by name (Grounding-DINO's resize gives round(160 / 3000) = 0)" sh -c "! '$WSSEED' boxes \
+        '$top_srcdir/configs/voc/boxes.yaml' --set model.gdino='$G/gdino_tiny.pth' --set model.bert_vocab='$G/bert_vocab_uncased.txt' \
+        --set model.bert_config='$G/gdino_tiny_bert_config.json' --set model.clip='$G/clip_tiny.pt' --set model.vocab='$G/bpe_simple_vocab_16e6.txt.gz' \
+        --set model.sam='$G/sam_tiny.pth' --set data.root='$V' --set data.split=tall --set gdino.size=96 --set gdino.max_size=160 \
+        --set out_dir='$TMPD/bx' 2> '$TMPD/err' && grep -q 'image tall (.*, 1x3000): Grounding-DINO.* gives 0x0' '$TMPD/err'"
+else
+    echo "# golden Grounding-DINO absent: the boxes size check is not run"
+fi
 tap_end

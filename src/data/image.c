@@ -148,6 +148,48 @@ int ws_image_read(const char *path, ws_image *img)
     return rc;
 }
 
+static int jpeg_size(FILE *fp, const char *path, int *w, int *h)
+{
+    struct jpeg_decompress_struct c;
+    jerr_t e;
+    c.err = jpeg_std_error(&e.pub);
+    e.pub.error_exit = jpeg_fail;
+    if (setjmp(e.jb)) {
+        jpeg_destroy_decompress(&c);
+        return ws_fail(WS_EFORMAT, "%s: corrupt or truncated JPEG (%s)", path, e.msg);
+    }
+    jpeg_create_decompress(&c);
+    jpeg_stdio_src(&c, fp);
+    jpeg_read_header(&c, TRUE);
+    *w = (int)c.image_width;
+    *h = (int)c.image_height;
+    jpeg_destroy_decompress(&c);
+    return 0;
+}
+
+int ws_image_size(const char *path, int *w, int *h)
+{
+    unsigned char magic[8] = {0};
+    *w = *h = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return ws_fail(WS_EIO, "cannot open image %s", path);
+    size_t n = fread(magic, 1, sizeof magic, fp);
+    rewind(fp);
+    int rc = 0;
+    if (n >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) rc = jpeg_size(fp, path, w, h);
+    else if (n == 8 && !png_sig_cmp(magic, 0, 8)) {
+        png_image p;
+        memset(&p, 0, sizeof p);
+        p.version = PNG_IMAGE_VERSION;
+        if (!png_image_begin_read_from_stdio(&p, fp)) rc = ws_fail(WS_EFORMAT, "%s: corrupt PNG (%s)", path, p.message);
+        *w = (int)p.width;
+        *h = (int)p.height;
+        png_image_free(&p);
+    } else rc = ws_fail(WS_EFORMAT, "%s is neither a JPEG nor a PNG image", path);
+    fclose(fp);
+    return rc;
+}
+
 void ws_image_free(ws_image *img)
 {
     if (!img) return;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "stage/masks.h"
+#include "stage/imagecheck.h"
 #include "stage/runtime.h"
 #include "core/log.h"
 #include "core/status.h"
@@ -200,6 +201,24 @@ int ws_stage_masks_image(const ws_masks_settings *s, const ws_sam *m, ws_store *
     return rc;
 }
 
+/* Every image this shard will compute, checked by its header before the first is (imagecheck.h). */
+static int check_todo(const ws_masks_settings *s, const ws_sam *m, const ws_store *st, char **ids, char **paths, int n)
+{
+    const int shard_i = s->shard_i, shard_n = s->shard_n > 0 ? s->shard_n : 1;
+    unsigned char *todo = malloc((size_t)(n > 0 ? n : 1));
+    if (!todo) return ws_fail(WS_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) todo[i] = i % shard_n == shard_i && !ws_store_has(st, ids[i]);
+    char input[96];
+    snprintf(input, sizeof input, "SAM's longest-side resize to %d", m->img_size);
+    const ws_sam_need_ctx c = {m->img_size, 3 * s->amg.points_per_batch};
+    const ws_image_need need = {.input = input, .step = "the masks of one point batch at image size (amg.points_per_batch)",
+                                .advice = "leave them out of the split, or pad them to a less extreme aspect ratio",
+                                .fn = ws_stage_sam_need, .ctx = &c};
+    int rc = ws_stage_check_images(ids, paths, n, todo, &need);
+    free(todo);
+    return rc;
+}
+
 int ws_stage_masks(ws_masks_settings *s)
 {
     char **ids = NULL, **paths = NULL, *settings = NULL;
@@ -218,6 +237,7 @@ int ws_stage_masks(ws_masks_settings *s)
     ws_log("%d images in the split, %d to do in shard %d/%d -> %s", n, todo, shard_i, shard_n, s->store);
     /* SAM is loaded only when there is work: a finished split just (re)assembles its store */
     if (todo > 0 && (rc = ws_sam_open(&m, s->model.sam, s->model.decoder_heads))) goto done;
+    if (todo > 0 && (rc = check_todo(s, &m, &st, ids, paths, n))) goto done;
     ws_progress bar;
     ws_progress_start(&bar, "masks", todo);
     for (int i = 0; i < n && !rc; i++) {
