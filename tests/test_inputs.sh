@@ -120,4 +120,27 @@ if [ -r "$G/gdino_tiny.pth" ]; then
 else
     echo "# golden Grounding-DINO absent: the boxes size check is not run"
 fi
+# -- numeric settings range-checked where they are read, naming the key and value, before any work --
+bad_setting() {   # bad_setting DESCRIPTION EXPECTED-MESSAGE-REGEX COMMAND...
+    d=$1; want=$2; shift 2
+    tap_ok "$d" sh -c "! \"\$@\" > /dev/null 2> '$TMPD/err' && grep -q -- '$want' '$TMPD/err'" sh "$@"
+}
+bad_setting "masks: amg.pred_iou_thresh 1.5" 'amg.pred_iou_thresh: 1.5 is not in \[0, 1\]' \
+    "$WSSEED" masks $M --set amg.pred_iou_thresh=1.5 --set output.store="$TMPD/r.h5"
+bad_setting "masks: amg.points_per_side 0" 'amg.points_per_side: 0 is not in 1..1024' \
+    "$WSSEED" masks $M --set amg.points_per_side=0 --set output.store="$TMPD/r.h5"
+bad_setting "masks: amg.crop_n_layers -1" 'amg.crop_n_layers: -1 is not in 0..4' \
+    "$WSSEED" masks $M --set amg.crop_n_layers=-1 --set output.store="$TMPD/r.h5"
+bad_setting "masks: amg.crop_overlap_ratio 1" 'amg.crop_overlap_ratio: 1 is not in \[0, 1)' \
+    "$WSSEED" masks $M --set amg.crop_overlap_ratio=1 --set output.store="$TMPD/r.h5"
+tap_ok "... and nothing was written" sh -c "test ! -e '$TMPD/r.h5' && test ! -e '$TMPD/r.h5.parts'"
+bad_setting "boxes: gdino.box_thresh -0.1" 'gdino.box_thresh: -0.1 is not in \[0, 1\]' \
+    "$WSSEED" boxes "$top_srcdir/configs/voc/boxes.yaml" --set data.root="$V" --set gdino.box_thresh=-0.1 --set out_dir="$TMPD/bx2"
+bad_setting "boxseed: boxseed.max_box_frac 2" 'boxseed.max_box_frac: 2 is not in \[0, 1\]' \
+    "$WSSEED" boxseed "$top_srcdir/configs/voc/boxes.yaml" --set data.root="$V" --set boxseed.max_box_frac=2 --set out_dir="$TMPD/bx2"
+bad_setting "seed: --pow 0" 'pow.*: 0 is not in (0, 100\]' "$WSSEED" seed "$TMPD/cams.h5" --masks "$TMPD/m.h5" --out "$TMPD/p0" --pow 0
+bad_setting "caa: --box_thresh 1.5" 'box_thresh.*: 1.5 is not in \[0, 1\]' "$WSSEED" caa "$TMPD/cams.h5" --out "$TMPD/c15.h5" --box_thresh 1.5
+bad_setting "masks: --max-images abc is a usage error" "max-images needs an integer" "$WSSEED" masks $M --max-images abc
+bad_setting "cam: --max-images abc too" "max-images needs an integer" "$WSSEED" cam "$CLS" $T --ckpt x --max-images abc
+bad_setting "masks: --shard 0/1/2 is refused" "shard needs i/n" "$WSSEED" masks $M --shard 0/1/2
 tap_end

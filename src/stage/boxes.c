@@ -103,6 +103,24 @@ void ws_boxes_defaults(ws_boxes_settings *s)
     s->max_images = -1;
 }
 
+int ws_boxes_check(const ws_boxes_settings *s)
+{
+#define NEED(cond, ...) do { if (!(cond)) return ws_fail(WS_EINVAL, __VA_ARGS__); } while (0)
+#define UNIT(key, v) NEED((v) >= 0 && (v) <= 1, key ": %g is not in [0, 1]", (v))
+    UNIT("labels.tau", s->tau);
+    UNIT("gdino.box_thresh", s->box_thresh);
+    UNIT("gdino.text_thresh", s->text_thresh);
+    UNIT("boxseed.max_box_frac", s->max_box_frac);
+    UNIT("boxseed.min_mask_frac", s->min_mask_frac);
+    UNIT("boxseed.ignore_delta", s->ignore_delta);
+    NEED(s->size >= 1 && s->size <= 8192, "gdino.size: %d is not in 1..8192", s->size);
+    NEED(s->max_size >= 0 && s->max_size <= 16384, "gdino.max_size: %d is not in 0..16384 (0: no bound)", s->max_size);
+    NEED(s->ignore_band >= 0, "boxseed.ignore_band: %d is negative", s->ignore_band);
+#undef UNIT
+#undef NEED
+    return 0;
+}
+
 void ws_boxes_outputs(const ws_boxes_settings *s, char *store, size_t ns, char *out, size_t no)
 {
     if (s->store[0]) snprintf(store, ns, "%s", s->store);
@@ -323,6 +341,7 @@ int ws_stage_boxes(const ws_boxes_settings *s)
     memset(&m, 0, sizeof m);
     ws_boxes_outputs(s, store, sizeof store, out, sizeof out);
     TRY(ws_stage_set_threads(s->runtime.threads));
+    TRY(ws_boxes_check(s));
     TRY(ws_boxes_open_dataset(s, &ds, &n_fg));
     /* Ground truth is optional (an unlabelled split can be seeded); with it, the label quality is logged as
      * the run goes. */
