@@ -8,6 +8,7 @@
  *                           an integer literal
  *   sattr OBJ NAME VALUE    set (or replace) a variable-length UTF-8 string attribute
  *   vattr OBJ NAME V1,V2,.. set (or replace) a float64 vector attribute
+ *   rmattr OBJ NAME         delete an attribute
  *   strings PATH S1,S2,...  replace a string list (PATH, PATH_utf8, PATH_utf8_offsets)
  *   rows PATH N             keep the first N rows (index 0) of a dataset, or repeat the last
  *                           row up to N
@@ -140,6 +141,7 @@ static int apply(ws_h5file *f, int argc, char **argv, int *i)
 {
     const char *op = argv[*i];
     int need = !strcmp(op, "rm") ? 1
+             : !strcmp(op, "rmattr") ? 2
              : !strcmp(op, "attr") || !strcmp(op, "sattr") || !strcmp(op, "vattr") || !strcmp(op, "set") ? 3 : 2;
     if (*i + need >= argc) { fprintf(stderr, "h5edit: %s needs %d arguments\n", op, need); return -1; }
     char **a = argv + *i + 1;
@@ -151,6 +153,7 @@ static int apply(ws_h5file *f, int argc, char **argv, int *i)
     else if (!strcmp(op, "rm")) rc = H5Ldelete(f->id, a[0], H5P_DEFAULT) < 0 ? -1 : 0;
     else if (!strcmp(op, "attr")) rc = set_attr(f->id, a[0], a[1], a[2]);
     else if (!strcmp(op, "sattr")) rc = set_sattr(f->id, a[0], a[1], a[2]);
+    else if (!strcmp(op, "rmattr")) rc = H5Adelete_by_name(f->id, a[0], a[1], H5P_DEFAULT) < 0 ? -1 : 0;
     else if (!strcmp(op, "vattr")) rc = set_vattr(f->id, a[0], a[1], a[2]);
     else if (!strcmp(op, "strings")) rc = set_strings(f, a[0], a[1]);
     else if (!strcmp(op, "rows")) rc = set_rows(f, a[0], strtol(a[1], NULL, 10));

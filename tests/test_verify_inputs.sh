@@ -75,6 +75,10 @@ tap_ok "image-ops: area_thresh 10 removes fewer islands than 100" fails "$ref" "
 tap_run "$CMP" "$ref" "$TMPD/io.h5" --group /small_regions/blob_holes_islands --tol '*=exact'
 tap_ok "image-ops: threshold 0.6 gives T = (int)(0.6*255) = 153" is "$(vals "$TMPD/io.h5" /boxes/blob_center/thresh_0.6/thresh_value)" "153"
 tap_run "$CMP" "$ref" "$TMPD/io.h5" --group /boxes/blob_center/thresh_0.4 --tol '*=exact'
+"$E" "$ref" "$TMPD/io_noimg.h5" rmattr /input/color_jitter/chart_00_bright image
+tap_ok "image-ops: a jitter case without its 'image' attribute is an error naming the case" sh -c "! '$WSSEED' dump image-ops \
+    --input '$TMPD/io_noimg.h5' --output '$TMPD/io_noimg_out.h5' 2> '$TMPD/io_noimg.err' &&
+    grep -q \"color_jitter case 'chart_00_bright' has no string attribute 'image'\" '$TMPD/io_noimg.err'"
 
 # ---- step: the seed strings come from /config ---------------------------------------------------
 ref="$GOLDEN/fma_step_ref.h5"

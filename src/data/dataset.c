@@ -220,14 +220,19 @@ static int check_map(const char *path, const uint8_t *m, size_t n, int n_fg)
                    bad, n_fg);
 }
 
+char *ws_dataset_image_path(const ws_dataset *d, int i, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/%s%s", d->image_dir, d->ids[i], d->image_ext);
+    return buf;
+}
+
 int ws_dataset_read(const ws_dataset *d, int i, ws_image *img, uint8_t **map, uint8_t *fg, int want_map)
 {
     char path[4096];
     uint8_t *m = NULL;
     int mw = 0, mh = 0, rc;
     if (map) *map = NULL;
-    snprintf(path, sizeof path, "%s/%s%s", d->image_dir, d->ids[i], d->image_ext);
-    if ((rc = ws_image_read(path, img))) return rc;
+    if ((rc = ws_image_read(ws_dataset_image_path(d, i, path, sizeof path), img))) return rc;
     /* The map is read when the caller wants it or when it is the only source of the image's labels; with a
      * labels file and no map wanted, no PNG is decoded. */
     if (d->label_dir && (want_map || !d->labels)) {

@@ -10,6 +10,7 @@
  */
 #ifndef WS_DATA_DATASET_H
 #define WS_DATA_DATASET_H
+#include <stddef.h>
 #include <stdint.h>
 #include "data/image.h"
 
@@ -51,6 +52,8 @@ char *ws_dataset_path(const char *root, const char *pattern, const char *split);
  * labels file. Every image's files are checked only when read. */
 int ws_dataset_open(ws_dataset *d, const ws_dataset_spec *s);
 void ws_dataset_close(ws_dataset *d);   /* zeroed dataset is a no-op */
+/* The image file of entry i into buf (cap bytes); returns buf. */
+char *ws_dataset_image_path(const ws_dataset *d, int i, char *buf, size_t cap);
 /* Reads image i (RGB) and, when want_map, its label/seed map (h, w) (malloc'd, NULL when the
  * dataset has none); fg (n_fg) receives the image label. Fails naming the file. */
 int ws_dataset_read(const ws_dataset *d, int i, ws_image *img, uint8_t **map, uint8_t *fg, int want_map);

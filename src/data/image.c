@@ -33,18 +33,36 @@ static void jpeg_fail(j_common_ptr c)
     longjmp(e->jb, 1);
 }
 
+/* A 4-component JPEG (CMYK, or YCCK which libjpeg turns into CMYK) as PIL's Image.open + convert('RGB')
+ * gives it: JpegImagePlugin always reads such a file with rawmode "CMYK;I" (Adobe's inverted polarity,
+ * whether or not an Adobe marker is present), and Convert.c's cmyk2rgb then computes, with the inverted
+ * samples c,m,y,k, nk = 255 - k and R = nk - round(c * nk / 255) (its MULDIV255 rounding), the same for G
+ * and B. In stored samples that is nk = K and R = K - round((255 - C) * K / 255). */
+static void cmyk_row_to_rgb(const uint8_t *cmyk, uint8_t *rgb, int w)
+{
+    for (int x = 0; x < w; x++, cmyk += 4, rgb += 3) {
+        int nk = cmyk[3];
+        for (int ch = 0; ch < 3; ch++) {
+            int t = (255 - cmyk[ch]) * nk + 128;
+            rgb[ch] = (uint8_t)(nk - (((t >> 8) + t) >> 8));
+        }
+    }
+}
+
 static int read_jpeg(FILE *fp, const char *path, ws_image *img)
 {
     struct jpeg_decompress_struct c;
     jerr_t e;
     uint8_t *volatile buf = NULL;
-    /* volatile: buf is assigned after setjmp and freed after the longjmp, where a non-volatile local
-     * would be indeterminate. */
+    uint8_t *volatile row4 = NULL;
+    /* volatile: buf and row4 are assigned after setjmp and freed after the longjmp, where a non-volatile
+     * local would be indeterminate. */
     c.err = jpeg_std_error(&e.pub);
     e.pub.error_exit = jpeg_fail;
     if (setjmp(e.jb)) {
         jpeg_destroy_decompress(&c);
         free(buf);
+        free(row4);
         return ws_fail(WS_EFORMAT, "%s: corrupt or truncated JPEG (%s)", path, e.msg);
     }
     jpeg_create_decompress(&c);
@@ -52,16 +70,31 @@ static int read_jpeg(FILE *fp, const char *path, ws_image *img)
     jpeg_read_header(&c, TRUE);
     /* Greyscale JPEGs come out as RGB too, as with PIL's convert('RGB'); the decoder settings stay libjpeg's
      * defaults (islow IDCT, fancy upsampling), which PIL uses too, so pixels match PIL's for the same
-     * libjpeg. */
-    c.out_color_space = JCS_RGB;
+     * libjpeg. CMYK and YCCK files are decoded to CMYK (libjpeg does the YCCK step) and converted below. */
+    int four = c.jpeg_color_space == JCS_CMYK || c.jpeg_color_space == JCS_YCCK;
+    c.out_color_space = four ? JCS_CMYK : JCS_RGB;
     jpeg_start_decompress(&c);
     size_t stride = (size_t)c.output_width * 3;
+    /* A size libjpeg accepts (up to 65500 a side) can still be more than this machine has: say so with
+     * the size instead of reporting the file as corrupt. */
     buf = malloc(stride * c.output_height);
-    if (!buf) longjmp(e.jb, 1);
+    if (four) row4 = malloc((size_t)c.output_width * 4);
+    if (!buf || (four && !row4)) {
+        jpeg_destroy_decompress(&c);
+        free(buf);
+        free(row4);
+        return ws_fail(WS_ENOMEM, "%s: out of memory for its %ux%u pixels (%.1f GB)", path, c.output_width,
+                       c.output_height, (double)stride * c.output_height / 1e9);
+    }
     while (c.output_scanline < c.output_height) {
         JSAMPROW row = buf + stride * c.output_scanline;
-        jpeg_read_scanlines(&c, &row, 1);
+        if (!four) { jpeg_read_scanlines(&c, &row, 1); continue; }
+        JSAMPROW r4 = row4;
+        jpeg_read_scanlines(&c, &r4, 1);
+        cmyk_row_to_rgb(row4, row, (int)c.output_width);
     }
+    free(row4);
+    row4 = NULL;
     /* A truncated download otherwise decodes "successfully" with a grey bottom and would poison every stage
      * downstream. */
     if (e.pub.num_warnings > 0) {   /* libjpeg pads truncated data with grey and warns */
@@ -112,6 +145,48 @@ int ws_image_read(const char *path, ws_image *img)
     if (n >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) rc = read_jpeg(fp, path, img);
     else if (n == 8 && !png_sig_cmp(magic, 0, 8)) rc = read_png(fp, path, img);
     else rc = ws_fail(WS_EFORMAT, "%s is neither a JPEG nor a PNG image", path);
+    fclose(fp);
+    return rc;
+}
+
+static int jpeg_size(FILE *fp, const char *path, int *w, int *h)
+{
+    struct jpeg_decompress_struct c;
+    jerr_t e;
+    c.err = jpeg_std_error(&e.pub);
+    e.pub.error_exit = jpeg_fail;
+    if (setjmp(e.jb)) {
+        jpeg_destroy_decompress(&c);
+        return ws_fail(WS_EFORMAT, "%s: corrupt or truncated JPEG (%s)", path, e.msg);
+    }
+    jpeg_create_decompress(&c);
+    jpeg_stdio_src(&c, fp);
+    jpeg_read_header(&c, TRUE);
+    *w = (int)c.image_width;
+    *h = (int)c.image_height;
+    jpeg_destroy_decompress(&c);
+    return 0;
+}
+
+int ws_image_size(const char *path, int *w, int *h)
+{
+    unsigned char magic[8] = {0};
+    *w = *h = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return ws_fail(WS_EIO, "cannot open image %s", path);
+    size_t n = fread(magic, 1, sizeof magic, fp);
+    rewind(fp);
+    int rc = 0;
+    if (n >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) rc = jpeg_size(fp, path, w, h);
+    else if (n == 8 && !png_sig_cmp(magic, 0, 8)) {
+        png_image p;
+        memset(&p, 0, sizeof p);
+        p.version = PNG_IMAGE_VERSION;
+        if (!png_image_begin_read_from_stdio(&p, fp)) rc = ws_fail(WS_EFORMAT, "%s: corrupt PNG (%s)", path, p.message);
+        *w = (int)p.width;
+        *h = (int)p.height;
+        png_image_free(&p);
+    } else rc = ws_fail(WS_EFORMAT, "%s is neither a JPEG nor a PNG image", path);
     fclose(fp);
     return rc;
 }

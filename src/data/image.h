@@ -14,6 +14,9 @@ typedef struct ws_image {
  * truncated or corrupt. Grey and palette images are converted to RGB. */
 int ws_image_read(const char *path, ws_image *img);
 void ws_image_free(ws_image *img);   /* zeroed image is a no-op */
+/* The size of a JPEG or PNG from its header alone (nothing is decoded): what the stages check before a
+ * run, so that an image no stage could process is named before hours of work, not in the middle. */
+int ws_image_size(const char *path, int *w, int *h);
 
 /* Writes an 8-bit single-channel PNG (h, w); palette (256 RGB triples) may be NULL for grey.
  * The file appears atomically (temp file + rename). */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "io/storecheck.h"
 
 #define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
 
@@ -121,6 +122,7 @@ int ws_boxstore_read(const ws_h5file *f, const char *id, int want_labels, ws_box
     r->H = ((int64_t *)hw.data)[0];
     r->W = ((int64_t *)hw.data)[1];
     if (want_labels) TRY(read_labels(f, id, r));
+    rc = ws_store_check_boxes(f->path, id, r);
 cleanup:
     ws_array_free(&hw);
     if (rc) ws_box_rec_free(r);

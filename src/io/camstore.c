@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "io/storecheck.h"
 
 #define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
 
@@ -97,6 +98,7 @@ int ws_camstore_read(const ws_h5file *f, const char *id, int want_att, ws_cam_re
         rc = ws_fail(WS_ESHAPE, "%s: /cams/%s: fg_cls/fg_logit do not match the %d CAMs", f->path, id, r->P);
         goto cleanup;
     }
+    if ((rc = ws_store_check_cam(f->path, id, r))) goto cleanup;
     if (want_att) {
         /* Read back as float32 (HDF5 converts the float16 on read): CAA computes in float32. */
         TRY(take(f, id, "att", WS_F32, 2, (void **)&r->att, &att));

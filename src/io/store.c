@@ -25,6 +25,7 @@
 #include "core/status.h"
 #include "data/rle.h"
 #include "io/h5.h"
+#include "io/storecheck.h"
 
 void ws_mask_set_free(ws_mask_set *s)
 {
@@ -478,7 +479,7 @@ int ws_store_read(const char *path, const char *id, ws_mask_set *out)
         rc = ws_h5_read(&f, p, types[k], &a[k]);
     }
     ws_h5_close(&f);
-    if (rc) goto done;
+    if (rc || (rc = ws_store_check_masks(path, id, a))) goto done;
     int n = (int)ws_array_numel(&a[1]) - 1;
     const int64_t *off = a[1].data, *vals = a[0].data, *sz = a[2].data;
     out->H = (int)sz[0];

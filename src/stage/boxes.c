@@ -24,6 +24,7 @@
 #include "data/image.h"
 #include "io/boxjson.h"
 #include "io/boxstore.h"
+#include "stage/imagecheck.h"
 #include "stage/runtime.h"
 #include "method/boxseed.h"
 #include "method/cliplabel.h"
@@ -100,6 +101,24 @@ void ws_boxes_defaults(ws_boxes_settings *s)
     s->shard_i = 0;
     s->shard_n = 1;
     s->max_images = -1;
+}
+
+int ws_boxes_check(const ws_boxes_settings *s)
+{
+#define NEED(cond, ...) do { if (!(cond)) return ws_fail(WS_EINVAL, __VA_ARGS__); } while (0)
+#define UNIT(key, v) NEED((v) >= 0 && (v) <= 1, key ": %g is not in [0, 1]", (v))
+    UNIT("labels.tau", s->tau);
+    UNIT("gdino.box_thresh", s->box_thresh);
+    UNIT("gdino.text_thresh", s->text_thresh);
+    UNIT("boxseed.max_box_frac", s->max_box_frac);
+    UNIT("boxseed.min_mask_frac", s->min_mask_frac);
+    UNIT("boxseed.ignore_delta", s->ignore_delta);
+    NEED(s->size >= 1 && s->size <= 8192, "gdino.size: %d is not in 1..8192", s->size);
+    NEED(s->max_size >= 0 && s->max_size <= 16384, "gdino.max_size: %d is not in 0..16384 (0: no bound)", s->max_size);
+    NEED(s->ignore_band >= 0, "boxseed.ignore_band: %d is negative", s->ignore_band);
+#undef UNIT
+#undef NEED
+    return 0;
 }
 
 void ws_boxes_outputs(const ws_boxes_settings *s, char *store, size_t ns, char *out, size_t no)
@@ -285,6 +304,29 @@ static int store_open(const ws_boxes_settings *s, const boxes_models *m, const c
     return rc ? rc : ws_boxstore_open_write(st, store, settings);
 }
 
+/* Grounding-DINO's RandomResize([size], max_size): size = round(max_size * short / long) when the long
+ * side would pass max_size, which is 0 for a thin enough image (torchvision then fails as well). */
+static void gdino_need(const void *ctx, int w, int h, int *ow, int *oh, double *bytes)
+{
+    const ws_boxes_settings *s = ctx;
+    ws_gdino_resize_shape(h, w, s->size, s->max_size, oh, ow);
+    *bytes = 0;
+}
+
+static int check_todo(const ws_boxes_settings *s, const ws_dataset *ds, const ws_store *st)
+{
+    const int shard_i = s->shard_i, shard_n = s->shard_n > 0 ? s->shard_n : 1;
+    unsigned char *todo = malloc((size_t)(ds->n > 0 ? ds->n : 1));
+    if (!todo) return ws_fail(WS_ENOMEM, "out of memory");
+    for (int i = 0; i < ds->n; i++) todo[i] = i % shard_n == shard_i && !ws_store_has(st, ds->ids[i]);
+    char input[96];
+    snprintf(input, sizeof input, "Grounding-DINO's resize (gdino.size %d, gdino.max_size %d)", s->size, s->max_size);
+    int rc = ws_stage_check_dataset(ds, todo, &(ws_image_need){.input = input, .step = "Grounding-DINO",
+                                    .advice = "leave them out of the split", .fn = gdino_need, .ctx = s});
+    free(todo);
+    return rc;
+}
+
 int ws_stage_boxes(const ws_boxes_settings *s)
 {
     const int shard_i = s->shard_i, shard_n = s->shard_n > 0 ? s->shard_n : 1;
@@ -299,6 +341,7 @@ int ws_stage_boxes(const ws_boxes_settings *s)
     memset(&m, 0, sizeof m);
     ws_boxes_outputs(s, store, sizeof store, out, sizeof out);
     TRY(ws_stage_set_threads(s->runtime.threads));
+    TRY(ws_boxes_check(s));
     TRY(ws_boxes_open_dataset(s, &ds, &n_fg));
     /* Ground truth is optional (an unlabelled split can be seeded); with it, the label quality is logged as
      * the run goes. */
@@ -308,6 +351,7 @@ int ws_stage_boxes(const ws_boxes_settings *s)
     /* Shard i of n takes images i, i + n, ...: a fixed rule, so processes agree without talking to
      * each other; the shards share one parts folder. */
     for (int i = 0; i < ds.n; i++) todo += i % shard_n == shard_i && !ws_store_has(&st, ds.ids[i]);
+    if (m.use_gdino) TRY(check_todo(s, &ds, &st));
     ws_log("boxes of %d images of %s/%s (shard %d/%d; %d done before) -> %s", todo, s->data.root, s->data.split, shard_i, shard_n,
            ds.n - todo, store);
     ws_progress pg;

@@ -33,6 +33,9 @@ const ws_cfg_key *ws_boxes_keys(size_t *n);
 const ws_cfg_key *ws_boxes_own_keys(size_t *n);
 /* Defaults: the spec's settings (tau 0.1, box 0.3, text 0.25, 800/1333, overlap score), VOC train. */
 void ws_boxes_defaults(ws_boxes_settings *s);
+/* The range rules of the labels.*, gdino.* and boxseed.* numbers: 0, or WS_EINVAL naming the key and
+ * value. ws_stage_boxes and ws_stage_boxseed apply it before any work. */
+int ws_boxes_check(const ws_boxes_settings *s);
 /* The box store and seed folder paths (boxes.store / boxseed.out, or their defaults under out_dir). */
 void ws_boxes_outputs(const ws_boxes_settings *s, char *store, size_t ns, char *out, size_t no);
 /* Opens the split of s; *n_fg = 20 (voc) or 80 (coco); refuses another data.dataset. */

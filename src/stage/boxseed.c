@@ -23,6 +23,7 @@
 #include "model/sam.h"
 #include "shim/scope.h"
 #include "stage/boxes.h"
+#include "stage/imagecheck.h"
 #include "stage/runtime.h"
 
 typedef struct boxseed_counts { int empty; long dropped; } boxseed_counts;
@@ -106,15 +107,25 @@ int ws_stage_boxseed(const ws_boxes_settings *s)
     ws_voc_palette(pal);
     /* Checked before SAM is loaded: a typo should fail in a second, not after minutes of loading. */
     if (ov < 0) return ws_fail(WS_EINVAL, "boxseed.overlap: '%s' is not maxid or score", s->overlap);
-    if ((rc = ws_stage_set_threads(s->runtime.threads))) return rc;
+    if ((rc = ws_stage_set_threads(s->runtime.threads)) || (rc = ws_boxes_check(s))) return rc;
     if ((rc = ws_boxes_open_dataset(s, &ds, &n_fg))) goto cleanup;
     if ((rc = ws_boxstore_open(&f, store))) goto cleanup;
     if ((rc = ws_sam_open(&sam, s->model.sam, s->model.decoder_heads))) goto cleanup;
     if ((rc = ws_mkdir_p(out))) goto cleanup;
+    unsigned char *want = malloc((size_t)(ds.n > 0 ? ds.n : 1));
+    if (!want) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
     for (int i = 0; i < ds.n; i++) {
         snprintf(path, sizeof path, "%s/%s.png", out, ds.ids[i]);
-        todo += access(path, F_OK) != 0;
+        todo += want[i] = access(path, F_OK) != 0;
     }
+    /* The images to seed, checked by their headers before SAM runs on the first (imagecheck.h). */
+    const ws_sam_need_ctx nc = {sam.img_size, 1};
+    char input[96];
+    snprintf(input, sizeof input, "SAM's longest-side resize to %d", sam.img_size);
+    rc = ws_stage_check_dataset(&ds, want, &(ws_image_need){.input = input, .step = "a SAM mask at image size",
+                                .advice = "leave them out of the split", .fn = ws_stage_sam_need, .ctx = &nc});
+    free(want);
+    if (rc) goto cleanup;
     ws_log("boxed-SAM seeds of %d images (%d done before), overlap %s -> %s", todo, ds.n - todo, s->overlap, out);
     ws_progress pg;
     ws_progress_start(&pg, "boxseed", s->max_images >= 0 && s->max_images < todo ? s->max_images : todo);

@@ -37,9 +37,25 @@ cleanup:
     return rc;
 }
 
+int ws_caa_check(const ws_caa_cfg *c)
+{
+    /* the box threshold cuts the min-max normalised score, which lies in [0, 1]: outside, every box is
+     * empty or the whole image */
+    if (!(c->box_thresh >= 0 && c->box_thresh <= 1))
+        return ws_fail(WS_EINVAL, "CAA box threshold (--box_thresh, caa.cls/seg.box_thresh): %g is not in [0, 1]", c->box_thresh);
+    if (c->power < 1 || c->power > 64)
+        return ws_fail(WS_EINVAL, "CAA power (--power, caa.cls/seg.power): %d is not in 1..64", c->power);
+    if (c->sinkhorn_iters < 0 || c->sinkhorn_iters > 1000)
+        return ws_fail(WS_EINVAL, "CAA Sinkhorn iterations (--sinkhorn, caa.cls/seg.sinkhorn): %d is not in 0..1000",
+                       c->sinkhorn_iters);
+    return 0;
+}
+
 int ws_stage_caa(const ws_caa_settings *s)
 {
     const ws_caa_cfg *cfg = &s->caa;
+    int rc0 = ws_caa_check(cfg);
+    if (rc0) return rc0;
     char settings[8192];
     /* The input path is part of the settings: parts refined from another CAM store must not be mixed into
      * this one (ws_store_open_write refuses them). */

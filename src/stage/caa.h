@@ -10,6 +10,10 @@ typedef struct ws_caa_settings {
     ws_caa_cfg caa;        /* Sinkhorn iterations, power, box threshold, score or CAM */
 } ws_caa_settings;
 
+/* The range rules of the CAA numbers (box threshold in [0, 1], power 1..64, Sinkhorn iterations
+ * 0..1000): 0, or WS_EINVAL naming the setting (its command-line option and pipeline keys) and value.
+ * ws_stage_caa applies it before any work. */
+int ws_caa_check(const ws_caa_cfg *c);
 /* Refines every CAM of s->in missing from s->out, then assembles s->out. 0 or WS_E*. */
 int ws_stage_caa(const ws_caa_settings *s);
 #endif

@@ -11,10 +11,12 @@
 
 #include "core/log.h"
 #include "core/status.h"
+#include "data/augment.h"
 #include "data/dataset.h"
 #include "io/camstore.h"
 #include "method/infer.h"
 #include "method/prompt_build.h"
+#include "stage/imagecheck.h"
 #include "stage/runtime.h"
 
 #define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
@@ -37,6 +39,32 @@ static int cam_image(const ws_clip *m, const ws_prompt *p, const ws_dataset *ds,
     }
     ws_cam_result_free(&r);
     ws_image_free(&img);
+    return rc;
+}
+
+/* The CLIP input of infer_cam (each side up to a multiple of the patch size) and one layer's attention
+ * probabilities over its patches (heads x (1 + patches)^2 floats), the step that grows with the square of
+ * the image area. */
+static void cam_need(const void *ctx, int w, int h, int *ow, int *oh, double *bytes)
+{
+    const ws_clip *m = ctx;
+    *oh = ws_aug_ceil_to(h, m->patch_size);
+    *ow = ws_aug_ceil_to(w, m->patch_size);
+    const double tokens = 1.0 + (double)(*oh / m->patch_size) * (*ow / m->patch_size);
+    *bytes = 4.0 * m->vision_heads * tokens * tokens;
+}
+
+/* The images still to do, checked by their headers before the first is computed (imagecheck.h). */
+static int check_todo(const ws_clip *m, const ws_dataset *ds, const ws_store *st)
+{
+    unsigned char *todo = malloc((size_t)(ds->n > 0 ? ds->n : 1));
+    if (!todo) return ws_fail(WS_ENOMEM, "out of memory");
+    for (int i = 0; i < ds->n; i++) todo[i] = !ws_store_has(st, ds->ids[i]);
+    const ws_image_need need = {.input = "CLIP's input (sides rounded up to the patch size)",
+                                .step = "CLIP's attention over its patches", .advice = "leave them out of the split",
+                                .fn = cam_need, .ctx = m};
+    int rc = ws_stage_check_dataset(ds, todo, &need);
+    free(todo);
     return rc;
 }
 
@@ -68,6 +96,7 @@ int ws_stage_cam(const ws_cam_settings *s)
      * on a resumed run. */
     int todo = 0;
     for (int i = 0; i < ds.n; i++) todo += !ws_store_has(&st, ds.ids[i]);
+    TRY(check_todo(&m, &ds, &st));
     ws_log("CAMs of %d images of %s/%s (%d done before) -> %s", todo, c->data.root, c->data.split, ds.n - todo, s->out);
     ws_progress pg;
     ws_progress_start(&pg, "cam", s->max_images >= 0 && s->max_images < todo ? s->max_images : todo);

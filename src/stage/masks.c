@@ -7,6 +7,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "stage/masks.h"
+#include "stage/imagecheck.h"
 #include "stage/runtime.h"
 #include "core/log.h"
 #include "core/status.h"
@@ -80,6 +82,37 @@ void ws_masks_defaults(ws_masks_settings *s)
     s->shard_i = 0;
     s->shard_n = 1;
     s->max_images = -1;
+}
+
+/* Bounds against typos: 1024 points a side is a million prompts per crop, 4 crop layers 341 crops. */
+int ws_masks_check(const ws_masks_settings *s)
+{
+    const ws_amg_cfg *a = &s->amg;
+#define NEED(cond, ...) do { if (!(cond)) return ws_fail(WS_EINVAL, __VA_ARGS__); } while (0)
+#define UNIT(f) NEED(a->f >= 0 && a->f <= 1, "amg." #f ": %g is not in [0, 1]", a->f)
+    NEED(a->points_per_side >= 1 && a->points_per_side <= 1024, "amg.points_per_side: %d is not in 1..1024", a->points_per_side);
+    NEED(a->points_per_batch >= 1 && a->points_per_batch <= 65536, "amg.points_per_batch: %d is not in 1..65536",
+         a->points_per_batch);
+    UNIT(pred_iou_thresh);
+    UNIT(stability_score_thresh);
+    UNIT(box_nms_thresh);
+    UNIT(crop_nms_thresh);
+    NEED(a->crop_overlap_ratio >= 0 && a->crop_overlap_ratio < 1, "amg.crop_overlap_ratio: %g is not in [0, 1)",
+         a->crop_overlap_ratio);
+    NEED(a->stability_score_offset >= 0 && isfinite(a->stability_score_offset),
+         "amg.stability_score_offset: %g is not a finite number >= 0", a->stability_score_offset);
+    NEED(a->crop_n_layers >= 0 && a->crop_n_layers <= 4, "amg.crop_n_layers: %d is not in 0..4", a->crop_n_layers);
+    NEED(a->crop_n_points_downscale_factor >= 1, "amg.crop_n_points_downscale_factor: %d must be >= 1",
+         a->crop_n_points_downscale_factor);
+    NEED(a->min_mask_region_area >= 0, "amg.min_mask_region_area: %d is negative", a->min_mask_region_area);
+    NEED(a->rock_sand_water_thresh <= 1 && isfinite(a->rock_sand_water_thresh),
+         "amg.rock_sand_water_thresh: %g must be <= 1 (<= 0: off)", a->rock_sand_water_thresh);
+    for (int l = 0; l < 3; l++)
+        NEED(isfinite(a->score_thresh_offset[l]) && isfinite(a->score_nms_offset[l]) && isfinite(a->stability_score_bias[l]),
+             "amg.score_thresh_offset, amg.score_nms_offset and amg.stability_score_bias must be finite (level %d)", l);
+#undef UNIT
+#undef NEED
+    return 0;
 }
 
 /* Image ids and paths of data.list: one image path per line (relative to the list's folder unless
@@ -200,6 +233,24 @@ int ws_stage_masks_image(const ws_masks_settings *s, const ws_sam *m, ws_store *
     return rc;
 }
 
+/* Every image this shard will compute, checked by its header before the first is (imagecheck.h). */
+static int check_todo(const ws_masks_settings *s, const ws_sam *m, const ws_store *st, char **ids, char **paths, int n)
+{
+    const int shard_i = s->shard_i, shard_n = s->shard_n > 0 ? s->shard_n : 1;
+    unsigned char *todo = malloc((size_t)(n > 0 ? n : 1));
+    if (!todo) return ws_fail(WS_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) todo[i] = i % shard_n == shard_i && !ws_store_has(st, ids[i]);
+    char input[96];
+    snprintf(input, sizeof input, "SAM's longest-side resize to %d", m->img_size);
+    const ws_sam_need_ctx c = {m->img_size, 3 * s->amg.points_per_batch};
+    const ws_image_need need = {.input = input, .step = "the masks of one point batch at image size (amg.points_per_batch)",
+                                .advice = "leave them out of the split, or pad them to a less extreme aspect ratio",
+                                .fn = ws_stage_sam_need, .ctx = &c};
+    int rc = ws_stage_check_images(ids, paths, n, todo, &need);
+    free(todo);
+    return rc;
+}
+
 int ws_stage_masks(ws_masks_settings *s)
 {
     char **ids = NULL, **paths = NULL, *settings = NULL;
@@ -208,7 +259,7 @@ int ws_stage_masks(ws_masks_settings *s)
     ws_sam m = {0};
     ws_store st = {0};
     if (!s->store[0] && snprintf(s->store, sizeof s->store, "experiments/masks/%.900s.h5", s->data.split) < 0) return WS_EINVAL;
-    if ((rc = ws_stage_set_threads(s->runtime.threads))) return rc;
+    if ((rc = ws_stage_set_threads(s->runtime.threads)) || (rc = ws_masks_check(s))) return rc;
     if ((rc = list_images(s, &ids, &paths, &n))) goto done;
     if (!(settings = store_settings(s))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto done; }
     if ((rc = ws_store_open_write(&st, s->store, settings))) goto done;
@@ -218,6 +269,7 @@ int ws_stage_masks(ws_masks_settings *s)
     ws_log("%d images in the split, %d to do in shard %d/%d -> %s", n, todo, shard_i, shard_n, s->store);
     /* SAM is loaded only when there is work: a finished split just (re)assembles its store */
     if (todo > 0 && (rc = ws_sam_open(&m, s->model.sam, s->model.decoder_heads))) goto done;
+    if (todo > 0 && (rc = check_todo(s, &m, &st, ids, paths, n))) goto done;
     ws_progress bar;
     ws_progress_start(&bar, "masks", todo);
     for (int i = 0; i < n && !rc; i++) {

@@ -27,6 +27,9 @@ typedef struct ws_masks_settings {
 const ws_cfg_key *ws_masks_keys(size_t *n);
 /* The defaults: FMA-WSSS's VOC generator settings, SAM ViT-H, data/VOC2012 train_aug, one shard. */
 void ws_masks_defaults(ws_masks_settings *s);
+/* The range rules of the amg.* keys (thresholds in [0, 1], positive counts, bounded grids and crop
+ * layers): 0, or WS_EINVAL naming the key and value. ws_stage_masks applies it before any work. */
+int ws_masks_check(const ws_masks_settings *s);
 /* Fills the mask store s->store (default filled in) with the images of the split still missing
  * from it, those of shard s->shard_i of s->shard_n; assembles the store when the split is
  * complete. Returns 0 or a WS_E* code (the message names the image and file). */

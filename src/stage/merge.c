@@ -35,7 +35,8 @@ static int merge_image(const ws_merge_settings *s, const char *id, const uint8_t
      * classes (PIL's convention), whatever their palette. */
     TRY(ws_png_read_index(path, &lb, &w, &h));
     if ((rc = ws_store_read(s->masks, id, &ms))) {
-        rc = ws_fail(rc, "no SAM masks for image %s in %s (%s)", id, s->masks, ws_last_error());
+        if (rc != WS_ESHAPE)   /* a corrupt record (ESHAPE) is named as such by the reader */
+            rc = ws_fail(rc, "no SAM masks for image %s in %s (%s)", id, s->masks, ws_last_error());
         goto cleanup;
     }
     /* Label maps and masks come from separate runs: a size mismatch means they are of different images (or a

@@ -35,8 +35,9 @@ static int seed_image(const ws_h5file *in, const ws_seed_settings *s, const char
     /* 0: without the attention, which SAMS does not need and which is the largest field of a record. */
     TRY(ws_camstore_read(in, id, 0, &r));
     if ((rc = ws_store_read(s->masks, id, &ms))) {
-        rc = ws_fail(rc, "no SAM masks for image %s in %s: run `wsseed masks` on this split first (%s)", id, s->masks,
-                     ws_last_error());
+        if (rc != WS_ESHAPE)   /* a corrupt record (ESHAPE) is named as such by the reader */
+            rc = ws_fail(rc, "no SAM masks for image %s in %s: run `wsseed masks` on this split first (%s)", id,
+                         s->masks, ws_last_error());
         goto cleanup;
     }
     const int P = r.P, H = (int)r.H, W = (int)r.W;
@@ -63,6 +64,13 @@ cleanup:
     return rc;
 }
 
+int ws_seed_check(const ws_seed_settings *s)
+{
+    if (!(s->pow > 0 && s->pow <= 100))
+        return ws_fail(WS_EINVAL, "seed background power (--pow, seed.cls_pow / seed.seg_pow): %g is not in (0, 100]", s->pow);
+    return 0;
+}
+
 int ws_stage_seed(const ws_seed_settings *s)
 {
     ws_h5file in = {0};
@@ -72,6 +80,7 @@ int ws_stage_seed(const ws_seed_settings *s)
     /* The VOC palette makes the PNGs viewable; readers (PIL, mmsegmentation) take the pixel values as class
      * indices regardless of colour. */
     ws_voc_palette(pal);
+    TRY(ws_seed_check(s));
     TRY(ws_camstore_ids(s->cams, &ids, &n));
     if (!n) { rc = ws_fail(WS_EINVAL, "%s holds no CAMs", s->cams); goto cleanup; }
     TRY(ws_h5_open(&in, s->cams));

@@ -10,6 +10,10 @@ typedef struct ws_seed_settings {
     double pow;            /* background score (1 - max)^pow: 0.6 coarse, 0.7 fine seeds */
 } ws_seed_settings;
 
+/* The range rule of pow (a finite number > 0: at 0 every mask would go to the background, below it the
+ * background score inverts): 0, or WS_EINVAL naming --pow / seed.cls_pow / seed.seg_pow and the value.
+ * ws_stage_seed applies it before any work. */
+int ws_seed_check(const ws_seed_settings *s);
 /* Writes out/<id>.png for every image of the CAM store that has none yet (an interrupted run
  * continues). Fails naming the image and store (e.g. an image without masks). */
 int ws_stage_seed(const ws_seed_settings *s);

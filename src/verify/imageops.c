@@ -254,9 +254,18 @@ static int jitter_case(const ws_h5file *in, ws_h5file *out, const char *name)
     if ((rc = ws_h5_read(in, p, WS_F64, &par))) return rc;
     snprintf(p, sizeof p, "/input/color_jitter/%s/order", name);
     if ((rc = ws_h5_read(in, p, WS_I64, &ord))) goto done;
+    if (ws_array_numel(&par) != 4 || ws_array_numel(&ord) != 4) {
+        rc = ws_fail(WS_ESHAPE, "%s: color_jitter case '%s': params and order must have 4 entries", in->path, name);
+        goto done;
+    }
     for (int k = 0; k < 4; k++) { j.value[k] = ((double *)par.data)[k]; j.order[k] = (int)((int64_t *)ord.data)[k]; }
     snprintf(p, sizeof p, "/input/color_jitter/%s", name);
-    if (ws_h5_attr_string(in, p, "image", img_name, sizeof img_name)) goto done;
+    /* Without the attribute the case cannot be run as its author meant: an error, not a silent skip. */
+    if (ws_h5_attr_string(in, p, "image", img_name, sizeof img_name)) {
+        rc = ws_fail(WS_EFORMAT, "%s: color_jitter case '%s' has no string attribute 'image' (image_bgr, or the "
+                     "name of a dataset under /input)", in->path, name);
+        goto done;
+    }
     snprintf(p, sizeof p, "/input/%s", img_name);
     if (!strcmp(img_name, "image_bgr")) {
         if ((rc = ws_h5_read(in, "/input/image_rgb", WS_U8, &img))) goto done;
