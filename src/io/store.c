@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,6 +404,30 @@ void ws_store_close(ws_store *s)
 
 /* ---- reading ---- */
 
+/* A record edited or written by another tool is checked here, once, against the layout store.h
+ * describes (n masks: n + 1 ascending offsets into the counts, n values per scalar field, n x 4
+ * boxes, n x 2 points, a (H, W) size), so the copy below and every reader of the set index inside
+ * the arrays. a: the 13 datasets in ws_store_read's order. */
+static int check_record(const char *path, const char *id, const ws_array *a, const char *const *names)
+{
+    static const int per_mask[13] = {0, 0, 0, 1, 4, 4, 1, 1, 1, 1, 1, 1, 2};
+    const int64_t n_off = ws_array_numel(&a[1]), n_val = ws_array_numel(&a[0]);
+    const int64_t *off = a[1].data, *sz = a[2].data;
+    if (n_off < 1 || n_off - 1 > INT_MAX || off[0] != 0 || off[n_off - 1] != n_val)
+        return ws_fail(WS_EFORMAT, "mask store %s: image '%s': rle_counts_offsets do not span rle_counts_values", path, id);
+    for (int64_t i = 1; i < n_off; i++)
+        if (off[i] < off[i - 1])
+            return ws_fail(WS_EFORMAT, "mask store %s: image '%s': rle_counts_offsets decrease at mask %lld", path, id,
+                           (long long)i - 1);
+    if (ws_array_numel(&a[2]) != 2 || sz[0] < 0 || sz[1] < 0 || sz[0] > INT_MAX || sz[1] > INT_MAX)
+        return ws_fail(WS_EFORMAT, "mask store %s: image '%s': size is not (H, W)", path, id);
+    for (int k = 3; k < 13; k++)
+        if (ws_array_numel(&a[k]) != per_mask[k] * (n_off - 1))
+            return ws_fail(WS_EFORMAT, "mask store %s: image '%s': %s has %lld values for %lld masks", path, id,
+                           names[k], (long long)ws_array_numel(&a[k]), (long long)n_off - 1);
+    return 0;
+}
+
 int ws_store_read(const char *path, const char *id, ws_mask_set *out)
 {
     ws_h5file f;
@@ -423,7 +448,7 @@ int ws_store_read(const char *path, const char *id, ws_mask_set *out)
         rc = ws_h5_read(&f, p, types[k], &a[k]);
     }
     ws_h5_close(&f);
-    if (rc) goto done;
+    if (rc || (rc = check_record(path, id, a, names))) goto done;
     int n = (int)ws_array_numel(&a[1]) - 1;
     const int64_t *off = a[1].data, *vals = a[0].data, *sz = a[2].data;
     out->H = (int)sz[0];
