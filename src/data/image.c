@@ -49,6 +49,19 @@ static void cmyk_row_to_rgb(const uint8_t *cmyk, uint8_t *rgb, int w)
     }
 }
 
+/* A few hundred bytes of header can declare a 65500 x 65500 image: the buffer would take gigabytes and the
+ * decoder minutes before the data turns out to be missing. Like PIL (DecompressionBombError above twice its
+ * MAX_IMAGE_PIXELS, 2 x 89478485), larger images are refused by size, before anything is allocated. */
+#define WS_IMAGE_MAX_PIXELS 178956970LL
+
+static int too_large(const char *path, uint64_t w, uint64_t h)
+{
+    if (w * h <= WS_IMAGE_MAX_PIXELS) return 0;
+    return ws_fail(WS_EFORMAT, "%s: %llux%llu pixels is more than wsseed decodes (%lld; PIL refuses these too): a "
+                   "corrupt header, or an image to downscale first", path, (unsigned long long)w, (unsigned long long)h,
+                   (long long)WS_IMAGE_MAX_PIXELS);
+}
+
 static int read_jpeg(FILE *fp, const char *path, ws_image *img)
 {
     struct jpeg_decompress_struct c;
@@ -68,6 +81,10 @@ static int read_jpeg(FILE *fp, const char *path, ws_image *img)
     jpeg_create_decompress(&c);
     jpeg_stdio_src(&c, fp);
     jpeg_read_header(&c, TRUE);
+    if (too_large(path, c.image_width, c.image_height)) {
+        jpeg_destroy_decompress(&c);
+        return WS_EFORMAT;
+    }
     /* Greyscale JPEGs come out as RGB too, as with PIL's convert('RGB'); the decoder settings stay libjpeg's
      * defaults (islow IDCT, fancy upsampling), which PIL uses too, so pixels match PIL's for the same
      * libjpeg. CMYK and YCCK files are decoded to CMYK (libjpeg does the YCCK step) and converted below. */
@@ -86,7 +103,8 @@ static int read_jpeg(FILE *fp, const char *path, ws_image *img)
         return ws_fail(WS_ENOMEM, "%s: out of memory for its %ux%u pixels (%.1f GB)", path, c.output_width,
                        c.output_height, (double)stride * c.output_height / 1e9);
     }
-    while (c.output_scanline < c.output_height) {
+    /* The first warning already fails the image (below): decoding the rest of a damaged file is wasted time. */
+    while (c.output_scanline < c.output_height && !e.pub.num_warnings) {
         JSAMPROW row = buf + stride * c.output_scanline;
         if (!four) { jpeg_read_scanlines(&c, &row, 1); continue; }
         JSAMPROW r4 = row4;
@@ -120,6 +138,7 @@ static int read_png(FILE *fp, const char *path, ws_image *img)
     /* The simplified libpng API expands palette, grey and 16-bit images and drops alpha, like
      * convert('RGB') on an opaque image. */
     p.format = PNG_FORMAT_RGB;
+    if (too_large(path, p.width, p.height)) { png_image_free(&p); return WS_EFORMAT; }
     uint8_t *buf = malloc(PNG_IMAGE_SIZE(p));
     if (!buf) { png_image_free(&p); return ws_fail(WS_ENOMEM, "%s: out of memory", path); }
     if (!png_image_finish_read(&p, NULL, buf, 0, NULL)) {
@@ -247,6 +266,7 @@ int ws_png_read_index(const char *path, uint8_t **data, int *w, int *h)
     png_init_io(p, fp);
     png_read_info(p, info);
     int ct = png_get_color_type(p, info), bd = png_get_bit_depth(p, info);
+    if ((rc = too_large(path, png_get_image_width(p, info), png_get_image_height(p, info)))) goto done;
     /* An RGB label map would have to be mapped back through a palette; refusing it names the problem (usually
      * a colour-rendered map saved by a viewer) instead of reading colours as classes. */
     if ((ct != PNG_COLOR_TYPE_PALETTE && ct != PNG_COLOR_TYPE_GRAY) || bd > 8) {

@@ -45,7 +45,7 @@ int ws_rle_decode(const int64_t *counts, int64_t n, int64_t H, int64_t W, uint8_
     int64_t pos = 0, hw = H * W;
     for (int64_t k = 0; k < n; k++) {
         /* Counts come from files: a corrupt store must fail here, not write past the mask. */
-        if (counts[k] < 0 || pos + counts[k] > hw) return ws_fail(WS_EFORMAT, "RLE counts exceed the %lldx%lld mask", (long long)H, (long long)W);
+        if (counts[k] < 0 || counts[k] > hw - pos) return ws_fail(WS_EFORMAT, "RLE counts exceed the %lldx%lld mask", (long long)H, (long long)W);
         uint8_t v = (k & 1) ? one : 0;
         /* Position pos in column-major order is row pos % H of column pos / H. */
         for (int64_t j = 0; j < counts[k]; j++, pos++) mask[(pos % H) * W + pos / H] = v;

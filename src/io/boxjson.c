@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "io/boxjson.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,10 @@ static int json_entry(yaml_document_t *d, yaml_node_t *a, int k, const char *pat
     if (!(v[2] >= 0) || !(v[3] >= 0) || !isfinite(v[0]) || !isfinite(v[1]))
         return ws_fail(WS_EINVAL, "%s: box entry %d: bbox [%g, %g, %g, %g] has a negative or invalid size", path, k, v[0], v[1],
                        v[2], v[3]);
+    /* The box is kept as float pixels (SAM's box prompt): a corner beyond float's range would be an infinite box. */
+    if (fabs(v[0]) > FLT_MAX || fabs(v[1]) > FLT_MAX || !(fabs(v[0] + v[2]) <= FLT_MAX) || !(fabs(v[1] + v[3]) <= FLT_MAX))
+        return ws_fail(WS_EINVAL, "%s: box entry %d: bbox [%g, %g, %g, %g] is out of range", path, k, v[0], v[1], v[2], v[3]);
+    if (!isfinite(sc)) return ws_fail(WS_EINVAL, "%s: box entry %d: score %g is not a finite number", path, k, sc);
     if (out->n == out->cap) {
         ws_json_box *t = realloc(out->b, (size_t)(out->cap = out->cap ? 2 * out->cap : 256) * sizeof *t);
         if (!t) return ws_fail(WS_ENOMEM, "out of memory");

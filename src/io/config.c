@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,53 @@ static int parse_num(const char *s, double *v)
     while (*end == ' ') end++;
     /* strtod also reads "nan" and "inf": no setting is meant to be either, so they are refused */
     return errno || end == s || *end || !isfinite(*v) ? -1 : 0;
+}
+
+/* The longest value text: a string of WS_CFG_STR_MAX bytes, each escaped (quote_yaml: at most 10 bytes for 1). */
+#define WS_CFG_VAL_MAX (10 * WS_CFG_STR_MAX + 8)
+
+/* Length of the UTF-8 sequence at s and its code point (*cp), or 0 when s does not start a valid one. */
+static int utf8_next(const unsigned char *s, uint32_t *cp)
+{
+    int n = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+    uint32_t v = n == 1 ? s[0] : n == 2 ? s[0] & 0x1Fu : n == 3 ? s[0] & 0x0Fu : s[0] & 0x07u;
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        v = v << 6 | (s[i] & 0x3Fu);
+    }
+    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (!n || v < min[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+    *cp = v;
+    return n;
+}
+
+/* A value written into a YAML file must be text: a --set value that is not UTF-8 would make the run's
+ * config.yaml unreadable. */
+static int is_utf8(const char *s)
+{
+    uint32_t cp;
+    for (int n; *s; s += n)
+        if (!(n = utf8_next((const unsigned char *)s, &cp))) return 0;
+    return 1;
+}
+
+/* s as a YAML double-quoted scalar that reads back as s: quotes and backslashes escaped, and so is every
+ * character YAML would fold (line breaks) or refuse (non-printable ones), by its code point. s is UTF-8
+ * (assign refuses anything else); cap >= 10 * strlen(s) + 3 always suffices. */
+static void quote_yaml(const char *s, char *buf, size_t cap)
+{
+    size_t o = 0;
+    uint32_t cp;
+    buf[o++] = '"';
+    for (int n; *s && o + 12 < cap; s += n) {
+        if (!(n = utf8_next((const unsigned char *)s, &cp))) { n = 1; cp = 0xFFFD; }
+        int printable = (cp >= 0x20 && cp <= 0x7E) || (cp >= 0xA0 && cp <= 0xD7FF) || (cp >= 0xE000 && cp <= 0xFFFD && cp != 0xFEFF) ||
+                        cp >= 0x10000;
+        if (cp == '"' || cp == '\\') o += (size_t)snprintf(buf + o, cap - o, "\\%c", (int)cp);
+        else if (printable && cp != 0x2028 && cp != 0x2029) { memcpy(buf + o, s, (size_t)n); o += (size_t)n; }
+        else o += (size_t)snprintf(buf + o, cap - o, cp <= 0xFF ? "\\x%02X" : cp <= 0xFFFF ? "\\u%04X" : "\\U%08X", (unsigned)cp);
+    }
+    snprintf(buf + o, cap - o, "\"");
 }
 
 /* Sets one key from scalar values (n = 1) or a sequence (n values). where = "file:line". */
@@ -81,6 +129,7 @@ static int assign(const ws_cfg_key *k, void *settings, char **vals, int n, int s
     case WS_CFG_STR:
         /* Refused, not truncated: a shortened path would name another file. */
         if (strlen(s) >= WS_CFG_STR_MAX) return ws_fail(WS_EINVAL, "%s: key '%s': value too long", where, k->key);
+        if (!is_utf8(s)) return ws_fail(WS_EINVAL, "%s: key '%s': the value is not UTF-8 text", where, k->key);
         strcpy(field, s);
         return 0;
     default:
@@ -212,7 +261,7 @@ static void value_str(const ws_cfg_key *k, const void *settings, char *buf, size
     case WS_CFG_INT: snprintf(buf, cap, "%d", *(const int *)field); break;
     case WS_CFG_FLOAT: shortest(*(const double *)field, 15, 17, buf, cap); break;
     case WS_CFG_BOOL: snprintf(buf, cap, "%s", *(const int *)field ? "true" : "false"); break;
-    case WS_CFG_STR: snprintf(buf, cap, "\"%s\"", field); break;
+    case WS_CFG_STR: quote_yaml(field, buf, cap); break;
     case WS_CFG_FLOAT3: {
         const float *v = (const float *)field;
         char a[32], b[32], c[32];
@@ -230,7 +279,7 @@ static void value_str(const ws_cfg_key *k, const void *settings, char *buf, size
  * cache folders and stores unmatched, at the cost of rerunning after a mere rewording. */
 char *ws_cfg_dump(const ws_cfg_key *keys, size_t n, const void *settings)
 {
-    size_t cap = 4096 + n * 256, len = 0;
+    size_t cap = WS_CFG_VAL_MAX + 4096 + n * 256, len = 0;
     char *out = malloc(cap), prev[512] = "";
     if (!out) return NULL;
     out[0] = '\0';
@@ -248,12 +297,12 @@ char *ws_cfg_dump(const ws_cfg_key *keys, size_t n, const void *settings)
         }
         for (const char *d; (d = strchr(a, '.')); a = d + 1, depth++)
             len += (size_t)snprintf(out + len, cap - len, "%*s%.*s:\n", 2 * depth, "", (int)(d - a), a);
-        char val[WS_CFG_STR_MAX + 8];
+        char val[WS_CFG_VAL_MAX];
         value_str(&keys[i], settings, val, sizeof val);
         len += (size_t)snprintf(out + len, cap - len, "%*s%s: %s%s%s\n", 2 * depth, "", a, val,
                                 keys[i].help ? "  # " : "", keys[i].help ? keys[i].help : "");
         snprintf(prev, sizeof prev, "%s", k);
-        if (len + WS_CFG_STR_MAX + 300 > cap) {
+        if (len + WS_CFG_VAL_MAX + 300 > cap) {
             char *p = realloc(out, cap *= 2);
             if (!p) { free(out); return NULL; }
             out = p;
@@ -266,7 +315,7 @@ void ws_cfg_print_help(const ws_cfg_key *keys, size_t n, const void *settings, v
 {
     FILE *f = file;
     for (size_t i = 0; i < n; i++) {
-        char val[WS_CFG_STR_MAX + 8];
+        char val[WS_CFG_VAL_MAX];
         value_str(&keys[i], settings, val, sizeof val);
         fprintf(f, "  %-36s %-16s %s\n", keys[i].key, val, keys[i].help ? keys[i].help : "");
     }

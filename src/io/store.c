@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -459,6 +460,10 @@ void ws_store_close(ws_store *s)
 
 /* ---- reading ---- */
 
+/* A record edited or written by another tool is checked here, once, against the layout store.h
+ * describes (n masks: n + 1 ascending offsets into the counts, n values per scalar field, n x 4
+ * boxes, n x 2 points, a (H, W) size), so the copy below and every reader of the set index inside
+ * the arrays. a: the 13 datasets in ws_store_read's order. */
 int ws_store_read(const char *path, const char *id, ws_mask_set *out)
 {
     ws_h5file f;

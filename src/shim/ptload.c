@@ -176,7 +176,9 @@ static long find_mark(unpickler *u)
 
 static int memo_put(unpickler *u, uint64_t idx, val *v)
 {
-    if (idx >= 1u << 26) return fail(u->e, "pickle memo index too large");
+    /* Picklers number memo entries 0, 1, 2, ... as they store them: an index past the next one is not from
+     * torch.save, and would make a few bytes of data.pkl allocate up to a gigabyte of memo. */
+    if (idx > u->n_memo) return fail(u->e, "pickle memo index %llu skips ahead of the %zu entries so far", (unsigned long long)idx, u->n_memo);
     if (idx >= u->cap_memo) {
         size_t c = u->cap_memo ? u->cap_memo : 64;
         while (c <= idx) c *= 2;
@@ -400,7 +402,8 @@ static int op_memo_put(unpickler *u, uint8_t op)
     if (op == 0x94) return u->sp ? memo_put(u, u->n_memo, u->stack[u->sp - 1]) : fail(u->e, "bad MEMOIZE");
     int w = op == 'q' ? 1 : 4;
     NEED(w);
-    if (!u->sp || memo_put(u, rd(u->p, w), u->stack[u->sp - 1])) return fail(u->e, op == 'q' ? "bad BINPUT" : "bad LONG_BINPUT");
+    if (!u->sp) return fail(u->e, op == 'q' ? "bad BINPUT" : "bad LONG_BINPUT");
+    if (memo_put(u, rd(u->p, w), u->stack[u->sp - 1])) return -1;
     u->p += w;
     return 0;
 }
