@@ -7,6 +7,7 @@
  * bits. Maps are split over threads.
  */
 #include "model/sam_upsample.h"
+#include "config.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -16,22 +17,45 @@
 #include "core/status.h"
 #include "model/sam.h"
 
-/* Bilinear (align_corners = False) source indices and weights of one axis, as ATen 1.13 computes
- * them for float maps with channels (upsample_bilinear2d, generic kernel): ratio in float (from the
- * scale factor when given, else in / out), source = ratio (dst + 0.5) - 0.5 in double clamped at
- * 0, index = its integer part, weight = (float)(source - index); equal sizes copy. */
+/* Bilinear (align_corners = False) source indices and weights of one axis, as the linked ATen
+ * computes them for float maps (upsample_bilinear2d's generic kernel, HelperInterpLinear): ratio in
+ * float (from the scale factor when given, else in / out); equal sizes copy. How the source
+ * position is rounded differs between releases, and one rounding step moves a weight by an ulp:
+ * - ATen 1.x computes source = ratio (dst + 0.5) - 0.5 in double (acc_type<float> on the CPU),
+ *   clamped at 0, index = its integer part, weight = (float)(source - index);
+ * - ATen 2.x computes it in float (opmath_type<float>: ratio * (dst + 0.5f) - 0.5f, the multiply
+ *   and subtract fused into one rounding by the FMA-enabled kernel build), clamped at 0,
+ *   index = floorf(source), weight = source - index in float.
+ * The blend itself (below) is the same in both. */
 typedef struct { int32_t *i0, *i1; float *l0, *l1; } lin_taps;   /* per output index (arrays: vectorisable gathers) */
+
+#if WS_TORCH_VERSION_MAJOR >= 2
+static float source_weight(float ratio, int d, int in, int *i0)
+{
+    float src = fmaf(ratio, (float)d + 0.5f, -0.5f);
+    if (src < 0) src = 0;
+    *i0 = (int)floorf(src);
+    if (*i0 > in - 1) *i0 = in - 1;
+    return src - (float)*i0;
+}
+#else
+static float source_weight(float ratio, int d, int in, int *i0)
+{
+    double src = ratio * (d + 0.5) - 0.5;
+    if (src < 0) src = 0;
+    *i0 = (int)src;
+    if (*i0 > in - 1) *i0 = in - 1;
+    return (float)(src - *i0);
+}
+#endif
 
 static void linear_taps(lin_taps *t, int in, int out, double scale)
 {
     const float ratio = scale > 0 ? (float)(1.0 / scale) : (float)in / (float)out;
     for (int d = 0; d < out; d++) {
         if (in == out) { t->i0[d] = t->i1[d] = d; t->l0[d] = 1.0f; t->l1[d] = 0.0f; continue; }
-        double src = ratio * (d + 0.5) - 0.5;
-        if (src < 0) src = 0;
-        int i0 = (int)src;
-        if (i0 > in - 1) i0 = in - 1;
-        float l1 = (float)(src - i0);
+        int i0;
+        float l1 = source_weight(ratio, d, in, &i0);
         l1 = l1 < 0 ? 0 : l1 > 1 ? 1 : l1;
         t->i0[d] = i0;
         t->i1[d] = i0 + (i0 < in - 1 ? 1 : 0);
