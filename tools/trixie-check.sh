@@ -27,7 +27,7 @@ tarball=${1:-}
 # What configure, the build and the suite need (README "Building by hand"), plus the tools some
 # tests use when present (valgrind, python3, h5dump from hdf5-tools).
 DEPS="build-essential autoconf automake libtool pkg-config libtorch-dev libopenblas-dev libhdf5-dev
- libyaml-dev libjpeg-dev libpng-dev zlib1g-dev hdf5-tools valgrind python3 ca-certificates"
+ libyaml-dev libjpeg-dev libpng-dev zlib1g-dev hdf5-tools valgrind python3 ca-certificates ccache"
 
 die() { echo "trixie-check: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot and mount)"
@@ -59,13 +59,16 @@ mountpoint -q "$ROOT/proc" || { mount -t proc proc "$ROOT/proc"; mounted="$ROOT/
 bind /dev "$ROOT/dev"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2> /dev/null || true
 
-inroot() { chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
+# ccache's cache lives in the root, so a rerun recompiles only what changed.
+inroot() { chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+    CCACHE_DIR=/var/cache/wsseed-ccache CCACHE_BASEDIR=/build/src CCACHE_NOHASHDIR=true "$@"; }
 
-if [ ! -e "$ROOT/.wsseed-deps-done" ] || [ -n "${WSSEED_REFRESH:-}" ]; then
+# The stamp holds the package list, so a changed list installs again.
+if [ "$(cat "$ROOT/.wsseed-deps-done" 2> /dev/null)" != "$(echo $DEPS)" ] || [ -n "${WSSEED_REFRESH:-}" ]; then
     echo "trixie-check: installing the build dependencies and libtorch-dev"
     inroot sh -c "apt-get -q update && DEBIAN_FRONTEND=noninteractive apt-get -q -y install --no-install-recommends $(echo $DEPS)" \
         > "$ROOT.apt.log" 2>&1 || die "apt-get in the root failed, see $ROOT.apt.log"
-    touch "$ROOT/.wsseed-deps-done"
+    echo $DEPS > "$ROOT/.wsseed-deps-done"
 fi
 torchver=$(inroot dpkg-query -W -f '${Version}' libtorch-dev 2> /dev/null || echo unknown)
 
@@ -87,7 +90,7 @@ fi
 
 echo "trixie-check: building wsseed against libtorch-dev $torchver (log: $ROOT/build.log)"
 inroot sh -c "cd /build/src && { [ -x configure ] || ./bootstrap; } &&
-    nice -n 10 ./configure -q && nice -n 10 make -s -j$JOBS" > "$ROOT/build.log" 2>&1 ||
+    nice -n 10 ./configure -q CC='ccache gcc' CXX='ccache g++' && nice -n 10 make -s -j$JOBS" > "$ROOT/build.log" 2>&1 ||
     { tail -n 30 "$ROOT/build.log"; die "the build failed, see $ROOT/build.log"; }
 
 echo "trixie-check: make check (log: $ROOT/check.log)"
