@@ -319,7 +319,11 @@ static int read_vlen_strings(const ws_h5file *f, const char *name, char ***strs,
     else if (H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0)
         rc = ws_fail(WS_EFORMAT, "%s: '%s' is not a string dataset", f->path, name);
     for (hssize_t i = 0; !rc && i < cnt; i++) res[i] = strdup(raw[i] ? raw[i] : "");
+#if H5_VERSION_GE(1, 12, 0)
+    if (!rc) H5Treclaim(mt, sp, H5P_DEFAULT, raw);   /* H5Dvlen_reclaim is deprecated since 1.12 */
+#else
     if (!rc) H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, raw);
+#endif
     free(raw);
     H5Tclose(mt);
     H5Sclose(sp);
@@ -412,7 +416,18 @@ int ws_h5_write_strings(ws_h5file *f, const char *name, char *const *strs, size_
 
 typedef struct { char **names; size_t n, cap; int err; } list_ctx;
 
-static herr_t visit(hid_t obj, const char *name, const H5O_info_t *info, void *op)
+/* HDF5 1.12 changed the object visitor (H5Ovisit3: an H5O_info2_t and a fields mask) and 1.14 maps the
+ * unversioned H5Ovisit to it; 1.10 has H5Ovisit2 with the same mask over H5O_info_t. Asking only
+ * for the basic fields (the object type is all we read) also spares HDF5 reading headers. */
+#if H5_VERSION_GE(1, 12, 0)
+typedef H5O_info2_t ws_h5_oinfo;
+#define WS_H5_OVISIT(g, cb, op) H5Ovisit3(g, H5_INDEX_NAME, H5_ITER_INC, cb, op, H5O_INFO_BASIC)
+#else
+typedef H5O_info_t ws_h5_oinfo;
+#define WS_H5_OVISIT(g, cb, op) H5Ovisit2(g, H5_INDEX_NAME, H5_ITER_INC, cb, op, H5O_INFO_BASIC)
+#endif
+
+static herr_t visit(hid_t obj, const char *name, const ws_h5_oinfo *info, void *op)
 {
     (void)obj;
     list_ctx *c = op;
@@ -436,7 +451,7 @@ int ws_h5_list(const ws_h5file *f, const char *group, char ***names, size_t *n)
     list_ctx c = {0};
     hid_t g = H5Oopen(f->id, group, H5P_DEFAULT);
     if (g < 0) return ws_fail(WS_EFORMAT, "%s has no group '%s'", f->path, group);
-    herr_t r = H5Ovisit(g, H5_INDEX_NAME, H5_ITER_INC, visit, &c);
+    herr_t r = WS_H5_OVISIT(g, visit, &c);
     H5Oclose(g);
     if (r < 0 || c.err) { ws_h5_strings_free(c.names, c.n); return ws_fail(WS_ENOMEM, "cannot list %s", f->path); }
     /* Sorted by full path so listings (and dumps compared against golden files) do not depend on HDF5's link

@@ -148,10 +148,16 @@ typedef struct group_list { char **v; size_t n, cap; int err; } group_list;
 static herr_t add_group(hid_t g, const char *name, const H5L_info_t *info, void *op)
 {
     group_list *l = op;
-    H5O_info_t oi;
     (void)info;
-    /* Only groups are cases; datasets beside them (shared inputs) are skipped. */
-    if (H5Oget_info_by_name(g, name, &oi, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_GROUP) return 0;
+    /* Only groups are cases; datasets beside them (shared inputs) are skipped. HDF5 1.12 versioned
+     * the object info (H5Oget_info_by_name3, H5O_info2_t; 1.14 maps the plain name to it). */
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_info2_t oi;
+    if (H5Oget_info_by_name3(g, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_GROUP) return 0;
+#else
+    H5O_info_t oi;
+    if (H5Oget_info_by_name2(g, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_GROUP) return 0;
+#endif
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 16;
         char **v = realloc(l->v, cap * sizeof *v);

@@ -1,0 +1,111 @@
+/* main.c - the wsseed command: global options and subcommand dispatch.
+ *
+ * Owns the usage text, the options before the command (--threads, --help, --version) and the
+ * exit status convention: 0 success, 1 a failure reported by the library (ws_cli_error prints its
+ * message), 2 a usage error. Only src/cli decides the exit status (ARCHITECTURE.md).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/common.h"
+#include "verify/verify.h"
+#include "config.h"
+#include "stage/runtime.h"
+
+/* Commands in the order a newcomer meets them: the pipeline and demo first, then the single stages in
+ * pipeline order, then the tools. */
+static const char *usage =
+    "wsseed " PACKAGE_VERSION " - pixel-level segmentation seeds from image-level labels with frozen\n"
+    "CLIP and SAM (FMA-WSSS, SAM-enhanced pseudo-labels, boxed SAM + CLIP).\n"
+    "\n"
+    "Usage: wsseed [--threads N] COMMAND [options]\n"
+    "\n"
+    "Commands:\n"
+    "  pipeline   the whole run from one YAML: masks, both trainings, CAMs, CAA, seeds, eval,\n"
+    "             report.html; cached and resumable (wsseed pipeline --help)\n"
+    "  sweep      pipeline runs over a grid or list of overrides + summary (wsseed sweep --help)\n"
+    "  demo       encode an image and the VOC class prompts with CLIP and print the\n"
+    "             zero-shot similarity table (wsseed demo --help)\n"
+    "  masks      SAM masks of a dataset split into a resumable HDF5 mask store\n"
+    "             (FMA-WSSS level-aware generator; wsseed masks --help)\n"
+    "  train      train the FMA-WSSS classification or segmentation prompts on frozen CLIP\n"
+    "             (YAML config, HDF5 checkpoints, exact resume; wsseed train --help)\n"
+    "  export-ctx a training checkpoint's prompt context as a PyTorch state dict\n"
+    "  cam        CAM inference of a split with trained prompts into an HDF5 CAM store\n"
+    "  caa        class-aware attention affinity refinement of a CAM store\n"
+    "  seed       SAMS seeds (PNG) from a CAM store and the SAM mask store\n"
+    "  merge      SAM-enhanced pseudo-labels: any label-map folder + the mask store\n"
+    "  eval       mIoU of a folder of label maps against ground truth; image-label P/R/F1\n"
+    "  boxes      boxed-SAM mode: CLIP image labels + Grounding-DINO boxes (or a detector's\n"
+    "             COCO JSON) into a resumable HDF5 box store (wsseed boxes --help)\n"
+    "  boxseed    boxed-SAM seeds (PNG): SAM prompted with every box of the box store\n"
+    "  synth      write a synthetic dataset in the VOC layout (tests, demo)\n"
+    "  tokenize   CLIP BPE tokenizer: each input line -> one line of 77 token ids\n"
+    "  dump       run one module on the inputs of a golden-style HDF5 file and write its\n"
+    "             outputs under the same names (verification interface; wsseed dump --help)\n"
+    "  version    version and build information\n"
+    "  help       this text\n"
+    "\n"
+    "Global options:\n"
+    "  --threads N  libtorch intra-op threads (default 1; OpenBLAS threads the matrix\n"
+    "               products over all cores, OPENBLAS_NUM_THREADS changes that). Also accepted\n"
+    "               after the command; it overrides the config's runtime.threads\n"
+    "\n"
+    "Checkpoints are read as released: OpenAI CLIP ViT-B-16.pt (TorchScript) or a torch.save\n"
+    "state dict; the BPE vocabulary is openai/CLIP's bpe_simple_vocab_16e6.txt.gz.\n";
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+    ws_stage_runtime_init();   /* one libtorch thread: OpenBLAS threads the products (README) */
+    /* Global options end at the first word that is not an option: everything after the command is the
+     * command's own. */
+    while (i < argc && strncmp(argv[i], "--", 2) == 0) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(usage, stdout); return 0; }
+        if (!strcmp(argv[i], "--version")) { printf("wsseed %s\n", PACKAGE_VERSION); return 0; }
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            /* the commands with a config apply it as runtime.threads (it overrides the file) */
+            long n;
+            if (ws_cli_long("", "--threads", argv[i + 1], 1, WS_MAX_THREADS, &n)) return 2;
+            /* Set now for commands without a config (demo, tokenize, dump) and remembered for those with one,
+             * where the config's runtime.threads would otherwise win (ws_cli_settings). */
+            if (ws_stage_set_threads((int)n)) return ws_cli_error();
+            ws_cli_set_global_threads((int)n);
+            i += 2;
+            continue;
+        }
+        fprintf(stderr, "wsseed: error: unknown option '%s' (see wsseed --help)\n", argv[i]);
+        return 2;
+    }
+    /* No command is a usage error: the usage goes to stderr and the status is 2, so a script that forgot the
+     * command fails. */
+    if (i >= argc) { fputs(usage, stderr); return 2; }
+    const char *cmd = argv[i];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "-h")) { fputs(usage, stdout); return 0; }
+    if (!strcmp(cmd, "version")) {
+        ws_stage_print_version(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "tokenize")) return ws_cmd_tokenize(argc - i, argv + i);
+    /* dump is the verification harness (src/verify, its own library): reached through the one binary so tests
+     * and users run what ships. */
+    if (!strcmp(cmd, "dump")) return ws_verify_main(argc - i, argv + i);
+    if (!strcmp(cmd, "demo")) return ws_cmd_demo(argc - i, argv + i);
+    if (!strcmp(cmd, "masks")) return ws_cmd_masks(argc - i, argv + i);
+    if (!strcmp(cmd, "train")) return ws_cmd_train(argc - i, argv + i);
+    if (!strcmp(cmd, "synth")) return ws_cmd_synth(argc - i, argv + i);
+    if (!strcmp(cmd, "pipeline")) return ws_cmd_pipeline(argc - i, argv + i);
+    if (!strcmp(cmd, "sweep")) return ws_cmd_sweep(argc - i, argv + i);
+    if (!strcmp(cmd, "cam")) return ws_cmd_cam(argc - i, argv + i);
+    if (!strcmp(cmd, "caa")) return ws_cmd_caa(argc - i, argv + i);
+    if (!strcmp(cmd, "seed")) return ws_cmd_seed(argc - i, argv + i);
+    if (!strcmp(cmd, "merge")) return ws_cmd_merge(argc - i, argv + i);
+    if (!strcmp(cmd, "boxes")) return ws_cmd_boxes(argc - i, argv + i);
+    if (!strcmp(cmd, "boxseed")) return ws_cmd_boxseed(argc - i, argv + i);
+    if (!strcmp(cmd, "eval")) return ws_cmd_eval(argc - i, argv + i);
+    if (!strcmp(cmd, "export-ctx")) return ws_cmd_export_ctx(argc - i, argv + i);
+    fprintf(stderr, "wsseed: error: unknown command '%s' (see wsseed --help)\n", cmd);
+    return 2;
+}

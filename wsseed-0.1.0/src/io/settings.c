@@ -1,0 +1,111 @@
+/* settings.c - the shared settings (see settings.h): model files, dataset, runtime.
+ *
+ * Owns the one definition (key, type, help, default) of every setting that several stages read,
+ * so model.sam or data.root means the same in `wsseed masks`, `wsseed boxes` and the pipeline;
+ * each stage picks the rows it reads with ws_settings_add.
+ */
+#include "io/settings.h"
+
+#include <string.h>
+
+#include "core/status.h"
+
+#define OFF(f) offsetof(ws_model_paths, f)
+const ws_cfg_key WS_MODEL_KEYS[] = {
+    {"model.clip", WS_CFG_STR, OFF(clip), "CLIP checkpoint (ViT-B-16.pt) or random:tiny / random:vit_b16"},
+    {"model.vocab", WS_CFG_STR, OFF(vocab), "CLIP BPE vocabulary, or builtin:bytes (random models only)"},
+    {"model.sam", WS_CFG_STR, OFF(sam), "SAM checkpoint (sam_vit_h_4b8939.pth) or random:tiny / random:vit_b"},
+    {"model.decoder_heads", WS_CFG_INT, OFF(decoder_heads), "SAM mask-decoder heads; 0 = 8 for released models"},
+    {"model.gdino", WS_CFG_STR, OFF(gdino), "Grounding-DINO checkpoint (groundingdino_swint_ogc.pth)"},
+    {"model.bert_vocab", WS_CFG_STR, OFF(bert_vocab), "BERT vocab.txt of bert-base-uncased"},
+    {"model.bert_config", WS_CFG_STR, OFF(bert_config), "BERT config.json; '' = bert-base-uncased's sizes"},
+};
+const size_t WS_MODEL_NKEYS = sizeof WS_MODEL_KEYS / sizeof WS_MODEL_KEYS[0];
+#undef OFF
+
+#define OFF(f) offsetof(ws_data_cfg, f)
+const ws_cfg_key WS_DATA_KEYS[] = {
+    {"data.dataset", WS_CFG_STR, OFF(dataset), "voc or coco"},
+    {"data.root", WS_CFG_STR, OFF(root), "dataset root"},
+    {"data.split", WS_CFG_STR, OFF(split), "the split that is trained on and gets seeds (train_aug)"},
+    {"data.image_dir", WS_CFG_STR, OFF(image_dir), "images below root; {split} is replaced"},
+    {"data.label_dir", WS_CFG_STR, OFF(label_dir), "ground-truth maps (image labels, evaluation); '' = none"},
+    {"data.split_file", WS_CFG_STR, OFF(split_file), "id list below root"},
+    {"data.labels_file", WS_CFG_STR, OFF(labels_file), "'' or '<id> <class> ...' lines (no maps: no evaluation)"},
+    {"data.list", WS_CFG_STR, OFF(list), "instead of the split: a text file of image paths, one per line"},
+    {"data.seed_dir", WS_CFG_STR, OFF(seed_dir), "seg task: folder of coarse-seed PNGs replacing the label maps"},
+};
+const size_t WS_DATA_NKEYS = sizeof WS_DATA_KEYS / sizeof WS_DATA_KEYS[0];
+#undef OFF
+
+#define OFF(f) offsetof(ws_runtime_cfg, f)
+const ws_cfg_key WS_RUNTIME_KEYS[] = {
+    {"runtime.threads", WS_CFG_INT, OFF(threads), "libtorch intra-op threads"},
+    {"runtime.workers", WS_CFG_INT, OFF(workers), "training image-loading threads"},
+};
+const size_t WS_RUNTIME_NKEYS = sizeof WS_RUNTIME_KEYS / sizeof WS_RUNTIME_KEYS[0];
+#undef OFF
+
+void ws_model_paths_defaults(ws_model_paths *m)
+{
+    memset(m, 0, sizeof *m);
+    /* The released files under their upstream names (openai/CLIP, segment-anything's ViT-H, Grounding-DINO's
+     * Swin-T OGC), so a checkpoints/ folder filled from the official links works without a config. */
+    strcpy(m->clip, "checkpoints/ViT-B-16.pt");
+    strcpy(m->vocab, "checkpoints/bpe_simple_vocab_16e6.txt.gz");
+    strcpy(m->sam, "checkpoints/sam_vit_h_4b8939.pth");
+    strcpy(m->gdino, "checkpoints/groundingdino_swint_ogc.pth");
+    strcpy(m->bert_vocab, "checkpoints/bert-base-uncased/vocab.txt");
+}
+
+void ws_data_defaults(ws_data_cfg *d)
+{
+    memset(d, 0, sizeof *d);
+    strcpy(d->dataset, "voc");
+    strcpy(d->root, "data/VOC2012");
+    /* FMA-WSSS trains and seeds on VOC's train_aug with SegmentationClassAug as ground truth;
+     * these defaults are its folder layout. */
+    strcpy(d->split, "train_aug");
+    strcpy(d->image_dir, "JPEGImages");
+    strcpy(d->label_dir, "SegmentationClassAug");
+    strcpy(d->split_file, "ImageSets/Segmentation/{split}.txt");
+}
+
+void ws_runtime_defaults(ws_runtime_cfg *r)
+{
+    /* One libtorch thread (OpenBLAS already threads the products, see stage/runtime.h); two loader threads
+     * prepare the next batch while a step computes. */
+    r->threads = 1;
+    r->workers = 2;
+}
+
+int ws_data_classes(const ws_data_cfg *d, int *n_fg)
+{
+    return ws_dataset_classes(d->dataset, n_fg);
+}
+
+int ws_data_open(const ws_data_cfg *d, int flags, ws_dataset *ds, int *n_fg)
+{
+    int nf = 0, rc = ws_data_classes(d, &nf);
+    if (rc) return rc;
+    ws_dataset_spec s = {.root = d->root, .split = d->split, .image_dir = d->image_dir, .label_dir = d->label_dir,
+                         .split_file = d->split_file, .labels_file = d->labels_file,
+                         .seed_dir = flags & WS_DATA_SEEDS ? d->seed_dir : NULL, .image_ext = ".jpg", .n_fg = nf,
+                         .images_only = !!(flags & WS_DATA_IMAGES_ONLY)};
+    if (n_fg) *n_fg = nf;
+    return ws_dataset_open(ds, &s);
+}
+
+int ws_settings_add(ws_cfg_key **tab, size_t *n, const ws_cfg_key *src, size_t ns, const char *const *only,
+                    const char *prefix, size_t base)
+{
+    /* one row at a time: ws_cfg_table_add matches name prefixes ("data.split" would also take
+     * "data.split_file"), a stage names exactly the shared keys it reads */
+    for (size_t i = 0; i < ns; i++) {
+        int take = !only;
+        for (int j = 0; only && only[j] && !take; j++) take = !strcmp(only[j], src[i].key);
+        int rc = take ? ws_cfg_table_add(tab, n, src + i, 1, NULL, NULL, prefix, base) : 0;
+        if (rc) return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,283 @@
+/* sweep.c - the sweep stage (`wsseed sweep SWEEP.yaml`): a pipeline config plus a grid (or list) of
+ * overrides, one pipeline run each.
+ *
+ *   pipeline: demo.yaml          # the base config, relative to this file
+ *   name: demo-sweep             # runs: <out_dir>/<name>/<label>
+ *   set: {key: value, ...}       # fixed overrides (optional)
+ *   grid: {key: [v1, v2], ...}   # every combination, or
+ *   list: [{key: v, ...}, ...]   # these runs
+ *
+ * Runs share the pipeline's stage cache, so stages whose settings a run does not change are
+ * computed once; an interrupted sweep continues when started again. The end: summary.csv,
+ * summary.md and one PNG per swept key (seed mIoU against its values) in <out_dir>/<name>/.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stage/sweep.h"
+#include "stage/pipeline.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "io/yaml.h"
+#include "stage/report.h"
+
+/* Fixed bounds keep the sweep in static arrays; they are far above what one reads in a table (8 keys, 32
+ * values, 256 runs: a 256-run sweep of a full split is days of CPU), and each is checked with a message
+ * naming it. */
+#define MAXK 8
+#define MAXV 32
+#define MAXRUNS 256
+
+typedef struct sweep {
+    char pipeline[2048], name[256];
+    int nset;
+    char *set[64];                 /* "key=value" */
+    int nk;                        /* grid: keys and their values */
+    char *key[MAXK], *val[MAXK][MAXV];
+    int nv[MAXK];
+    int nlist;                     /* list: runs of "key=value" entries */
+    char *lkey[MAXRUNS][MAXK], *lval[MAXRUNS][MAXK];
+    int ln[MAXRUNS];
+} sweep;
+
+static void sweep_free(sweep *s)
+{
+    for (int i = 0; i < s->nset; i++) free(s->set[i]);
+    for (int k = 0; k < s->nk; k++) {
+        free(s->key[k]);
+        for (int v = 0; v < s->nv[k]; v++) free(s->val[k][v]);
+    }
+    for (int r = 0; r < s->nlist; r++)
+        for (int k = 0; k < s->ln[r]; k++) { free(s->lkey[r][k]); free(s->lval[r][k]); }
+}
+
+/* One leaf of the sweep file (io/yaml.h): pipeline / name scalars, set.KEY, grid.KEY lists,
+ * list.N.KEY entries. */
+static int sweep_leaf(void *ctx, const ws_yaml_leaf *l)
+{
+    sweep *s = ctx;
+    const char *sec = l->path[0], *v = l->n ? l->values[0] : "";
+    if (strcmp(sec, "pipeline") && strcmp(sec, "name") && strcmp(sec, "set") && strcmp(sec, "grid") && strcmp(sec, "list"))
+        return ws_fail(WS_EINVAL, "%s:%lu: unknown key '%s' (pipeline, name, set, grid, list)", l->file, l->lines[0], sec);
+    if (l->depth == 1 && !l->is_list && !strcmp(sec, "pipeline")) { snprintf(s->pipeline, sizeof s->pipeline, "%s", v); return 0; }
+    if (l->depth == 1 && !l->is_list && !strcmp(sec, "name")) { snprintf(s->name, sizeof s->name, "%s", v); return 0; }
+    if (l->depth == 2 && !l->is_list && !strcmp(sec, "set")) {
+        size_t n = strlen(l->path[1]) + strlen(v) + 2;
+        if (s->nset >= 64) return ws_fail(WS_EINVAL, "%s: more than 64 fixed overrides", l->where);
+        if (!(s->set[s->nset] = malloc(n))) return ws_fail(WS_ENOMEM, "out of memory");
+        snprintf(s->set[s->nset++], n, "%s=%s", l->path[1], v);
+        return 0;
+    }
+    if (l->depth == 2 && l->is_list && !strcmp(sec, "grid")) {
+        if (s->nk >= MAXK) return ws_fail(WS_EINVAL, "%s: more than %d grid keys", l->where, MAXK);
+        if (l->n > MAXV) return ws_fail(WS_EINVAL, "%s: more than %d values", l->where, MAXV);
+        s->key[s->nk] = strdup(l->path[1]);
+        for (int k = 0; k < l->n; k++) s->val[s->nk][k] = strdup(l->values[k]);
+        s->nv[s->nk++] = l->n;
+        return 0;
+    }
+    if (l->depth == 3 && !l->is_list && !strcmp(sec, "list")) {
+        int r = atoi(l->path[1]);   /* items arrive in order: item r opens run r */
+        if (r >= MAXRUNS) return ws_fail(WS_EINVAL, "%s: more than %d runs", l->where, MAXRUNS);
+        if (r >= s->nlist) s->nlist = r + 1;
+        int k = s->ln[r];
+        if (k >= MAXK) return ws_fail(WS_EINVAL, "%s: more than %d overrides in a run", l->where, MAXK);
+        s->lkey[r][k] = strdup(l->path[2]);
+        s->lval[r][k] = strdup(v);
+        s->ln[r]++;
+        return 0;
+    }
+    if (l->is_list && strcmp(sec, "grid")) return ws_fail(WS_EINVAL, "%s: a list is allowed only as grid values or as the list of runs", l->where);
+    return ws_fail(WS_EINVAL, "%s: unexpected '%s' under '%s' (see wsseed sweep --help)", l->where, v, sec);
+}
+
+/* Reads the sweep file into s and checks its shape. */
+static int parse(const char *path, sweep *s)
+{
+    int rc = ws_yaml_walk(path, sweep_leaf, s);
+    if (!rc && !s->pipeline[0]) rc = ws_fail(WS_EINVAL, "%s: 'pipeline: CONFIG.yaml' is required", path);
+    if (!rc && !s->nk && !s->nlist) rc = ws_fail(WS_EINVAL, "%s: give a grid or a list of runs", path);
+    /* Both at once would be ambiguous (cross the list with the grid, or append?), so neither is guessed. */
+    if (!rc && s->nk && s->nlist) rc = ws_fail(WS_EINVAL, "%s: give a grid or a list, not both", path);
+    if (!rc && !s->name[0]) {
+        const char *b = strrchr(path, '/');
+        /* name defaults to the file's base name */
+        snprintf(s->name, sizeof s->name, "%.*s", (int)strcspn(b ? b + 1 : path, "."), b ? b + 1 : path);
+    }
+    return rc;
+}
+
+typedef struct result { char label[512]; char *vals[MAXK]; double coarse, fine, boxed; } result;
+
+/* The plot of fine (blue) and coarse (orange) mIoU against the values of key k (in grid order). */
+static int plot_key(const char *path, const sweep *s, int k, const result *res, int nr)
+{
+    double x[MAXRUNS], y[2][MAXRUNS];
+    for (int r = 0; r < nr; r++) {
+        int idx = 0;
+        for (int v = 0; v < s->nv[k]; v++)
+            if (!strcmp(res[r].vals[k], s->val[k][v])) idx = v;
+        /* The x axis is the value's position in the grid, not its number: values may be strings (a model
+         * path, "maxid"/"score") or unevenly spaced. */
+        x[r] = idx;
+        y[0][r] = res[r].coarse;
+        y[1][r] = res[r].fine;
+    }
+    const double *ys[2] = {y[0], y[1]};
+    return ws_report_scatter_png(path, x, ys, nr, s->nv[k]);
+}
+
+static int summarise(const char *dir, const sweep *s, const result *res, int nr, int nkeys, const char *const *keys)
+{
+    char path[4400];
+    /* Plain writes: the summaries are recomputed from the cached stages every time the sweep is run, so a
+     * torn file is repaired by running it again. */
+    snprintf(path, sizeof path, "%s/summary.csv", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return ws_fail(WS_EIO, "cannot write %s", path);
+    fputs("run", f);
+    for (int k = 0; k < nkeys; k++) fprintf(f, ",%s", keys[k]);
+    int boxed = 0;
+    for (int r = 0; r < nr; r++) boxed |= !isnan(res[r].boxed);
+    fputs(boxed ? ",miou_coarse,miou_fine,miou_boxed\n" : ",miou_coarse,miou_fine\n", f);
+    for (int r = 0; r < nr; r++) {
+        fprintf(f, "%s", res[r].label);
+        for (int k = 0; k < nkeys; k++) fprintf(f, ",%s", res[r].vals[k] ? res[r].vals[k] : "");
+        fprintf(f, ",%.6f,%.6f", 100 * res[r].coarse, 100 * res[r].fine);
+        if (boxed) fprintf(f, ",%.6f", 100 * res[r].boxed);
+        fputs("\n", f);
+    }
+    if (fclose(f)) return ws_fail(WS_EIO, "cannot write %s", path);
+    snprintf(path, sizeof path, "%s/summary.md", dir);
+    if (!(f = fopen(path, "w"))) return ws_fail(WS_EIO, "cannot write %s", path);
+    fputs("|", f);
+    for (int k = 0; k < nkeys; k++) fprintf(f, " %s |", keys[k]);
+    fputs(boxed ? " coarse mIoU | fine mIoU | boxed mIoU |\n|" : " coarse mIoU | fine mIoU |\n|", f);
+    for (int k = 0; k < nkeys + 2 + boxed; k++) fputs(k < nkeys ? "---|" : "---:|", f);
+    fputs("\n", f);
+    for (int r = 0; r < nr; r++) {
+        fputs("|", f);
+        for (int k = 0; k < nkeys; k++) fprintf(f, " %s |", res[r].vals[k] ? res[r].vals[k] : "");
+        fprintf(f, " %.2f | %.2f |", 100 * res[r].coarse, 100 * res[r].fine);
+        if (boxed) fprintf(f, " %.2f |", 100 * res[r].boxed);
+        fputs("\n", f);
+    }
+    if (fclose(f)) return ws_fail(WS_EIO, "cannot write %s", path);
+    for (int k = 0; k < s->nk; k++) {
+        snprintf(path, sizeof path, "%s/%s.png", dir, s->key[k]);
+        int rc = plot_key(path, s, k, res, nr);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* The swept keys (grid keys, or every key the list's runs set, in first-seen order) into names;
+ * returns the number of runs. */
+static int swept_keys(const sweep *s, const char **names, int *nkeys)
+{
+    int total = 1;
+    *nkeys = 0;
+    if (s->nk) {
+        for (int k = 0; k < s->nk; k++) { total *= s->nv[k]; names[(*nkeys)++] = s->key[k]; }
+        return total;
+    }
+    for (int r = 0; r < s->nlist; r++)
+        for (int k = 0; k < s->ln[r]; k++) {
+            int seen = 0;
+            for (int j = 0; j < *nkeys; j++) seen |= !strcmp(names[j], s->lkey[r][k]);
+            if (!seen && *nkeys < MAXK) names[(*nkeys)++] = s->lkey[r][k];
+        }
+    return s->nlist;
+}
+
+/* Run r's settings: the base config c with run r's value of every swept key (grid: r in
+ * row-major order of the keys; list: entry r); o receives the values and the run's label. */
+static int run_settings(const sweep *s, const char *const *names, int nkeys, int r, const ws_cfg_key *keys, size_t nk,
+                        ws_pipe_cfg *c, result *o)
+{
+    char assign[1200];
+    int lo = 0;
+    o->label[0] = '\0';
+    for (int k = 0; k < nkeys; k++) {
+        const char *v = NULL;
+        if (s->nk) {
+            int stride = 1;
+            for (int j = k + 1; j < s->nk; j++) stride *= s->nv[j];
+            /* Row-major: the last grid key varies fastest, so runs sharing the first keys' values (and their
+             * cached stages) come one after another. */
+            v = s->val[k][(r / stride) % s->nv[k]];
+        } else {
+            for (int j = 0; j < s->ln[r]; j++)
+                if (!strcmp(s->lkey[r][j], names[k])) v = s->lval[r][j];
+        }
+        free(o->vals[k]);   /* a listed (not run) entry reuses its slot */
+        o->vals[k] = v ? strdup(v) : NULL;
+        if (!v) continue;
+        snprintf(assign, sizeof assign, "%s=%s", names[k], v);
+        /* Through ws_cfg_set, the same parser as --set: a swept key is checked against the pipeline's key
+         * table and its type like any override. */
+        int rc = ws_cfg_set(keys, nk, c, assign);
+        if (rc) return rc;
+        /* The label ("key=v,key=v") is the run's folder name, so a run's folder says what it changed. */
+        lo += snprintf(o->label + lo, sizeof o->label - (size_t)lo, "%s%s=%s", lo ? "," : "", names[k], v);
+    }
+    return 0;
+}
+
+static int run_sweep(const char *file, sweep *s, int list_only)
+{
+    ws_cfg_key *keys = NULL;
+    size_t nk = 0;
+    char base[4096], dir[4096];
+    result *res = calloc(MAXRUNS, sizeof *res);
+    const char *names[MAXK];
+    int nkeys = 0, nr = 0, rc = res ? ws_pipe_keys(&keys, &nk) : ws_fail(WS_ENOMEM, "out of memory");
+    const char *slash = strrchr(file, '/');
+    /* The base config is relative to the sweep file, not to the current folder, so a sweep and its config
+     * move together. */
+    if (s->pipeline[0] == '/' || !slash) snprintf(base, sizeof base, "%s", s->pipeline);
+    else snprintf(base, sizeof base, "%.*s/%s", (int)(slash - file), file, s->pipeline);
+    const int total = swept_keys(s, names, &nkeys);
+    /* Checked before anything runs: a grid that is too large fails at once, not after days. */
+    if (!rc && total > MAXRUNS) rc = ws_fail(WS_EINVAL, "%s: %d runs (at most %d)", file, total, MAXRUNS);
+    ws_pipe_cfg c0;
+    ws_pipe_defaults(&c0);
+    if (!rc) rc = ws_cfg_load(keys, nk, &c0, base);
+    for (int i = 0; !rc && i < s->nset; i++) rc = ws_cfg_set(keys, nk, &c0, s->set[i]);
+    snprintf(dir, sizeof dir, "%s/%s", c0.out_dir, s->name);
+    if (!rc && !list_only) rc = ws_mkdir_p(dir);
+    for (int r = 0; !rc && r < total; r++) {
+        ws_pipe_cfg c = c0;
+        result *o = &res[nr];
+        if ((rc = run_settings(s, names, nkeys, r, keys, nk, &c, o))) break;
+        /* every run shares the base config's stage cache: stages a run does not change are reused */
+        if (!c.cache_dir[0]) snprintf(c.cache_dir, sizeof c.cache_dir, "%.1000s/cache", c0.out_dir);
+        snprintf(c.out_dir, sizeof c.out_dir, "%.1000s", dir);
+        snprintf(c.run, sizeof c.run, "%.1000s", o->label);
+        if (list_only) { printf("%s/%s\n", dir, o->label); continue; }
+        ws_log("sweep run %d/%d: %s", r + 1, total, o->label);
+        rc = ws_stage_pipeline(&c, &o->coarse, &o->fine, &o->boxed);
+        if (!rc) nr++;
+    }
+    if (!rc && !list_only) rc = summarise(dir, s, res, nr, nkeys, names);
+    if (!rc && !list_only) ws_log("sweep done: %s/summary.md", dir);
+    for (int r = 0; r < MAXRUNS && res; r++)
+        for (int k = 0; k < MAXK; k++) free(res[r].vals[k]);
+    free(res);
+    ws_cfg_table_free(keys, nk);
+    return rc;
+}
+
+int ws_stage_sweep(const char *file, int list_only)
+{
+    sweep s;
+    memset(&s, 0, sizeof s);
+    int rc = parse(file, &s);
+    if (!rc) rc = run_sweep(file, &s, list_only);
+    sweep_free(&s);
+    return rc;
+}
