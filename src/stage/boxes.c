@@ -58,7 +58,8 @@ static ws_cfg_cached table;
 
 static int build_table(ws_cfg_key **t, size_t *n)
 {
-    static const char *const data[] = {"data.dataset", "data.classes", "data.class_file", "data.root", "data.split", "data.image_dir", "data.label_dir",
+    static const char *const data[] = {"data.dataset", "data.classes", "data.class_file",
+                                       "data.root", "data.split", "data.image_dir", "data.label_dir",
                                        "data.split_file", "data.labels_file", NULL};
     static const char *const runtime[] = {"runtime.threads", NULL};
     int rc = ws_settings_add(t, n, WS_MODEL_KEYS, WS_MODEL_NKEYS, NULL, "", OFF(model));

@@ -70,7 +70,8 @@ static const ws_cfg_key TAIL_KEYS[] = {
 int ws_pipe_keys(ws_cfg_key **tab, size_t *n)
 {
     static const char *const model[] = {"model.clip", "model.vocab", "model.sam", "model.decoder_heads", NULL};
-    static const char *const data[] = {"data.dataset", "data.classes", "data.class_file", "data.root", "data.split", "data.image_dir", "data.label_dir",
+    static const char *const data[] = {"data.dataset", "data.classes", "data.class_file",
+                                       "data.root", "data.split", "data.image_dir", "data.label_dir",
                                        "data.split_file", "data.labels_file", NULL};
     static const char *const train_sections[] = {"prompt.", "aug.", "loss.", "optim.", "train.", NULL};
     static const char *const amg_section[] = {"amg.", NULL};
