@@ -2,7 +2,8 @@
  *   pngstat FILE                      prints "W H N", N = pixels whose first channel is 255
  *   pngstat FILE --max V [--same-size OTHER]
  *                                     FILE must be an 8-bit palette/greyscale PNG (a label map)
- *                                     with every value <= V (and OTHER's size); exit 1 otherwise */
+ *                                     with every value <= V (and OTHER's size); exit 1 otherwise
+ *   pngstat FILE --values             the distinct values of a label map, ascending, space-separated */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +27,22 @@ static int label_check(const char *path, int max, const char *other)
     return bad;
 }
 
+static int label_values(const char *path)
+{
+    uint8_t *m = NULL;
+    int w, h, seen[256] = {0}, first = 1;
+    if (ws_png_read_index(path, &m, &w, &h)) { fprintf(stderr, "pngstat: %s\n", ws_last_error()); return 1; }
+    for (long i = 0; i < (long)w * h; i++) seen[m[i]] = 1;
+    for (int v = 0; v < 256; v++)
+        if (seen[v]) { printf(first ? "%d" : " %d", v); first = 0; }
+    putchar('\n');
+    free(m);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[2], "--values")) return label_values(argv[1]);
     if (argc >= 4 && !strcmp(argv[2], "--max"))
         return label_check(argv[1], atoi(argv[3]), argc >= 6 && !strcmp(argv[4], "--same-size") ? argv[5] : NULL);
     ws_image im;

@@ -63,7 +63,7 @@ int main(void)
     char tmp[] = "/tmp/wsseed-cache-XXXXXX", voc[64], cmd[128];
     if (!mkdtemp(tmp)) { ok(0, "mkdtemp"); return done_testing(); }
     snprintf(voc, sizeof voc, "%s/voc", tmp);
-    if (ok(!ws_synth_voc(voc, 10, 64, 100, 5, 3), "synthetic dataset")) {
+    if (ok(!ws_synth_voc(voc, 10, 64, 100, 5, NULL, 3), "synthetic dataset")) {
         check(tmp, dir, 0, 0);   /* cls: image embeddings */
         check(tmp, dir, 0, 1);   /* seg: last-block inputs, float32 */
         check(tmp, dir, 1, 1);   /* seg: float16 */

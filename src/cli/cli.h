@@ -14,6 +14,7 @@ int ws_cmd_masks_export(int argc, char **argv);
 int ws_cmd_train(int argc, char **argv);
 int ws_cmd_synth(int argc, char **argv);
 int ws_cmd_export_ctx(int argc, char **argv);
+int ws_cmd_export(int argc, char **argv);
 int ws_cmd_cam(int argc, char **argv);
 int ws_cmd_caa(int argc, char **argv);
 int ws_cmd_seed(int argc, char **argv);

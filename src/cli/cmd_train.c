@@ -84,17 +84,22 @@ int ws_cmd_synth(int argc, char **argv)
         int *dst = !strcmp(o, "--images") ? &s.n : !strcmp(o, "--min-side") ? &s.min_side : !strcmp(o, "--max-side") ? &s.max_side
                  : !strcmp(o, "--classes") ? &s.n_classes : NULL;
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-            puts("Usage: wsseed synth DIR [--images N] [--min-side S] [--max-side S] [--classes C] [--seed S] [--force]\n\n"
+            puts("Usage: wsseed synth DIR [--images N] [--min-side S] [--max-side S] [--classes C | --names A,B,...]\n"
+                 "                    [--seed S] [--force]\n\n"
                  "Writes a synthetic dataset in the VOC2012 + SegmentationClassAug layout: JPEGImages/*.jpg,\n"
                  "SegmentationClassAug/*.png (palette, 255 on object borders), ImageSets/Segmentation/\n"
                  "{train_aug,train,val}.txt. Each image holds 1-3 shapes of classes 1..C, each class with\n"
                  "its own colour and texture. Defaults: 64 images, sides 160-320, 20 classes, seed 0.\n"
+                 "--names: a custom dataset (data.dataset: custom) of these classes (1..254; an entry may be\n"
+                 "'label: prompt name'), with classes.txt (data.class_file) and labels.txt (data.labels_file:\n"
+                 "'<id> <class> ...' of every image) beside the folders.\n"
                  "A DIR that is not empty is refused unless --force (its split files would be replaced).");
             return 0;
         }
         if (dst && i + 1 < argc) {
             if (!(rc = ws_cli_long("synth", o, argv[++i], 1, 1L << 20, &v))) *dst = (int)v;
         } else if (!strcmp(o, "--seed") && i + 1 < argc) rc = ws_cli_long("synth", o, argv[++i], 0, 4294967295L, &seed);
+        else if (!strcmp(o, "--names") && i + 1 < argc) s.names = argv[++i];
         else if (!strcmp(o, "--force")) force = 1;
         else if (o[0] != '-' && !s.dir) s.dir = o;
         else { fprintf(stderr, "wsseed synth: unknown option '%s' (see wsseed synth --help)\n", o); return 2; }
@@ -108,7 +113,7 @@ int ws_cmd_synth(int argc, char **argv)
     }
     s.seed = (uint32_t)seed;
     if (ws_stage_synth(&s)) return ws_cli_error();
-    printf("wrote %d images to %s (splits train_aug, train, val)\n", s.n, s.dir);
+    printf("wrote %d images to %s (splits train_aug, train, val%s)\n", s.n, s.dir, s.names ? "; classes.txt, labels.txt" : "");
     return 0;
 }
 

@@ -41,6 +41,8 @@ static const char *usage =
     "  boxes      boxed-SAM mode: CLIP image labels + Grounding-DINO boxes (or a detector's\n"
     "             COCO JSON) into a resumable HDF5 box store (wsseed boxes --help)\n"
     "  boxseed    boxed-SAM seeds (PNG): SAM prompted with every box of the box store\n"
+    "  export     export mmseg: a run's seeds as an mmsegmentation 1.x dataset + DeepLabV3+\n"
+    "             config, the hand-off to stage II (wsseed export mmseg --help)\n"
     "  synth      write a synthetic dataset in the VOC layout (tests, demo)\n"
     "  tokenize   CLIP BPE tokenizer: each input line -> one line of 77 token ids\n"
     "  dump       run one module on the inputs of a golden-style HDF5 file and write its\n"
@@ -106,6 +108,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "boxseed")) return ws_cmd_boxseed(argc - i, argv + i);
     if (!strcmp(cmd, "eval")) return ws_cmd_eval(argc - i, argv + i);
     if (!strcmp(cmd, "export-ctx")) return ws_cmd_export_ctx(argc - i, argv + i);
+    if (!strcmp(cmd, "export")) return ws_cmd_export(argc - i, argv + i);
     fprintf(stderr, "wsseed: error: unknown command '%s' (see wsseed --help)\n", cmd);
     return 2;
 }

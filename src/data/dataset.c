@@ -18,16 +18,6 @@
 #include "core/status.h"
 #include "core/strmap.h"
 
-int ws_dataset_classes(const char *name, int *n_fg)
-{
-    /* Foreground class counts of the two supported label sets; background (0) and ignore (255) are not
-     * classes. */
-    if (!strcmp(name, "voc")) *n_fg = 20;
-    else if (!strcmp(name, "coco")) *n_fg = 80;
-    else return ws_fail(WS_EINVAL, "data.dataset: '%s' is not voc or coco", name);
-    return 0;
-}
-
 /* root + "/" + pattern with {split} replaced (malloc'd). */
 char *ws_dataset_path(const char *root, const char *pattern, const char *split)
 {
@@ -291,7 +281,7 @@ static void class_colour(int c, uint8_t rgb[3])
  * with a class-specific stripe texture, so CLIP features, CAMs and SAM masks have something
  * class-dependent to find. */
 static int synth_one(const char *root, const char *id, ws_rng *r, int min_side, int max_side, int n_classes,
-                     const uint8_t *pal)
+                     const uint8_t *pal, uint8_t present[256])
 {
     int W = (int)ws_rng_randint(r, min_side, max_side + 1), H = (int)ws_rng_randint(r, min_side, max_side + 1);
     uint8_t *rgb = malloc((size_t)W * H * 3), *lb = calloc((size_t)W * H, 1);
@@ -333,6 +323,7 @@ static int synth_one(const char *root, const char *id, ws_rng *r, int min_side, 
                     if (yy >= 0 && yy < H && xx >= 0 && xx < W && lb[(size_t)yy * W + xx] != v) b = 255;
                 }
             band[(size_t)y * W + x] = b;
+            present[b] = 1;
         }
     snprintf(path, sizeof path, "%s/JPEGImages/%s.jpg", root, id);
     if (!rc) rc = ws_jpeg_write(path, rgb, W, H, 95);
@@ -354,13 +345,40 @@ static int write_split(const char *root, const char *name, int from, int to)
     return ws_fs_commit_file(f, tmp, path);
 }
 
-int ws_synth_voc(const char *root, int n, int min_side, int max_side, int n_classes, uint32_t seed)
+/* A custom dataset's class file (ROOT/classes.txt, one name per line: line k is value k) and the
+ * image-level labels of every image (ROOT/labels.txt, "<id> <class> ..."), for training without
+ * label maps. */
+static int write_custom_files(const char *root, const char *const *names, int n_classes, const uint8_t *present, int n)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/classes.txt", root);
+    FILE *f = ws_fs_open_tmp(path, tmp, sizeof tmp);
+    if (!f) return WS_EIO;
+    for (int c = 0; c < n_classes; c++) fprintf(f, "%s\n", names[c]);
+    int rc = ws_fs_commit_file(f, tmp, path);
+    snprintf(path, sizeof path, "%s/labels.txt", root);
+    if (!rc && !(f = ws_fs_open_tmp(path, tmp, sizeof tmp))) rc = WS_EIO;
+    for (int i = 0; !rc && i < n; i++) {
+        fprintf(f, "synth_%06d", i);
+        for (int c = 1; c <= n_classes; c++)
+            if (present[(size_t)i * 256 + c]) fprintf(f, " %d", c);
+        fputc('\n', f);
+    }
+    return rc ? rc : ws_fs_commit_file(f, tmp, path);
+}
+
+int ws_synth_voc(const char *root, int n, int min_side, int max_side, int n_classes, const char *const *names,
+                 uint32_t seed)
 {
     char path[4096], id[32];
     uint8_t pal[768];
     int rc = 0;
-    if (n < 2 || min_side < 16 || max_side < min_side || n_classes < 1 || n_classes > 20)
-        return ws_fail(WS_EINVAL, "synthetic dataset: need >= 2 images, sides >= 16, 1..20 classes");
+    /* VOC-layout data is read as VOC (20 classes); a named custom list may use every 8-bit value */
+    const int max_cls = names ? 254 : 20;
+    if (n < 2 || min_side < 16 || max_side < min_side || n_classes < 1 || n_classes > max_cls)
+        return ws_fail(WS_EINVAL, "synthetic dataset: need >= 2 images, sides >= 16, 1..%d classes", max_cls);
+    uint8_t *present = calloc((size_t)n, 256);   /* (n, 256) label values present in each map */
+    if (!present) return ws_fail(WS_ENOMEM, "out of memory");
     const char *dirs[3] = {"JPEGImages", "SegmentationClassAug", "ImageSets/Segmentation"};
     for (int k = 0; k < 3 && !rc; k++) {
         snprintf(path, sizeof path, "%s/%s", root, dirs[k]);
@@ -373,8 +391,10 @@ int ws_synth_voc(const char *root, int n, int min_side, int max_side, int n_clas
          * synthetic set extends a smaller one. */
         ws_rng_seed(&r, ws_rng_derive(seed, (uint64_t)i, 0x5e7));
         snprintf(id, sizeof id, "synth_%06d", i);
-        rc = synth_one(root, id, &r, min_side, max_side, n_classes, pal);
+        rc = synth_one(root, id, &r, min_side, max_side, n_classes, pal, present + (size_t)i * 256);
     }
+    if (!rc && names) rc = write_custom_files(root, names, n_classes, present, n);
+    free(present);
     /* the split files land whole and last, train_aug.txt at the very end: it is what the pipeline
      * takes as "the dataset is written", so a kill before it makes the next run write it again */
     int ntr = n * 4 / 5 < 1 ? 1 : n * 4 / 5;

@@ -23,7 +23,7 @@ typedef struct ws_dataset_spec {
     const char *labels_file;  /* "" or a labels file (relative to root unless absolute) */
     const char *seed_dir;     /* "" or a folder of seed PNGs replacing the label maps */
     const char *image_ext;    /* ".jpg" */
-    int n_fg;                 /* 20 VOC, 80 COCO */
+    int n_fg;                 /* foreground classes (data/classes.h: 20 VOC, 80 COCO, a custom list's length) */
     int images_only;          /* 1: the images are all that is read (no image labels needed) */
 } ws_dataset_spec;
 
@@ -42,9 +42,6 @@ typedef struct ws_dataset {
  * twice is an error naming both lines; an empty list is an error. *entries (strings) and *lines
  * (the line number of each) are malloc'd: the caller frees both. */
 int ws_split_read(const char *path, int ids_of_paths, char ***entries, int **lines, int *n);
-/* The foreground class count of dataset `name` ("voc" 20, "coco" 80); fails naming data.dataset
- * otherwise. The one place a dataset's classes are derived. */
-int ws_dataset_classes(const char *name, int *n_fg);
 /* The folder or file `pattern` of a dataset: root + "/" + pattern with every {split} replaced by
  * split; an absolute pattern is taken as it is. malloc'd (caller frees); NULL when out of memory. */
 char *ws_dataset_path(const char *root, const char *pattern, const char *split);
@@ -61,8 +58,12 @@ int ws_dataset_read(const ws_dataset *d, int i, ws_image *img, uint8_t **map, ui
 /* A synthetic dataset in the VOC layout: n images of random size in [min_side, max_side] with
  * 1..3 filled ellipses/rectangles of classes in 1..n_classes (each class its own colour and
  * texture), 255 on a 1-pixel band around every object, JPEG images, palette PNG maps and the
- * splits train_aug (80 %), train (the first half of train_aug) and val. Deterministic in seed. */
-int ws_synth_voc(const char *root, int n, int min_side, int max_side, int n_classes, uint32_t seed);
+ * splits train_aug (80 %), train (the first half of train_aug) and val. Deterministic in seed.
+ * names (NULL: a VOC dataset, n_classes <= 20): a custom dataset of n_classes <= 254 classes
+ * named so, with ROOT/classes.txt (data.class_file) and ROOT/labels.txt (data.labels_file: the
+ * classes present in each map) beside. */
+int ws_synth_voc(const char *root, int n, int min_side, int max_side, int n_classes, const char *const *names,
+                 uint32_t seed);
 /* The VOC colour palette (256 RGB triples). */
 void ws_voc_palette(uint8_t pal[768]);
 #endif

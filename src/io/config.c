@@ -27,7 +27,7 @@ static const ws_cfg_key *find_key(const ws_cfg_key *keys, size_t n, const char *
 
 static const char *type_name(ws_cfg_type t)
 {
-    static const char *names[] = {"integer", "number", "string", "boolean", "list of 3 numbers"};
+    static const char *names[] = {"integer", "number", "string", "boolean", "list of 3 numbers", "list of strings"};
     return names[t];
 }
 
@@ -43,8 +43,9 @@ static int parse_num(const char *s, double *v)
     return errno || end == s || *end || !isfinite(*v) ? -1 : 0;
 }
 
-/* The longest value text: a string of WS_CFG_STR_MAX bytes, each escaped (quote_yaml: at most 10 bytes for 1). */
-#define WS_CFG_VAL_MAX (10 * WS_CFG_STR_MAX + 8)
+/* The longest value text: a string of WS_CFG_STR_MAX bytes, each escaped (quote_yaml: at most 10 bytes for 1),
+ * or a STRLIST (quotes and ", " per item). */
+#define WS_CFG_VAL_MAX (10 * WS_CFG_STR_MAX + 4 * WS_YAML_MAX_LIST + 8)
 
 /* Length of the UTF-8 sequence at s and its code point (*cp), or 0 when s does not start a valid one. */
 static int utf8_next(const unsigned char *s, uint32_t *cp)
@@ -90,6 +91,27 @@ static void quote_yaml(const char *s, char *buf, size_t cap)
     snprintf(buf + o, cap - o, "\"");
 }
 
+/* A list of strings into its '\n'-joined field; refused whole rather than truncated. */
+static int assign_strlist(const ws_cfg_key *k, char *field, char **vals, int n, const char *where)
+{
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        const char *v = vals[i];
+        /* '\n' separates the items and '"' would break the dumped flow list that config.yaml and the cache
+         * keys are made of */
+        if (!v[0] || strchr(v, '\n') || strchr(v, '"'))
+            return ws_fail(WS_EINVAL, "%s: key '%s': item %d '%s' is empty or holds a newline or '\"'", where, k->key, i + 1, v);
+        len += strlen(v) + 1;
+    }
+    if (len >= WS_CFG_STR_MAX) return ws_fail(WS_EINVAL, "%s: key '%s': list too long (%zu characters at most)", where, k->key, (size_t)WS_CFG_STR_MAX - 1);
+    field[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        if (i) strcat(field, "\n");
+        strcat(field, vals[i]);
+    }
+    return 0;
+}
+
 /* Sets one key from scalar values (n = 1) or a sequence (n values). where = "file:line". */
 static int assign(const ws_cfg_key *k, void *settings, char **vals, int n, int seq, const char *where)
 {
@@ -102,6 +124,10 @@ static int assign(const ws_cfg_key *k, void *settings, char **vals, int n, int s
             ((float *)field)[i] = (float)v;
         }
         return 0;
+    }
+    if (k->type == WS_CFG_STRLIST) {
+        if (!seq) return ws_fail(WS_EINVAL, "%s: key '%s' needs a list, e.g. [cat, dog], not '%s'", where, k->key, vals[0]);
+        return assign_strlist(k, field, vals, n, where);
     }
     if (seq || n != 1) return ws_fail(WS_EINVAL, "%s: key '%s' needs a single %s, not a list", where, k->key, type_name(k->type));
     const char *s = vals[0];
@@ -227,15 +253,19 @@ int ws_cfg_set(const ws_cfg_key *keys, size_t n, void *settings, const char *ass
         val++;
     }
     if (val[0] != '[') return assign(k, settings, &val, 1, 0, where);
-    /* A --set list is a flow sequence "[a, b, c]"; the only list type is FLOAT3, so 16 slots are
-     * plenty: assign refuses any count but 3. */
-    char *items[16], *save = NULL;
+    /* A --set list is a flow sequence "[a, b, c]" (items without commas; quotes around an item are
+     * stripped); as many items as a YAML list may hold. */
+    char *items[WS_YAML_MAX_LIST], *save = NULL;
     int m = 0;
     char *inner = val + 1, *close = strrchr(inner, ']');
     if (!close) return ws_fail(WS_EINVAL, "%s: unterminated list '%s'", where, val);
     *close = '\0';
-    for (char *t = strtok_r(inner, ",", &save); t && m < 16; t = strtok_r(NULL, ",", &save)) {
+    for (char *t = strtok_r(inner, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (m == WS_YAML_MAX_LIST) return ws_fail(WS_EINVAL, "%s: list too long (at most %d items)", where, WS_YAML_MAX_LIST);
         while (*t == ' ') t++;
+        size_t tl = strlen(t);
+        while (tl && t[tl - 1] == ' ') t[--tl] = '\0';
+        if (tl >= 2 && ((t[0] == '"' && t[tl - 1] == '"') || (t[0] == '\'' && t[tl - 1] == '\''))) { t[tl - 1] = '\0'; t++; }
         items[m++] = t;
     }
     return assign(k, settings, items, m, 1, where);
@@ -262,6 +292,16 @@ static void value_str(const ws_cfg_key *k, const void *settings, char *buf, size
     case WS_CFG_FLOAT: shortest(*(const double *)field, 15, 17, buf, cap); break;
     case WS_CFG_BOOL: snprintf(buf, cap, "%s", *(const int *)field ? "true" : "false"); break;
     case WS_CFG_STR: quote_yaml(field, buf, cap); break;
+    case WS_CFG_STRLIST: {
+        size_t o = (size_t)snprintf(buf, cap, "[");
+        for (const char *p = field; *p && o + 8 < cap;) {
+            size_t l = strcspn(p, "\n");
+            o += (size_t)snprintf(buf + o, cap - o, "%s\"%.*s\"", p == field ? "" : ", ", (int)l, p);
+            p += l + (p[l] == '\n');
+        }
+        snprintf(buf + (o < cap ? o : cap - 1), cap - (o < cap ? o : cap - 1), "]");
+        break;
+    }
     case WS_CFG_FLOAT3: {
         const float *v = (const float *)field;
         char a[32], b[32], c[32];

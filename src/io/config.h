@@ -11,7 +11,9 @@
 
 #include <stddef.h>
 
-typedef enum { WS_CFG_INT, WS_CFG_FLOAT, WS_CFG_STR, WS_CFG_BOOL, WS_CFG_FLOAT3 } ws_cfg_type;
+/* WS_CFG_STRLIST: a YAML list of strings, held in a char[WS_CFG_STR_MAX] field as the items joined
+ * by '\n' (no item may be empty or hold a newline or '"'); dumped as a flow list ["a", "b"]. */
+typedef enum { WS_CFG_INT, WS_CFG_FLOAT, WS_CFG_STR, WS_CFG_BOOL, WS_CFG_FLOAT3, WS_CFG_STRLIST } ws_cfg_type;
 
 typedef struct ws_cfg_key {
     const char *key;      /* dotted path */

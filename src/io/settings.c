@@ -6,6 +6,7 @@
  */
 #include "io/settings.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/status.h"
@@ -25,7 +26,9 @@ const size_t WS_MODEL_NKEYS = sizeof WS_MODEL_KEYS / sizeof WS_MODEL_KEYS[0];
 
 #define OFF(f) offsetof(ws_data_cfg, f)
 const ws_cfg_key WS_DATA_KEYS[] = {
-    {"data.dataset", WS_CFG_STR, OFF(dataset), "voc or coco"},
+    {"data.dataset", WS_CFG_STR, OFF(dataset), "voc, coco or custom (classes from data.classes or data.class_file)"},
+    {"data.classes", WS_CFG_STRLIST, OFF(classes), "custom: [label, \"label: prompt name\", ...]; value k = k-th, background 0 unlisted"},
+    {"data.class_file", WS_CFG_STR, OFF(class_file), "custom: or a file of those entries, one per line (below root unless absolute)"},
     {"data.root", WS_CFG_STR, OFF(root), "dataset root"},
     {"data.split", WS_CFG_STR, OFF(split), "the split that is trained on and gets seeds (train_aug)"},
     {"data.image_dir", WS_CFG_STR, OFF(image_dir), "images below root; {split} is replaced"},
@@ -79,9 +82,23 @@ void ws_runtime_defaults(ws_runtime_cfg *r)
     r->workers = 2;
 }
 
+int ws_data_class_list(const ws_data_cfg *d, ws_classes *c)
+{
+    memset(c, 0, sizeof *c);
+    char *file = d->class_file[0] ? ws_dataset_path(d->root, d->class_file, d->split) : NULL;
+    if (d->class_file[0] && !file) return ws_fail(WS_ENOMEM, "out of memory");
+    int rc = ws_classes_load(c, d->dataset, d->classes, file);
+    free(file);
+    return rc;
+}
+
 int ws_data_classes(const ws_data_cfg *d, int *n_fg)
 {
-    return ws_dataset_classes(d->dataset, n_fg);
+    ws_classes c;
+    int rc = ws_data_class_list(d, &c);
+    *n_fg = c.n_fg;
+    ws_classes_free(&c);
+    return rc;
 }
 
 int ws_data_open(const ws_data_cfg *d, int flags, ws_dataset *ds, int *n_fg)

@@ -8,6 +8,7 @@
 #ifndef WS_IO_SETTINGS_H
 #define WS_IO_SETTINGS_H
 #include <stddef.h>
+#include "data/classes.h"
 #include "data/dataset.h"
 #include "io/config.h"
 
@@ -22,7 +23,9 @@ typedef struct ws_model_paths {
 } ws_model_paths;
 
 typedef struct ws_data_cfg {
-    char dataset[WS_CFG_STR_MAX];      /* voc | coco: class names and count */
+    char dataset[WS_CFG_STR_MAX];      /* voc | coco | custom: class names and count */
+    char classes[WS_CFG_STR_MAX];      /* custom: class entries "label" or "label: prompt", '\n'-joined (a YAML list) */
+    char class_file[WS_CFG_STR_MAX];   /* custom: or a file of them, one per line (below root unless absolute) */
     char root[WS_CFG_STR_MAX];
     char split[WS_CFG_STR_MAX];
     char image_dir[WS_CFG_STR_MAX];    /* below root; {split} is replaced */
@@ -54,7 +57,10 @@ void ws_data_defaults(ws_data_cfg *d);
 /* One libtorch thread (OpenBLAS threads the products), two image-loading workers. */
 void ws_runtime_defaults(ws_runtime_cfg *r);
 
-/* The dataset's foreground class count (20 voc, 80 coco); fails naming data.dataset otherwise. */
+/* The dataset's class list (ws_classes_load on data.dataset, data.classes, data.class_file): the one
+ * source of class names and counts for every stage. Free with ws_classes_free. */
+int ws_data_class_list(const ws_data_cfg *d, ws_classes *c);
+/* Its foreground class count only (20 voc, 80 coco, the list's length for custom). */
 int ws_data_classes(const ws_data_cfg *d, int *n_fg);
 /* ws_data_open flags: the seed maps of data.seed_dir replace the label maps; only the images are
  * read (no image labels needed: the mask generator). */

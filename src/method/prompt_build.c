@@ -1,43 +1,44 @@
 /* prompt_build.c - CLIP, tokenizer and prompt learner from the prompt settings (see prompt_build.h). */
 #include "method/prompt_build.h"
 
-#include "data/dataset.h"
-
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/status.h"
 #include "io/ckpt.h"
-#include "method/names.h"
+#include "io/settings.h"
 
-/* The G = n_fg + n_bg prompt names of dataset (fg, then bg words or '' for learnable bg prompts)
- * into names[]; checks the settings first so a typo is reported before any model loads. */
-static int prompt_names(const ws_prompt_cfg *pc, const char *dataset, const char **names, int *n_fg, int *front)
+/* The G = n_fg + n_bg prompt names of the class list (fg, then bg words or '' for learnable bg
+ * prompts) into names[] (malloc'd, borrowed strings); checks the settings first so a typo is
+ * reported before any model loads. */
+static int prompt_names(const ws_prompt_cfg *pc, const ws_classes *cl, const char *dataset, const char ***names, int *front)
 {
-    int rc = ws_dataset_classes(dataset, n_fg);
-    if (rc) return rc;
-    const int coco = *n_fg == 80;
-    int empty = !strcmp(pc->bg_names, "empty"), max_bg = coco ? 23 : 25;
+    int empty = !strcmp(pc->bg_names, "empty"), max_bg = cl->n_bg_words;
     if (!empty && strcmp(pc->bg_names, "clip_es")) return ws_fail(WS_EINVAL, "prompt.bg_names must be clip_es or empty");
-    /* 100 bounds the caller's names[] when the bg prompts are learnable only */
     if (pc->n_bg < 0 || (!empty && pc->n_bg > max_bg) || pc->n_bg > 100)
         return ws_fail(WS_EINVAL, "prompt.n_bg = %d: the %s bg word list has %d words", pc->n_bg, dataset, max_bg);
     *front = !strcmp(pc->cls_token_pos, "front");
     if (!*front && strcmp(pc->cls_token_pos, "end")) return ws_fail(WS_EINVAL, "prompt.cls_token_pos must be end or front");
-    for (int i = 0; i < *n_fg; i++) names[i] = coco ? WS_COCO_FG[i] : WS_VOC_FG[i];
-    for (int i = 0; i < pc->n_bg; i++) names[*n_fg + i] = empty ? "" : coco ? WS_COCO_BG[i] : WS_VOC_BG[i];
+    if (!(*names = malloc((size_t)(cl->n_fg + pc->n_bg + 1) * sizeof **names))) return ws_fail(WS_ENOMEM, "out of memory");
+    for (int i = 0; i < cl->n_fg; i++) (*names)[i] = cl->prompt[i];
+    for (int i = 0; i < pc->n_bg; i++) (*names)[cl->n_fg + i] = empty ? "" : cl->bg_words[i];
     return 0;
 }
 
-int ws_prompt_open(const ws_prompt_cfg *pc, const char *clip, const char *vocab, const char *dataset,
+int ws_prompt_open(const ws_prompt_cfg *pc, const char *clip, const char *vocab, const ws_data_cfg *data,
                    ws_clip *m, ws_bpe *bpe, ws_prompt *p, int *n_fg)
 {
-    const char *names[256];
+    const char **names = NULL;
+    ws_classes cl;
     int front = 0;
-    int rc = prompt_names(pc, dataset, names, n_fg, &front);
+    int rc = ws_data_class_list(data, &cl);
+    if (!rc) rc = prompt_names(pc, &cl, data->dataset, &names, &front);
+    *n_fg = cl.n_fg;
     if (!rc) rc = ws_clip_open(m, clip);
     if (!rc) rc = ws_bpe_load(bpe, vocab);
-    if (!rc) rc = ws_prompt_build(p, m, bpe, names, *n_fg + pc->n_bg, pc->n_ctx, pc->csc, front);
+    if (!rc) rc = ws_prompt_build(p, m, bpe, names, cl.n_fg + pc->n_bg, pc->n_ctx, pc->csc, front);
+    free(names);
+    ws_classes_free(&cl);
     return rc;
 }
 

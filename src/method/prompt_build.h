@@ -9,6 +9,7 @@
 #ifndef WS_METHOD_PROMPT_BUILD_H
 #define WS_METHOD_PROMPT_BUILD_H
 #include "io/config.h"
+#include "io/settings.h"
 #include "method/prompt.h"
 
 /* The prompt.* keys of a training config (strings are WS_CFG_STR fields of its key table). */
@@ -24,11 +25,11 @@ typedef struct ws_prompt_cfg {
 } ws_prompt_cfg;
 
 /* Opens CLIP checkpoint `clip` and tokenizer `vocab` into *m and *bpe and builds the learner
- * *p for dataset "voc" or "coco" (G = n_fg + pc->n_bg prompts, layout from pc), ctx zero;
- * *n_fg = 20 or 80. All three are owned by the caller (ws_clip_free, ws_bpe_free,
+ * *p for the class list of `data` (ws_data_class_list: the prompt names of voc, coco or a custom
+ * list; G = n_fg + pc->n_bg prompts, layout from pc), ctx zero; *n_fg its class count. All three are owned by the caller (ws_clip_free, ws_bpe_free,
  * ws_prompt_free), also on failure, when they hold the parts built so far. Fails naming the key
- * (data.dataset, prompt.*) of a bad setting or the file that does not load. */
-int ws_prompt_open(const ws_prompt_cfg *pc, const char *clip, const char *vocab, const char *dataset,
+ * (data.dataset, data.classes, prompt.*) of a bad setting or the file that does not load. */
+int ws_prompt_open(const ws_prompt_cfg *pc, const char *clip, const char *vocab, const ws_data_cfg *data,
                    ws_clip *m, ws_bpe *bpe, ws_prompt *p, int *n_fg);
 /* Sets p's ctx from `path`: a wsseed .h5 checkpoint (by its suffix) or a .pth state dict with
  * prompt_learner.ctx. Fails naming the file on a read error or a shape that does not fit p. */

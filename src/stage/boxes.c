@@ -28,7 +28,6 @@
 #include "stage/runtime.h"
 #include "method/boxseed.h"
 #include "method/cliplabel.h"
-#include "method/names.h"
 #include "model/gdino.h"
 #include "model/wordpiece.h"
 
@@ -60,7 +59,8 @@ static ws_cfg_cached table;
 
 static int build_table(ws_cfg_key **t, size_t *n)
 {
-    static const char *const data[] = {"data.dataset", "data.root", "data.split", "data.image_dir", "data.label_dir",
+    static const char *const data[] = {"data.dataset", "data.classes", "data.class_file",
+                                       "data.root", "data.split", "data.image_dir", "data.label_dir",
                                        "data.split_file", "data.labels_file", NULL};
     static const char *const runtime[] = {"runtime.threads", NULL};
     int rc = ws_settings_add(t, n, WS_MODEL_KEYS, WS_MODEL_NKEYS, NULL, "", OFF(model));
@@ -180,11 +180,13 @@ typedef struct boxes_models {
     ws_gdino gd;
     ws_wordpiece wp;
     ws_json_boxes json;
+    ws_classes classes;   /* data.*'s class list: CLIP prompt names, detector captions, bg words */
     int use_clip, use_gdino;
 } boxes_models;
 
 static void models_free(boxes_models *m)
 {
+    ws_classes_free(&m->classes);
     ws_cliplabel_free(&m->cl);
     ws_clip_free(&m->clip);
     ws_bpe_free(&m->bpe);
@@ -197,12 +199,11 @@ static int boxes_image(const ws_boxes_settings *s, boxes_models *m, const ws_dat
                      ws_store *st, ws_label_stats *ls, long *n_boxes)
 {
     const char *id = ds->ids[i];
-    const int coco = n_fg == 80;
     ws_image img = {0};
-    /* Sized for the largest label set this mode supports (COCO's 80); probs holds fg + the background
-     * prompts. */
-    uint8_t gt[80], lab[80] = {0};
-    float probs[80 + 32];
+    /* Sized for the largest label set (data/classes.h); probs holds fg + the background prompts (at most
+     * 25 words). */
+    uint8_t gt[WS_CLASSES_MAX], lab[WS_CLASSES_MAX] = {0};
+    float probs[WS_CLASSES_MAX + 32];
     boxrec r = {0};
     ws_gdino_scene sc = {0};
     int rc = ws_dataset_read(ds, i, &img, NULL, gt, 0);
@@ -227,8 +228,8 @@ static int boxes_image(const ws_boxes_settings *s, boxes_models *m, const ws_dat
             ws_gdino_dets d;
             /* One caption per class, as the closest implementation prompts: a box's class is then its
              * caption's class, with no phrase matching. VOC's names are that code's dino_class_names
-             * ("wild bird", "monitor/tv"). */
-            TRY(ws_gdino_detect(&m->gd, &m->wp, &sc, coco ? WS_COCO_NAMES[c] : WS_VOC_DINO[c], s->box_thresh, s->text_thresh, &d));
+             * ("wild bird", "monitor/tv"); a custom list's are its prompt names. */
+            TRY(ws_gdino_detect(&m->gd, &m->wp, &sc, m->classes.detect[c], s->box_thresh, s->text_thresh, &d));
             float *xy = malloc((size_t)(d.n ? d.n : 1) * 4 * sizeof *xy);
             if (!xy) { ws_gdino_dets_free(&d); rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
             /* Grounding-DINO returns normalised cx, cy, w, h; SAM's box prompt and the store want
@@ -259,7 +260,6 @@ cleanup:
  * boxes, or the boxes of a JSON file instead of the detector. */
 static int models_open(const ws_boxes_settings *s, int n_fg, int have_gt, boxes_models *m)
 {
-    const int coco = n_fg == 80;
     int rc = 0;
     m->use_clip = !s->json[0] && !strcmp(s->source, "clip");
     m->use_gdino = !s->json[0];
@@ -269,14 +269,15 @@ static int models_open(const ws_boxes_settings *s, int n_fg, int have_gt, boxes_
      * nothing on every image and write an all-background store. */
     if (!m->use_clip && !s->json[0] && !have_gt)
         return ws_fail(WS_EINVAL, "labels.source: gt, but the dataset has no labels (data.label_dir / data.labels_file)");
+    TRY(ws_data_class_list(&s->data, &m->classes));
     if (s->json[0]) TRY(ws_json_boxes_load(s->json, n_fg, &m->json));
     if (m->use_clip) {
         TRY(ws_clip_open(&m->clip, s->model.clip));
         TRY(ws_bpe_load(&m->bpe, s->model.vocab));
-        /* CLIP-ES's class and background names (method/names.h): with the background prompts in the
+        /* CLIP-ES's class and background names (data/classes.h): with the background prompts in the
          * softmax, a class must beat "sky", "grass", ... too before it counts as present. */
-        TRY(ws_cliplabel_init(&m->cl, &m->clip, &m->bpe, coco ? WS_COCO_FG : WS_VOC_FG, n_fg, coco ? WS_COCO_BG : WS_VOC_BG,
-                              coco ? 23 : 25));
+        TRY(ws_cliplabel_init(&m->cl, &m->clip, &m->bpe, m->classes.prompt, n_fg, m->classes.bg_words,
+                              m->classes.n_bg_words));
     }
     if (m->use_gdino) {
         TRY(ws_gdino_load(&m->gd, s->model.gdino, s->model.bert_config[0] ? s->model.bert_config : NULL));
@@ -296,6 +297,13 @@ static int store_open(const ws_boxes_settings *s, const boxes_models *m, const c
              s->data.dataset, s->data.root, s->data.split, s->json[0] ? "json" : s->source, s->tau, m->use_clip ? s->model.clip : "-",
              s->json[0] ? "json " : "", s->json, m->use_gdino ? s->model.gdino : "-", s->box_thresh, s->text_thresh, s->size,
              s->max_size);
+    /* A custom class list is recorded too (edited between runs, it must not mix boxes of other classes);
+     * VOC's and COCO's are fixed, and their stores keep the settings text they always had. */
+    for (int c = 0; !strcmp(s->data.dataset, "custom") && c < m->classes.n_fg; c++) {
+        size_t o = strlen(settings);
+        snprintf(settings + o, sizeof settings - o, "%s%s=%s", c ? ", " : "; classes ", m->classes.label[c + 1],
+                 m->classes.detect[c]);
+    }
     snprintf(dir, sizeof dir, "%s", store);
     /* The default store lives under <out_dir>/boxes/, which need not exist yet. */
     char *slash = strrchr(dir, '/');

@@ -14,17 +14,22 @@
 
 #include "core/fs.h"
 #include "core/status.h"
+#include "data/classes.h"
 #include "data/image.h"
 #include "io/boxstore.h"
 #include "method/cliplabel.h"
-#include "method/names.h"
+#include "data/names.h"
 
 #define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
 
-/* A class's printed name: VOC's label names when the table is VOC's, else none. */
-/* 21 = background + VOC's 20; any other table (COCO, a synthetic set) is printed by index only rather than
- * with names that may not match. */
-static const char *class_name(int n_cls, int c) { return n_cls == 21 ? WS_VOC_LABELS[c] : ""; }
+/* A class's printed name: the names given (the dataset's class list), else VOC's label names when the table
+ * is VOC's size, else none. */
+/* 21 = background + VOC's 20; any other table without names is printed by index only rather than with
+ * names that may not match. */
+static const char *class_name(const char *const *names, int n_cls, int c)
+{
+    return names ? names[c] : n_cls == 21 ? WS_VOC_LABELS[c] : "";
+}
 
 /* A JSON number, or null for NaN (absent classes: JSON has no NaN). */
 static const char *jnum(char *buf, size_t cap, double v)
@@ -34,7 +39,7 @@ static const char *jnum(char *buf, size_t cap, double v)
     return buf;
 }
 
-static int write_json(const ws_eval_metrics *m, int nc, int n_img, const char *path)
+static int write_json(const ws_eval_metrics *m, const char *const *names, int nc, int n_img, const char *path)
 {
     char tmp[4200], a[32], b[32], c3[32];
     FILE *f = ws_fs_open_tmp(path, tmp, sizeof tmp);
@@ -43,13 +48,13 @@ static int write_json(const ws_eval_metrics *m, int nc, int n_img, const char *p
             jnum(b, sizeof b, m->accuracy));
     for (int c = 0; c < nc; c++)
         fprintf(f, "%s{\"class\": %d, \"name\": \"%s\", \"IoU\": %s, \"precision\": %s, \"recall\": %s, \"valid\": %d}",
-                c ? ", " : "", c, class_name(nc, c), jnum(a, sizeof a, m->iou[c]), jnum(b, sizeof b, m->precision[c]),
+                c ? ", " : "", c, class_name(names, nc, c), jnum(a, sizeof a, m->iou[c]), jnum(b, sizeof b, m->precision[c]),
                 jnum(c3, sizeof c3, m->recall[c]), m->valid[c]);
     fputs("]}\n", f);
     return ws_fs_commit_file(f, tmp, path);
 }
 
-static int write_md(const ws_eval_metrics *m, int nc, const char *path)
+static int write_md(const ws_eval_metrics *m, const char *const *names, int nc, const char *path)
 {
     char tmp[4200];
     FILE *f = ws_fs_open_tmp(path, tmp, sizeof tmp);
@@ -57,7 +62,7 @@ static int write_md(const ws_eval_metrics *m, int nc, const char *path)
     fprintf(f, "| class | IoU | precision | recall |\n|---|---:|---:|---:|\n");
     for (int c = 0; c < nc; c++)
         if (m->valid[c] || !isnan(m->iou[c]))
-            fprintf(f, "| %s | %.2f | %.2f | %.2f |\n", class_name(nc, c), 100 * m->iou[c], 100 * m->precision[c],
+            fprintf(f, "| %s | %.2f | %.2f | %.2f |\n", class_name(names, nc, c), 100 * m->iou[c], 100 * m->precision[c],
                     100 * m->recall[c]);
     fprintf(f, "| **mIoU** | **%.2f** | | |\n", 100 * m->miou);
     return ws_fs_commit_file(f, tmp, path);
@@ -77,7 +82,7 @@ static int check_gt(const char *path, const uint8_t *g, size_t n, int n_cls)
 }
 
 /* Adds image id's prediction and ground truth to the confusion matrix. */
-static int eval_image(const ws_eval_settings *s, const char *id, int64_t *conf)
+static int eval_image(const ws_eval_settings *s, int n_cls, const char *id, int64_t *conf)
 {
     char path[4096];
     uint8_t *p = NULL, *g = NULL;
@@ -91,45 +96,61 @@ static int eval_image(const ws_eval_settings *s, const char *id, int64_t *conf)
     /* Seeds are made at the original image size; a different size means another split or resized labels,
      * which a pixel count would silently get wrong. */
     if (!rc && (pw != gw || ph != gh)) rc = ws_fail(WS_ESHAPE, "%s is %dx%d, its prediction %dx%d", path, gw, gh, pw, ph);
-    if (!rc) rc = check_gt(path, g, (size_t)gw * gh, s->n_cls);
-    if (!rc && (rc = ws_eval_add(conf, s->n_cls, p, g, (size_t)gw * gh)))
+    if (!rc) rc = check_gt(path, g, (size_t)gw * gh, n_cls);
+    if (!rc && (rc = ws_eval_add(conf, n_cls, p, g, (size_t)gw * gh)))
         rc = ws_fail(rc, "%s/%s.png: %s", s->pred, id, ws_last_error());
     free(p);
     free(g);
     return rc;
 }
 
-static void print_table(const ws_eval_metrics *m, int nc, int n)
+static void print_table(const ws_eval_metrics *m, const char *const *names, int nc, int n)
 {
     printf("%-14s %7s %9s %7s\n", "class", "IoU", "precision", "recall");
     for (int c = 0; c < nc; c++)
         if (m->valid[c] || !isnan(m->iou[c]))
-            printf("%-14s %7.2f %9.2f %7.2f\n", class_name(nc, c), 100 * m->iou[c], 100 * m->precision[c], 100 * m->recall[c]);
+            printf("%-14s %7.2f %9.2f %7.2f\n", class_name(names, nc, c), 100 * m->iou[c], 100 * m->precision[c], 100 * m->recall[c]);
     printf("mIoU %.2f over %d images (pixel accuracy %.2f)\n", 100 * m->miou, n, 100 * m->accuracy);
 }
 
 int ws_stage_eval(const ws_eval_settings *s, ws_eval_metrics *out)
 {
     char **ids = NULL;
-    int n = 0, rc;
-    const int nc = s->n_cls;
+    int n = 0, rc = 0;
+    ws_classes cl = {0};
+    const char *const *names = s->names;
+    int nc = s->n_cls;
+    if (s->class_file && s->class_file[0]) {
+        /* the same reader as data.class_file, so the table names the classes the seeds were made with */
+        if ((rc = ws_classes_load(&cl, "custom", NULL, s->class_file))) return rc;
+        if (nc && nc != cl.n_fg + 1) {
+            rc = ws_fail(WS_EINVAL, "--classes %d, but %s lists %d classes (+ background = %d)", nc, s->class_file, cl.n_fg,
+                         cl.n_fg + 1);
+            ws_classes_free(&cl);
+            return rc;
+        }
+        nc = cl.n_fg + 1;
+        names = cl.label;
+    }
+    if (nc < 2 || nc > 255) { ws_classes_free(&cl); return ws_fail(WS_EINVAL, "eval: %d classes is not in 2..255", nc); }
     int64_t *conf = calloc((size_t)nc * nc, sizeof *conf);
-    if (!conf) return ws_fail(WS_ENOMEM, "out of memory");
+    if (!conf) { ws_classes_free(&cl); return ws_fail(WS_ENOMEM, "out of memory"); }
     /* The prediction folder decides the images: a seed folder of part of a split is evaluated on that part
      * (the counts say how many images), not failed for the missing ones. */
     TRY(ws_fs_list_ids(s->pred, ".png", &ids, &n));
     if (!n) { rc = ws_fail(WS_EINVAL, "%s holds no PNG", s->pred); goto cleanup; }
     /* One confusion matrix for the whole dataset (not a mean of per-image IoUs): the official metric, in
      * which large images weigh more. */
-    for (int i = 0; i < n; i++) TRY(eval_image(s, ids[i], conf));
+    for (int i = 0; i < n; i++) TRY(eval_image(s, nc, ids[i], conf));
     ws_eval_metrics m;
     ws_eval_metrics_of(conf, nc, &m);
     if (out) *out = m;
-    if (!s->quiet) print_table(&m, nc, n);
-    if (s->json) TRY(write_json(&m, nc, n, s->json));
-    if (s->md) TRY(write_md(&m, nc, s->md));
+    if (!s->quiet) print_table(&m, names, nc, n);
+    if (s->json) TRY(write_json(&m, names, nc, n, s->json));
+    if (s->md) TRY(write_md(&m, names, nc, s->md));
 cleanup:
     free(conf);
+    ws_classes_free(&cl);
     ws_fs_ids_free(ids, n);
     return rc;
 }

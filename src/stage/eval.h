@@ -8,7 +8,9 @@
 typedef struct ws_eval_settings {
     const char *pred;      /* folder of predicted <id>.png (borrowed) */
     const char *gt;        /* folder of ground-truth <id>.png (borrowed) */
-    int n_cls;             /* classes including background (21 VOC, 81 COCO) */
+    int n_cls;             /* classes including background (21 VOC, 81 COCO); 0 with class_file */
+    const char *const *names;  /* NULL or the n_cls names by value (borrowed); NULL: VOC's when n_cls is 21 */
+    const char *class_file;    /* NULL or a custom class file (data.class_file's format): names and n_cls */
     const char *json;      /* NULL or the JSON report to write */
     const char *md;        /* NULL or the Markdown table to write */
     int quiet;             /* 1: no table on stdout */

@@ -56,7 +56,8 @@ static ws_cfg_cached table;
 static int build_table(ws_cfg_key **t, size_t *n)
 {
     static const char *const model[] = {"model.sam", "model.decoder_heads", NULL};
-    static const char *const data[] = {"data.dataset", "data.root", "data.split", "data.image_dir", "data.split_file",
+    static const char *const data[] = {"data.dataset", "data.classes", "data.class_file",
+                                       "data.root", "data.split", "data.image_dir", "data.split_file",
                                        "data.list", NULL};
     static const char *const runtime[] = {"runtime.threads", NULL};
     int rc = ws_settings_add(t, n, WS_MODEL_KEYS, WS_MODEL_NKEYS, model, "", OFF(model));

@@ -44,7 +44,7 @@ static const ws_cfg_key MID_KEYS[] = {
     {"data.synth", WS_CFG_INT, OFF(synth), "> 0: first write a synthetic VOC-layout dataset of this many images"},
     {"data.synth_min_side", WS_CFG_INT, OFF(synth_min), "synthetic image sides from"},
     {"data.synth_max_side", WS_CFG_INT, OFF(synth_max), "... to"},
-    {"data.synth_classes", WS_CFG_INT, OFF(synth_classes), "synthetic classes 1..N"},
+    {"data.synth_classes", WS_CFG_INT, OFF(synth_classes), "synthetic classes 1..N (custom: the class list's)"},
     {"caa.cls.sinkhorn", WS_CFG_INT, OFF(caa_cls.sinkhorn_iters), "coarse CAA: Sinkhorn iterations"},
     {"caa.cls.power", WS_CFG_INT, OFF(caa_cls.power), "coarse CAA: affinity matrix power"},
     {"caa.cls.box_thresh", WS_CFG_FLOAT, OFF(caa_cls.box_thresh), "coarse CAA: box threshold on the score"},
@@ -70,7 +70,8 @@ static const ws_cfg_key TAIL_KEYS[] = {
 int ws_pipe_keys(ws_cfg_key **tab, size_t *n)
 {
     static const char *const model[] = {"model.clip", "model.vocab", "model.sam", "model.decoder_heads", NULL};
-    static const char *const data[] = {"data.dataset", "data.root", "data.split", "data.image_dir", "data.label_dir",
+    static const char *const data[] = {"data.dataset", "data.classes", "data.class_file",
+                                       "data.root", "data.split", "data.image_dir", "data.label_dir",
                                        "data.split_file", "data.labels_file", NULL};
     static const char *const train_sections[] = {"prompt.", "aug.", "loss.", "optim.", "train.", NULL};
     static const char *const amg_section[] = {"amg.", NULL};
@@ -145,16 +146,41 @@ typedef struct prun {
 
 /* The cache key is computed from this text rather than from the whole config, so that changing, e.g.,
  * report.images does not rerun SAM over the split. */
-/* The YAML of the keys of table tab whose names start with one of the prefixes. */
-static char *keys_text(const ws_cfg_key *tab, size_t n, const void *settings, const char *const *prefixes)
+/* The class rows are never dumped as written: what counts is the resolved list (a class file edited in place
+ * keeps its path), appended by stages that use classes (classes 1) when data.dataset is custom; the masks
+ * stage does not depend on them. VOC's and COCO's stage texts stay what they were before custom lists. */
+static int classes_text(const ws_data_cfg *d, char **text)
+{
+    ws_classes cl;
+    int rc = strcmp(d->dataset, "custom") ? 0 : ws_data_class_list(d, &cl);
+    if (rc || strcmp(d->dataset, "custom")) return rc;
+    size_t len = strlen(*text) + 64, o;
+    for (int k = 1; k <= cl.n_fg; k++) len += strlen(cl.label[k]) + strlen(cl.prompt[k - 1]) + 8;
+    char *t = realloc(*text, len);
+    if (!t) { ws_classes_free(&cl); return ws_fail(WS_ENOMEM, "out of memory"); }
+    o = strlen(t);
+    o += (size_t)snprintf(t + o, len - o, "classes (resolved):");
+    for (int k = 1; k <= cl.n_fg; k++) o += (size_t)snprintf(t + o, len - o, " %d=%s:%s", k, cl.label[k], cl.prompt[k - 1]);
+    snprintf(t + o, len - o, "\n");
+    *text = t;
+    ws_classes_free(&cl);
+    return 0;
+}
+
+/* The YAML of the keys of table tab whose names start with one of the prefixes (the class rows
+ * aside), then the resolved custom class list when `classes`. */
+static char *keys_text(const ws_cfg_key *tab, size_t n, const ws_pipe_cfg *settings, const char *const *prefixes, int classes)
 {
     ws_cfg_key *sub = malloc(n * sizeof *sub);
     size_t k = 0;
-    for (size_t i = 0; sub && i < n; i++)
+    for (size_t i = 0; sub && i < n; i++) {
+        if (!strcmp(tab[i].key, "data.classes") || !strcmp(tab[i].key, "data.class_file")) continue;
         for (int j = 0; prefixes[j]; j++)
             if (!strncmp(tab[i].key, prefixes[j], strlen(prefixes[j]))) { sub[k++] = tab[i]; break; }
+    }
     char *t = sub ? ws_cfg_dump(sub, k, settings) : NULL;
     free(sub);
+    if (t && classes && classes_text(&settings->data, &t)) { free(t); return NULL; }
     return t;
 }
 
@@ -339,7 +365,7 @@ static int run_masks(prun *p)
 {
     const ws_pipe_cfg *c = p->c;
     static const char *const pre[] = {"data.", "model.sam", "model.decoder_heads", "masks.", NULL};
-    char *text = keys_text(p->keys, p->nkeys, c, pre);
+    char *text = keys_text(p->keys, p->nkeys, c, pre, 0);
     int rc = text ? stage_begin(p, "masks", text, NULL, 0, &p->masks) : ws_fail(WS_ENOMEM, "out of memory");
     if (!rc && !p->masks.done) {
         /* The masks stage reads a plain image list (data.list), written here with absolute paths so that it
@@ -380,7 +406,7 @@ static int run_train(prun *p, int t)
 {
     static const char *const pre_cls[] = {"data.", "model.clip", "model.vocab", "cls.", NULL};
     static const char *const pre_seg[] = {"data.", "model.clip", "model.vocab", "seg.", NULL};
-    char *text = keys_text(p->keys, p->nkeys, p->c, t ? pre_seg : pre_cls);
+    char *text = keys_text(p->keys, p->nkeys, p->c, t ? pre_seg : pre_cls, 1);
     const stage *up[1] = {&p->seed[0]};
     int rc = text ? stage_begin(p, t ? "train_seg" : "train_cls", text, up, t, &p->train[t])
                   : ws_fail(WS_ENOMEM, "out of memory");
@@ -419,7 +445,7 @@ static int run_cam(prun *p, int t)
 static int run_caa(prun *p, int t)
 {
     static const char *const pre_cls[] = {"caa.cls.", NULL}, *const pre_seg[] = {"caa.seg.", NULL};
-    char *text = keys_text(p->keys, p->nkeys, p->c, t ? pre_seg : pre_cls);
+    char *text = keys_text(p->keys, p->nkeys, p->c, t ? pre_seg : pre_cls, 0);
     const stage *up[1] = {&p->cam[t]};
     int rc = text ? stage_begin(p, t ? "caa_seg" : "caa_cls", text, up, 1, &p->caa[t])
                   : ws_fail(WS_ENOMEM, "out of memory");
@@ -438,7 +464,7 @@ static int run_caa(prun *p, int t)
 static int run_seed(prun *p, int t)
 {
     static const char *const pre_cls[] = {"seed.cls_pow", NULL}, *const pre_seg[] = {"seed.seg_pow", NULL};
-    char *text = keys_text(p->keys, p->nkeys, p->c, t ? pre_seg : pre_cls);
+    char *text = keys_text(p->keys, p->nkeys, p->c, t ? pre_seg : pre_cls, 0);
     /* Seeds depend on the refined CAMs and the SAM masks: a new mask generator setting reruns the seeds
      * without retraining. */
     const stage *up[2] = {&p->caa[t], &p->masks};
@@ -464,7 +490,7 @@ static int run_boxed(prun *p)
     /* The boxed seeds are independent of FMA-WSSS's prompts and CAMs: no upstream stage, so toggling
      * boxed.enable never reruns the FMA stages. */
     static const char *const pre[] = {"data.", "model.clip", "model.vocab", "model.sam", "model.decoder_heads", "boxed.", NULL};
-    char *text = keys_text(p->keys, p->nkeys, c, pre);
+    char *text = keys_text(p->keys, p->nkeys, c, pre, 1);
     int rc = text ? stage_begin(p, "seeds_boxed", text, NULL, 0, &p->boxed) : ws_fail(WS_ENOMEM, "out of memory");
     if (!rc && !p->boxed.done) {
         ws_boxes_settings b = c->box;
@@ -506,21 +532,23 @@ static int run_eval(prun *p, double *miou, ws_eval_metrics *m)
     const int n_modes = c->boxed ? 3 : 2;
     miou[0] = miou[1] = miou[2] = NAN;
     if (!c->data.label_dir[0]) { ws_log("no ground-truth maps (data.label_dir): seeds are not evaluated"); return 0; }
-    int n_fg = 0, rc = ws_data_classes(&c->data, &n_fg);
+    ws_classes cl;
+    int rc = ws_data_class_list(&c->data, &cl);
     if (rc) return rc;
     char *gt = ws_dataset_path(c->data.root, c->data.label_dir, c->data.split);
-    if (!gt) return ws_fail(WS_ENOMEM, "out of memory");
+    if (!gt) { ws_classes_free(&cl); return ws_fail(WS_ENOMEM, "out of memory"); }
     for (int t = 0; t < n_modes && !rc; t++) {
         char json[sizeof path], md[sizeof path];
         snprintf(seeds, sizeof seeds, "%s/seeds", t < 2 ? p->seed[t].dir : p->boxed.dir);
         snprintf(json, sizeof json, "%s/eval_%s.json", p->run_dir, mode[t]);
         snprintf(md, sizeof md, "%s/eval_%s.md", p->run_dir, mode[t]);
-        ws_eval_settings es = {.pred = seeds, .gt = gt, .n_cls = n_fg + 1, .json = json,
+        ws_eval_settings es = {.pred = seeds, .gt = gt, .n_cls = cl.n_fg + 1, .names = cl.label, .json = json,
                                .md = md, .quiet = 1};
         rc = ws_stage_eval(&es, &m[t]);
         if (!rc) miou[t] = m[t].miou;
     }
     free(gt);
+    ws_classes_free(&cl);
     if (rc) return rc;
     snprintf(path, sizeof path, "%s/eval.md", p->run_dir);
     if ((rc = write_eval_table(path, m, n_modes))) return rc;
@@ -549,11 +577,12 @@ static int run_report(const prun *p, const double *miou, const ws_eval_metrics *
 {
     const ws_pipe_cfg *c = p->c;
     char seeds[2][sizeof p->seed[0].dir + 32], metrics[2][sizeof p->train[0].dir + 32], cams[2][sizeof p->caa[0].dir + 16];
-    int n_fg = 0, rc = ws_data_classes(&c->data, &n_fg);
+    ws_classes cl;
+    int rc = ws_data_class_list(&c->data, &cl);
     if (rc) return rc;
     ws_report_input ri = {.run_dir = p->run_dir, .root = c->data.root, .split = c->data.split, .image_dir = c->data.image_dir,
                           .label_dir = c->data.label_dir, .n_images = c->report_images, .miou_coarse = miou[0],
-                          .miou_fine = miou[1], .n_classes = n_fg + 1,
+                          .miou_fine = miou[1], .n_classes = cl.n_fg + 1, .class_names = cl.label,
                           .iou = {have_eval ? em[0].iou : NULL, have_eval ? em[1].iou : NULL}};
     for (int t = 0; t < 2; t++) {
         snprintf(seeds[t], sizeof seeds[t], "%s/seeds", p->seed[t].dir);
@@ -564,6 +593,7 @@ static int run_report(const prun *p, const double *miou, const ws_eval_metrics *
         ri.cams[t] = cams[t];
     }
     rc = ws_stage_report(&ri);
+    ws_classes_free(&cl);
     if (!rc) ws_log("report: %s/report.html", p->run_dir);
     return rc;
 }
@@ -596,6 +626,13 @@ static int preflight(const ws_pipe_cfg *c)
     char *split = ws_dataset_path(c->data.root, c->data.split_file, c->data.split);
     if (split) need_file(msg, sizeof msg, &n, "data.split_file", split, NULL);
     free(split);
+    ws_classes cl;
+    if (ws_data_class_list(&c->data, &cl)) {   /* a bad class list would stop the first training, after the masks */
+        size_t o = strlen(msg);
+        snprintf(msg + o, sizeof msg - o, "\n  %s", ws_last_error());
+        n++;
+    }
+    ws_classes_free(&cl);
     for (int t = 0; t < 2; t++) {
         ws_train_cfg tc = t ? c->seg : c->cls;
         tc.runtime = c->runtime;
@@ -608,6 +645,19 @@ static int preflight(const ws_pipe_cfg *c)
         }
     }
     return n ? ws_fail(WS_EINVAL, "the pipeline cannot run: %d problem%s found before any stage:%s", n, n > 1 ? "s" : "", msg) : 0;
+}
+
+/* data.synth's dataset: VOC's layout with data.synth_classes classes, or for data.dataset: custom one with
+ * the class list's classes (and its classes.txt, labels.txt). */
+static int synth_dataset(const ws_pipe_cfg *c)
+{
+    if (strcmp(c->data.dataset, "custom"))
+        return ws_synth_voc(c->data.root, c->synth, c->synth_min, c->synth_max, c->synth_classes, NULL, 0);
+    ws_classes cl;
+    int rc = ws_data_class_list(&c->data, &cl);
+    if (!rc) rc = ws_synth_voc(c->data.root, c->synth, c->synth_min, c->synth_max, cl.n_fg, cl.label + 1, 0);
+    ws_classes_free(&cl);
+    return rc;
 }
 
 int ws_stage_pipeline(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fine, double *miou_boxed)
@@ -632,7 +682,7 @@ int ws_stage_pipeline(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fi
          * keys) instead of spending time rewriting them. */
         if (access(split, F_OK)) {
             ws_log("writing a synthetic dataset of %d images to %s", c->synth, c->data.root);
-            rc = ws_synth_voc(c->data.root, c->synth, c->synth_min, c->synth_max, c->synth_classes, 0);
+            rc = synth_dataset(c);
         }
     }
     if (!rc) rc = preflight(c);

@@ -18,6 +18,7 @@ typedef struct ws_report_input {
     double miou_coarse, miou_fine;           /* NaN without ground truth */
     const double *iou[2];                    /* per-class IoU (21 or 81 values) or NULL */
     int n_classes;
+    const char *const *class_names;          /* [n_classes] names by label value (0 background), borrowed */
 } ws_report_input;
 
 /* Writes <run_dir>/report.html (temp file + rename). */

@@ -16,9 +16,11 @@ int ws_stage_train(const ws_train_settings *s);
 typedef struct ws_synth_settings {
     const char *dir;       /* output root (VOC layout) */
     int n, min_side, max_side, n_classes;
+    const char *names;     /* NULL, or a custom dataset's classes "a,b,c" (entries as data.classes'); sets n_classes */
     uint32_t seed;
 } ws_synth_settings;
 
-/* Writes the synthetic VOC-layout dataset s describes (see ws_synth_voc). */
+/* Writes the synthetic VOC-layout dataset s describes (see ws_synth_voc); with names, a custom
+ * dataset with classes.txt and labels.txt, its names checked as data.classes' are. */
 int ws_stage_synth(const ws_synth_settings *s);
 #endif

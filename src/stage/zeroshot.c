@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "stage/tokenize.h"
-#include "method/names.h"
+#include "data/names.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "data/image.h"

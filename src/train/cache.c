@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "data/augment.h"
+#include "data/classes.h"
 #include "io/h5tensor.h"
 #include "io/store.h"
 #include "method/fma.h"
@@ -78,7 +79,7 @@ static int cache_views(ws_trainer *t, ws_scope *g, int i, ws_at_tensor *trunk, i
     const ws_aug_cfg ac = {.jitter = c->jitter, .scale_low = c->scale_low, .scale_high = c->scale_high,
                            .short_thresh = c->short_thresh, .crop = C, .flip = c->flip};
     ws_image img = {0};
-    uint8_t *map = NULL, lab[80];
+    uint8_t *map = NULL, lab[WS_CLASSES_MAX];   /* the image label of any class list (data/classes.h) */
     float *x = malloc((size_t)K * 3 * CC * sizeof *x);
     int rc = x ? 0 : ws_fail(WS_ENOMEM, "feature cache: out of memory");
     if (!rc) rc = ws_dataset_read(&t->ds, i, &img, &map, lab, t->seg);

@@ -59,7 +59,8 @@ static ws_cfg_cached table;
 static int build_table(ws_cfg_key **t, size_t *n)
 {
     static const char *const model[] = {"model.clip", "model.vocab", NULL};
-    static const char *const data[] = {"data.dataset", "data.root", "data.split", "data.image_dir", "data.label_dir",
+    static const char *const data[] = {"data.dataset", "data.classes", "data.class_file",
+                                       "data.root", "data.split", "data.image_dir", "data.label_dir",
                                        "data.split_file", "data.labels_file", "data.seed_dir", NULL};
     int rc = ws_cfg_table_add(t, n, HEAD_KEYS, sizeof HEAD_KEYS / sizeof HEAD_KEYS[0], NULL, NULL, "", 0);
     if (!rc) rc = ws_settings_add(t, n, WS_MODEL_KEYS, WS_MODEL_NKEYS, model, "", OFF(model));

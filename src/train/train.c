@@ -26,7 +26,7 @@
 int ws_train_setup_model(ws_trainer *t)
 {
     const ws_train_cfg *c = t->c;
-    int rc = ws_prompt_open(&c->prompt, c->model.clip, c->model.vocab, c->data.dataset, &t->m, &t->bpe, &t->p, &t->n_fg);
+    int rc = ws_prompt_open(&c->prompt, c->model.clip, c->model.vocab, &c->data, &t->m, &t->bpe, &t->p, &t->n_fg);
     if (!rc && t->m.image_resolution != c->crop)
         ws_train_log(t, "note: aug.crop %d differs from the model's native %d; positional embeddings are resized",
                      c->crop, t->m.image_resolution);

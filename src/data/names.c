@@ -1,5 +1,5 @@
 /* names.c - class-name lists (see names.h). */
-#include "method/names.h"
+#include "data/names.h"
 
 const char *const WS_VOC_LABELS[21] = {
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
