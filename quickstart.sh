@@ -9,6 +9,9 @@ what=${1:-demo}
 
 pkgs="build-essential autoconf automake libtool pkg-config ccache hdf5-tools valgrind
       libtorch-dev libopenblas-dev libhdf5-dev libyaml-dev libjpeg-dev libpng-dev zlib1g-dev"
+# the test suite also loads the demo's report.html in headless Chromium (tests/test_report_browser.sh)
+# and renders the manual page (groff)
+[ "$what" = test ] && pkgs="$pkgs chromium groff-base"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

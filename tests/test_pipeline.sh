@@ -1,11 +1,12 @@
 #!/bin/sh
 # test_pipeline.sh - `wsseed pipeline` and `wsseed sweep` end to end on configs/demo.yaml (a
 # synthetic dataset written by the pipeline, random-weight CLIP and SAM: no golden files needed):
-#   - every stage runs; report.html is self-contained (embedded PNGs: overlays, CAM, curves,
-#     IoU bars); eval tables exist; a second run skips every stage;
+#   - every stage runs; report.html is self-contained (embedded PNG panels: overlays, CAM, SAM
+#     masks; SVG charts); eval tables exist; a second run skips every stage;
 #   - a run killed with SIGKILL during the seg training and started again ends with the same fine
 #     seeds and evaluation as an uninterrupted run;
-#   - a 2x2 sweep shares the cached stages and writes summary.csv, summary.md and one plot per key;
+#   - a 2x2 sweep shares the cached stages and writes summary.csv, summary.md and summary.html
+#     with one plot per key;
 #   - errors: an unknown override key, an unknown sweep key (file:line), a missing config.
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -23,8 +24,11 @@ for s in masks train_cls cam_cls caa_cls seeds_coarse train_seg cam_seg caa_seg 
 done
 tap_ok "report.html embeds its images (no external files)" sh -c "grep -q 'src=\"data:image/png;base64,' '$A/demo/report.html' &&
     ! grep -q 'src=\"http' '$A/demo/report.html'"
-for cap in 'ground truth' 'coarse seed' 'fine seed' 'fine CAM' 'cls loss' 'seg lr' 'per-class IoU'; do
+for cap in 'ground truth' 'coarse seed' 'fine seed' 'fine CAM' 'SAM masks'; do
     tap_ok "report.html shows: $cap" grep -q "<figcaption>$cap" "$A/demo/report.html"
+done
+for t in 'cls loss per iteration' 'seg learning rate per iteration' 'Per-class IoU of each seed mode' 'Confusion matrix'; do
+    tap_ok "report.html charts: $t" grep -q "aria-label=\"$t" "$A/demo/report.html"
 done
 tap_ok "seed evaluation tables" sh -c "grep -q 'mIoU' '$A/demo/eval_coarse.md' && grep -q '\"mIoU\"' '$A/demo/eval_fine.json'"
 tap_ok "a second run skips every stage" sh -c "'$WSSEED' pipeline '$top_srcdir/configs/demo.yaml' --set out_dir='$A' \
@@ -63,7 +67,8 @@ tap_ok "wsseed sweep (2x2)" sh -c "'$WSSEED' sweep '$TMPD/sweep.yaml' > '$TMPD/s
 tap_ok "the sweep reuses the cached upstream stages" sh -c "! grep -q 'stage train_' '$TMPD/s.log'"
 tap_ok "summary.csv: a header and 4 runs" sh -c "test \$(wc -l < '$A/sw/summary.csv') -eq 5"
 tap_ok "summary.md table" grep -q '| seed.seg_pow | caa.seg.box_thresh | coarse mIoU | fine mIoU |' "$A/sw/summary.md"
-tap_ok "one plot per swept key" sh -c "test -s '$A/sw/seed.seg_pow.png' && test -s '$A/sw/caa.seg.box_thresh.png'"
+tap_ok "summary.html: one labelled plot per swept key" sh -c "grep -q 'aria-label=\"Seed mIoU against seed.seg_pow' '$A/sw/summary.html' &&
+    grep -q 'aria-label=\"Seed mIoU against caa.seg.box_thresh' '$A/sw/summary.html'"
 tap_ok "sweep --list names the runs" sh -c "'$WSSEED' sweep '$TMPD/sweep.yaml' --list | grep -c 'seed.seg_pow=' | grep -qx 4"
 
 # -- errors --

@@ -24,5 +24,6 @@ int ws_cmd_boxes(int argc, char **argv);
 int ws_cmd_boxseed(int argc, char **argv);
 int ws_cmd_pipeline(int argc, char **argv);
 int ws_cmd_sweep(int argc, char **argv);
+int ws_cmd_doctor(int argc, char **argv);
 
 #endif

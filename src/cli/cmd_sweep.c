@@ -9,8 +9,19 @@
 int ws_cmd_sweep(int argc, char **argv)
 {
     /* --list prints the run folders without running: a dry run to check what a grid expands to. */
-    int list_only = argc == 3 && !strcmp(argv[2], "--list");
-    if ((argc != 2 && !list_only) || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    int list_only = 0, help = 0, bad = 0;
+    const char *file = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) help = 1;
+        else if (!strcmp(argv[i], "--list")) list_only = 1;
+        else if (argv[i][0] != '-' && !file) file = argv[i];
+        else {   /* an option the sweep does not know is a usage error, not a file that cannot be opened */
+            fprintf(stderr, "wsseed sweep: unknown option '%s' (see wsseed sweep --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    bad = !file && !help;
+    if (help || bad) {
         fputs("Usage: wsseed sweep SWEEP.yaml [--list]\n\n"
               "Runs `wsseed pipeline` for every combination of a grid (or every entry of a list) of\n"
               "overrides of a pipeline config:\n"
@@ -21,12 +32,13 @@ int ws_cmd_sweep(int argc, char **argv)
               "    seed.seg_pow: [0.5, 0.6, 0.7]\n"
               "    caa.seg.box_thresh: [0.4, 0.5]\n"
               "Stages shared by runs are computed once (the pipeline's cache); an interrupted sweep\n"
-              "continues when started again. Writes summary.csv, summary.md and <key>.png (seed mIoU\n"
-              "against the key's values) in <out_dir>/<name>/. --list prints the run folders only.\n",
-              argc == 2 ? stdout : stderr);
+              "continues when started again. Writes summary.csv, summary.md and summary.html (the table\n"
+              "and a plot of seed mIoU against each swept key's values) in <out_dir>/<name>/.\n"
+              "--list prints the run folders only.\n",
+              help ? stdout : stderr);
         /* Asked-for help goes to stdout with status 0; help shown because of a wrong call goes to stderr with
          * status 2. */
-        return argc == 2 ? 0 : 2;
+        return help ? 0 : 2;
     }
-    return ws_stage_sweep(argv[1], list_only) ? ws_cli_error() : 0;
+    return ws_stage_sweep(file, list_only) ? ws_cli_error() : 0;
 }

@@ -119,11 +119,13 @@ int ws_cmd_synth(int argc, char **argv)
 
 int ws_cmd_export_ctx(int argc, char **argv)
 {
-    if (argc != 3 || argv[1][0] == '-') {
+    int help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+    if (argc != 3 || argv[1][0] == '-' || argv[2][0] == '-') {
+        /* asked-for help: stdout, status 0; a wrong call: the usage on stderr, status 2 */
         fputs("Usage: wsseed export-ctx CKPT.h5 OUT.pth\n\n"
               "Writes the learned prompt context of a wsseed checkpoint as a PyTorch state dict\n"
-              "{'prompt_learner.ctx': tensor} (what the official FMA-WSSS code loads).\n", argc == 2 ? stdout : stderr);
-        return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+              "{'prompt_learner.ctx': tensor} (what the official FMA-WSSS code loads).\n", help ? stdout : stderr);
+        return help ? 0 : 2;
     }
     if (ws_stage_export_ctx(argv[1], argv[2])) return ws_cli_error();
     printf("wrote %s (prompt_learner.ctx)\n", argv[2]);

@@ -137,3 +137,28 @@ int ws_cli_shard(const char *cmd, const char *s, int *i, int *n)
     }
     return 0;
 }
+
+char **ws_cli_split_eq(int argc, char **argv, int *out_argc)
+{
+    /* One block: the new pointer array, then copies of the split words, so one free releases all. */
+    size_t bytes = sizeof(char *) * (2 * (size_t)argc + 1);
+    for (int i = 0; i < argc; i++) bytes += strlen(argv[i]) + 2;
+    char **v = malloc(bytes), *p = (char *)(v + 2 * argc + 1);
+    if (!v) return NULL;
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *eq = strchr(argv[i], '=');
+        /* Only a long option before its first '=' is split: "--set=a=b" -> "--set" "a=b"; "a=b" (a --set
+         * value given as its own word) and "-x=1" stay as they are. */
+        if (i == 0 || strncmp(argv[i], "--", 2) || !eq || eq == argv[i] + 2) { v[n++] = argv[i]; continue; }
+        size_t l = (size_t)(eq - argv[i]);
+        memcpy(p, argv[i], l);
+        p[l] = '\0';
+        v[n++] = p;
+        p += l + 1;
+        v[n++] = (char *)eq + 1;
+    }
+    v[n] = NULL;
+    *out_argc = n;
+    return v;
+}

@@ -26,6 +26,12 @@ int ws_cli_common_opt(int argc, char **argv, int *i);
 void ws_cli_set_global_threads(int n);
 int ws_cli_global_threads(void);
 
+/* argv with every long option written "--opt=value" split into the two words "--opt" "value", so each
+ * command's parser sees one spelling (the GNU convention: both are accepted everywhere). Returns a
+ * NULL-terminated array in one malloc'd block (free it once; NULL when out of memory); the words that
+ * were not split still point into argv. */
+char **ws_cli_split_eq(int argc, char **argv, int *out_argc);
+
 /* Strict integer of option opt of command cmd: the whole of s, within lo..hi; prints
  * "wsseed CMD: OPT needs ..." and returns 2 otherwise. */
 int ws_cli_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);

@@ -47,6 +47,8 @@ static const char *usage =
     "  tokenize   CLIP BPE tokenizer: each input line -> one line of 77 token ids\n"
     "  dump       run one module on the inputs of a golden-style HDF5 file and write its\n"
     "             outputs under the same names (verification interface; wsseed dump --help)\n"
+    "  doctor     what the installation has (versions, threads, SIMD, memory, disk) and, given\n"
+    "             a config, a check of every file it names (wsseed doctor --help)\n"
     "  version    version and build information\n"
     "  help       this text\n"
     "\n"
@@ -54,11 +56,19 @@ static const char *usage =
     "  --threads N  libtorch intra-op threads (default 1; OpenBLAS threads the matrix\n"
     "               products over all cores, OPENBLAS_NUM_THREADS changes that). Also accepted\n"
     "               after the command; it overrides the config's runtime.threads\n"
+    "  --version    the version\n"
+    "  -h, --help   this text; every command takes -h/--help too\n"
+    "\n"
+    "Long options are also accepted as --option=value. Results go to stdout, messages and errors\n"
+    "to stderr. Exit status: 0 success, 1 failure (the message says why), 2 usage error.\n"
     "\n"
     "Checkpoints are read as released: OpenAI CLIP ViT-B-16.pt (TorchScript) or a torch.save\n"
     "state dict; the BPE vocabulary is openai/CLIP's bpe_simple_vocab_16e6.txt.gz.\n";
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv);
+
+/* The global options, then the command. */
+static int run(int argc, char **argv)
 {
     int i = 1;
     ws_stage_runtime_init();   /* one libtorch thread: OpenBLAS threads the products (README) */
@@ -85,8 +95,24 @@ int main(int argc, char **argv)
      * command fails. */
     if (i >= argc) { fputs(usage, stderr); return 2; }
     const char *cmd = argv[i];
-    if (!strcmp(cmd, "help") || !strcmp(cmd, "-h")) { fputs(usage, stdout); return 0; }
+    if (!strcmp(cmd, "-h")) { fputs(usage, stdout); return 0; }
+    if (!strcmp(cmd, "help")) {
+        /* `wsseed help CMD` is `wsseed CMD --help` */
+        if (i + 1 >= argc || !strcmp(argv[i + 1], "--help") || !strcmp(argv[i + 1], "-h")) { fputs(usage, stdout); return 0; }
+        if (argv[i + 1][0] == '-' || i + 2 < argc) {
+            fprintf(stderr, "wsseed help: give one command, e.g. wsseed help pipeline (see wsseed --help)\n");
+            return 2;
+        }
+        char *sub[3] = {argv[0], argv[i + 1], "--help"};
+        return run(3, sub);
+    }
     if (!strcmp(cmd, "version")) {
+        if (i + 1 < argc && (!strcmp(argv[i + 1], "--help") || !strcmp(argv[i + 1], "-h"))) {
+            puts("Usage: wsseed version\n\nThe version, libtorch's version and threads, and the configure options\n"
+                 "(wsseed doctor reports every library and the machine).");
+            return 0;
+        }
+        if (i + 1 < argc) { fprintf(stderr, "wsseed version: unexpected argument '%s'\n", argv[i + 1]); return 2; }
         ws_stage_print_version(stdout);
         return 0;
     }
@@ -109,6 +135,18 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "eval")) return ws_cmd_eval(argc - i, argv + i);
     if (!strcmp(cmd, "export-ctx")) return ws_cmd_export_ctx(argc - i, argv + i);
     if (!strcmp(cmd, "export")) return ws_cmd_export(argc - i, argv + i);
+    if (!strcmp(cmd, "doctor")) return ws_cmd_doctor(argc - i, argv + i);
     fprintf(stderr, "wsseed: error: unknown command '%s' (see wsseed --help)\n", cmd);
     return 2;
+}
+
+int main(int argc, char **argv)
+{
+    int n = 0;
+    /* --opt=value becomes --opt value here, once, so no command parser needs to know both spellings. */
+    char **v = ws_cli_split_eq(argc, argv, &n);
+    if (!v) { fputs("wsseed: error: out of memory\n", stderr); return 1; }
+    int rc = run(n, v);
+    free(v);
+    return rc;
 }

@@ -10,6 +10,8 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <ATen/Version.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/generated/variable_factories.h>
@@ -786,5 +788,22 @@ int ws_at_ckpt_save(ws_at_ckpt c, const char *path)
 }
 
 const char *ws_at_version(void) { return TORCH_VERSION; }
+
+int ws_at_build_config(char *buf, size_t cap)
+{
+    WS_TRY
+    if (!buf || !cap) throw std::invalid_argument("ws_at_build_config: no buffer");
+    std::string s = at::show_config();
+    snprintf(buf, cap, "%s", s.c_str());
+    WS_CATCH
+}
+
+int ws_at_cuda_devices(int *count)
+{
+    WS_TRY
+    /* hasCUDA is false for a CPU-only build and for a CUDA build without a usable driver or device */
+    *count = at::hasCUDA() ? (int)at::detail::getCUDAHooks().getNumGPUs() : 0;
+    WS_CATCH
+}
 
 }  // extern "C"

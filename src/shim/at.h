@@ -235,6 +235,11 @@ const char *ws_at_ckpt_path(ws_at_ckpt c);
 /* ---- misc -------------------------------------------------------------------------------- */
 /* libtorch version string, e.g. "1.13.1"; static. */
 const char *ws_at_version(void);
+/* libtorch's build description (at::show_config(): compiler, BLAS, CPU capability, CUDA) into
+ * buf (cap bytes; truncated, always NUL-terminated). */
+int ws_at_build_config(char *buf, size_t cap);
+/* *count = the CUDA devices libtorch can use (0 when built without CUDA or none is visible). */
+int ws_at_cuda_devices(int *count);
 
 #ifdef __cplusplus
 }

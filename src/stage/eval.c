@@ -145,6 +145,7 @@ int ws_stage_eval(const ws_eval_settings *s, ws_eval_metrics *out)
     ws_eval_metrics m;
     ws_eval_metrics_of(conf, nc, &m);
     if (out) *out = m;
+    if (s->conf) memcpy(s->conf, conf, sizeof *conf * (size_t)nc * nc);
     if (!s->quiet) print_table(&m, names, nc, n);
     if (s->json) TRY(write_json(&m, names, nc, n, s->json));
     if (s->md) TRY(write_md(&m, names, nc, s->md));

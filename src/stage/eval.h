@@ -14,6 +14,7 @@ typedef struct ws_eval_settings {
     const char *json;      /* NULL or the JSON report to write */
     const char *md;        /* NULL or the Markdown table to write */
     int quiet;             /* 1: no table on stdout */
+    int64_t *conf;         /* NULL or (n_cls, n_cls) receiving the confusion matrix (rows gt; caller's) */
 } ws_eval_settings;
 
 /* Evaluates every pred/<id>.png against gt/<id>.png (255 ignored); writes the reports given

@@ -524,7 +524,7 @@ static int write_eval_table(const char *path, const ws_eval_metrics *m, int n_mo
 }
 
 /* Seed quality against the ground truth maps (when the dataset has them). */
-static int run_eval(prun *p, double *miou, ws_eval_metrics *m)
+static int run_eval(prun *p, double *miou, ws_eval_metrics *m, int64_t *const *conf)
 {
     const ws_pipe_cfg *c = p->c;
     char path[sizeof p->run_dir + 64], seeds[sizeof p->seed[0].dir + 16];
@@ -543,7 +543,7 @@ static int run_eval(prun *p, double *miou, ws_eval_metrics *m)
         snprintf(json, sizeof json, "%s/eval_%s.json", p->run_dir, mode[t]);
         snprintf(md, sizeof md, "%s/eval_%s.md", p->run_dir, mode[t]);
         ws_eval_settings es = {.pred = seeds, .gt = gt, .n_cls = cl.n_fg + 1, .names = cl.label, .json = json,
-                               .md = md, .quiet = 1};
+                               .md = md, .quiet = 1, .conf = conf[t]};
         rc = ws_stage_eval(&es, &m[t]);
         if (!rc) miou[t] = m[t].miou;
     }
@@ -572,18 +572,21 @@ static int write_config(const prun *p)
     return rc;
 }
 
-/* The report stage's inputs: every stage's output folder of this run. */
-static int run_report(const prun *p, const double *miou, const ws_eval_metrics *em, int have_eval)
+/* The report stage's inputs: every stage's output folder of this run, the evaluation of each seed
+ * mode (em, conf: NULL without ground truth) and the dataset's class names. */
+static int run_report(const prun *p, const ws_eval_metrics *em, int64_t *const *conf)
 {
     const ws_pipe_cfg *c = p->c;
     char seeds[2][sizeof p->seed[0].dir + 32], metrics[2][sizeof p->train[0].dir + 32], cams[2][sizeof p->caa[0].dir + 16];
+    char masks[sizeof p->masks.dir + 16];
     ws_classes cl;
     int rc = ws_data_class_list(&c->data, &cl);
     if (rc) return rc;
+    snprintf(masks, sizeof masks, "%s/masks.h5", p->masks.dir);
     ws_report_input ri = {.run_dir = p->run_dir, .root = c->data.root, .split = c->data.split, .image_dir = c->data.image_dir,
-                          .label_dir = c->data.label_dir, .n_images = c->report_images, .miou_coarse = miou[0],
-                          .miou_fine = miou[1], .n_classes = cl.n_fg + 1, .class_names = cl.label,
-                          .iou = {have_eval ? em[0].iou : NULL, have_eval ? em[1].iou : NULL}};
+                          .label_dir = c->data.label_dir, .n_images = c->report_images, .n_modes = c->boxed ? 3 : 2,
+                          .eval = em, .masks = masks, .class_names = cl.label, .n_classes = cl.n_fg + 1};
+    for (int t = 0; t < WS_REPORT_MODES; t++) ri.conf[t] = em ? conf[t] : NULL;
     for (int t = 0; t < 2; t++) {
         snprintf(seeds[t], sizeof seeds[t], "%s/seeds", p->seed[t].dir);
         snprintf(metrics[t], sizeof metrics[t], "%s/train/metrics.csv", p->train[t].dir);
@@ -598,53 +601,120 @@ static int run_report(const prun *p, const double *miou, const ws_eval_metrics *
     return rc;
 }
 
-/* Appends "  key: problem" to msg when file (named by key) cannot be read; pseudo paths such as
- * random:tiny or builtin:bytes are not files. */
-static void need_file(char *msg, size_t cap, int *n, const char *key, const char *file, const char *pseudo)
+/* What one pre-flight check found: problems are collected in msg (all of them, named by key), and
+ * with `out` set every check prints one line (wsseed doctor). */
+typedef struct checks {
+    char msg[8192];
+    int n;
+    FILE *out;
+} checks;
+
+static void problem(checks *k, const char *key, const char *fmt, const char *file, const char *why)
 {
-    if (pseudo && !strncmp(file, pseudo, strlen(pseudo))) return;
-    if (access(file, R_OK) == 0) return;
-    size_t o = strlen(msg);
-    snprintf(msg + o, cap - o, "\n  %s: cannot read '%s': %s", key, file, strerror(errno));
-    (*n)++;
+    size_t o = strlen(k->msg);
+    snprintf(k->msg + o, sizeof k->msg - o, *key ? "\n  %s: " : "\n  ", key);
+    o = strlen(k->msg);
+    snprintf(k->msg + o, sizeof k->msg - o, fmt, file, why);
+    if (k->out) {
+        fprintf(k->out, "  FAIL %-24s ", key);
+        fprintf(k->out, fmt, file, why);
+        fputc('\n', k->out);
+    }
+    k->n++;
 }
 
-/* Everything any enabled stage will read, checked before the first stage runs (days of masks
- * on VOC must not end in a missing vocabulary): all problems at once, named by their keys. */
-static int preflight(const ws_pipe_cfg *c)
+/* A gzip file starts with 1f 8b: a vocabulary saved uncompressed under a .gz name, or an HTML error page
+ * saved by a failed download, is caught here rather than deep in the tokenizer. */
+static int gzip_magic(const char *file)
 {
-    char msg[8192] = "";
-    int n = 0;
-    need_file(msg, sizeof msg, &n, "model.clip", c->model.clip, "random:");
-    need_file(msg, sizeof msg, &n, "model.vocab", c->model.vocab, "builtin:");
-    need_file(msg, sizeof msg, &n, "model.sam", c->model.sam, "random:");
-    if (c->boxed && !c->box.json[0]) {
-        need_file(msg, sizeof msg, &n, "boxed.model.gdino", c->model.gdino, "random:");
-        need_file(msg, sizeof msg, &n, "boxed.model.bert_vocab", c->model.bert_vocab, NULL);
+    unsigned char b[2] = {0, 0};
+    FILE *f = fopen(file, "rb");
+    size_t n = f ? fread(b, 1, 2, f) : 0;
+    if (f) fclose(f);
+    return n == 2 && b[0] == 0x1f && b[1] == 0x8b;
+}
+
+/* Checks that `file` (named by key) is what a stage will read: a readable non-empty regular file
+ * (dir = 0) or a readable folder (dir = 1). Pseudo paths such as random:tiny or builtin:bytes are
+ * not files. */
+static void need(checks *k, const char *key, const char *file, const char *pseudo, int dir)
+{
+    struct stat st;
+    if (pseudo && !strncmp(file, pseudo, strlen(pseudo))) {
+        if (k->out) fprintf(k->out, "  ok   %-24s %s (built in, no file)\n", key, file);
+        return;
     }
-    if (c->boxed && c->box.json[0]) need_file(msg, sizeof msg, &n, "boxed.boxes.json", c->box.json, NULL);
-    char *split = ws_dataset_path(c->data.root, c->data.split_file, c->data.split);
-    if (split) need_file(msg, sizeof msg, &n, "data.split_file", split, NULL);
+    if (!file[0]) { problem(k, key, "no %s given%s", dir ? "folder" : "file", ""); return; }
+    if (stat(file, &st) || access(file, R_OK)) { problem(k, key, "cannot read '%s': %s", file, strerror(errno)); return; }
+    if (dir && !S_ISDIR(st.st_mode)) { problem(k, key, "'%s' is %s, not a folder", file, "a file"); return; }
+    if (!dir && S_ISDIR(st.st_mode)) { problem(k, key, "'%s' is %s, not a file", file, "a folder"); return; }
+    if (!dir && st.st_size == 0) { problem(k, key, "'%s' is %s", file, "empty"); return; }
+    size_t l = strlen(file);
+    if (!dir && l > 3 && !strcmp(file + l - 3, ".gz") && !gzip_magic(file)) {
+        problem(k, key, "'%s' is %s", file, "not gzip-compressed although its name ends in .gz");
+        return;
+    }
+    if (k->out) {
+        if (dir) fprintf(k->out, "  ok   %-24s %s (folder)\n", key, file);
+        else fprintf(k->out, "  ok   %-24s %s (file, %.1f MB)\n", key, file, st.st_size / 1e6);
+    }
+}
+
+/* The dataset's files: the root, image and label folders, the split and labels files. A synthetic dataset
+ * the pipeline will write first (data.synth) is not checked. */
+static void need_data(checks *k, const ws_pipe_cfg *c)
+{
+    const ws_data_cfg *d = &c->data;
+    char *split = ws_dataset_path(d->root, d->split_file, d->split);
+    if (c->synth > 0 && split && access(split, F_OK)) {
+        if (k->out) fprintf(k->out, "  ok   %-24s %s (written by the pipeline: data.synth = %d)\n", "data.root", d->root, c->synth);
+        free(split);
+        return;
+    }
+    need(k, "data.root", d->root, NULL, 1);
+    char *img = ws_dataset_path(d->root, d->image_dir, d->split);
+    char *lab = d->label_dir[0] ? ws_dataset_path(d->root, d->label_dir, d->split) : NULL;
+    char *lf = d->labels_file[0] ? ws_dataset_path(d->root, d->labels_file, d->split) : NULL;
+    if (img) need(k, "data.image_dir", img, NULL, 1);
+    if (lab) need(k, "data.label_dir", lab, NULL, 1);
+    if (split) need(k, "data.split_file", split, NULL, 0);
+    if (lf) need(k, "data.labels_file", lf, NULL, 0);
     free(split);
-    ws_classes cl;
-    if (ws_data_class_list(&c->data, &cl)) {   /* a bad class list would stop the first training, after the masks */
-        size_t o = strlen(msg);
-        snprintf(msg + o, sizeof msg - o, "\n  %s", ws_last_error());
-        n++;
+    free(img);
+    free(lab);
+    free(lf);
+}
+
+int ws_pipe_preflight(const ws_pipe_cfg *c, FILE *out)
+{
+    checks k = {.out = out};
+    need(&k, "model.clip", c->model.clip, "random:", 0);
+    need(&k, "model.vocab", c->model.vocab, "builtin:", 0);
+    need(&k, "model.sam", c->model.sam, "random:", 0);
+    if (c->boxed && !c->box.json[0]) {
+        need(&k, "boxed.model.gdino", c->model.gdino, "random:", 0);
+        need(&k, "boxed.model.bert_vocab", c->model.bert_vocab, NULL, 0);
+        if (c->model.bert_config[0]) need(&k, "boxed.model.bert_config", c->model.bert_config, NULL, 0);
     }
+    if (c->boxed && c->box.json[0]) need(&k, "boxed.boxes.json", c->box.json, NULL, 0);
+    need_data(&k, c);
+    ws_classes cl;
+    /* a bad class list would stop the first training, after the masks */
+    if (ws_data_class_list(&c->data, &cl)) problem(&k, "", "%s%s", ws_last_error(), "");
+    else if (out) fprintf(out, "  ok   %-24s %d classes\n", "data.classes", cl.n_fg);
     ws_classes_free(&cl);
     for (int t = 0; t < 2; t++) {
         ws_train_cfg tc = t ? c->seg : c->cls;
         tc.runtime = c->runtime;
         snprintf(tc.task, sizeof tc.task, "%s", t ? "seg" : "cls");
         snprintf(tc.run, sizeof tc.run, "train");
-        if (ws_train_check(&tc)) {
-            size_t o = strlen(msg);
-            snprintf(msg + o, sizeof msg - o, "\n  %s.%s", t ? "seg" : "cls", ws_last_error());
-            n++;
-        }
+        /* "cls.train.lr: ...": the message of the training's own check under the pipeline's section name */
+        if (ws_train_check(&tc)) problem(&k, "", "%s.%s", t ? "seg" : "cls", ws_last_error());
+        else if (out) fprintf(out, "  ok   %-24s settings within their ranges\n", t ? "seg.*" : "cls.*");
     }
-    return n ? ws_fail(WS_EINVAL, "the pipeline cannot run: %d problem%s found before any stage:%s", n, n > 1 ? "s" : "", msg) : 0;
+    return k.n ? ws_fail(WS_EINVAL, "the pipeline cannot run: %d problem%s found before any stage:%s", k.n, k.n > 1 ? "s" : "",
+                         k.msg)
+               : 0;
 }
 
 /* data.synth's dataset: VOC's layout with data.synth_classes classes, or for data.dataset: custom one with
@@ -685,7 +755,7 @@ int ws_stage_pipeline(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fi
             rc = synth_dataset(c);
         }
     }
-    if (!rc) rc = preflight(c);
+    if (!rc) rc = ws_pipe_preflight(c, NULL);
     if (!rc) {   /* the split's size: what every complete stage holds */
         ws_dataset ds = {0};
         rc = ws_data_open(&c->data, WS_DATA_IMAGES_ONLY, &ds, NULL);
@@ -709,8 +779,15 @@ int ws_stage_pipeline(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fi
     stages_unlock(&p);
     /* Evaluation and report are cheap and read the run's links, so they are not cached: they rerun on every
      * invocation. */
-    if (!rc) rc = run_eval(&p, miou, em);
-    if (!rc) rc = run_report(&p, miou, em, isfinite(miou[0]));
+    /* The confusion matrices of the seed modes, for the report's heat map. */
+    int n_fg = 0;
+    int64_t *conf[3] = {NULL, NULL, NULL};
+    if (!rc) rc = ws_data_classes(&c->data, &n_fg);
+    for (int t = 0; t < 3 && !rc; t++)
+        if (!(conf[t] = calloc((size_t)(n_fg + 1) * (n_fg + 1), sizeof **conf))) rc = ws_fail(WS_ENOMEM, "out of memory");
+    if (!rc) rc = run_eval(&p, miou, em, conf);
+    if (!rc) rc = run_report(&p, isfinite(miou[0]) ? em : NULL, conf);
+    for (int t = 0; t < 3; t++) free(conf[t]);
     if (miou_coarse) *miou_coarse = miou[0];
     if (miou_fine) *miou_fine = miou[1];
     if (miou_boxed) *miou_boxed = miou[2];

@@ -10,6 +10,8 @@
  */
 #ifndef WS_STAGE_PIPELINE_H
 #define WS_STAGE_PIPELINE_H
+#include <stdio.h>
+
 #include "stage/boxes.h"
 #include "stage/masks.h"
 #include "method/caa.h"
@@ -34,6 +36,11 @@ typedef struct ws_pipe_cfg {
  * VOC recipe, = configs/voc/pipeline.yaml). */
 int ws_pipe_keys(ws_cfg_key **tab, size_t *n);
 void ws_pipe_defaults(ws_pipe_cfg *c);
+/* The pre-flight the pipeline runs before its first stage (and `wsseed doctor CONFIG` alone): every
+ * file and folder an enabled stage will read exists, is readable and of the right kind (file or
+ * folder, non-empty, a .gz vocabulary gzip-compressed), and the training settings are in range.
+ * With out set, one line per check ("ok"/"FAIL", key, path). Fails listing every problem by key. */
+int ws_pipe_preflight(const ws_pipe_cfg *c, FILE *out);
 /* Runs every stage not yet done (see the file comment); *miou_coarse/_fine/_boxed (may be NULL)
  * receive the seed mIoUs (NaN without ground truth; boxed NaN unless boxed.enable). Returns 0 or
  * the failing stage's WS_E* code (its message names the stage's file). */

@@ -9,7 +9,8 @@
  *
  * Runs share the pipeline's stage cache, so stages whose settings a run does not change are
  * computed once; an interrupted sweep continues when started again. The end: summary.csv,
- * summary.md and one PNG per swept key (seed mIoU against its values) in <out_dir>/<name>/.
+ * summary.md and summary.html (the table and one labelled plot of seed mIoU per swept key) in
+ * <out_dir>/<name>/.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -23,7 +24,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "io/yaml.h"
-#include "stage/report.h"
+#include "stage/svg.h"
 
 /* Fixed bounds keep the sweep in static arrays; they are far above what one reads in a table (8 keys, 32
  * values, 256 runs: a 256-run sweep of a full split is days of CPU), and each is checked with a message
@@ -113,22 +114,62 @@ static int parse(const char *path, sweep *s)
 
 typedef struct result { char label[512]; char *vals[MAXK]; double coarse, fine, boxed; } result;
 
-/* The plot of fine (blue) and coarse (orange) mIoU against the values of key k (in grid order). */
-static int plot_key(const char *path, const sweep *s, int k, const result *res, int nr)
+/* The plot of seed mIoU (coarse, fine and, when made, boxed) against the values of swept key `key`:
+ * one category per value in first-seen order (grid order for a grid), since values may be strings
+ * (a model path, "maxid"/"score") or unevenly spaced. Runs that do not set the key are left out. */
+static void plot_key(FILE *f, const char *key, int k, const result *res, int nr, int boxed)
 {
-    double x[MAXRUNS], y[2][MAXRUNS];
+    const char *cats[MAXRUNS];
+    int cat[MAXRUNS], ncat = 0, n = 0;
+    double y[3][MAXRUNS];
     for (int r = 0; r < nr; r++) {
-        int idx = 0;
-        for (int v = 0; v < s->nv[k]; v++)
-            if (!strcmp(res[r].vals[k], s->val[k][v])) idx = v;
-        /* The x axis is the value's position in the grid, not its number: values may be strings (a model
-         * path, "maxid"/"score") or unevenly spaced. */
-        x[r] = idx;
-        y[0][r] = res[r].coarse;
-        y[1][r] = res[r].fine;
+        if (!res[r].vals[k]) continue;
+        int c = 0;
+        while (c < ncat && strcmp(cats[c], res[r].vals[k])) c++;
+        if (c == ncat) cats[ncat++] = res[r].vals[k];
+        cat[n] = c;
+        y[0][n] = 100 * res[r].coarse;
+        y[1][n] = 100 * res[r].fine;
+        y[2][n++] = 100 * res[r].boxed;
     }
-    const double *ys[2] = {y[0], y[1]};
-    return ws_report_scatter_png(path, x, ys, nr, s->nv[k]);
+    static const char *const names[3] = {"coarse", "fine", "boxed"}, *const cols[3] = {"#ff7f0e", "#1f77b4", "#2ca02c"};
+    const double *ys[3] = {y[0], y[1], y[2]};
+    char title[600];
+    snprintf(title, sizeof title, "Seed mIoU against %s", key);
+    if (n) ws_svg_points(f, title, key, "seed mIoU (%)", cats, ncat, cat, n, ys, names, cols, boxed ? 3 : 2, 100);
+}
+
+/* summary.html: the summary table and one labelled plot per swept key, self-contained like report.html. */
+static int summary_html(const char *dir, const char *name, const result *res, int nr, int nkeys, const char *const *keys,
+                        int boxed)
+{
+    char path[4400], tmp[4500];
+    snprintf(path, sizeof path, "%s/summary.html", dir);
+    FILE *f = ws_fs_open_tmp(path, tmp, sizeof tmp);
+    if (!f) return WS_EIO;
+    fputs("<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width,"
+          "initial-scale=1\"><title>wsseed sweep</title><style>body{font-family:system-ui,sans-serif;margin:0 auto;"
+          "padding:12px;max-width:1400px}.charts{display:flex;flex-wrap:wrap;gap:12px}.chart{margin:0;flex:1 1 420px;"
+          "max-width:720px;overflow-x:auto}.chart svg{width:100%;min-width:360px;height:auto}table{border-collapse:collapse}"
+          "th,td{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}</style></head><body><h1>wsseed sweep ", f);
+    ws_html_puts(f, name);
+    fputs("</h1><div style=\"overflow-x:auto\"><table><tr><th>run</th>", f);
+    for (int k = 0; k < nkeys; k++) { fputs("<th>", f); ws_html_puts(f, keys[k]); fputs("</th>", f); }
+    fputs(boxed ? "<th>coarse mIoU (%)</th><th>fine mIoU (%)</th><th>boxed mIoU (%)</th></tr>\n"
+                : "<th>coarse mIoU (%)</th><th>fine mIoU (%)</th></tr>\n", f);
+    for (int r = 0; r < nr; r++) {
+        fputs("<tr><td>", f);
+        ws_html_puts(f, res[r].label);
+        fputs("</td>", f);
+        for (int k = 0; k < nkeys; k++) { fputs("<td>", f); ws_html_puts(f, res[r].vals[k] ? res[r].vals[k] : ""); fputs("</td>", f); }
+        fprintf(f, "<td>%.2f</td><td>%.2f</td>", 100 * res[r].coarse, 100 * res[r].fine);
+        if (boxed) fprintf(f, "<td>%.2f</td>", 100 * res[r].boxed);
+        fputs("</tr>\n", f);
+    }
+    fputs("</table></div><div class=charts>\n", f);
+    for (int k = 0; k < nkeys; k++) plot_key(f, keys[k], k, res, nr, boxed);
+    fputs("</div></body></html>\n", f);
+    return ws_fs_commit_file(f, tmp, path);
 }
 
 static int summarise(const char *dir, const sweep *s, const result *res, int nr, int nkeys, const char *const *keys)
@@ -168,11 +209,7 @@ static int summarise(const char *dir, const sweep *s, const result *res, int nr,
         fputs("\n", f);
     }
     if ((rc = ws_fs_commit_file(f, tmp, path))) return rc;
-    for (int k = 0; k < s->nk; k++) {
-        snprintf(path, sizeof path, "%s/%s.png", dir, s->key[k]);
-        if ((rc = plot_key(path, s, k, res, nr))) return rc;
-    }
-    return 0;
+    return summary_html(dir, s->name, res, nr, nkeys, keys, boxed);
 }
 
 /* The swept keys (grid keys, or every key the list's runs set, in first-seen order) into names;
