@@ -37,6 +37,7 @@ const char *ws_cli_default_vocab(void)
 
 void ws_cli_set_global_threads(int n) { global_threads = n; }
 void ws_cli_set_global_device(const char *d) { global_device = d; }
+const char *ws_cli_global_device(void) { return global_device; }
 int ws_cli_global_threads(void) { return global_threads; }
 
 /* Options that take a value are skipped together with it when looking for the config file, so "--set a=b

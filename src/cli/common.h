@@ -27,6 +27,7 @@ void ws_cli_set_global_threads(int n);
 /* The `wsseed --device D` given before the command or $WSSEED_DEVICE (NULL when none; borrowed, must
  * outlive the command); main.c records it, ws_cli_settings applies it as runtime.device. */
 void ws_cli_set_global_device(const char *d);
+const char *ws_cli_global_device(void);
 int ws_cli_global_threads(void);
 
 /* Strict integer of option opt of command cmd: the whole of s, within lo..hi; prints
