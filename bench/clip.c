@@ -7,7 +7,7 @@
  * multiply-adds x 2; the backward counted as one more forward, since only input gradients flow)
  * and peak RSS; with --json the last line is one JSON object.
  *
- * Usage: bench/clip [--json] [--reps R] [--threads N]
+ * Usage: bench/clip [--json] [--reps R] [--threads N] [--device D] [--precision P]
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -20,6 +20,7 @@
 #include "core/runtime.h"
 #include "core/status.h"
 #include "model/clip.h"
+#include "device.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -97,6 +98,7 @@ static double median_time(bench_fn f, const void *arg, int reps)
     for (int r = 0; r < reps; r++) {
         double t0 = ws_now();
         if (f(arg)) return NAN;
+        bench_sync();
         t[r] = ws_now() - t0;
     }
     qsort(t, (size_t)reps, sizeof t[0], cmp_double);
@@ -113,13 +115,17 @@ static ws_at_tensor randn(int nd, const int64_t *shape, ws_at_gen gen)
 int main(int argc, char **argv)
 {
     int json = 0, reps = 5;
+    ws_runtime_cfg rt;
+    ws_runtime_defaults(&rt);
     ws_runtime_tune_malloc();
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) ws_at_set_num_threads(atoi(argv[++i]));
-        else { fprintf(stderr, "usage: bench/clip [--json] [--reps R] [--threads N]\n"); return 2; }
+        else if (bench_runtime_opt(argc, argv, &i, &rt)) continue;
+        else { fprintf(stderr, "usage: bench/clip [--json] [--reps R] [--threads N] " BENCH_RUNTIME_USAGE "\n"); return 2; }
     }
+    if (bench_runtime_apply("bench/clip", &rt)) return 1;
     if (reps < 1 || reps > 63) reps = 5;
     ws_clip m;
     ws_at_gen gen = NULL;
@@ -127,7 +133,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench/clip: %s\n", ws_last_error());
         return 1;
     }
-    printf("CLIP ViT-B/16 (random weights), %d intra-op threads, median of %d runs\n", ws_at_get_num_threads(), reps);
+    char where[400];
+    ws_stage_describe_runtime(where, sizeof where);
+    printf("CLIP ViT-B/16 (random weights), %s, %d intra-op threads, median of %d runs\n", where, ws_at_get_num_threads(), reps);
     const int64_t s1[4] = {1, 3, 224, 224}, s16[4] = {16, 3, 224, 224}, s512[4] = {1, 3, 384, 512};
     image_case ic[3] = {{&m, randn(4, s1, gen), WS_CLIP_POS_BILINEAR}, {&m, randn(4, s16, gen), WS_CLIP_POS_BILINEAR},
                         {&m, randn(4, s512, gen), WS_CLIP_POS_BILINEAR}};
@@ -160,11 +168,14 @@ int main(int argc, char **argv)
         printf("  %-24s %9.4f s  %7.1f GFLOP/s%s\n", names[i], secs[i], flops[i] / secs[i] / 1e9,
                i == 5 ? " (counted as the truncated work)" : "");
     printf("  peak RSS %.0f MB\n", rss_mb);
-    if (json)
+    if (json) {
         printf("{\"image_b1_224_s\": %.6f, \"image_b16_224_s\": %.6f, \"image_b1_512x384_s\": %.6f, "
                "\"text_fwdbwd_45_s\": %.6f, \"text_fwdbwd_45_trunc_s\": %.6f, \"text_fwdbwd_45_shared_s\": %.6f, "
-               "\"peak_rss_mb\": %.1f, \"threads\": %d}\n",
+               "\"peak_rss_mb\": %.1f, \"threads\": %d, ",
                secs[0], secs[1], secs[2], secs[3], secs[4], secs[5], rss_mb, ws_at_get_num_threads());
+        bench_json_device(stdout);
+        printf("}\n");
+    }
     for (int i = 0; i < 3; i++) ws_at_free(ic[i].x);
     ws_at_free(tc.tok_emb);
     ws_at_free(tc.eot);

@@ -14,7 +14,7 @@
  * random weights the official Python generator was timed with, so both sides produce the same
  * masks; see README "Speed").
  *
- * Usage: bench/sam [--json] [--vit-h] [--points N] [--threads N] [--model SAM.pth]
+ * Usage: bench/sam [--json] [--vit-h] [--points N] [--threads N] [--model SAM.pth] [--device D] [--precision P]
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -29,6 +29,7 @@
 #include "core/status.h"
 #include "method/amg.h"
 #include "model/sam.h"
+#include "device.h"
 
 static ws_at_gen gen;   /* the benchmark's input images */
 
@@ -44,6 +45,7 @@ static double encoder_time(const ws_sam *m)
     ws_scope_init(&g);
     double t0 = ws_now();
     ws_sam_encode(m, &g, x, NULL);
+    bench_sync();
     double t = g.err ? NAN : ws_now() - t0;
     ws_scope_free(&g);
     ws_at_guard_exit(inf);
@@ -55,6 +57,8 @@ int main(int argc, char **argv)
 {
     int json = 0, vit_h = 0, points = 32;
     const char *model = NULL;
+    ws_runtime_cfg rt;
+    ws_runtime_defaults(&rt);
     ws_runtime_tune_malloc();
     ws_at_set_num_threads(1);
     for (int i = 1; i < argc; i++) {
@@ -63,15 +67,22 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--points") && i + 1 < argc) points = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) ws_at_set_num_threads(atoi(argv[++i]));
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
-        else { fprintf(stderr, "usage: bench/sam [--json] [--vit-h] [--points N] [--threads N] [--model SAM.pth]\n"); return 2; }
+        else if (bench_runtime_opt(argc, argv, &i, &rt)) continue;
+        else {
+            fprintf(stderr, "usage: bench/sam [--json] [--vit-h] [--points N] [--threads N] [--model SAM.pth] " BENCH_RUNTIME_USAGE "\n");
+            return 2;
+        }
     }
+    if (bench_runtime_apply("bench/sam", &rt)) return 1;
     ws_at_gen_new(0, &gen);
     ws_sam m;
     if (model ? ws_sam_load(&m, model, 0) : ws_sam_init_random(&m, &WS_SAM_VIT_B, 0)) {
         fprintf(stderr, "bench/sam: %s\n", ws_last_error());
         return 1;
     }
-    printf("SAM %s, %d intra-op threads\n", model ? model : "ViT-B (random weights)", ws_at_get_num_threads());
+    char where[400];
+    ws_stage_describe_runtime(where, sizeof where);
+    printf("SAM %s, %s, %d intra-op threads\n", model ? model : "ViT-B (random weights)", where, ws_at_get_num_threads());
     encoder_time(&m);   /* warm-up */
     double enc = encoder_time(&m);
     printf("  encoder_vitb_1024_s   %8.3f s\n", enc);
@@ -118,7 +129,9 @@ int main(int argc, char **argv)
                "\"amg_decoder_s\": %.4f, \"amg_upsample_s\": %.4f, \"amg_filter_s\": %.4f, \"masks_decoded\": %d, "
                "\"masks_out\": %d, ", enc, amg, post, tr.t_encoder, tr.t_decoder, tr.t_upsample, tr.t_filter, tr.n_decoded, res.n);
         if (vit_h) printf("\"encoder_vith_1024_s\": %.4f, ", vith);
-        printf("\"peak_rss_mb\": %.1f}\n", rss);
+        printf("\"peak_rss_mb\": %.1f, ", rss);
+        bench_json_device(stdout);
+        printf("}\n");
     }
     ws_amg_list_free(&res);
     ws_amg_trace_free(&tr);

@@ -10,7 +10,8 @@
  * the last line is one JSON object. cls_cached_s: the cls step from cached image embeddings (what
  * the feature cache holds for a task without Grad-CAM; the HDF5 read of 16 x 2 KB is not included).
  *
- * Usage: bench/train [--json] [--reps R] [--threads N] [--batch B]   (WSSEED_BPE: vocabulary)
+ * Usage: bench/train [--json] [--reps R] [--threads N] [--batch B] [--device D] [--precision P]
+ *        (WSSEED_BPE: vocabulary)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "method/fma.h"
 #include "method/names.h"
 #include "train/optim.h"
+#include "device.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -70,6 +72,7 @@ static double time_case(bench_case *c, int reps)
     for (int r = 0; r < reps; r++) {
         double t0 = ws_now();
         if (step(c)) return -1;
+        bench_sync();
         t[r] = ws_now() - t0;
     }
     qsort(t, (size_t)reps, sizeof *t, cmp_double);
@@ -79,6 +82,8 @@ static double time_case(bench_case *c, int reps)
 int main(int argc, char **argv)
 {
     int json = 0, reps = 3, B = 16, quick = 0;
+    ws_runtime_cfg rt;
+    ws_runtime_defaults(&rt);
     ws_runtime_tune_malloc();
     ws_at_set_num_threads(1);
     for (int i = 1; i < argc; i++) {
@@ -87,8 +92,13 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) ws_at_set_num_threads(atoi(argv[++i]));
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) B = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--cached-only")) quick = 1;
-        else { fprintf(stderr, "usage: bench/train [--json] [--reps R] [--threads N] [--batch B] [--cached-only]\n"); return 2; }
+        else if (bench_runtime_opt(argc, argv, &i, &rt)) continue;
+        else {
+            fprintf(stderr, "usage: bench/train [--json] [--reps R] [--threads N] [--batch B] [--cached-only] " BENCH_RUNTIME_USAGE "\n");
+            return 2;
+        }
     }
+    if (bench_runtime_apply("bench/train", &rt)) return 1;
     if (reps < 1 || reps > 32 || B < 1) return 2;
     const char *vocab = getenv("WSSEED_BPE");
     if (!vocab) vocab = "../shared/golden/bpe_simple_vocab_16e6.txt.gz";
@@ -135,16 +145,22 @@ int main(int argc, char **argv)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss = ru.ru_maxrss / 1024.0;
-    printf("FMA-WSSS training step, ViT-B/16 (random weights), batch %d, 45 prompts x 16 ctx, %d ATen thread(s)\n",
-           B, ws_at_get_num_threads());
+    char where[400];
+    ws_stage_describe_runtime(where, sizeof where);
+    printf("FMA-WSSS training step, ViT-B/16 (random weights), batch %d, 45 prompts x 16 ctx, %s, %d ATen thread(s)\n",
+           B, where, ws_at_get_num_threads());
     printf("  cls step (MCL, shared ctx)                       plain %8.2f s  fast %8.2f s  (x%.2f)\n", tc, tcf, tcf / tc);
     printf("  seg step (Grad-CAM 2nd order, CAM loss, csc ctx) plain %8.2f s  fast %8.2f s  (x%.2f)\n", ts, tsf, tsf / ts);
     printf("  cls step from the feature cache (image embeddings)    %8.2f s  (x%.2f of plain)\n", tcc, tcc / tc);
     printf("  peak RSS %.0f MB\n", rss);
     if (json)
         printf("{\"batch\": %d, \"cls_plain_s\": %.4f, \"cls_fast_s\": %.4f, \"cls_cached_s\": %.4f, \"seg_plain_s\": %.4f, "
-               "\"seg_fast_s\": %.4f, \"peak_rss_mb\": %.1f, \"threads\": %d}\n", B, tc, tcf, tcc, ts, tsf, rss,
+               "\"seg_fast_s\": %.4f, \"peak_rss_mb\": %.1f, \"threads\": %d, ", B, tc, tcf, tcc, ts, tsf, rss,
                ws_at_get_num_threads());
+    if (json) {
+        bench_json_device(stdout);
+        printf("}\n");
+    }
     ws_sgd_free(&cc.sgd);
     ws_sgd_free(&cs.sgd);
     ws_at_free(images);

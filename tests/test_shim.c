@@ -1,6 +1,8 @@
 /* test_shim.c - the ATen C shim: error paths, ownership, grad/inference guards, first- and
  * second-order autograd, torch-exact RNG (against the golden ctx initialisation), generator
- * state round trips, per-thread errors, checkpoint errors naming the file. */
+ * state round trips, per-thread errors, checkpoint errors naming the file, devices (a CUDA
+ * request on a CPU-only libtorch; on a GPU: placement, host copies, device-independent random
+ * numbers) and the precision of the products (bf16 on the CPU exercises the casts). */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdint.h>
@@ -214,6 +216,112 @@ static void test_checkpoint_errors(const char *gd)
     if (rc == 0) ws_clip_free(&m);
 }
 
+/* Values whose products differ between float32 and bfloat16 (8-bit mantissa). */
+static void prec_inputs(ws_at_tensor *x, ws_at_tensor *w)
+{
+    float xv[8], wv[12];
+    for (int i = 0; i < 8; i++) xv[i] = 1.0f + 0.001f * (float)(i + 1);
+    for (int i = 0; i < 12; i++) wv[i] = 0.5f + 0.0007f * (float)(i * i);
+    const int64_t xs[2] = {2, 4}, ws[2] = {3, 4};
+    ws_at_from_data(xv, WS_AT_F32, 2, xs, x);
+    ws_at_from_data(wv, WS_AT_F32, 2, ws, w);
+}
+
+static void test_precision(void)
+{
+    ws_at_tensor x = NULL, w = NULL, y32 = NULL, ylp = NULL, xb = NULL, wb = NULL, yb = NULL, yb32 = NULL, s = NULL, g = NULL;
+    float a[6], b[6], c[6];
+    int dt = -1, gdt = -1;
+    prec_inputs(&x, &w);
+    ok(ws_at_get_precision() == WS_AT_F32, "products default to float32");
+    ws_at_linear(x, w, NULL, &y32);
+    /* the reference: the same product computed on bf16 copies, by hand */
+    ws_at_to_dtype(x, WS_AT_BF16, &xb);
+    ws_at_to_dtype(w, WS_AT_BF16, &wb);
+    ws_at_linear(xb, wb, NULL, &yb);
+    ws_at_to_dtype(yb, WS_AT_F32, &yb32);
+    ws_at_set_requires_grad(x, 1);
+    int rc = ws_at_set_precision(WS_AT_BF16) || ws_at_linear(x, w, NULL, &ylp) || ws_at_dtype_of(ylp, &dt);
+    ws_at_reduce_dim(WS_AT_RSUM, ylp, WS_AT_ALL, 0, &s);
+    ws_at_autograd_grad(&s, 1, NULL, &x, 1, 0, 0, 0, &g);
+    if (g) ws_at_dtype_of(g, &gdt);
+    ws_at_set_precision(WS_AT_F32);
+    ws_at_read(y32, a, sizeof a);
+    ws_at_read(ylp, b, sizeof b);
+    ws_at_read(yb32, c, sizeof c);
+    ok(rc == 0 && dt == WS_AT_F32, "bf16 products return float32 (dtype %d)", dt);
+    ok(!memcmp(b, c, sizeof b) && memcmp(a, b, sizeof a), "bf16 linear = the bf16 product (%.7g vs fp32 %.7g)", b[0], a[0]);
+    ok(gdt == WS_AT_F32, "the gradient reaching a float32 leaf is float32 (dtype %d)", gdt);
+    ok(ws_at_set_precision(WS_AT_F64) == WS_AT_ERR && ws_at_get_precision() == WS_AT_F32,
+       "float64 is not a product precision: %.60s", ws_at_last_error());
+    ws_at_tensor *all[] = {&x, &w, &y32, &ylp, &xb, &wb, &yb, &yb32, &s, &g};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ws_at_free(*all[i]);
+}
+
+/* On a GPU: tensors are made on the current device, host reads copy, data_ptr refuses device memory,
+ * random numbers do not depend on the device. */
+static void test_cuda_device(int n)
+{
+    const float v[4] = {1, 2, 3, 4};
+    ws_at_tensor t = NULL, h = NULL, a = NULL, b = NULL;
+    ws_at_device d = {WS_AT_CPU, 0};
+    float back[4] = {0}, ra[64], rb[64];
+    void *p = NULL;
+    const int64_t n64 = 64;
+    ws_at_gen g1 = NULL, g2 = NULL;
+    ok(ws_at_set_device((ws_at_device){WS_AT_CUDA, 0}) == 0, "cuda:0 accepted with %d device(s)", n);
+    t = vec(v, 4);
+    ws_at_device_of(t, &d);
+    ok(d.type == WS_AT_CUDA && d.index == 0, "from_data creates on the current device");
+    ok(ws_at_read(t, back, sizeof back) == 0 && back[3] == 4, "ws_at_read copies device memory to the host");
+    ok(ws_at_data_ptr(t, &p) == WS_AT_ERR && strstr(ws_at_last_error(), "cuda"), "data_ptr refuses device memory");
+    ok(ws_at_to_host(t, &h) == 0 && ws_at_data_ptr(h, &p) == 0 && ((float *)p)[2] == 3, "to_host gives readable memory");
+    ws_at_gen_new(7, &g1);
+    ws_at_gen_new(7, &g2);
+    ws_at_empty(WS_AT_F32, 1, &n64, &a);                      /* on cuda:0 */
+    ws_at_normal_(a, 0, 1, g1);
+    ws_at_set_device((ws_at_device){WS_AT_CPU, 0});
+    ws_at_empty(WS_AT_F32, 1, &n64, &b);                      /* on the CPU */
+    ws_at_normal_(b, 0, 1, g2);
+    ws_at_read(a, ra, sizeof ra);
+    ws_at_read(b, rb, sizeof rb);
+    ok(!memcmp(ra, rb, sizeof ra), "normal_ draws the same numbers on cuda and on the CPU");
+    ok(ws_at_set_device((ws_at_device){WS_AT_CUDA, n}) == WS_AT_ERR && ws_at_get_device().type == WS_AT_CPU,
+       "cuda:%d beyond the device count is refused: %.80s", n, ws_at_last_error());
+    ws_at_gen_free(g1);
+    ws_at_gen_free(g2);
+    ws_at_tensor *all[] = {&t, &h, &a, &b};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ws_at_free(*all[i]);
+}
+
+static void test_devices(void)
+{
+    const float v[2] = {5, 6};
+    ws_at_tensor t = vec(v, 2), h = NULL;
+    ws_at_device d = {-1, -1};
+    char s[64];
+    void *p = NULL;
+    ok(ws_at_get_device().type == WS_AT_CPU, "the default device is the CPU");
+    ok(ws_at_device_of(t, &d) == 0 && d.type == WS_AT_CPU, "tensors are made on the CPU by default");
+    ok(ws_at_to_host(t, &h) == 0 && ws_at_data_ptr(h, &p) == 0 && ((float *)p)[1] == 6, "to_host of a host tensor");
+    ws_at_device_str((ws_at_device){WS_AT_CUDA, 3}, s, sizeof s);
+    ok(!strcmp(s, "cuda:3"), "device names: %s", s);
+    int n = ws_at_cuda_device_count();
+    if (!ws_at_cuda_built()) {
+        int rc = ws_at_set_device((ws_at_device){WS_AT_CUDA, 0});
+        ok(rc == WS_AT_ERR && strstr(ws_at_last_error(), "CPU-only build") && strstr(ws_at_last_error(), "README"),
+           "cuda on a CPU-only libtorch names what is missing: %.120s", ws_at_last_error());
+        ok(ws_at_get_device().type == WS_AT_CPU && n == 0, "the device stays the CPU");
+    } else if (n == 0) {
+        ok(ws_at_set_device((ws_at_device){WS_AT_CUDA, 0}) == WS_AT_ERR && strstr(ws_at_last_error(), "no CUDA device"),
+           "cuda without a visible GPU names it: %.120s", ws_at_last_error());
+    } else {
+        test_cuda_device(n);
+    }
+    ws_at_free(t);
+    ws_at_free(h);
+}
+
 int main(void)
 {
     const char *gd = golden_dir();
@@ -223,5 +331,7 @@ int main(void)
     test_autograd();
     test_rng(gd);
     test_checkpoint_errors(gd);
+    test_devices();
+    test_precision();
     return done_testing();
 }

@@ -40,5 +40,12 @@ int ws_cmd_sweep(int argc, char **argv)
          * status 2. */
         return help ? 0 : 2;
     }
+    /* Each run takes runtime.device from its pipeline config: a global device would be silently replaced by
+     * it, so it is refused with the way to say it instead. */
+    if (ws_cli_global_device() && !list_only) {
+        fprintf(stderr, "wsseed sweep: --device / WSSEED_DEVICE do not reach the runs: put runtime.device in the "
+                        "pipeline config or the sweep file's set: {runtime.device: %s}\n", ws_cli_global_device());
+        return 2;
+    }
     return ws_stage_sweep(file, list_only) ? ws_cli_error() : 0;
 }

@@ -1,8 +1,8 @@
-/* common.c - helpers every command shares (see common.h): the config file + --set + --threads
- * sequence, strict number parsing for options, --shard, and the one error printer.
+/* common.c - helpers every command shares (see common.h): the config file + --set + --threads +
+ * --device sequence, strict number parsing for options, --shard, and the one error printer.
  *
- * Owns the precedence rule of settings: defaults < config file < --threads before the command <
- * --set / --threads after it, in command-line order.
+ * Owns the precedence rule of settings: defaults < config file < --threads / --device before the
+ * command (or $WSSEED_DEVICE) < --set / --threads / --device after it, in command-line order.
  */
 #include "cli/common.h"
 
@@ -18,6 +18,8 @@
 /* --threads given before the command (0 = none), applied by ws_cli_settings after the config file so it
  * overrides runtime.threads. */
 static int global_threads;
+/* --device given before the command (or $WSSEED_DEVICE; NULL = none), applied like global_threads. */
+static const char *global_device;
 
 int ws_cli_error(void)
 {
@@ -34,13 +36,15 @@ const char *ws_cli_default_vocab(void)
 }
 
 void ws_cli_set_global_threads(int n) { global_threads = n; }
+void ws_cli_set_global_device(const char *d) { global_device = d; }
+const char *ws_cli_global_device(void) { return global_device; }
 int ws_cli_global_threads(void) { return global_threads; }
 
 /* Options that take a value are skipped together with it when looking for the config file, so "--set a=b
  * cfg.yaml" finds cfg.yaml and not "a=b". */
 static int takes_value(const char *o, const char *const *value_opts)
 {
-    if (!strcmp(o, "--set") || !strcmp(o, "--threads")) return 1;
+    if (!strcmp(o, "--set") || !strcmp(o, "--threads") || !strcmp(o, "--device")) return 1;
     for (int k = 0; value_opts && value_opts[k]; k++)
         if (!strcmp(o, value_opts[k])) return 1;
     return 0;
@@ -48,7 +52,7 @@ static int takes_value(const char *o, const char *const *value_opts)
 
 int ws_cli_common_opt(int argc, char **argv, int *i)
 {
-    if ((!strcmp(argv[*i], "--set") || !strcmp(argv[*i], "--threads")) && *i + 1 < argc) {
+    if ((!strcmp(argv[*i], "--set") || !strcmp(argv[*i], "--threads") || !strcmp(argv[*i], "--device")) && *i + 1 < argc) {
         (*i)++;
         return 1;
     }
@@ -71,6 +75,22 @@ static int apply_threads(const char *cmd, const char *value, const ws_cfg_key *k
     return 2;
 }
 
+/* --device D as the runtime.device override: the value is checked where the key's value is (the stage's
+ * ws_stage_set_runtime), so --device and runtime.device refuse the same things with the same message. */
+static int apply_device(const char *cmd, const char *value, const ws_cfg_key *keys, size_t nk, void *settings)
+{
+    char set[WS_CFG_STR_MAX + 32];
+    if (strlen(value) >= WS_CFG_STR_MAX) {
+        fprintf(stderr, "wsseed %s: --device: value too long\n", cmd);
+        return 2;
+    }
+    snprintf(set, sizeof set, "runtime.device=%s", value);
+    for (size_t k = 0; k < nk; k++)
+        if (!strcmp(keys[k].key, "runtime.device")) return ws_cfg_set(keys, nk, settings, set) ? ws_cli_error() : 0;
+    fprintf(stderr, "wsseed %s: --device: this command has no runtime.device setting (it computes on the CPU)\n", cmd);
+    return 2;
+}
+
 int ws_cli_settings(const char *cmd, int argc, char **argv, const char *const *value_opts, const ws_cfg_key *keys,
                     size_t nk, void *settings, const char **config)
 {
@@ -86,6 +106,9 @@ int ws_cli_settings(const char *cmd, int argc, char **argv, const char *const *v
         snprintf(v, sizeof v, "%d", global_threads);
         if ((rc = apply_threads(cmd, v, keys, nk, settings))) return rc;
     }
+    /* a global device is a default for whatever the command runs: a command without models ignores it */
+    for (size_t k = 0; global_device && k < nk; k++)
+        if (!strcmp(keys[k].key, "runtime.device") && (rc = apply_device(cmd, global_device, keys, nk, settings))) return rc;
     for (int i = 1; i < argc; i++) {
         if (!takes_value(argv[i], value_opts)) continue;
         if (i + 1 >= argc) {
@@ -94,6 +117,7 @@ int ws_cli_settings(const char *cmd, int argc, char **argv, const char *const *v
         }
         if (!strcmp(argv[i], "--set") && ws_cfg_set(keys, nk, settings, argv[i + 1])) return ws_cli_error();
         if (!strcmp(argv[i], "--threads") && (rc = apply_threads(cmd, argv[i + 1], keys, nk, settings))) return rc;
+        if (!strcmp(argv[i], "--device") && (rc = apply_device(cmd, argv[i + 1], keys, nk, settings))) return rc;
         i++;
     }
     return 0;

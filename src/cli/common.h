@@ -15,15 +15,19 @@ const char *ws_cli_default_vocab(void);
 /* Loads a command's settings the one way every command does it: the defaults already in
  * `settings`, then the config file (the first argument that is neither an option nor the value of
  * one of the options in value_opts (NULL-terminated, may be NULL), --set or --threads), then every
- * `--threads N` (= runtime.threads, also accepted before the command) and `--set key=value` in
- * order. *config receives the file (NULL when none). Returns 0, or the exit status after printing
+ * `--threads N` (= runtime.threads, also accepted before the command), `--device D`
+ * (= runtime.device, likewise) and `--set key=value` in order. *config receives the file (NULL when none). Returns 0, or the exit status after printing
  * the error (1 for a bad file or value, 2 for misuse). */
 int ws_cli_settings(const char *cmd, int argc, char **argv, const char *const *value_opts, const ws_cfg_key *keys,
                     size_t nk, void *settings, const char **config);
-/* 1 when argv[*i] is an option ws_cli_settings handled (--set, --threads; *i skips its value). */
+/* 1 when argv[*i] is an option ws_cli_settings handled (--set, --threads, --device; *i skips its value). */
 int ws_cli_common_opt(int argc, char **argv, int *i);
 /* The `wsseed --threads N` given before the command (0 when none); main.c records it. */
 void ws_cli_set_global_threads(int n);
+/* The `wsseed --device D` given before the command or $WSSEED_DEVICE (NULL when none; borrowed, must
+ * outlive the command); main.c records it, ws_cli_settings applies it as runtime.device. */
+void ws_cli_set_global_device(const char *d);
+const char *ws_cli_global_device(void);
 int ws_cli_global_threads(void);
 
 /* argv with every long option written "--opt=value" split into the two words "--opt" "value", so each

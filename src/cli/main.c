@@ -1,6 +1,6 @@
 /* main.c - the wsseed command: global options and subcommand dispatch.
  *
- * Owns the usage text, the options before the command (--threads, --help, --version) and the
+ * Owns the usage text, the options before the command (--threads, --device, --help, --version) and the
  * exit status convention: 0 success, 1 a failure reported by the library (ws_cli_error prints its
  * message), 2 a usage error. Only src/cli decides the exit status (ARCHITECTURE.md).
  */
@@ -20,7 +20,7 @@ static const char *usage =
     "wsseed " PACKAGE_VERSION " - pixel-level segmentation seeds from image-level labels with frozen\n"
     "CLIP and SAM (FMA-WSSS, SAM-enhanced pseudo-labels, boxed SAM + CLIP).\n"
     "\n"
-    "Usage: wsseed [--threads N] COMMAND [options]\n"
+    "Usage: wsseed [--threads N] [--device D] COMMAND [options]\n"
     "\n"
     "Commands:\n"
     "  pipeline   the whole run from one YAML: masks, both trainings, CAMs, CAA, seeds, eval,\n"
@@ -56,6 +56,9 @@ static const char *usage =
     "  --threads N  libtorch intra-op threads (default 1; OpenBLAS threads the matrix\n"
     "               products over all cores, OPENBLAS_NUM_THREADS changes that). Also accepted\n"
     "               after the command; it overrides the config's runtime.threads\n"
+    "  --device D   cpu, cuda or cuda:N: where the models compute (default cpu; needs a\n"
+    "               libtorch with CUDA, see README \"GPUs\"). $WSSEED_DEVICE sets the same.\n"
+    "               Also accepted after the command; it overrides the config's runtime.device\n"
     "  --version    the version\n"
     "  -h, --help   this text; every command takes -h/--help too\n"
     "\n"
@@ -72,6 +75,13 @@ static int run(int argc, char **argv)
 {
     int i = 1;
     ws_stage_runtime_init();   /* one libtorch thread: OpenBLAS threads the products (README) */
+    /* The environment's device is a default below --device (tools/gpu-check.sh runs the golden tests on a GPU
+     * through it without changing them). */
+    const char *env_dev = getenv("WSSEED_DEVICE");
+    if (env_dev && *env_dev) {
+        if (ws_stage_set_device(env_dev)) return ws_cli_error();
+        ws_cli_set_global_device(env_dev);
+    }
     /* Global options end at the first word that is not an option: everything after the command is the
      * command's own. */
     while (i < argc && strncmp(argv[i], "--", 2) == 0) {
@@ -85,6 +95,13 @@ static int run(int argc, char **argv)
              * where the config's runtime.threads would otherwise win (ws_cli_settings). */
             if (ws_stage_set_threads((int)n)) return ws_cli_error();
             ws_cli_set_global_threads((int)n);
+            i += 2;
+            continue;
+        }
+        if (!strcmp(argv[i], "--device") && i + 1 < argc) {
+            /* set now for dump and demo, remembered for the commands with a config (like --threads) */
+            if (ws_stage_set_device(argv[i + 1])) return ws_cli_error();
+            ws_cli_set_global_device(argv[i + 1]);
             i += 2;
             continue;
         }

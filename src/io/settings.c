@@ -45,6 +45,8 @@ const size_t WS_DATA_NKEYS = sizeof WS_DATA_KEYS / sizeof WS_DATA_KEYS[0];
 const ws_cfg_key WS_RUNTIME_KEYS[] = {
     {"runtime.threads", WS_CFG_INT, OFF(threads), "libtorch intra-op threads"},
     {"runtime.workers", WS_CFG_INT, OFF(workers), "training image-loading threads"},
+    {"runtime.device", WS_CFG_STR, OFF(device), "cpu, cuda or cuda:N: where the models compute"},
+    {"runtime.precision", WS_CFG_STR, OFF(precision), "fp32, or on CUDA fp16 / bf16 matrix products of the models"},
 };
 const size_t WS_RUNTIME_NKEYS = sizeof WS_RUNTIME_KEYS / sizeof WS_RUNTIME_KEYS[0];
 #undef OFF
@@ -80,6 +82,30 @@ void ws_runtime_defaults(ws_runtime_cfg *r)
      * prepare the next batch while a step computes. */
     r->threads = 1;
     r->workers = 2;
+    strcpy(r->device, "cpu");
+    strcpy(r->precision, "fp32");
+}
+
+int ws_runtime_device(const ws_runtime_cfg *r, ws_at_device *out)
+{
+    const char *s = r->device;
+    if (!strcmp(s, "cpu")) { *out = (ws_at_device){WS_AT_CPU, 0}; return 0; }
+    if (!strcmp(s, "cuda")) { *out = (ws_at_device){WS_AT_CUDA, 0}; return 0; }
+    /* cuda:N with N plain decimal digits: "cuda:-1", "cuda:x", "cuda:1x" and "cuda: 1" are typos, never read as a prefix */
+    size_t nd = strncmp(s, "cuda:", 5) ? 0 : strspn(s + 5, "0123456789");
+    if (nd == 0 || nd > 4 || s[5 + nd])
+        return ws_fail(WS_EINVAL, "runtime.device: '%s' is not cpu, cuda or cuda:N (N = 0, 1, ...)", s);
+    *out = (ws_at_device){WS_AT_CUDA, atoi(s + 5)};
+    return 0;
+}
+
+int ws_runtime_precision(const ws_runtime_cfg *r, int *dtype)
+{
+    static const struct { const char *name; int dtype; } tab[] = {
+        {"fp32", WS_AT_F32}, {"fp16", WS_AT_F16}, {"bf16", WS_AT_BF16}};
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+        if (!strcmp(r->precision, tab[i].name)) { *dtype = tab[i].dtype; return 0; }
+    return ws_fail(WS_EINVAL, "runtime.precision: '%s' is not fp32, fp16 or bf16", r->precision);
 }
 
 int ws_data_class_list(const ws_data_cfg *d, ws_classes *c)

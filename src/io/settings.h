@@ -11,6 +11,7 @@
 #include "data/classes.h"
 #include "data/dataset.h"
 #include "io/config.h"
+#include "shim/at.h"
 
 typedef struct ws_model_paths {
     char clip[WS_CFG_STR_MAX];         /* CLIP checkpoint (ViT-B-16.pt) or random:tiny / random:vit_b16 */
@@ -39,6 +40,8 @@ typedef struct ws_data_cfg {
 typedef struct ws_runtime_cfg {
     int threads;                       /* libtorch intra-op threads */
     int workers;                       /* training image-loading threads */
+    char device[WS_CFG_STR_MAX];       /* cpu | cuda | cuda:N */
+    char precision[WS_CFG_STR_MAX];    /* fp32 | fp16 | bf16 (the models' matrix products; CUDA only) */
 } ws_runtime_cfg;
 
 /* The key tables (offsets within their own struct; compose with ws_cfg_table_add and the
@@ -54,8 +57,13 @@ extern const size_t WS_RUNTIME_NKEYS;
 void ws_model_paths_defaults(ws_model_paths *m);
 /* VOC2012 + SegmentationClassAug at data/VOC2012, split train_aug. */
 void ws_data_defaults(ws_data_cfg *d);
-/* One libtorch thread (OpenBLAS threads the products), two image-loading workers. */
+/* One libtorch thread (OpenBLAS threads the products), two image-loading workers, the CPU, fp32. */
 void ws_runtime_defaults(ws_runtime_cfg *r);
+/* runtime.device as a shim device ("cuda" = cuda:0); fails naming the key and the value otherwise.
+ * Only the spelling is checked here: whether the device exists is ws_at_set_device's question. */
+int ws_runtime_device(const ws_runtime_cfg *r, ws_at_device *out);
+/* runtime.precision as a shim dtype (WS_AT_F32, WS_AT_F16, WS_AT_BF16); fails naming the key. */
+int ws_runtime_precision(const ws_runtime_cfg *r, int *dtype);
 
 /* The dataset's class list (ws_classes_load on data.dataset, data.classes, data.class_file): the one
  * source of class names and counts for every stage. Free with ws_classes_free. */

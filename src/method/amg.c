@@ -2,7 +2,10 @@
  *
  * SAM runs through the shim (one image encoding per crop, batched decoder calls); everything
  * after the mask logits - stability scores, boxes, filters, RLE, NMS, small regions,
- * rock-sand-water - is plain C on host buffers.
+ * rock-sand-water - is plain C on host buffers. The upsampling of the low-res logits with the
+ * stability counts and the binarisation runs in C on the CPU (bit for bit ATen's, on every core)
+ * and as ATen ops on a GPU (thousands of full-size masks per image), where only the binary masks
+ * and the counts come back to the host.
  */
 #include "method/amg.h"
 
@@ -15,6 +18,12 @@
 #include "core/status.h"
 #include "data/rle.h"
 #include "model/sam_upsample.h"
+#include "shim/scope.h"
+
+/* Tests: 1 runs the device path (ATen upsampling, thresholds and counts) on the CPU too. */
+static int force_aten;
+void ws_amg_force_aten(int on) { force_aten = on; }
+static int use_aten(void) { return force_aten || ws_at_get_device().type != WS_AT_CPU; }
 
 void ws_amg_cfg_sam_default(ws_amg_cfg *c)
 {
@@ -379,17 +388,24 @@ static int iou_passes(const ws_amg_cfg *cfg, int k, float io)
     return !(cfg->pred_iou_thresh > 0) || io + cfg->score_thresh_offset[k] > (float)cfg->pred_iou_thresh;
 }
 
+/* One upsampled mask as filter_point sees it: its logits (the CPU path binarises the survivors) or,
+ * from the device path, its binary mask and borderline count already made there. */
+typedef struct {
+    const float *lg;        /* (ch, cw) f32 logits, or NULL */
+    const uint8_t *bin;     /* (ch, cw) u8 logits > 0, or NULL */
+    int64_t border;         /* with bin: the borderline pixels (see binarize) */
+} mask_src;
+
 /* The three masks of one point: scores, filters, box, crop-edge test; the survivors are appended
- * to l. lg[k] is mask k's logits (ch, cw) and cnt[2k], cnt[2k+1] its counts of logits above +offset
- * and -offset; lg[k] is NULL (and its counts 0) for a mask that fails the IoU threshold and was never
- * upsampled. */
-static int filter_point(crop_ctx *c, const float *const *lg3, const int32_t *cnt, const float *iou3, uint8_t *bin,
+ * to l. ms[k] is mask k's logits or binary mask (ch, cw) and cnt[2k], cnt[2k+1] its counts of logits
+ * above +offset and -offset; ms[k] is empty (and its counts 0) for a mask that fails the IoU threshold
+ * and was never upsampled. bin is scratch for one binarised mask. */
+static int filter_point(crop_ctx *c, const mask_src *ms, const int32_t *cnt, const float *iou3, uint8_t *bin,
                         const double *pt, const double *pm, int bi, int p, ws_amg_list *l)
 {
     const ws_amg_cfg *cfg = c->cfg;
     size_t plane = (size_t)c->ch * c->cw;
     for (int k = 0; k < 3; k++) {
-        const float *lg = lg3[k];
         float st = (float)cnt[2 * k] / (float)cnt[2 * k + 1], io = iou3[k];
         int rc;
         if (c->tr && c->tr->prefilter && (rc = pre_push(&c->tr->pre, c->ci, bi, p, k, io, st, pt, pm))) return rc;
@@ -400,8 +416,9 @@ static int filter_point(crop_ctx *c, const float *const *lg3, const int32_t *cnt
         if (cfg->stability_score_thresh > 0 && !(st + cfg->stability_score_bias[k] >= (float)cfg->stability_score_thresh)) continue;
         if (c->tr) c->tr->n_pass_iou_and_stability++;
         ws_amg_rec r = {0};
-        r.borderline = binarize(lg, plane, bin);
-        mask_box(bin, c->ch, c->cw, c->cw, r.box);
+        const uint8_t *b = ms[k].bin ? ms[k].bin : bin;
+        r.borderline = ms[k].bin ? ms[k].border : binarize(ms[k].lg, plane, bin);
+        mask_box(b, c->ch, c->cw, c->cw, r.box);
         /* drop boxes near a crop edge that is not an image edge (atol 20) */
         int near = 0;
         const int64_t img[4] = {0, 0, c->W, c->H};
@@ -412,7 +429,7 @@ static int filter_point(crop_ctx *c, const float *const *lg3, const int32_t *cnt
         if (near) continue;
         if (!(r.mask = calloc((size_t)c->H * c->W, 1))) return ws_fail(WS_ENOMEM, "mask generator: out of memory");
         for (int y = 0; y < c->ch; y++)
-            memcpy(r.mask + (size_t)(y + c->cb[1]) * c->W + c->cb[0], bin + (size_t)y * c->cw, (size_t)c->cw);
+            memcpy(r.mask + (size_t)(y + c->cb[1]) * c->W + c->cb[0], b + (size_t)y * c->cw, (size_t)c->cw);
         r.level = k;
         r.iou = io;
         r.iou_thresh = ith;
@@ -435,6 +452,8 @@ typedef struct {
     float *logits;      /* (PP_CHUNK * 3, ch, cw) f32 upsampled logits of one chunk */
     int32_t *counts;    /* (PP_CHUNK * 3, 2) i32 stability counts of one chunk */
     uint8_t *bin;       /* (ch, cw) one binarised mask */
+    uint8_t *dbin;      /* device path: (PP_CHUNK * 3, ch, cw) u8 binary masks of one chunk, or NULL */
+    int64_t *dborder;   /* device path: (PP_CHUNK * 3) borderline pixels of those masks */
     int lside;          /* the decoder's low-resolution logits are (4g, 4g) */
     size_t lplane, plane;
 } batch_buf;
@@ -448,6 +467,8 @@ static void batch_free(batch_buf *bb)
     free(bb->logits);
     free(bb->iou);
     free(bb->bin);
+    free(bb->dbin);
+    free(bb->dborder);
 }
 
 /* Allocates bb for B points of crop c and maps the points to the model's frame (apply_coords in
@@ -460,12 +481,20 @@ static int batch_init(const crop_ctx *c, const double *pts, int B, batch_buf *bb
     bb->lplane = (size_t)bb->lside * bb->lside;
     bb->model = malloc((size_t)B * 2 * sizeof *bb->model);
     bb->ones = malloc((size_t)B * sizeof *bb->ones);
-    bb->logits = malloc((size_t)PP_CHUNK * 3 * bb->plane * sizeof *bb->logits);
+    /* the device path keeps binary masks instead of float logits: a quarter of the memory and the copy */
+    if (use_aten()) {
+        bb->dbin = malloc((size_t)PP_CHUNK * 3 * bb->plane);
+        bb->dborder = malloc((size_t)PP_CHUNK * 3 * sizeof *bb->dborder);
+        bb->logits = malloc(sizeof *bb->logits);
+    } else {
+        bb->logits = malloc((size_t)PP_CHUNK * 3 * bb->plane * sizeof *bb->logits);
+    }
     bb->iou = malloc((size_t)B * 3 * sizeof *bb->iou);
     bb->low = malloc((size_t)B * 3 * bb->lplane * sizeof *bb->low);
     bb->counts = malloc((size_t)PP_CHUNK * 3 * 2 * sizeof *bb->counts);
     bb->bin = malloc(bb->plane);
-    if (!bb->model || !bb->ones || !bb->logits || !bb->iou || !bb->bin || !bb->low || !bb->counts)
+    if (!bb->model || !bb->ones || !bb->logits || !bb->iou || !bb->bin || !bb->low || !bb->counts ||
+        (use_aten() && (!bb->dbin || !bb->dborder)))
         return ws_fail(WS_ENOMEM, "mask generator: out of memory");
     for (int i = 0; i < B; i++) {
         bb->model[2 * i] = pts[2 * i] * ((double)c->rw / c->cw);
@@ -523,28 +552,61 @@ static int filter_chunk(crop_ctx *c, const batch_buf *bb, const int *at, const d
     const float *io = bb->iou + (size_t)p0 * 3;
     int rc = 0;
     for (int q = 0; q < np && !rc; q++) {
-        const float *lg[3];
+        mask_src ms[3] = {{0}};
         int32_t cnt[6] = {0};
         for (int k = 0; k < 3; k++) {
             int a = at[3 * q + k];
-            lg[k] = a < 0 ? NULL : bb->logits + (size_t)a * bb->plane;
-            if (a >= 0) { cnt[2 * k] = bb->counts[2 * a]; cnt[2 * k + 1] = bb->counts[2 * a + 1]; }
+            if (a < 0) continue;
+            if (bb->dbin) ms[k] = (mask_src){.bin = bb->dbin + (size_t)a * bb->plane, .border = bb->dborder[a]};
+            else ms[k].lg = bb->logits + (size_t)a * bb->plane;
+            cnt[2 * k] = bb->counts[2 * a];
+            cnt[2 * k + 1] = bb->counts[2 * a + 1];
         }
-        rc = filter_point(c, lg, cnt, io + q * 3, bb->bin, pts + 2 * (p0 + q), bb->model + 2 * (p0 + q), bi, p0 + q, l);
+        rc = filter_point(c, ms, cnt, io + q * 3, bb->bin, pts + 2 * (p0 + q), bb->model + 2 * (p0 + q), bi, p0 + q, l);
     }
     return rc;
 }
 
-/* postprocess_masks, bit for bit, in C on every core (tests/test_sam_up), with the stability
- * counts fused in, on points [p0, p0 + np); then the filters. */
+/* The device path of upsample_chunk: the ns low-res maps lo go to the device, where postprocess_masks
+ * (ATen), the stability counts (logits > +-offset), the binary masks (> 0) and their borderline
+ * counts (binarize's rule) are computed; the masks (u8) and counts come back to bb. */
+static int upsample_aten(const crop_ctx *c, const float *lo, int ns, batch_buf *bb)
+{
+    ws_scope g;
+    ws_scope_init(&g);
+    const int64_t ls[4] = {ns, 1, bb->lside, bb->lside}, flat[2] = {ns, (int64_t)bb->plane};
+    const double thr = (float)c->cfg->stability_score_offset;
+    ws_at_tensor up = ws_sam_postprocess(c->m, &g, ws_g_from_data(&g, lo, WS_AT_F32, 4, ls), c->rh, c->rw, c->ch, c->cw);
+    ws_at_tensor x = ws_g_reshape(&g, up, 2, flat);
+    ws_at_tensor cnt[2] = {ws_g_reduce(&g, WS_AT_RSUM, ws_g_scalar_op(&g, WS_AT_GT, x, thr), 1, 1),
+                           ws_g_reduce(&g, WS_AT_RSUM, ws_g_scalar_op(&g, WS_AT_GT, x, -thr), 1, 1)};
+    ws_at_tensor counts = ws_g_to_dtype(&g, ws_g_cat(&g, cnt, 2, 1), WS_AT_I32);
+    ws_at_tensor ax = ws_g_unary(&g, WS_AT_ABS, x);
+    /* binarize: |logit| <= 1e-4 max(1, max|logit|) per mask, in float32 like the C loop */
+    ws_at_tensor tol = ws_g_mul_scalar(&g, ws_g_scalar_op(&g, WS_AT_MAXIMUM, ws_g_reduce(&g, WS_AT_RAMAX, ax, 1, 1), 1.0),
+                                       (double)1e-4f);
+    ws_at_tensor border = ws_g_reduce(&g, WS_AT_RSUM, ws_g_binary(&g, WS_AT_LE, ax, tol), 1, 0);
+    ws_at_tensor bin = ws_g_to_dtype(&g, ws_g_scalar_op(&g, WS_AT_GT, x, 0.0), WS_AT_U8);
+    int rc = g.err;
+    if (!rc && (ws_at_read(counts, bb->counts, (size_t)ns * 2 * sizeof *bb->counts) ||
+                ws_at_read(border, bb->dborder, (size_t)ns * sizeof *bb->dborder) ||
+                ws_at_read(bin, bb->dbin, (size_t)ns * bb->plane)))
+        rc = ws_fail(WS_ETORCH, "mask generator: %s", ws_at_last_error());
+    ws_scope_free(&g);
+    return rc;
+}
+
+/* postprocess_masks on points [p0, p0 + np), with the stability counts fused in: on the CPU in C, bit for
+ * bit, on every core (tests/test_sam_up); on a device with ATen (upsample_aten). Then the filters. */
 static int upsample_chunk(crop_ctx *c, batch_buf *bb, const double *pts, int p0, int np, int bi, ws_amg_list *l)
 {
     int rc = 0, at[PP_CHUNK * 3];
     double t1 = ws_now();
     float *lo = bb->low + (size_t)p0 * 3 * bb->lplane;
     int ns = compact_kept(c, lo, bb->iou + (size_t)p0 * 3, np, bb->lplane, at);
-    if (ns) rc = ws_sam_upsample_logits(c->m, lo, ns, bb->lside, bb->lside, c->rh, c->rw, c->ch, c->cw, bb->logits,
-                                        (float)c->cfg->stability_score_offset, bb->counts, ws_runtime_cpus());
+    if (ns && bb->dbin) rc = upsample_aten(c, lo, ns, bb);
+    else if (ns) rc = ws_sam_upsample_logits(c->m, lo, ns, bb->lside, bb->lside, c->rh, c->rw, c->ch, c->cw, bb->logits,
+                                             (float)c->cfg->stability_score_offset, bb->counts, ws_runtime_cpus());
     double t2 = ws_now();
     if (!rc) rc = filter_chunk(c, bb, at, pts, p0, np, bi, l);
     if (c->tr) { c->tr->t_upsample += t2 - t1; c->tr->t_filter += ws_now() - t2; }

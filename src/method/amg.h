@@ -79,6 +79,10 @@ int ws_amg_generate(const ws_sam *m, const ws_amg_cfg *cfg, const uint8_t *rgb, 
                     ws_amg_trace *trace);
 /* Free what ws_amg_generate filled (records and RLEs; the trace's arrays); zeroed is a no-op. */
 void ws_amg_list_free(ws_amg_list *l);
+/* Tests: on (1) the generator takes its device path (ATen upsampling, counts and binarisation,
+ * taken on a GPU) on the CPU too; off (0, the default) the CPU uses the C upsampler. Not thread-safe:
+ * call it while no generator runs. */
+void ws_amg_force_aten(int on);
 void ws_amg_trace_free(ws_amg_trace *t);
 
 /* Point grid of side n: (n*n, 2) normalised (x, y), x fastest, as build_point_grid. */

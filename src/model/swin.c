@@ -29,9 +29,11 @@ static int rel_bias(ws_at_ckpt ck, const char *pre, ws_swin_block *b, int ws, co
     snprintf(n, sizeof n, "%s.attn.relative_position_bias_table", pre);
     if ((rc = ws_weight(ck, n, 2, (int64_t[2]){(2 * ws - 1) * (2 * ws - 1), -1}, kind, &table))) return rc;
     snprintf(n, sizeof n, "%s.attn.relative_position_index", pre);
-    ws_at_tensor raw = NULL;
-    if (ws_at_ckpt_get(ck, n, &raw) || ws_at_to_dtype(raw, WS_AT_I64, &index) || ws_at_shape(table, sh, 2, &nd)) {
-        ws_at_free(raw); ws_at_free(table); ws_at_free(index);
+    ws_at_tensor raw = NULL, i64 = NULL;
+    /* the index goes where the table is (the current device): index_select needs both on one device */
+    if (ws_at_ckpt_get(ck, n, &raw) || ws_at_to_dtype(raw, WS_AT_I64, &i64) || ws_at_to_current(i64, &index) ||
+        ws_at_shape(table, sh, 2, &nd)) {
+        ws_at_free(raw); ws_at_free(i64); ws_at_free(table); ws_at_free(index);
         return ws_fail(WS_EFORMAT, "%s: %s (is it %s checkpoint?)", n, ws_at_last_error(), kind);
     }
     b->heads = (int)sh[1];
@@ -42,7 +44,7 @@ static int rel_bias(ws_at_ckpt ck, const char *pre, ws_swin_block *b, int ws, co
     b->bias = ws_scope_keep(&g, ws_g_contiguous(&g, t));
     rc = g.err;
     ws_scope_free(&g);
-    ws_at_free(raw); ws_at_free(table); ws_at_free(index);
+    ws_at_free(raw); ws_at_free(i64); ws_at_free(table); ws_at_free(index);
     return rc;
 }
 

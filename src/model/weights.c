@@ -27,7 +27,7 @@ int ws_weight_shape(ws_at_ckpt ck, const char *name, int64_t *shape, int *ndim, 
 
 int ws_weight(ws_at_ckpt ck, const char *name, int ndim, const int64_t *shape, const char *kind, ws_at_tensor *out)
 {
-    ws_at_tensor raw = NULL, t32 = NULL;
+    ws_at_tensor raw = NULL, t32 = NULL, host = NULL;
     int64_t sh[WS_AT_MAX_DIMS];
     int nd = 0, rc = ws_weight_shape(ck, name, sh, &nd, kind);
     if (rc) return rc;
@@ -40,10 +40,14 @@ int ws_weight(ws_at_ckpt ck, const char *name, int ndim, const int64_t *shape, c
         return ws_fail(WS_ESHAPE, "checkpoint %s: tensor '%s' has shape [%s], expected [%s] (-1 = any)",
                        ws_at_ckpt_path(ck), name, got, want);
     }
-    if (ws_at_ckpt_get(ck, name, &raw) || ws_at_to_dtype(raw, WS_AT_F32, &t32) || ws_at_contiguous(t32, out))
+    /* Checkpoints hold host tensors; the model's copy lives on the current device (runtime.device), so the
+     * forward passes never move a weight. */
+    if (ws_at_ckpt_get(ck, name, &raw) || ws_at_to_dtype(raw, WS_AT_F32, &t32) || ws_at_contiguous(t32, &host) ||
+        ws_at_to_current(host, out))
         rc = ws_fail(WS_ETORCH, "%s: tensor '%s': %s", ws_at_ckpt_path(ck), name, ws_at_last_error());
     ws_at_free(raw);
     ws_at_free(t32);
+    ws_at_free(host);
     return rc;
 }
 

@@ -5,7 +5,8 @@
 
 #include "shim/at.h"
 
-/* Copies tensor `name` as contiguous fp32 into *out (caller frees). ndim < 0 accepts any rank;
+/* Copies tensor `name` as contiguous fp32 on the current device (ws_at_set_device) into *out
+ * (caller frees). ndim < 0 accepts any rank;
  * shape entries < 0 accept any size. `kind` completes "is it <kind> checkpoint?" in messages. */
 int ws_weight(ws_at_ckpt ck, const char *name, int ndim, const int64_t *shape, const char *kind, ws_at_tensor *out);
 /* Shape of tensor `name` without converting it: up to WS_AT_MAX_DIMS sizes into shape, the rank

@@ -17,10 +17,15 @@
 #include <torch/csrc/autograd/generated/variable_factories.h>
 #include <torch/csrc/jit/serialization/import.h>
 #include <torch/csrc/jit/serialization/pickle.h>
+#include <torch/cuda.h>
 #include <torch/version.h>
+
+#include <dlfcn.h>
+#include <link.h>
 
 #include <cstdio>
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -105,6 +110,44 @@ void put(ws_at_tensor *out, at::Tensor t)
     *out = wrap(std::move(t));
 }
 
+// The device new tensors are made on and the precision of the products (at.h): process-wide,
+// set by the stage layer before the work starts.
+std::atomic<int> g_dev_type{WS_AT_CPU}, g_dev_index{0}, g_prec{WS_AT_F32};
+
+c10::Device cur_device()
+{
+    if (g_dev_type.load() == WS_AT_CUDA) return c10::Device(c10::kCUDA, (c10::DeviceIndex)g_dev_index.load());
+    return c10::Device(c10::kCPU);
+}
+
+at::TensorOptions opts(int dtype) { return at::TensorOptions().dtype(to_st(dtype)).device(cur_device()); }
+
+// The products in the precision of ws_at_set_precision: float32 operands go down, the result comes
+// back to float32 (other dtypes, e.g. the float64 geometry, are left alone).
+bool lowp_active(const at::Tensor &x) { return g_prec.load() != WS_AT_F32 && x.scalar_type() == at::kFloat; }
+at::Tensor lowp(const at::Tensor &x) { return x.defined() && x.scalar_type() == at::kFloat ? x.to(to_st(g_prec.load())) : x; }
+c10::optional<at::Tensor> lowp(const c10::optional<at::Tensor> &x) { return x ? c10::optional<at::Tensor>(lowp(*x)) : x; }
+
+// Random numbers are always drawn by the CPU generator and copied to the device, so a seed gives
+// the same tensor on every device (prompt contexts, random models).
+template <class F>
+void draw(const at::Tensor &t, F fill)
+{
+    at::NoGradGuard ng;
+    if (t.device().is_cpu()) { fill(t); return; }
+    at::Tensor h = at::empty(t.sizes(), t.options().device(c10::kCPU));
+    fill(h);
+    t.copy_(h);
+}
+
+// Whether a CUDA library of libtorch is loaded in this process (a CPU-only libtorch has none);
+// scanning the loaded objects works for every soname spelling (wheel, release, Debian).
+int has_cuda_lib(struct dl_phdr_info *info, size_t, void *data)
+{
+    if (info->dlpi_name && std::strstr(info->dlpi_name, "libtorch_cuda")) *(int *)data = 1;
+    return 0;
+}
+
 at::Generator *gen_or_null(ws_at_gen g) { return g ? &g->g : nullptr; }
 
 template <class A, class B>
@@ -174,28 +217,28 @@ int ws_at_from_data(const void *data, int dtype, int ndim, const int64_t *shape,
         if (!data) throw std::invalid_argument("NULL data");
         std::memcpy(t.data_ptr(), data, t.numel() * t.element_size());
     }
-    put(out, t);
+    put(out, t.to(cur_device()));
     WS_CATCH
 }
 
 int ws_at_empty(int dtype, int ndim, const int64_t *shape, ws_at_tensor *out)
 {
-    WS_TRY put(out, at::empty(dims_of(ndim, shape), at::TensorOptions().dtype(to_st(dtype)))); WS_CATCH
+    WS_TRY put(out, at::empty(dims_of(ndim, shape), opts(dtype))); WS_CATCH
 }
 
 int ws_at_full(double v, int dtype, int ndim, const int64_t *shape, ws_at_tensor *out)
 {
-    WS_TRY put(out, at::full(dims_of(ndim, shape), v, at::TensorOptions().dtype(to_st(dtype)))); WS_CATCH
+    WS_TRY put(out, at::full(dims_of(ndim, shape), v, opts(dtype))); WS_CATCH
 }
 
 int ws_at_scalar(double v, int dtype, ws_at_tensor *out)
 {
-    WS_TRY put(out, at::scalar_tensor(v, at::TensorOptions().dtype(to_st(dtype)))); WS_CATCH
+    WS_TRY put(out, at::scalar_tensor(v, opts(dtype))); WS_CATCH
 }
 
 int ws_at_arange(int64_t n, int dtype, ws_at_tensor *out)
 {
-    WS_TRY put(out, at::arange(n, at::TensorOptions().dtype(to_st(dtype)))); WS_CATCH
+    WS_TRY put(out, at::arange(n, opts(dtype))); WS_CATCH
 }
 
 int ws_at_clone(ws_at_tensor t, ws_at_tensor *out) { WS_TRY put(out, T(t).clone()); WS_CATCH }
@@ -225,7 +268,7 @@ int ws_at_dtype_of(ws_at_tensor t, int *out) { WS_TRY *out = from_st(T(t).scalar
 int ws_at_read(ws_at_tensor t, void *dst, size_t nbytes)
 {
     WS_TRY
-    at::Tensor x = T(t).detach().contiguous();
+    at::Tensor x = T(t).detach().to(c10::kCPU).contiguous();
     size_t need = (size_t)x.numel() * x.element_size();
     if (need != nbytes)
         throw std::invalid_argument("ws_at_read: buffer has " + std::to_string(nbytes) +
@@ -242,7 +285,7 @@ int ws_at_write(ws_at_tensor t, const void *src, size_t nbytes)
     if (need != nbytes)
         throw std::invalid_argument("ws_at_write: buffer has " + std::to_string(nbytes) +
                                     " bytes, tensor needs " + std::to_string(need));
-    at::Tensor tmp = at::empty(x.sizes(), x.options());
+    at::Tensor tmp = at::empty(x.sizes(), x.options().device(c10::kCPU));
     if (need) std::memcpy(tmp.data_ptr(), src, need);
     at::NoGradGuard ng;
     x.copy_(tmp);
@@ -255,6 +298,9 @@ int ws_at_data_ptr(ws_at_tensor t, void **out)
 {
     WS_TRY
     const at::Tensor &x = T(t);
+    if (!x.device().is_cpu())
+        throw std::invalid_argument("ws_at_data_ptr: the tensor is on " + x.device().str() +
+                                    ": copy it to the host first (ws_at_to_host or ws_at_read)");
     if (!x.is_contiguous()) throw std::invalid_argument("ws_at_data_ptr: tensor is not contiguous");
     *out = x.data_ptr();
     WS_CATCH
@@ -394,20 +440,30 @@ int ws_at_mul_scalar_(ws_at_tensor t, double s) { WS_TRY T(t).mul_(s); WS_CATCH 
 int ws_at_fill_(ws_at_tensor t, double v) { WS_TRY T(t).fill_(v); WS_CATCH }
 
 /* ---- linear algebra and nn ---- */
-int ws_at_matmul(ws_at_tensor a, ws_at_tensor b, ws_at_tensor *out) { WS_TRY put(out, at::matmul(T(a), T(b))); WS_CATCH }
+int ws_at_matmul(ws_at_tensor a, ws_at_tensor b, ws_at_tensor *out)
+{
+    WS_TRY
+    if (lowp_active(T(a))) put(out, at::matmul(lowp(T(a)), lowp(T(b))).to(at::kFloat));
+    else put(out, at::matmul(T(a), T(b)));
+    WS_CATCH
+}
 
 int ws_at_linear(ws_at_tensor x, ws_at_tensor w, ws_at_tensor b, ws_at_tensor *out)
 {
     WS_TRY
     c10::optional<at::Tensor> bias;
     if (b) bias = T(b);
-    put(out, at::linear(T(x), T(w), bias));
+    if (lowp_active(T(x))) put(out, at::linear(lowp(T(x)), lowp(T(w)), lowp(bias)).to(at::kFloat));
+    else put(out, at::linear(T(x), T(w), bias));
     WS_CATCH
 }
 
 int ws_at_baddbmm(ws_at_tensor c, ws_at_tensor a, ws_at_tensor b, double beta, double alpha, ws_at_tensor *out)
 {
-    WS_TRY put(out, at::baddbmm(T(c), T(a), T(b), beta, alpha)); WS_CATCH
+    WS_TRY
+    if (lowp_active(T(a))) put(out, at::baddbmm(lowp(T(c)), lowp(T(a)), lowp(T(b)), beta, alpha).to(at::kFloat));
+    else put(out, at::baddbmm(T(c), T(a), T(b), beta, alpha));
+    WS_CATCH
 }
 
 int ws_at_conv2d(ws_at_tensor x, ws_at_tensor w, ws_at_tensor b, const int64_t stride[2],
@@ -416,8 +472,10 @@ int ws_at_conv2d(ws_at_tensor x, ws_at_tensor w, ws_at_tensor b, const int64_t s
     WS_TRY
     c10::optional<at::Tensor> bias;
     if (b) bias = T(b);
-    put(out, at::conv2d(T(x), T(w), bias, at::IntArrayRef(stride, 2), at::IntArrayRef(padding, 2),
-                        at::IntArrayRef(dilation, 2), groups));
+    bool lp = lowp_active(T(x));
+    at::Tensor y = at::conv2d(lp ? lowp(T(x)) : T(x), lp ? lowp(T(w)) : T(w), lp ? lowp(bias) : bias,
+                              at::IntArrayRef(stride, 2), at::IntArrayRef(padding, 2), at::IntArrayRef(dilation, 2), groups);
+    put(out, lp ? y.to(at::kFloat) : y);
     WS_CATCH
 }
 
@@ -427,7 +485,10 @@ int ws_at_conv_transpose2d(ws_at_tensor x, ws_at_tensor w, ws_at_tensor b, const
     WS_TRY
     c10::optional<at::Tensor> bias;
     if (b) bias = T(b);
-    put(out, at::conv_transpose2d(T(x), T(w), bias, at::IntArrayRef(stride, 2), at::IntArrayRef(padding, 2)));
+    bool lp = lowp_active(T(x));
+    at::Tensor y = at::conv_transpose2d(lp ? lowp(T(x)) : T(x), lp ? lowp(T(w)) : T(w), lp ? lowp(bias) : bias,
+                                        at::IntArrayRef(stride, 2), at::IntArrayRef(padding, 2));
+    put(out, lp ? y.to(at::kFloat) : y);
     WS_CATCH
 }
 
@@ -620,8 +681,7 @@ int ws_at_normal_(ws_at_tensor t, double mean, double std, ws_at_gen g)
     WS_TRY
     c10::optional<at::Generator> gen;
     if (g) gen = g->g;
-    at::NoGradGuard ng;
-    T(t).normal_(mean, std, gen);
+    draw(T(t), [&](const at::Tensor &x) { x.normal_(mean, std, gen); });
     WS_CATCH
 }
 
@@ -630,8 +690,7 @@ int ws_at_uniform_(ws_at_tensor t, double lo, double hi, ws_at_gen g)
     WS_TRY
     c10::optional<at::Generator> gen;
     if (g) gen = g->g;
-    at::NoGradGuard ng;
-    T(t).uniform_(lo, hi, gen);
+    draw(T(t), [&](const at::Tensor &x) { x.uniform_(lo, hi, gen); });
     WS_CATCH
 }
 
@@ -771,7 +830,7 @@ int ws_at_ckpt_save(ws_at_ckpt c, const char *path)
     WS_TRY
     if (!c || !path) throw std::invalid_argument("NULL argument");
     c10::Dict<std::string, at::Tensor> d;
-    for (size_t i = 0; i < c->names.size(); i++) d.insert(c->names[i], c->tensors[i].detach().contiguous());
+    for (size_t i = 0; i < c->names.size(); i++) d.insert(c->names[i], c->tensors[i].detach().to(c10::kCPU).contiguous());
     std::vector<char> bytes = torch::jit::pickle_save(at::IValue(d));
     std::string tmp = std::string(path) + ".tmp";
     {
@@ -786,6 +845,117 @@ int ws_at_ckpt_save(ws_at_ckpt c, const char *path)
     }
     WS_CATCH
 }
+
+/* ---- devices and precision ---- */
+int ws_at_cuda_built(void)
+{
+    int found = 0;
+    dl_iterate_phdr(has_cuda_lib, &found);
+    return found;
+}
+
+int ws_at_cuda_device_count(void)
+{
+    try { return ws_at_cuda_built() ? (int)torch::cuda::device_count() : 0; } catch (...) { return 0; }
+}
+
+void ws_at_device_str(ws_at_device d, char *buf, size_t cap)
+{
+    if (d.type == WS_AT_CUDA) std::snprintf(buf, cap, "cuda:%d", d.index);
+    else std::snprintf(buf, cap, "cpu");
+}
+
+int ws_at_set_device(ws_at_device d)
+{
+    WS_TRY
+    char name[32];
+    ws_at_device_str(d, name, sizeof name);
+    if (d.type == WS_AT_CUDA) {
+        std::string lib = std::string("this libtorch (") + TORCH_VERSION;
+        if (!ws_at_cuda_built())
+            throw std::runtime_error(std::string(name) + " requested but " + lib +
+                                     ", CPU-only build) has no CUDA; build against a CUDA libtorch: see README");
+        int n = ws_at_cuda_device_count();
+        if (n == 0)
+            throw std::runtime_error(std::string(name) + " requested but " + lib +
+                                     ", CUDA build) sees no CUDA device: no NVIDIA GPU, driver or CUDA_VISIBLE_DEVICES hides them");
+        if (d.index < 0 || d.index >= n)
+            throw std::runtime_error(std::string(name) + " requested but this machine has " + std::to_string(n) +
+                                     " CUDA device" + (n == 1 ? "" : "s") + " (cuda:0" +
+                                     (n > 1 ? "..cuda:" + std::to_string(n - 1) : std::string()) + ")");
+    } else if (d.type != WS_AT_CPU) {
+        throw std::invalid_argument("unknown device type " + std::to_string(d.type));
+    }
+    g_dev_index = d.type == WS_AT_CUDA ? d.index : 0;
+    g_dev_type = d.type;
+    WS_CATCH
+}
+
+ws_at_device ws_at_get_device(void) { return ws_at_device{g_dev_type.load(), g_dev_index.load()}; }
+
+void ws_at_device_describe(ws_at_device d, char *buf, size_t cap)
+{
+    ws_at_device_str(d, buf, cap);
+    if (d.type != WS_AT_CUDA) return;
+    // The driver API names the GPU without the CUDA headers a CPU-only build lacks: libcuda is
+    // already loaded when libtorch uses the GPU. Unnamed when anything is missing.
+    void *lib = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
+    if (!lib) return;
+    typedef int (*get_fn)(int *, int);
+    typedef int (*name_fn)(char *, int, int);
+    auto get = (get_fn)dlsym(lib, "cuDeviceGet");
+    auto nm = (name_fn)dlsym(lib, "cuDeviceGetName");
+    int dev = 0;
+    char model[256] = "";
+    if (get && nm && get(&dev, d.index) == 0 && nm(model, (int)sizeof model, dev) == 0 && model[0]) {
+        std::string s = std::string(buf) + " (" + model + ")";
+        std::snprintf(buf, cap, "%s", s.c_str());
+    }
+    dlclose(lib);
+}
+
+int ws_at_device_of(ws_at_tensor t, ws_at_device *out)
+{
+    WS_TRY
+    c10::Device d = T(t).device();
+    if (d.is_cuda()) *out = ws_at_device{WS_AT_CUDA, d.has_index() ? (int)d.index() : 0};
+    else if (d.is_cpu()) *out = ws_at_device{WS_AT_CPU, 0};
+    else throw std::invalid_argument("tensor on unsupported device " + d.str());
+    WS_CATCH
+}
+
+int ws_at_to_device(ws_at_tensor t, ws_at_device d, ws_at_tensor *out)
+{
+    WS_TRY
+    c10::Device dev = d.type == WS_AT_CUDA ? c10::Device(c10::kCUDA, (c10::DeviceIndex)d.index) : c10::Device(c10::kCPU);
+    put(out, T(t).to(dev));
+    WS_CATCH
+}
+
+int ws_at_to_current(ws_at_tensor t, ws_at_tensor *out) { WS_TRY put(out, T(t).to(cur_device())); WS_CATCH }
+int ws_at_to_host(ws_at_tensor t, ws_at_tensor *out) { WS_TRY put(out, T(t).to(c10::kCPU)); WS_CATCH }
+
+int ws_at_synchronize(void)
+{
+    WS_TRY
+    if (g_dev_type.load() == WS_AT_CUDA) torch::cuda::synchronize(g_dev_index.load());
+    WS_CATCH
+}
+
+int ws_at_set_precision(int dtype)
+{
+    WS_TRY
+    if (dtype != WS_AT_F32 && dtype != WS_AT_F16 && dtype != WS_AT_BF16)
+        throw std::invalid_argument(std::string("precision ") + ws_at_dtype_name(dtype) + ": not float32, float16 or bfloat16");
+    // float32 means float32: cuBLAS and cuDNN may otherwise use TF32 (10-bit mantissa) for float32
+    // products, outside the golden tolerances (1e-4 relative). A no-op on a CPU-only libtorch.
+    at::globalContext().setAllowTF32CuBLAS(false);
+    at::globalContext().setAllowTF32CuDNN(false);
+    g_prec = dtype;
+    WS_CATCH
+}
+
+int ws_at_get_precision(void) { return g_prec.load(); }
 
 const char *ws_at_version(void) { return TORCH_VERSION; }
 

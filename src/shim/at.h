@@ -9,7 +9,12 @@
  * per-thread message (borrowed; valid until the next failing shim call on that thread).
  * Handles are distinct opaque types; dtypes are the shim's own enum. Signatures that tests
  * depend on never change: a changed behaviour gets a new name with a _v2 suffix.
- * Tensors live on the CPU unless a function says otherwise.
+ * DEVICES: the creation functions below (from_data, empty, full, scalar, arange) make their
+ * tensors on the current device (ws_at_set_device; the CPU until a stage sets another), so a
+ * model whose weights and inputs were made there computes there. Host code never sees device
+ * memory: ws_at_read, ws_at_item and ws_at_to_host copy to the host, ws_at_write and
+ * ws_at_from_data copy from it, ws_at_data_ptr refuses a tensor that is not on the CPU, and
+ * checkpoints are read to and written from host tensors.
  */
 #ifndef WS_SHIM_AT_H
 #define WS_SHIM_AT_H
@@ -231,6 +236,49 @@ int ws_at_ckpt_add(ws_at_ckpt c, const char *name, ws_at_tensor t);
 int ws_at_ckpt_save(ws_at_ckpt c, const char *path);
 /* Borrowed path the checkpoint was opened from. */
 const char *ws_at_ckpt_path(ws_at_ckpt c);
+
+/* ---- devices and precision ---------------------------------------------------------------- */
+typedef enum { WS_AT_CPU = 0, WS_AT_CUDA = 1 } ws_at_device_type;
+typedef struct ws_at_device {
+    int type;       /* ws_at_device_type */
+    int index;      /* CUDA ordinal (>= 0); 0 for the CPU */
+} ws_at_device;
+
+/* 1 when this libtorch carries CUDA (its CUDA libraries are loaded in the process), else 0. */
+int ws_at_cuda_built(void);
+/* CUDA devices this process can use (0 on a CPU-only libtorch or a machine without a GPU). */
+int ws_at_cuda_device_count(void);
+/* Makes d the device new tensors are created on (process-wide; set it before a stage's work, not
+ * while tensors are being made on other threads). Fails, leaving the device unchanged, with a
+ * message naming what is missing when d is CUDA and this libtorch has no CUDA, no GPU is
+ * visible or d.index >= the device count. */
+int ws_at_set_device(ws_at_device d);
+/* The current device (see ws_at_set_device). */
+ws_at_device ws_at_get_device(void);
+/* "cpu" or "cuda:N" into buf (cap bytes). */
+void ws_at_device_str(ws_at_device d, char *buf, size_t cap);
+/* A human-readable name: "cpu", or "cuda:N (<GPU model>)" when the driver names it. */
+void ws_at_device_describe(ws_at_device d, char *buf, size_t cap);
+/* The device t lives on. */
+int ws_at_device_of(ws_at_tensor t, ws_at_device *out);
+/* t on device d (t itself, as a new handle, when it is already there; autograd flows through the
+ * copy). */
+int ws_at_to_device(ws_at_tensor t, ws_at_device d, ws_at_tensor *out);
+/* t on the current device (ws_at_get_device). */
+int ws_at_to_current(ws_at_tensor t, ws_at_tensor *out);
+/* A host (CPU) copy of t for C code that reads tensor memory (t itself when already on the CPU). */
+int ws_at_to_host(ws_at_tensor t, ws_at_tensor *out);
+/* Waits until the current device has finished its queued work (timings); a no-op on the CPU. */
+int ws_at_synchronize(void);
+
+/* Precision of the matrix products (linear, matmul, baddbmm, conv2d, conv_transpose2d) on float32
+ * inputs: WS_AT_F32 (default: unchanged), WS_AT_F16 or WS_AT_BF16. With a lower precision those
+ * products cast their float32 inputs (weights included) to it, compute, and return float32 again, so
+ * norms, softmax, losses, prompt contexts, gradients reaching them and optimizer state stay float32
+ * (what autocast does to the products, with float32 results). Process-wide; the stage layer allows
+ * it on CUDA only (ATen's CPU kernels lack float16 products and bf16 is slower there). */
+int ws_at_set_precision(int dtype);
+int ws_at_get_precision(void);
 
 /* ---- misc -------------------------------------------------------------------------------- */
 /* libtorch version string, e.g. "1.13.1"; static. */

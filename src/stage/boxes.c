@@ -53,7 +53,7 @@ static const ws_cfg_key OWN_KEYS[] = {
     {"boxseed.out", WS_CFG_STR, OFF(out), "seed PNG folder; '' = <out_dir>/boxes/<split>_seeds"},
     {"out_dir", WS_CFG_STR, OFF(out_dir), "folder for default outputs"},
 };
-/* then runtime.threads */
+/* then runtime.threads, runtime.device, runtime.precision */
 
 static ws_cfg_cached table;
 
@@ -62,7 +62,7 @@ static int build_table(ws_cfg_key **t, size_t *n)
     static const char *const data[] = {"data.dataset", "data.classes", "data.class_file",
                                        "data.root", "data.split", "data.image_dir", "data.label_dir",
                                        "data.split_file", "data.labels_file", NULL};
-    static const char *const runtime[] = {"runtime.threads", NULL};
+    static const char *const runtime[] = {"runtime.threads", "runtime.device", "runtime.precision", NULL};
     int rc = ws_settings_add(t, n, WS_MODEL_KEYS, WS_MODEL_NKEYS, NULL, "", OFF(model));
     if (!rc) rc = ws_settings_add(t, n, WS_DATA_KEYS, WS_DATA_NKEYS, data, "", OFF(data));
     if (!rc) rc = ws_cfg_table_add(t, n, OWN_KEYS, sizeof OWN_KEYS / sizeof OWN_KEYS[0], NULL, NULL, "", 0);
@@ -348,7 +348,7 @@ int ws_stage_boxes(const ws_boxes_settings *s)
     long n_boxes = 0;
     memset(&m, 0, sizeof m);
     ws_boxes_outputs(s, store, sizeof store, out, sizeof out);
-    TRY(ws_stage_set_threads(s->runtime.threads));
+    TRY(ws_stage_set_runtime(&s->runtime));
     TRY(ws_boxes_check(s));
     TRY(ws_boxes_open_dataset(s, &ds, &n_fg));
     /* Ground truth is optional (an unlabelled split can be seeded); with it, the label quality is logged as

@@ -20,7 +20,7 @@ typedef struct ws_boxes_settings {
     double max_box_frac, min_mask_frac, ignore_delta;
     int ignore_band, ignore_empty;
     char out_dir[WS_CFG_STR_MAX];
-    ws_runtime_cfg runtime;               /* runtime.threads (default 2) */
+    ws_runtime_cfg runtime;               /* runtime.threads (default 2), .device, .precision */
     /* run control (command-line options, not YAML keys) */
     int shard_i, shard_n;                 /* boxes: this process takes images i, i + n, ... */
     long max_images;                      /* stop after this many new images; < 0 = all */

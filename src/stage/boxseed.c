@@ -107,7 +107,7 @@ int ws_stage_boxseed(const ws_boxes_settings *s)
     ws_voc_palette(pal);
     /* Checked before SAM is loaded: a typo should fail in a second, not after minutes of loading. */
     if (ov < 0) return ws_fail(WS_EINVAL, "boxseed.overlap: '%s' is not maxid or score", s->overlap);
-    if ((rc = ws_stage_set_threads(s->runtime.threads)) || (rc = ws_boxes_check(s))) return rc;
+    if ((rc = ws_stage_set_runtime(&s->runtime)) || (rc = ws_boxes_check(s))) return rc;
     if ((rc = ws_boxes_open_dataset(s, &ds, &n_fg))) goto cleanup;
     if ((rc = ws_boxstore_open(&f, store))) goto cleanup;
     if ((rc = ws_sam_open(&sam, s->model.sam, s->model.decoder_heads))) goto cleanup;

@@ -78,7 +78,7 @@ int ws_stage_cam(const ws_cam_settings *s)
     ws_store st = {0};
     char settings[8 * WS_CFG_STR_MAX];
     int n_fg = 0, rc, done = 0, complete = 0;
-    TRY(ws_stage_set_threads(c->runtime.threads));
+    TRY(ws_stage_set_runtime(&c->runtime));
     TRY(ws_prompt_open(&c->prompt, c->model.clip, c->model.vocab, &c->data, &m, &bpe, &p, &n_fg));
     /* Only the learned context vectors come from the checkpoint: CLIP stays the frozen model.clip, so a
      * checkpoint is small and cannot silently swap the backbone. */

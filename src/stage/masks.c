@@ -31,7 +31,7 @@
 static const ws_cfg_key OUT_KEYS[] = {
     {"output.store", WS_CFG_STR, OFF(store), "mask store (HDF5); empty = experiments/masks/<split>.h5"},
 };
-/* then runtime.threads, then the generator (the store's settings are the amg.* rows: keep them last) */
+/* then runtime.threads/device/precision, then the generator (the store's settings are the amg.* rows: keep them last) */
 static const ws_cfg_key AMG_KEYS[] = {
     {"amg.points_per_side", WS_CFG_INT, OFF(amg.points_per_side), "point grid of the full image"},
     {"amg.points_per_batch", WS_CFG_INT, OFF(amg.points_per_batch), "points decoded before their masks are upsampled (memory only: 256 keep ~200 MB of low-res logits at ViT sizes)"},
@@ -59,7 +59,7 @@ static int build_table(ws_cfg_key **t, size_t *n)
     static const char *const data[] = {"data.dataset", "data.classes", "data.class_file",
                                        "data.root", "data.split", "data.image_dir", "data.split_file",
                                        "data.list", NULL};
-    static const char *const runtime[] = {"runtime.threads", NULL};
+    static const char *const runtime[] = {"runtime.threads", "runtime.device", "runtime.precision", NULL};
     int rc = ws_settings_add(t, n, WS_MODEL_KEYS, WS_MODEL_NKEYS, model, "", OFF(model));
     if (!rc) rc = ws_settings_add(t, n, WS_DATA_KEYS, WS_DATA_NKEYS, data, "", OFF(data));
     if (!rc) rc = ws_cfg_table_add(t, n, OUT_KEYS, sizeof OUT_KEYS / sizeof OUT_KEYS[0], NULL, NULL, "", 0);
@@ -260,7 +260,7 @@ int ws_stage_masks(ws_masks_settings *s)
     ws_sam m = {0};
     ws_store st = {0};
     if (!s->store[0] && snprintf(s->store, sizeof s->store, "experiments/masks/%.900s.h5", s->data.split) < 0) return WS_EINVAL;
-    if ((rc = ws_stage_set_threads(s->runtime.threads)) || (rc = ws_masks_check(s))) return rc;
+    if ((rc = ws_stage_set_runtime(&s->runtime)) || (rc = ws_masks_check(s))) return rc;
     if ((rc = list_images(s, &ids, &paths, &n))) goto done;
     if (!(settings = store_settings(s))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto done; }
     if ((rc = ws_store_open_write(&st, s->store, settings))) goto done;

@@ -16,7 +16,7 @@ typedef struct ws_masks_settings {
     ws_model_paths model;              /* model.sam, model.decoder_heads */
     ws_data_cfg data;                  /* the split (data.root, split, image_dir, split_file) or data.list */
     char store[WS_CFG_STR_MAX];        /* '' = experiments/masks/<split>.h5 (filled in by the run) */
-    ws_runtime_cfg runtime;            /* runtime.threads */
+    ws_runtime_cfg runtime;            /* runtime.threads, .device, .precision */
     ws_amg_cfg amg;
     /* run control (command-line options, not YAML keys) */
     int shard_i, shard_n;              /* this process takes images i, i + n, ... */

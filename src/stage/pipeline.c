@@ -744,7 +744,7 @@ int ws_stage_pipeline(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fi
     if (!rc) rc = write_config(&p);
     /* Once for the whole pipeline; the stages set the same value again (they are also commands of
      * their own). */
-    if (!rc) rc = ws_stage_set_threads(c->runtime.threads);
+    if (!rc) rc = ws_stage_set_runtime(&c->runtime);
     if (!rc && c->synth > 0) {   /* a synthetic dataset, written once */
         char split[3 * WS_CFG_STR_MAX];
         snprintf(split, sizeof split, "%s/ImageSets/Segmentation/%s.txt", c->data.root, c->data.split);

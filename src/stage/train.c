@@ -1,6 +1,6 @@
 /* train.c (stage) - the train stage (see stage/train.h): the runtime around one training run.
  *
- * Owns nothing but the thread count: the loop, its checkpoints and its resume rules live in
+ * Owns nothing but the runtime (threads, device, precision): the loop, its checkpoints and its resume rules live in
  * src/train/. ws_stage_synth is here so that the synthetic dataset writer is reachable as a stage
  * (the pipeline and `wsseed train --synth`) without the command layer including data/.
  */
@@ -18,7 +18,7 @@
 
 int ws_stage_train(const ws_train_settings *s)
 {
-    int rc = ws_stage_set_threads(s->cfg.runtime.threads);
+    int rc = ws_stage_set_runtime(&s->cfg.runtime);
     return rc ? rc : ws_train_run(&s->cfg, s->resume);
 }
 

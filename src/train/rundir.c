@@ -36,9 +36,13 @@ static int write_text(const ws_trainer *t, const char *name, const char *text)
 
 int ws_train_write_run_files(ws_trainer *t)
 {
-    char build[1024];
-    snprintf(build, sizeof build, "wsseed %s\nlibtorch %s\nconfigure %s\ntrain.seed %d\nruntime.threads %d\n",
-             PACKAGE_VERSION, ws_at_version(), WS_CONFIGURE_ARGS, t->c->seed, t->c->runtime.threads);
+    char build[4096], dev[320];
+    /* the device as the process uses it (the GPU's model included), beside the settings that chose it */
+    ws_at_device_describe(ws_at_get_device(), dev, sizeof dev);
+    snprintf(build, sizeof build, "wsseed %s\nlibtorch %s\nconfigure %s\ntrain.seed %d\nruntime.threads %d\n"
+             "runtime.device %.64s (%s)\nruntime.precision %.64s\n",
+             PACKAGE_VERSION, ws_at_version(), WS_CONFIGURE_ARGS, t->c->seed, t->c->runtime.threads,
+             t->c->runtime.device, dev, t->c->runtime.precision);
     int rc = write_text(t, "config.yaml", t->config_text);
     return rc ? rc : write_text(t, "build.txt", build);
 }
