@@ -273,6 +273,11 @@ extern "C" int ws_dist_allreduce_f32(ws_dist d, float *x, size_t n, const char *
     return allreduce(d, x, n, at::kFloat, what);
 }
 
+extern "C" int ws_dist_allreduce_f64(ws_dist d, double *x, size_t n, const char *what)
+{
+    return allreduce(d, x, n, at::kDouble, what);
+}
+
 extern "C" int ws_dist_allreduce_i64(ws_dist d, int64_t *x, size_t n, const char *what)
 {
     return allreduce(d, x, n, at::kLong, what);
@@ -323,6 +328,7 @@ extern "C" void ws_dist_free(ws_dist) {}
 extern "C" int ws_dist_barrier(ws_dist, const char *) { return no_gloo(); }
 extern "C" int ws_dist_allreduce_f32(ws_dist, float *, size_t, const char *) { return no_gloo(); }
 extern "C" int ws_dist_allreduce_i64(ws_dist, int64_t *, size_t, const char *) { return no_gloo(); }
+extern "C" int ws_dist_allreduce_f64(ws_dist, double *, size_t, const char *) { return no_gloo(); }
 extern "C" int ws_dist_broadcast(ws_dist, void *, size_t, int, const char *) { return no_gloo(); }
 extern "C" int ws_dist_allgather_i64(ws_dist, int64_t, int64_t *, const char *) { return no_gloo(); }
 

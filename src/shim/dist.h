@@ -44,6 +44,8 @@ void ws_dist_free(ws_dist d);
 int ws_dist_barrier(ws_dist d, const char *what);
 /* In place: x[i] = sum over ranks of x[i] (float32); every rank receives the same bits. */
 int ws_dist_allreduce_f32(ws_dist d, float *x, size_t n, const char *what);
+/* In place: x[i] = sum over ranks of x[i] (float64). */
+int ws_dist_allreduce_f64(ws_dist d, double *x, size_t n, const char *what);
 /* In place: x[i] = sum over ranks of x[i] (int64). */
 int ws_dist_allreduce_i64(ws_dist d, int64_t *x, size_t n, const char *what);
 /* buf (nbytes) of rank `root` is copied to every rank. */

@@ -143,6 +143,12 @@ int ws_rank_sum_i64(int64_t *x, size_t n, const char *what)
     return ws_dist_allreduce_i64(g_group, x, n, what) ? ws_fail(WS_ETORCH, "%s", ws_dist_last_error()) : 0;
 }
 
+int ws_rank_sum_f64(double *x, size_t n, const char *what)
+{
+    if (!g_group) return 0;
+    return ws_dist_allreduce_f64(g_group, x, n, what) ? ws_fail(WS_ETORCH, "%s", ws_dist_last_error()) : 0;
+}
+
 int ws_rank_bcast(void *buf, size_t nbytes, const char *what)
 {
     if (!g_group) return 0;

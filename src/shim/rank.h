@@ -48,6 +48,7 @@ int ws_rank_agree(int rc, const char *what);
 /* In place sums over ranks (no-op alone); every rank receives the same bits. */
 int ws_rank_sum_f32(float *x, size_t n, const char *what);
 int ws_rank_sum_i64(int64_t *x, size_t n, const char *what);
+int ws_rank_sum_f64(double *x, size_t n, const char *what);
 /* nbytes of buf of rank 0 copied to every rank (no-op alone). */
 int ws_rank_bcast(void *buf, size_t nbytes, const char *what);
 
