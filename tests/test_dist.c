@@ -3,9 +3,11 @@
  * Usage (one process per rank, RANK/WORLD_SIZE/MASTER_* set): test_dist MODE where MODE is
  *   ok     sums, broadcast and agreement give the values computed by hand (each rank prints TAP);
  *   fail1  rank 1 reports a failure to ws_rank_agree: every rank must fail naming rank 1;
- *   die1   rank 1 exits before a barrier: the others must fail within the timeout naming rank 1.
+ *   kill1  rank 1 is killed (SIGKILL) before a step: the others must fail naming rank 1.
  * tests/test_dist.sh drives it.
  */
+#define _POSIX_C_SOURCE 200809L   /* kill */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +51,7 @@ int main(int argc, char **argv)
     int rc;
     if (!strcmp(mode, "fail1")) rc = ws_rank_agree(r == 1 ? ws_fail(WS_EIO, "rank 1's own error") : 0, "test step");
     else {
-        if (r == 1) _exit(3);
+        if (r == 1) kill(getpid(), SIGKILL);
         rc = ws_rank_agree(0, "test step");
     }
     /* The message goes to stderr for the driver to check; a rank that did not fail is a test failure. */
