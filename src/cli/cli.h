@@ -25,5 +25,7 @@ int ws_cmd_boxseed(int argc, char **argv);
 int ws_cmd_pipeline(int argc, char **argv);
 int ws_cmd_sweep(int argc, char **argv);
 int ws_cmd_doctor(int argc, char **argv);
+/* self: this binary, run for a wsseed command word. */
+int ws_cmd_launch(int argc, char **argv, const char *self);
 
 #endif

@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "verify/verify.h"
 #include "config.h"
+#include "stage/launch.h"
 #include "stage/runtime.h"
 
 /* Commands in the order a newcomer meets them: the pipeline and demo first, then the single stages in
@@ -47,6 +49,7 @@ static const char *usage =
     "  tokenize   CLIP BPE tokenizer: each input line -> one line of 77 token ids\n"
     "  dump       run one module on the inputs of a golden-style HDF5 file and write its\n"
     "             outputs under the same names (verification interface; wsseed dump --help)\n"
+    "  launch     N local ranks of a command, as torchrun does (wsseed launch --help)\n"
     "  doctor     what the installation has (versions, threads, SIMD, memory, disk) and, given\n"
     "             a config, a check of every file it names (wsseed doctor --help)\n"
     "  version    version and build information\n"
@@ -69,6 +72,31 @@ static const char *usage =
     "state dict; the BPE vocabulary is openai/CLIP's bpe_simple_vocab_16e6.txt.gz.\n";
 
 static int run(int argc, char **argv);
+static int dispatch(const char *cmd, int argc, char **argv);
+
+/* This binary, for `wsseed launch masks ...` (the ranks run the same build). */
+static const char *self_path(void)
+{
+    static char p[4096];
+    ssize_t n = readlink("/proc/self/exe", p, sizeof p - 1);
+    if (n <= 0) return "wsseed";
+    p[n] = '\0';
+    return p;
+}
+
+/* Commands that run as ranks of a group (the rest run alone in every process they are started in);
+ * --help never needs the group. */
+static int is_ranked(const char *cmd, int argc, char **argv)
+{
+    static const char *const cmds[] = {"masks", "cam", "caa", "seed", "merge", "boxes", "boxseed",
+                                       "train", "pipeline", "sweep", NULL};
+    for (int k = 1; k < argc; k++)
+        if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) return 0;
+    for (int k = 0; cmds[k]; k++)
+        if (!strcmp(cmd, cmds[k])) return 1;
+    return 0;
+}
+
 
 /* The global options, then the command. */
 static int run(int argc, char **argv)
@@ -133,26 +161,37 @@ static int run(int argc, char **argv)
         ws_stage_print_version(stdout);
         return 0;
     }
-    if (!strcmp(cmd, "tokenize")) return ws_cmd_tokenize(argc - i, argv + i);
+    if (!strcmp(cmd, "launch")) return ws_cmd_launch(argc - i, argv + i, self_path());
+    /* The commands that split their work join their ranks first (alone: nothing happens). */
+    int ranked = is_ranked(cmd, argc - i, argv + i);
+    if (ranked && ws_stage_ranks_begin()) return ws_cli_error();
+    int st = dispatch(cmd, argc - i, argv + i);
+    if (ranked) ws_stage_ranks_end();
+    return st;
+}
+
+static int dispatch(const char *cmd, int argc, char **argv)
+{
+    if (!strcmp(cmd, "tokenize")) return ws_cmd_tokenize(argc, argv);
     /* dump is the verification harness (src/verify, its own library): reached through the one binary so tests
      * and users run what ships. */
-    if (!strcmp(cmd, "dump")) return ws_verify_main(argc - i, argv + i);
-    if (!strcmp(cmd, "demo")) return ws_cmd_demo(argc - i, argv + i);
-    if (!strcmp(cmd, "masks")) return ws_cmd_masks(argc - i, argv + i);
-    if (!strcmp(cmd, "train")) return ws_cmd_train(argc - i, argv + i);
-    if (!strcmp(cmd, "synth")) return ws_cmd_synth(argc - i, argv + i);
-    if (!strcmp(cmd, "pipeline")) return ws_cmd_pipeline(argc - i, argv + i);
-    if (!strcmp(cmd, "sweep")) return ws_cmd_sweep(argc - i, argv + i);
-    if (!strcmp(cmd, "cam")) return ws_cmd_cam(argc - i, argv + i);
-    if (!strcmp(cmd, "caa")) return ws_cmd_caa(argc - i, argv + i);
-    if (!strcmp(cmd, "seed")) return ws_cmd_seed(argc - i, argv + i);
-    if (!strcmp(cmd, "merge")) return ws_cmd_merge(argc - i, argv + i);
-    if (!strcmp(cmd, "boxes")) return ws_cmd_boxes(argc - i, argv + i);
-    if (!strcmp(cmd, "boxseed")) return ws_cmd_boxseed(argc - i, argv + i);
-    if (!strcmp(cmd, "eval")) return ws_cmd_eval(argc - i, argv + i);
-    if (!strcmp(cmd, "export-ctx")) return ws_cmd_export_ctx(argc - i, argv + i);
-    if (!strcmp(cmd, "export")) return ws_cmd_export(argc - i, argv + i);
-    if (!strcmp(cmd, "doctor")) return ws_cmd_doctor(argc - i, argv + i);
+    if (!strcmp(cmd, "dump")) return ws_verify_main(argc, argv);
+    if (!strcmp(cmd, "demo")) return ws_cmd_demo(argc, argv);
+    if (!strcmp(cmd, "masks")) return ws_cmd_masks(argc, argv);
+    if (!strcmp(cmd, "train")) return ws_cmd_train(argc, argv);
+    if (!strcmp(cmd, "synth")) return ws_cmd_synth(argc, argv);
+    if (!strcmp(cmd, "pipeline")) return ws_cmd_pipeline(argc, argv);
+    if (!strcmp(cmd, "sweep")) return ws_cmd_sweep(argc, argv);
+    if (!strcmp(cmd, "cam")) return ws_cmd_cam(argc, argv);
+    if (!strcmp(cmd, "caa")) return ws_cmd_caa(argc, argv);
+    if (!strcmp(cmd, "seed")) return ws_cmd_seed(argc, argv);
+    if (!strcmp(cmd, "merge")) return ws_cmd_merge(argc, argv);
+    if (!strcmp(cmd, "boxes")) return ws_cmd_boxes(argc, argv);
+    if (!strcmp(cmd, "boxseed")) return ws_cmd_boxseed(argc, argv);
+    if (!strcmp(cmd, "eval")) return ws_cmd_eval(argc, argv);
+    if (!strcmp(cmd, "export-ctx")) return ws_cmd_export_ctx(argc, argv);
+    if (!strcmp(cmd, "export")) return ws_cmd_export(argc, argv);
+    if (!strcmp(cmd, "doctor")) return ws_cmd_doctor(argc, argv);
     fprintf(stderr, "wsseed: error: unknown command '%s' (see wsseed --help)\n", cmd);
     return 2;
 }

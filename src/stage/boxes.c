@@ -24,6 +24,8 @@
 #include "data/image.h"
 #include "io/boxjson.h"
 #include "io/boxstore.h"
+#include "io/store_ranks.h"
+#include "shim/rank.h"
 #include "stage/imagecheck.h"
 #include "stage/runtime.h"
 #include "method/boxseed.h"
@@ -337,7 +339,8 @@ static int check_todo(const ws_boxes_settings *s, const ws_dataset *ds, const ws
 
 int ws_stage_boxes(const ws_boxes_settings *s)
 {
-    const int shard_i = s->shard_i, shard_n = s->shard_n > 0 ? s->shard_n : 1;
+    int shard_i, shard_n;   /* --shard i/n, subdivided among the ranks of this job */
+    ws_rank_share(s->shard_i, s->shard_n, &shard_i, &shard_n);
     const long max_images = s->max_images;
     boxes_models m;
     ws_dataset ds = {0};
@@ -373,7 +376,7 @@ int ws_stage_boxes(const ws_boxes_settings *s)
         if (!rc) ws_progress_step(&pg, 1, NULL);
     }
     ws_at_guard_exit(inf);
-    if (rc) goto cleanup;
+    if (rc) { ws_store_finish_ranks(&st, ds.ids, ds.n, rc, "boxes", &complete); goto cleanup; }
     ws_progress_end(&pg);
     if (have_gt && ls.images) {
         double p, r, f1;
@@ -382,8 +385,9 @@ int ws_stage_boxes(const ws_boxes_settings *s)
                s->json[0] ? "json" : s->source, ls.images, p, r, f1, ls.exact, ls.images);
     }
     ws_log("%ld boxes on %d images", n_boxes, done);
-    /* whichever shard finds the split complete assembles the store */
-    TRY(ws_store_finish(&st, ds.ids, ds.n, &complete));
+    /* rank 0 of the job assembles the store once all ranks are done; of independent --shard jobs, the
+     * one that finds the split complete does */
+    TRY(ws_store_finish_ranks(&st, ds.ids, ds.n, 0, "boxes", &complete));
     ws_log(complete ? "done: %s (next: wsseed boxseed with the same config)"
                     : "stopped: %s is incomplete; run the command again (or the other shards) to continue", store);
 cleanup:

@@ -16,6 +16,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "shim/rank.h"
 #include "data/dataset.h"
 #include "data/image.h"
 #include "io/boxstore.h"
@@ -112,9 +113,11 @@ int ws_stage_boxseed(const ws_boxes_settings *s)
     if ((rc = ws_boxstore_open(&f, store))) goto cleanup;
     if ((rc = ws_sam_open(&sam, s->model.sam, s->model.decoder_heads))) goto cleanup;
     if ((rc = ws_mkdir_p(out))) goto cleanup;
-    unsigned char *want = malloc((size_t)(ds.n > 0 ? ds.n : 1));
+    int share_i, share_n;   /* this rank's share: images share_i, share_i + share_n, ... */
+    ws_rank_share(0, 1, &share_i, &share_n);
+    unsigned char *want = calloc((size_t)(ds.n > 0 ? ds.n : 1), 1);
     if (!want) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto cleanup; }
-    for (int i = 0; i < ds.n; i++) {
+    for (int i = share_i; i < ds.n; i += share_n) {
         snprintf(path, sizeof path, "%s/%s.png", out, ds.ids[i]);
         todo += want[i] = access(path, F_OK) != 0;
     }
@@ -131,7 +134,7 @@ int ws_stage_boxseed(const ws_boxes_settings *s)
     ws_progress_start(&pg, "boxseed", s->max_images >= 0 && s->max_images < todo ? s->max_images : todo);
     ws_at_guard inf = NULL;
     ws_at_inference_mode_enter(1, NULL, &inf);   /* frozen models: no autograd bookkeeping */
-    for (int i = 0; i < ds.n && (s->max_images < 0 || done < s->max_images); i++) {
+    for (int i = share_i; i < ds.n && (s->max_images < 0 || done < s->max_images); i += share_n) {
         snprintf(path, sizeof path, "%s/%s.png", out, ds.ids[i]);
         if (!access(path, F_OK)) continue;
         if ((rc = boxseed_image(s, &sam, &f, &ds, i, n_fg, ov, path, pal, &k))) break;
@@ -139,7 +142,8 @@ int ws_stage_boxseed(const ws_boxes_settings *s)
         ws_progress_step(&pg, 1, NULL);
     }
     ws_at_guard_exit(inf);
-    if (rc) goto cleanup;
+    /* every rank's PNGs are there before any rank says done */
+    if ((rc = ws_rank_agree(rc, "boxseed"))) goto cleanup;
     ws_progress_end(&pg);
     if (k.empty)
         ws_log("warning: %d images had no box and are all %s", k.empty,

@@ -12,6 +12,8 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "io/camstore.h"
+#include "io/store_ranks.h"
+#include "shim/rank.h"
 
 #define TRY(x) do { if ((rc = (x))) goto cleanup; } while (0)
 
@@ -72,13 +74,15 @@ int ws_stage_caa(const ws_caa_settings *s)
     TRY(ws_h5_open(&in, s->in));
     TRY(ws_camstore_open_write(&st, s->out, settings));
     ws_progress pg;
-    ws_progress_start(&pg, "caa", n);
-    for (int i = 0; i < n; i++) {
-        if (!ws_store_has(&st, ids[i])) TRY(caa_image(&in, &st, ids[i], cfg));
+    int share_i, share_n;   /* this rank's share: images share_i, share_i + share_n, ... */
+    ws_rank_share(0, 1, &share_i, &share_n);
+    ws_progress_start(&pg, "caa", (n - share_i + share_n - 1) / share_n);
+    for (int i = share_i; i < n && !rc; i += share_n) {
+        if (!ws_store_has(&st, ids[i])) rc = caa_image(&in, &st, ids[i], cfg);
         ws_progress_step(&pg, 1, NULL);
     }
     ws_progress_end(&pg);
-    TRY(ws_store_finish(&st, ids, n, &complete));
+    TRY(ws_store_finish_ranks(&st, ids, n, rc, "caa", &complete));
     ws_log("done: %s", s->out);
 cleanup:
     ws_store_close(&st);

@@ -14,6 +14,8 @@
 #include "data/augment.h"
 #include "data/dataset.h"
 #include "io/camstore.h"
+#include "io/store_ranks.h"
+#include "shim/rank.h"
 #include "method/infer.h"
 #include "method/prompt_build.h"
 #include "stage/imagecheck.h"
@@ -94,22 +96,23 @@ int ws_stage_cam(const ws_cam_settings *s)
     TRY(ws_camstore_open_write(&st, s->out, settings));
     /* Counted before the loop so that the log and the progress bar show the work left, not the split's size,
      * on a resumed run. */
-    int todo = 0;
-    for (int i = 0; i < ds.n; i++) todo += !ws_store_has(&st, ds.ids[i]);
+    int todo = 0, share_i, share_n;   /* this rank's share: images share_i, share_i + share_n, ... */
+    ws_rank_share(0, 1, &share_i, &share_n);
+    for (int i = 0; i < ds.n; i++) todo += i % share_n == share_i && !ws_store_has(&st, ds.ids[i]);
     TRY(check_todo(&m, &ds, &st));
     ws_log("CAMs of %d images of %s/%s (%d done before) -> %s", todo, c->data.root, c->data.split, ds.n - todo, s->out);
     ws_progress pg;
     ws_progress_start(&pg, "cam", s->max_images >= 0 && s->max_images < todo ? s->max_images : todo);
     for (int i = 0; i < ds.n && (s->max_images < 0 || done < s->max_images); i++) {
-        if (ws_store_has(&st, ds.ids[i])) continue;
-        TRY(cam_image(&m, &p, &ds, i, n_fg, &st));
+        if (i % share_n != share_i || ws_store_has(&st, ds.ids[i])) continue;
+        if ((rc = cam_image(&m, &p, &ds, i, n_fg, &st))) break;
         done++;
         ws_progress_step(&pg, 1, NULL);
     }
     ws_progress_end(&pg);
     /* With max_images the store stays incomplete (parts only) and the message says so; a later run without
      * the bound finishes it. */
-    TRY(ws_store_finish(&st, ds.ids, ds.n, &complete));
+    TRY(ws_store_finish_ranks(&st, ds.ids, ds.n, rc, "cam", &complete));
     ws_log(complete ? "done: %s" : "stopped: %s is incomplete; run the command again to continue", s->out);
 cleanup:
     ws_store_close(&st);

@@ -23,6 +23,8 @@
 #include "data/image.h"
 #include "io/config.h"
 #include "io/store.h"
+#include "io/store_ranks.h"
+#include "shim/rank.h"
 #include "method/amg.h"
 #include "model/sam.h"
 
@@ -256,7 +258,8 @@ int ws_stage_masks(ws_masks_settings *s)
 {
     char **ids = NULL, **paths = NULL, *settings = NULL;
     int n = 0, rc, done_new = 0, todo = 0, complete = 0;
-    const int shard_i = s->shard_i, shard_n = s->shard_n > 0 ? s->shard_n : 1;
+    int shard_i, shard_n;   /* --shard i/n, subdivided among the ranks of this job */
+    ws_rank_share(s->shard_i, s->shard_n, &shard_i, &shard_n);
     ws_sam m = {0};
     ws_store st = {0};
     if (!s->store[0] && snprintf(s->store, sizeof s->store, "experiments/masks/%.900s.h5", s->data.split) < 0) return WS_EINVAL;
@@ -285,8 +288,9 @@ int ws_stage_masks(ws_masks_settings *s)
         if (!rc) { done_new++; ws_progress_step(&bar, 1, extra); }
     }
     if (todo > 0) ws_progress_end(&bar);
-    /* whichever shard finds the split complete assembles the store */
-    if (!rc) rc = ws_store_finish(&st, ids, n, &complete);
+    /* rank 0 of the job assembles the store once all ranks are done; of independent --shard jobs, the
+     * one that finds the split complete does */
+    rc = ws_store_finish_ranks(&st, ids, n, rc, "masks", &complete);
     if (!rc) {
         if (complete) ws_log("store complete: %s (%d images). Next: wsseed masks export %s", s->store, n, s->store);
         else ws_log("stopped with images still to do: run the same command again to resume (%s.parts)", s->store);

@@ -15,6 +15,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "shim/rank.h"
 #include "data/dataset.h"
 #include "data/image.h"
 #include "io/store.h"
@@ -79,13 +80,17 @@ int ws_stage_merge(const ws_merge_settings *s)
     if (!n) { rc = ws_fail(WS_EINVAL, "%s holds no PNG", s->labels); goto cleanup; }
     TRY(ws_mkdir_p(s->out));
     ws_progress pg;
-    ws_progress_start(&pg, "merge", n);
-    for (int i = 0; i < n; i++) {
+    int share_i, share_n;   /* this rank's share: images share_i, share_i + share_n, ... */
+    ws_rank_share(0, 1, &share_i, &share_n);
+    ws_progress_start(&pg, "merge", (n - share_i + share_n - 1) / share_n);
+    for (int i = share_i; i < n && !rc; i += share_n) {
         snprintf(path, sizeof path, "%s/%s.png", s->out, ids[i]);
-        if (access(path, F_OK)) TRY(merge_image(s, ids[i], pal));
+        if (access(path, F_OK)) rc = merge_image(s, ids[i], pal);
         ws_progress_step(&pg, 1, NULL);
     }
     ws_progress_end(&pg);
+    /* every rank's PNGs are there before any rank says done */
+    TRY(ws_rank_agree(rc, "merge"));
     ws_log("done: %d merged label maps in %s", n, s->out);
 cleanup:
     ws_fs_ids_free(ids, n);

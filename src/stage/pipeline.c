@@ -25,6 +25,7 @@
 #include "core/status.h"
 #include "data/dataset.h"
 #include "io/store.h"
+#include "shim/rank.h"
 #include "stage/caa.h"
 #include "stage/cam.h"
 #include "stage/eval.h"
@@ -272,15 +273,16 @@ static int run_lock(prun *p)
 /* The upstream keys chain the hashes: retraining the cls prompts changes every stage below them, while a
  * change to seed.seg_pow reruns only the fine seeds. The package version is hashed too, because a new
  * release may change an output format. */
+static int stage_check_link(const prun *p, const char *name, stage *st);
+
 /* Sets up stage `name`: key = sha1(name, text, upstream keys), its cache folder, the run's link;
  * the stage counts as done only when its DONE stamp and all its outputs are there. */
 static int stage_begin(const prun *p, const char *name, const char *text, const stage *const *up, int n_up, stage *st)
 {
     const ws_pipe_cfg *c = p->c;
-    const char *run_dir = p->run_dir;
     snprintf(st->name, sizeof st->name, "%s", name);
     size_t len = strlen(name) + strlen(text) + 64 * (size_t)n_up + 64;
-    char *all = malloc(len), link[2 * WS_CFG_STR_MAX + 64];
+    char *all = malloc(len);
     uint8_t d[20];
     if (!all) return ws_fail(WS_ENOMEM, "out of memory");
     int o = snprintf(all, len, "%s\n%s", name, text);   /* settings + inputs + the format version */
@@ -294,14 +296,33 @@ static int stage_begin(const prun *p, const char *name, const char *text, const 
     else snprintf(cache, sizeof cache, "%.1000s/cache", c->out_dir);
     snprintf(st->dir, sizeof st->dir, "%s/%s-%.12s", cache, name, st->key);
     int rc = ws_mkdir_p(st->dir);
-    if (!rc) rc = stage_lock(st);
-    if (rc) return rc;
-    /* what a writer killed in this folder left half-written (a DONE stamp, seed PNGs), now that no
-     * live process can be writing here */
-    char seeds[sizeof st->dir + 8];
-    snprintf(seeds, sizeof seeds, "%s/seeds", st->dir);
-    ws_fs_remove_stale_tmp(st->dir, "");
-    ws_fs_remove_stale_tmp(seeds, "");
+    /* One job's rank 0 holds the stage lock for all its ranks (they wait for its word below); another
+     * pipeline on the same cache waits for it. */
+    if (!rc && ws_rank_id() == 0) {
+        rc = stage_lock(st);
+        /* what a writer killed in this folder left half-written (a DONE stamp, seed PNGs), now that no
+         * live process can be writing here */
+        char seeds[sizeof st->dir + 8];
+        snprintf(seeds, sizeof seeds, "%s/seeds", st->dir);
+        if (!rc) ws_fs_remove_stale_tmp(st->dir, "");
+        if (!rc) ws_fs_remove_stale_tmp(seeds, "");
+    }
+    /* Under several ranks rank 0 alone judges the stamp and links the stage; the others learn whether it
+     * is done from it, so that no rank skips a stage the others run. */
+    st->done = 0;
+    if (ws_rank_id() == 0 && !rc) rc = stage_check_link(p, name, st);
+    if ((rc = ws_rank_agree(rc, name))) return rc;
+    int64_t done = st->done;
+    if ((rc = ws_rank_sum_i64(&done, 1, name))) return rc;
+    st->done = done > 0;
+    return 0;
+}
+
+/* Rank 0's part of stage_begin: the DONE stamp checked against the outputs, the run's link. */
+static int stage_check_link(const prun *p, const char *name, stage *st)
+{
+    char link[2 * WS_CFG_STR_MAX + 64];
+    const char *run_dir = p->run_dir;
     char stamp[sizeof st->dir + 8];
     snprintf(stamp, sizeof stamp, "%s/DONE", st->dir);
     /* Only the stamp says "finished": a folder without one is resumed by the stage itself (each stage
@@ -332,12 +353,15 @@ static int stage_begin(const prun *p, const char *name, const char *text, const 
 static int stage_finish(const prun *p, stage *st, const char *text)
 {
     char stamp[sizeof st->dir + 8];
-    if (!outputs_whole(st, p->n_images))
-        return ws_fail(WS_EIO, "stage %s ended without all its outputs in %s (another process working on the same "
-                       "cache folder?): run the pipeline again", st->name, st->dir);
+    int rc = 0;
+    /* Every rank has finished its share (each stage ends with the ranks agreeing); rank 0 writes the one
+     * stamp and the others wait for it. */
+    if (ws_rank_id() == 0 && !outputs_whole(st, p->n_images))
+        rc = ws_fail(WS_EIO, "stage %s ended without all its outputs in %s (another process working on the same "
+                     "cache folder?): run the pipeline again", st->name, st->dir);
     snprintf(stamp, sizeof stamp, "%s/DONE", st->dir);
-    int rc = ws_fs_write_atomic(stamp, text, strlen(text));
-    if (!rc) st->done = 1;
+    if (ws_rank_id() == 0 && !rc) rc = ws_fs_write_atomic(stamp, text, strlen(text));
+    if (!(rc = ws_rank_agree(rc, st->name))) st->done = 1;
     return rc;
 }
 
@@ -740,8 +764,10 @@ int ws_stage_pipeline(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fi
     int rc = ws_pipe_keys(&p.keys, &p.nkeys);
     snprintf(p.run_dir, sizeof p.run_dir, "%s/%s", c->out_dir, c->run);
     if (!rc) rc = ws_mkdir_p(p.run_dir);
-    if (!rc) rc = run_lock(&p);
-    if (!rc) rc = write_config(&p);
+    /* Files of the run and the synthetic data are written by rank 0 alone, the others wait for them. */
+    const int lead = ws_rank_id() == 0;
+    if (!rc && lead) rc = run_lock(&p);
+    if (!rc && lead) rc = write_config(&p);
     /* Once for the whole pipeline; the stages set the same value again (they are also commands of
      * their own). */
     if (!rc) rc = ws_stage_set_runtime(&c->runtime);
@@ -750,11 +776,12 @@ int ws_stage_pipeline(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fi
         snprintf(split, sizeof split, "%s/ImageSets/Segmentation/%s.txt", c->data.root, c->data.split);
         /* Written only when the split file is missing, so a second run reuses the same images (same cache
          * keys) instead of spending time rewriting them. */
-        if (access(split, F_OK)) {
+        if (lead && access(split, F_OK)) {
             ws_log("writing a synthetic dataset of %d images to %s", c->synth, c->data.root);
             rc = synth_dataset(c);
         }
     }
+    rc = ws_rank_agree(rc, "the pipeline's start");
     if (!rc) rc = ws_pipe_preflight(c, NULL);
     if (!rc) {   /* the split's size: what every complete stage holds */
         ws_dataset ds = {0};
@@ -782,12 +809,17 @@ int ws_stage_pipeline(const ws_pipe_cfg *c, double *miou_coarse, double *miou_fi
     /* The confusion matrices of the seed modes, for the report's heat map. */
     int n_fg = 0;
     int64_t *conf[3] = {NULL, NULL, NULL};
-    if (!rc) rc = ws_data_classes(&c->data, &n_fg);
-    for (int t = 0; t < 3 && !rc; t++)
+    if (!rc && lead) rc = ws_data_classes(&c->data, &n_fg);
+    for (int t = 0; t < 3 && !rc && lead; t++)
         if (!(conf[t] = calloc((size_t)(n_fg + 1) * (n_fg + 1), sizeof **conf))) rc = ws_fail(WS_ENOMEM, "out of memory");
-    if (!rc) rc = run_eval(&p, miou, em, conf);
-    if (!rc) rc = run_report(&p, isfinite(miou[0]) ? em : NULL, conf);
+    if (!rc && lead) rc = run_eval(&p, miou, em, conf);
+    if (!rc && lead) rc = run_report(&p, isfinite(miou[0]) ? em : NULL, conf);
     for (int t = 0; t < 3; t++) free(conf[t]);
+    /* The other ranks learn the scores (a sweep on any rank sees the same summary) */
+    double got[3] = {miou[0], miou[1], miou[2]};
+    int arc = ws_rank_agree(rc, "the evaluation and report");
+    if (!rc && !(rc = arc)) rc = ws_rank_bcast(got, sizeof got, "the seed scores");
+    if (!rc) memcpy(miou, got, sizeof got);
     if (miou_coarse) *miou_coarse = miou[0];
     if (miou_fine) *miou_fine = miou[1];
     if (miou_boxed) *miou_boxed = miou[2];

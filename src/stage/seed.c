@@ -15,6 +15,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "shim/rank.h"
 #include "data/dataset.h"
 #include "data/image.h"
 #include "io/camstore.h"
@@ -86,14 +87,18 @@ int ws_stage_seed(const ws_seed_settings *s)
     TRY(ws_h5_open(&in, s->cams));
     TRY(ws_mkdir_p(s->out));
     ws_progress pg;
-    ws_progress_start(&pg, "seed", n);
-    for (int i = 0; i < n; i++) {
+    int share_i, share_n;   /* this rank's share: images share_i, share_i + share_n, ... */
+    ws_rank_share(0, 1, &share_i, &share_n);
+    ws_progress_start(&pg, "seed", (n - share_i + share_n - 1) / share_n);
+    for (int i = share_i; i < n && !rc; i += share_n) {
         /* a PNG lands atomically, so one that exists is complete: skip it */
         snprintf(path, sizeof path, "%s/%s.png", s->out, ids[i]);
-        if (access(path, F_OK)) TRY(seed_image(&in, s, ids[i], pal));
+        if (access(path, F_OK)) rc = seed_image(&in, s, ids[i], pal);
         ws_progress_step(&pg, 1, NULL);
     }
     ws_progress_end(&pg);
+    /* every rank's PNGs are there before any rank says done */
+    TRY(ws_rank_agree(rc, "seed"));
     ws_log("done: %d seeds in %s", n, s->out);
 cleanup:
     ws_h5_close(&in);

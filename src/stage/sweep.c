@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "stage/sweep.h"
+#include "shim/rank.h"
 #include "stage/pipeline.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -300,7 +301,10 @@ static int run_sweep(const char *file, sweep *s, int list_only)
         rc = ws_stage_pipeline(&c, &o->coarse, &o->fine, &o->boxed);
         if (!rc) nr++;
     }
-    if (!rc && !list_only) rc = summarise(dir, s, res, nr, nkeys, names);
+    /* Under several ranks every run is one distributed pipeline (all ranks on each stage, the scores sent to
+     * every rank), and rank 0 writes the summary. */
+    if (!rc && !list_only && ws_rank_id() == 0) rc = summarise(dir, s, res, nr, nkeys, names);
+    if (!list_only) rc = ws_rank_agree(rc, "the sweep's summary");
     if (!rc && !list_only) ws_log("sweep done: %s/summary.md", dir);
     for (int r = 0; r < MAXRUNS && res; r++)
         for (int k = 0; k < MAXK; k++) free(res[r].vals[k]);

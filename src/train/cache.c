@@ -16,6 +16,8 @@
 #include "data/classes.h"
 #include "io/h5tensor.h"
 #include "io/store.h"
+#include "io/store_ranks.h"
+#include "shim/rank.h"
 #include "method/fma.h"
 #include "train/trainer.h"
 
@@ -130,13 +132,14 @@ static int cache_image(ws_trainer *t, ws_store *st, int i)
 /* The images st lacks, one part each (an interrupted build continues where it stopped). */
 static int cache_build(ws_trainer *t, ws_store *st)
 {
-    int rc = 0, todo = 0;
-    for (int i = 0; i < t->ds.n; i++) todo += !ws_store_has(st, t->ds.ids[i]);
+    int rc = 0, todo = 0, share_i, share_n;   /* this rank's share: images share_i, share_i + share_n, ... */
+    ws_rank_share(0, 1, &share_i, &share_n);
+    for (int i = share_i; i < t->ds.n; i += share_n) todo += !ws_store_has(st, t->ds.ids[i]);
     if (!todo) return 0;
     ws_train_log(t, "feature cache: %d views of %d images -> %s", t->c->cache_views, todo, t->c->feature_cache);
     ws_progress pg;
     ws_progress_start(&pg, "cache", todo);
-    for (int i = 0; i < t->ds.n && !rc; i++) {
+    for (int i = share_i; i < t->ds.n && !rc; i += share_n) {
         if (ws_store_has(st, t->ds.ids[i])) continue;
         if (!(rc = cache_image(t, st, i))) ws_progress_step(&pg, 1, NULL);
     }
@@ -178,8 +181,8 @@ int ws_train_cache_prepare(ws_trainer *t)
         rc = ws_fail(rc, "%s (the feature cache's model, images, augmentation, views or seed changed?)", ws_last_error());
         goto cleanup;
     }
-    rc = cache_build(t, &st);
-    if (!rc) rc = ws_store_finish(&st, t->ds.ids, t->ds.n, &complete);
+    /* Each rank builds its share; rank 0 assembles; every rank then reads the whole cache. */
+    rc = ws_store_finish_ranks(&st, t->ds.ids, t->ds.n, cache_build(t, &st), "the feature cache", &complete);
     if (!rc && !complete) rc = ws_fail(WS_EIO, "feature cache %s is incomplete", c->feature_cache);
     if (!rc) rc = ws_h5_open(&t->cache.f, c->feature_cache);
     if (!rc) rc = cache_shape(t);

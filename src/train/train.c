@@ -19,6 +19,7 @@
 #include "core/status.h"
 #include "method/fma.h"
 #include "method/prompt_build.h"
+#include "shim/rank.h"
 #include "train/trainer.h"
 
 /* ---- build ------------------------------------------------------------------------------------ */
@@ -51,7 +52,8 @@ static int build(ws_trainer *t)
     snprintf(path, sizeof path, "%s/checkpoints", t->dir);
     if ((rc = ws_mkdir_p(path))) return rc;
     snprintf(path, sizeof path, "%s/train.log", t->dir);
-    t->log = fopen(path, "a");
+    /* rank 0 alone writes the run's files (log, metrics, checkpoints); every rank trains */
+    t->log = ws_rank_id() == 0 ? fopen(path, "a") : NULL;
     size_t nk;
     const ws_cfg_key *keys = ws_train_keys(&nk);
     if (!keys || !(t->config_text = ws_cfg_dump(keys, nk, c))) return ws_fail(WS_ENOMEM, "out of memory");
@@ -148,14 +150,46 @@ static int chunk_grad(ws_trainer *t, ws_batch *b, int k0, int n, ws_at_tensor *a
     return rc;
 }
 
+/* Data parallel: the sums over the ranks of their chunks' statistics and gradients, so that every
+ * rank holds what one process gets from all chunks (the same sums in another order: float32
+ * rounding apart). The statistics travel with a failure flag, so that a rank that failed in its
+ * chunks stops every rank here instead of leaving them waiting in the gradient's all-reduce. */
+static int reduce_step(ws_trainer *t, int rc, ws_at_tensor *acc, step_stats *st)
+{
+    double v[6] = {st->loss, st->mcl, st->cam_fg, st->cam_bg, st->positives, rc != 0};
+    int64_t n = 0;
+    if (ws_rank_world() == 1) return rc;
+    char mine[1024];
+    snprintf(mine, sizeof mine, "%s", ws_last_error());
+    int grc = ws_rank_sum_f64(v, 6, "the training step's statistics");
+    if (rc || grc) return rc ? ws_fail(rc, "%s", mine) : grc;
+    if (v[5] > 0) return ws_fail(WS_EIO, "iteration %lld: another rank failed in its share of the batch (its messages say "
+                                 "why); rerun to continue from the last checkpoint", (long long)t->it + 1);
+    st->loss = v[0], st->mcl = v[1], st->cam_fg = v[2], st->cam_bg = v[3], st->positives = (int)v[4];
+    /* a rank without a positive pair in its chunks has no gradient: it adds zeros */
+    ws_at_tensor d = NULL;
+    if (!*acc && (ws_at_detach(t->p.ctx, &d) || ws_at_clone(d, acc) || ws_at_fill_(*acc, 0.0))) rc = WS_ETORCH;
+    ws_at_free(d);
+    float *g = NULL;
+    if (!rc && !ws_at_numel(*acc, &n) && (g = malloc((size_t)n * sizeof *g)) && !ws_at_read(*acc, g, (size_t)n * sizeof *g)) {
+        rc = ws_rank_sum_f32(g, (size_t)n, "the gradient of the prompt context");
+        if (!rc && ws_at_write(*acc, g, (size_t)n * sizeof *g)) rc = WS_ETORCH;
+    } else if (!rc) rc = g ? WS_ETORCH : ws_fail(WS_ENOMEM, "out of memory");
+    free(g);
+    return rc == WS_ETORCH ? ws_fail(rc, "gradient all-reduce: %s", ws_at_last_error()) : rc;
+}
+
 /* One SGD step on the ctx from the gradient of the whole batch, accumulated over sub_iters chunks
- * (the same step as one chunk of train.batch, in less memory). */
+ * (the same step as one chunk of train.batch, in less memory). Under N ranks rank r computes chunks
+ * r, r + N, ...: the batch, its order and the loss normalisation (each chunk's gradient / sub_iters,
+ * summed) are those of one process, so sub_iters sets how far a batch divides. */
 static int train_step(ws_trainer *t, ws_batch *b, double lr, step_stats *st)
 {
     ws_at_tensor acc = NULL;
     int rc = 0, per = b->B / t->c->sub_iters;
     memset(st, 0, sizeof *st);
-    for (int s = 0; !rc && s < t->c->sub_iters; s++) rc = chunk_grad(t, b, s * per, per, &acc, st);
+    for (int s = ws_rank_id(); !rc && s < t->c->sub_iters; s += ws_rank_world()) rc = chunk_grad(t, b, s * per, per, &acc, st);
+    rc = reduce_step(t, rc, &acc, st);
     if (!rc && !isfinite(st->loss))
         rc = ws_fail(WS_ENUM, "iteration %lld: the loss is %g (images %s, ...); nothing was written for this "
                      "iteration; lower optim.lr or check the data", (long long)t->it + 1, st->loss,
@@ -176,9 +210,9 @@ static int train_step(ws_trainer *t, ws_batch *b, double lr, step_stats *st)
 /* One metrics.csv row and the progress bar after iteration t->it. */
 static void log_step(ws_trainer *t, ws_progress *pg, const step_stats *st, double lr, double dt)
 {
-    fprintf(t->csv, "%lld,%.8g,%.8g,%.8g,%.8g,%.8g,%d,%.4f\n", (long long)t->it, st->loss, st->mcl, st->cam_fg,
+    if (t->csv) fprintf(t->csv, "%lld,%.8g,%.8g,%.8g,%.8g,%.8g,%d,%.4f\n", (long long)t->it, st->loss, st->mcl, st->cam_fg,
             st->cam_bg, lr, st->positives, dt);
-    fflush(t->csv);   /* a killed run keeps its rows up to here */
+    if (t->csv) fflush(t->csv);   /* a killed run keeps its rows up to here */
     char extra[96];
     snprintf(extra, sizeof extra, "loss %.4g lr %.2e %.2f it/s", st->loss, lr, dt > 0 ? 1.0 / dt : 0.0);
     ws_progress_step(pg, 1, extra);
@@ -211,14 +245,16 @@ static int loop(ws_trainer *t)
         cur = 1 - cur;
         t->it++;
         log_step(t, &pg, &st, lr, ws_now() - t0);
-        if (t->it % save_every == 0 && t->it < c->max_iter) {
+        if (t->it % save_every == 0 && t->it < c->max_iter && ws_rank_id() == 0) {
             char name[32];
             snprintf(name, sizeof name, "iter-%06lld.h5", (long long)t->it);
             rc = ws_train_save(t, name);
         }
     }
     ws_progress_end(&pg);
-    if (!rc) rc = ws_train_save(t, "final.h5");
+    if (!rc && ws_rank_id() == 0) rc = ws_train_save(t, "final.h5");
+    /* no rank returns before final.h5 is there (the next stage reads it) */
+    rc = ws_rank_agree(rc, "the end of the training");
     if (!rc) ws_train_log(t, "done: %s/checkpoints/final.h5 (export the context with `wsseed export-ctx`)", t->dir);
     ws_train_batch_free(&b[0]);
     ws_train_batch_free(&b[1]);
@@ -230,14 +266,21 @@ static int run(ws_trainer *t, const char *resume)
     const ws_train_cfg *c = t->c;
     char from[sizeof t->dir + 64];
     int rc;
-    if ((rc = build(t)) || (rc = restore(t, resume, from, sizeof from))) return rc;
+    /* Every rank restores the same checkpoint before rank 0 writes anything (start.h5 below), and a rank that
+     * cannot stops all of them here. */
+    rc = build(t);
+    if (!rc) rc = restore(t, resume, from, sizeof from);
+    if ((rc = ws_rank_agree(rc, "the training's start"))) return rc;
     if (t->it >= c->max_iter) {
         ws_train_log(t, "%s is already at iteration %lld of %d: nothing to do", from, (long long)t->it, c->max_iter);
         return 0;
     }
     ws_train_order_snapshot(t);   /* what start.h5 (and a run that stops before its first step) records */
-    if ((rc = ws_train_write_run_files(t)) || (rc = ws_train_open_metrics(t))) return rc;
-    if (t->it == 0 && (rc = ws_train_save(t, "start.h5"))) return rc;
+    if (ws_rank_id() == 0 && ((rc = ws_train_write_run_files(t)) || (rc = ws_train_open_metrics(t)))) return rc;
+    if (ws_rank_id() == 0 && t->it == 0 && (rc = ws_train_save(t, "start.h5"))) return rc;
+    if (ws_rank_world() > 1 && ws_rank_id() == 0 && c->sub_iters % ws_rank_world())
+        ws_train_log(t, "note: train.sub_iters %d is not a multiple of the %d ranks: the batch's %d chunks are divided "
+                     "unevenly (ranks beyond the chunks wait)", c->sub_iters, ws_rank_world(), c->sub_iters);
     ws_train_log(t, "training %s prompts: %d images of %s/%s, batch %d, %d iterations, %d prompts x %d ctx tokens -> %s",
                  c->task, t->ds.n, c->data.root, c->data.split, c->batch, c->max_iter, t->p.n_cls, c->prompt.n_ctx, t->dir);
     return loop(t);
