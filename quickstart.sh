@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 what=${1:-demo}
 
 pkgs="build-essential autoconf automake libtool pkg-config ccache hdf5-tools valgrind
-      libtorch-dev libopenblas-dev libhdf5-dev libyaml-dev libjpeg-dev libpng-dev zlib1g-dev"
+      libtorch-dev libgloo-dev libopenblas-dev libhdf5-dev libyaml-dev libjpeg-dev libpng-dev zlib1g-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
