@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 what=${1:-demo}
 
 pkgs="build-essential autoconf automake libtool pkg-config ccache hdf5-tools valgrind
-      libtorch-dev libopenblas-dev libhdf5-dev libyaml-dev libjpeg-dev libpng-dev zlib1g-dev"
+      libtorch-dev libgloo-dev libopenblas-dev libhdf5-dev libyaml-dev libjpeg-dev libpng-dev zlib1g-dev"
 # the test suite also loads the demo's report.html in headless Chromium (tests/test_report_browser.sh)
 # and renders the manual page (groff)
 [ "$what" = test ] && pkgs="$pkgs chromium groff-base"

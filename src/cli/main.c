@@ -4,6 +4,7 @@
  * exit status convention: 0 success, 1 a failure reported by the library (ws_cli_error prints its
  * message), 2 a usage error. Only src/cli decides the exit status (ARCHITECTURE.md).
  */
+#define _DEFAULT_SOURCE   /* readlink */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

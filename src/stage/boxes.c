@@ -364,7 +364,7 @@ int ws_stage_boxes(const ws_boxes_settings *s)
     for (int i = 0; i < ds.n; i++) todo += i % shard_n == shard_i && !ws_store_has(&st, ds.ids[i]);
     if (m.use_gdino) TRY(check_todo(s, &ds, &st));
     ws_log("boxes of %d images of %s/%s (shard %d/%d; %d done before) -> %s", todo, s->data.root, s->data.split, shard_i, shard_n,
-           ds.n - todo, store);
+           (ds.n - shard_i + shard_n - 1) / shard_n - todo, store);
     ws_progress pg;
     ws_progress_start(&pg, "boxes", max_images >= 0 && max_images < todo ? max_images : todo);
     ws_at_guard inf = NULL;

@@ -100,7 +100,8 @@ int ws_stage_cam(const ws_cam_settings *s)
     ws_rank_share(0, 1, &share_i, &share_n);
     for (int i = 0; i < ds.n; i++) todo += i % share_n == share_i && !ws_store_has(&st, ds.ids[i]);
     TRY(check_todo(&m, &ds, &st));
-    ws_log("CAMs of %d images of %s/%s (%d done before) -> %s", todo, c->data.root, c->data.split, ds.n - todo, s->out);
+    const int share = (ds.n - share_i + share_n - 1) / share_n;   /* images of this rank */
+    ws_log("CAMs of %d images of %s/%s (%d done before) -> %s", todo, c->data.root, c->data.split, share - todo, s->out);
     ws_progress pg;
     ws_progress_start(&pg, "cam", s->max_images >= 0 && s->max_images < todo ? s->max_images : todo);
     for (int i = 0; i < ds.n && (s->max_images < 0 || done < s->max_images); i++) {

@@ -415,7 +415,8 @@ static int run_masks(prun *p)
         ms.runtime = c->runtime;
         snprintf(ms.data.list, sizeof ms.data.list, "%.1000s", list);
         snprintf(ms.store, sizeof ms.store, "%.1000s/masks.h5", p->masks.dir);
-        /* The pipeline runs the whole split in one process; sharding is for `wsseed masks` by hand. */
+        /* --shard is for independent `wsseed masks` jobs; the ranks of a distributed pipeline split the images
+         * by themselves (shim/rank.h). */
         ms.shard_i = 0;
         ms.shard_n = 1;
         ms.max_images = -1;
