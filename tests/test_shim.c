@@ -194,9 +194,15 @@ static void test_checkpoint_errors(const char *gd)
     ws_at_ckpt_close(ck);
     ck = NULL;
     snprintf(path, sizeof path, "%s/gdino_tiny.pth", gd);
-    ok(ws_at_ckpt_open(path, &ck) == 0 && ws_at_ckpt_count(ck) == 338 &&
-       !strncmp(ws_at_ckpt_name(ck, 0), "module.", 7), "gdino_tiny.pth: the nested 'model' dict, 338 tensors");
-    ws_at_ckpt_close(ck);
+    /* tools/gpu-check.sh carries a golden subset without Grounding-DINO (a 22 MB file) */
+    if (access(path, R_OK)) {
+        ok(1, "# SKIP %s is absent (a golden subset)", path);
+    } else {
+        ok(ws_at_ckpt_open(path, &ck) == 0 && ws_at_ckpt_count(ck) == 338 &&
+           !strncmp(ws_at_ckpt_name(ck, 0), "module.", 7), "gdino_tiny.pth: the nested 'model' dict, 338 tensors");
+        ws_at_ckpt_close(ck);
+        ck = NULL;
+    }
     /* a truncated state dict */
     snprintf(path, sizeof path, "%s/clip_tiny_state.pth", gd);
     in = fopen(path, "rb");

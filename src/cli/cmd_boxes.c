@@ -11,7 +11,7 @@
 #include "stage/boxes.h"
 
 static const char *boxes_help =
-    "Usage: wsseed boxes [CONFIG.yaml] [--set key=value]... [--shard i/n] [--max-images N]\n\n"
+    "Usage: wsseed boxes [CONFIG.yaml] [--set key=value]... [--device D] [--shard i/n] [--max-images N]\n\n"
     "Boxed-SAM seed mode, step 1 (Ravanbakhsh et al.; spec method-gdino-boxed-sam.md): the classes of\n"
     "every image of data.split (zero-shot CLIP labels with labels.tau, or the ground truth), then one\n"
     "Grounding-DINO pass per class (caption = its prompt name) keeping boxes above gdino.box_thresh;\n"
@@ -20,7 +20,7 @@ static const char *boxes_help =
     "HDF5 box store (resumable: run again; --shard i/n splits the images among processes) and logs\n"
     "the labels' precision/recall/F1 against the ground truth. Next: wsseed boxseed.\n\nSettings:";
 static const char *boxseed_help =
-    "Usage: wsseed boxseed [CONFIG.yaml] [--set key=value]... [--max-images N]\n\n"
+    "Usage: wsseed boxseed [CONFIG.yaml] [--set key=value]... [--device D] [--max-images N]\n\n"
     "Boxed-SAM seed mode, step 2: SAM prompted with every box of the box store (one mask per box,\n"
     "multimask off, one image embedding per image), masks composed by boxseed.overlap (score: the\n"
     "mask with the highest box score x SAM IoU estimate wins, the spec's default; maxid: the higher\n"

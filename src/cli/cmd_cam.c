@@ -10,7 +10,7 @@
 #include "stage/cam.h"
 
 static const char *help =
-    "Usage: wsseed cam TRAIN_CONFIG.yaml --ckpt CKPT [--out STORE.h5] [--set key=value]... [--max-images N]\n\n"
+    "Usage: wsseed cam TRAIN_CONFIG.yaml --ckpt CKPT [--out STORE.h5] [--set key=value]... [--device D] [--max-images N]\n\n"
     "CAM inference (FMA-WSSS infer_cam): every image of data.split, resized with PIL bicubic to\n"
     "multiples of 16, softmax Grad-CAM of its ground-truth classes with the prompts of CKPT (a\n"
     "wsseed .h5 checkpoint or a .pth with prompt_learner.ctx; the prompt layout comes from the\n"

@@ -11,7 +11,7 @@ static void usage(FILE *f, const ws_masks_settings *s)
 {
     size_t nk;
     const ws_cfg_key *keys = ws_masks_keys(&nk);
-    fputs("Usage: wsseed masks [CONFIG.yaml] [--set key=value]... [--shard i/n] [--max-images N]\n"
+    fputs("Usage: wsseed masks [CONFIG.yaml] [--set key=value]... [--device D] [--shard i/n] [--max-images N]\n"
           "       wsseed masks export STORE.h5 [--png DIR] [--coco FILE.json]   (see export --help)\n"
           "\n"
           "SAM masks of every image of a split (FMA-WSSS's level-aware generator; defaults are its VOC\n"

@@ -8,7 +8,7 @@
 #include "stage/pipeline.h"
 
 static const char *help =
-    "Usage: wsseed pipeline CONFIG.yaml [--set key=value]... [--threads N]\n\n"
+    "Usage: wsseed pipeline CONFIG.yaml [--set key=value]... [--threads N] [--device D]\n\n"
     "The whole FMA-WSSS run: SAM masks -> train cls prompts -> CAMs -> CAA -> coarse seeds ->\n"
     "train seg prompts -> CAMs -> CAA -> fine seeds -> evaluation -> report.html. Each stage's\n"
     "output is cached under cache_dir by a hash of its settings and inputs: unchanged stages are\n"

@@ -12,7 +12,7 @@
 
 static void train_usage(FILE *f, const ws_train_cfg *c)
 {
-    fputs("Usage: wsseed train CONFIG.yaml [--set key=value]... [--threads N] [--resume [CKPT.h5|auto]]\n"
+    fputs("Usage: wsseed train CONFIG.yaml [--set key=value]... [--threads N] [--device D] [--resume [CKPT.h5|auto]]\n"
           "\n"
           "Trains the FMA-WSSS prompts on frozen CLIP: task cls learns the classification prompts\n"
           "(multi-label contrastive loss, image labels), task seg the segmentation prompts (CAM\n"
