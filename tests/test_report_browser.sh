@@ -69,6 +69,16 @@ done
 tap_ok "a legend of class colours per image" grep -q '<ul class="legend"><li><span style="background:' "$TMPD/wide.dom"
 tap_ok "the per-class table is sortable (headers call wsSort)" grep -q '<th onclick="wsSort(this)">IoU FMA fine</th>' "$TMPD/wide.dom"
 
+# the sort works in the browser: a copy whose extra script clicks "IoU FMA fine" twice (ascending, then
+# descending) and records the column's sort keys in the marker
+sed 's|</body>|<script>window.addEventListener("load",function(){var hs=document.querySelectorAll("#per-class th"),i,t;for(i=0;i<hs.length;i++)if(hs[i].textContent==="IoU FMA fine")t=hs[i];wsSort(t);wsSort(t);var c=[].indexOf.call(hs,t);document.getElementById("ws-check").setAttribute("data-sorted",[].map.call(document.querySelectorAll("#per-class tbody tr"),function(r){return r.cells[c].getAttribute("data-v")}).join(" "))})</script></body>|' \
+    "$R" > "$TMPD/sorted.html"
+chrome "$TMPD/sorted.html" sorted 1400 1200
+sed -n 's/.*data-sorted="\([^"]*\)".*/\1/p' "$TMPD/sorted.dom" | tr ' ' '\n' > "$TMPD/sorted.txt"
+tap_ok "clicking a header sorts the per-class table (IoU descending, $(wc -l < "$TMPD/sorted.txt") rows)" sh -c \
+    "test \$(wc -l < '$TMPD/sorted.txt') -ge 2 && sort -g -r '$TMPD/sorted.txt' | cmp - '$TMPD/sorted.txt' &&
+     ! sort -g '$TMPD/sorted.txt' | cmp -s - '$TMPD/sorted.txt'"
+
 # the check catches what it guards against: a corrupt embedded PNG and a script error
 sed -e '0,/data:image\/png;base64,[A-Za-z0-9+\/]\{8\}/s//data:image\/png;base64,AAAAAAAA/' \
     -e 's|</body>|<script>undefinedFunction()</script></body>|' "$R" > "$TMPD/broken.html"

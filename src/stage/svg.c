@@ -52,9 +52,10 @@ static double fy(const frame *g, double y) { return g->B - (y - g->y0) / (g->y1 
 
 static void svg_open(FILE *f, const frame *g, const char *title)
 {
-    /* at most 1.25 times its drawn size: a small chart on a wide screen stays a small chart */
+    /* at most 1.25 times its drawn size (a small chart on a wide screen stays a small chart), but never
+     * narrower than the charts' minimum width (the CSS min-width of the svg), which would clip it */
     fprintf(f, "<figure class=chart style=\"max-width:%.0fpx\"><svg viewBox=\"0 0 %.0f %.0f\" role=img aria-label=\"",
-            1.25 * g->W, g->W, g->H);
+            fmax(1.25 * g->W, 520), g->W, g->H);
     ws_html_puts(f, title);
     fprintf(f, "\" font-family=\"sans-serif\" font-size=\"12\">\n<text x=\"%.0f\" y=\"18\" text-anchor=\"middle\" "
                "font-size=\"14\" font-weight=\"bold\">", g->W / 2);
@@ -255,8 +256,9 @@ void ws_svg_heatmap(FILE *f, const char *title, const char *rowlabel, const char
     int lng = longest(names, n);
     /* Cells of at least 14 units; the names take the room left of and below the grid. */
     double cell = n <= 12 ? 40 : n <= 30 ? 24 : 14, left = 30 + 6.5 * lng, top = 40;
-    frame g = {left + n * cell + 20, top + n * cell + 24 + 6.0 * lng + 20, left, left + n * cell, top, top + n * cell,
-               0, 1, 0, 1};
+    /* at least as wide as the title */
+    frame g = {fmax(left + n * cell + 20, 7.5 * (double)strlen(title) + 20), top + n * cell + 24 + 6.0 * lng + 20, left,
+               left + n * cell, top, top + n * cell, 0, 1, 0, 1};
     svg_open(f, &g, title);
     unsigned char c[3];
     for (int i = 0; i < n; i++)
@@ -296,8 +298,8 @@ void ws_svg_colour_scale(FILE *f, const char *label, double lo, double hi, void 
     static int id;   /* gradient ids must be unique within the page */
     unsigned char c[3];
     id++;
-    fprintf(f, "<figure class=scale><svg viewBox=\"0 0 320 58\" role=img aria-label=\"colour scale\" font-family=\"sans-serif\" "
-               "font-size=\"11\"><defs><linearGradient id=\"ws-ramp%d\">", id);
+    fprintf(f, "<figure class=scale><svg viewBox=\"0 0 320 62\" role=img aria-label=\"colour scale\" font-family=\"sans-serif\" "
+               "font-size=\"13\"><defs><linearGradient id=\"ws-ramp%d\">", id);
     for (int k = 0; k <= 10; k++) {
         ramp(k / 10.0, c);
         fprintf(f, "<stop offset=\"%d%%\" stop-color=\"#%02x%02x%02x\"/>", 10 * k, c[0], c[1], c[2]);
@@ -309,10 +311,10 @@ void ws_svg_colour_scale(FILE *f, const char *label, double lo, double hi, void 
     for (double v = ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) {
         double x = 10 + (v - lo) / (hi - lo) * 300;
         tick_label(lab, sizeof lab, v, step);
-        fprintf(f, "<line x1=\"%.1f\" y1=\"18\" x2=\"%.1f\" y2=\"22\" stroke=\"#333\"/><text x=\"%.1f\" y=\"33\" "
+        fprintf(f, "<line x1=\"%.1f\" y1=\"18\" x2=\"%.1f\" y2=\"22\" stroke=\"#333\"/><text x=\"%.1f\" y=\"35\" "
                    "text-anchor=\"middle\">%s</text>", x, x, x, lab);
     }
-    fputs("<text x=\"160\" y=\"51\" text-anchor=\"middle\">", f);
+    fputs("<text x=\"160\" y=\"56\" text-anchor=\"middle\">", f);
     ws_html_puts(f, label);
     fputs("</text></svg></figure>\n", f);
 }
