@@ -3,7 +3,8 @@
  * escapes dumps and reloads unchanged and a non-UTF-8 --set value is refused; a mask record whose
  * shapes disagree is refused; RLE counts near INT64_MAX are refused; an image header declaring
  * billions of pixels is refused by size; a pickle memo index far past the stored entries is refused; a
- * box JSON entry whose box overflows float or whose score is NaN is refused. */
+ * box JSON entry whose box overflows float or whose score is NaN, or an images entry whose id is no
+ * image number, is refused. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -152,6 +153,14 @@ static void test_boxjson_ranges(void)
            rc ? ws_last_error() : "loaded");
         if (!rc) ws_json_boxes_free(&j);
     }
+    FILE *f = fopen(tmp_path("boxes.json"), "w");
+    fprintf(f, "{\"images\": [{\"id\": 7.7e67, \"file_name\": \"a.jpg\"}], \"annotations\": []}\n");
+    fclose(f);
+    ws_json_boxes j = {0};
+    int rc = ws_json_boxes_load(tmp_path("boxes.json"), 20, &j);
+    ok(rc == WS_EINVAL && strstr(ws_last_error(), "images entry 0"), "an images entry whose id 7.7e67 is no image number is "
+       "refused (%s)", rc ? ws_last_error() : "loaded");
+    if (!rc) ws_json_boxes_free(&j);
 }
 
 int main(void)

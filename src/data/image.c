@@ -22,7 +22,7 @@
 #include "core/fs.h"
 #include "core/status.h"
 
-typedef struct { struct jpeg_error_mgr pub; jmp_buf jb; char msg[JMSG_LENGTH_MAX]; } jerr_t;
+typedef struct { struct jpeg_error_mgr pub; jmp_buf jb; char msg[JMSG_LENGTH_MAX]; int warned; } jerr_t;
 
 /* libjpeg's default error_exit calls exit(); only src/cli may end the process, so errors jump back to the
  * reader, which frees its buffer and names the file. */
@@ -62,6 +62,19 @@ static int too_large(const char *path, uint64_t w, uint64_t h)
                    (long long)WS_IMAGE_MAX_PIXELS);
 }
 
+/* libjpeg pads a truncated file with grey and goes on after a warning; a truncated download that decodes
+ * "successfully" would poison every stage downstream, so the first warning fails the read at once (not
+ * after decoding the rest, nor after libjpeg has skipped a bogus marker length past the end of the file
+ * two padding bytes at a time: seconds for a 700-byte file). Trace messages (level > 0) are ignored. */
+static void jpeg_warn(j_common_ptr c, int level)
+{
+    jerr_t *e = (jerr_t *)c->err;
+    if (level >= 0) return;
+    (*c->err->format_message)(c, e->msg);
+    e->warned = 1;
+    longjmp(e->jb, 1);
+}
+
 static int read_jpeg(FILE *fp, const char *path, ws_image *img)
 {
     struct jpeg_decompress_struct c;
@@ -71,12 +84,16 @@ static int read_jpeg(FILE *fp, const char *path, ws_image *img)
     /* volatile: buf and row4 are assigned after setjmp and freed after the longjmp, where a non-volatile
      * local would be indeterminate. */
     c.err = jpeg_std_error(&e.pub);
+    void (*std_emit)(j_common_ptr, int) = e.pub.emit_message;
     e.pub.error_exit = jpeg_fail;
+    e.pub.emit_message = jpeg_warn;
+    e.warned = 0;
     if (setjmp(e.jb)) {
         jpeg_destroy_decompress(&c);
         free(buf);
         free(row4);
-        return ws_fail(WS_EFORMAT, "%s: corrupt or truncated JPEG (%s)", path, e.msg);
+        return ws_fail(WS_EFORMAT, e.warned ? "%s: truncated or damaged JPEG data (%s)" : "%s: corrupt or truncated JPEG (%s)",
+                       path, e.msg);
     }
     jpeg_create_decompress(&c);
     jpeg_stdio_src(&c, fp);
@@ -103,8 +120,7 @@ static int read_jpeg(FILE *fp, const char *path, ws_image *img)
         return ws_fail(WS_ENOMEM, "%s: out of memory for its %ux%u pixels (%.1f GB)", path, c.output_width,
                        c.output_height, (double)stride * c.output_height / 1e9);
     }
-    /* The first warning already fails the image (below): decoding the rest of a damaged file is wasted time. */
-    while (c.output_scanline < c.output_height && !e.pub.num_warnings) {
+    while (c.output_scanline < c.output_height) {
         JSAMPROW row = buf + stride * c.output_scanline;
         if (!four) { jpeg_read_scanlines(&c, &row, 1); continue; }
         JSAMPROW r4 = row4;
@@ -113,13 +129,8 @@ static int read_jpeg(FILE *fp, const char *path, ws_image *img)
     }
     free(row4);
     row4 = NULL;
-    /* A truncated download otherwise decodes "successfully" with a grey bottom and would poison every stage
-     * downstream. */
-    if (e.pub.num_warnings > 0) {   /* libjpeg pads truncated data with grey and warns */
-        jpeg_destroy_decompress(&c);
-        free(buf);
-        return ws_fail(WS_EFORMAT, "%s: truncated or damaged JPEG data", path);
-    }
+    /* Every pixel is read: what libjpeg still warns about on the way to the end marker was never refused. */
+    e.pub.emit_message = std_emit;
     jpeg_finish_decompress(&c);
     img->w = (int)c.output_width;
     img->h = (int)c.output_height;

@@ -159,6 +159,12 @@ int ws_json_boxes_load(const char *path, int n_fg, ws_json_boxes *out)
                 const char *fn = jstr(jget(&d, im, "file_name"));
                 double id;
                 if (!fn || !jnum(jget(&d, im, "id"), &id)) continue;
+                /* Matched against the whole-number image_id of the boxes, so nothing else can be an id (and a
+                 * value beyond long's range has no conversion). */
+                if (!(fabs(id) < 9.2e18) || id != floor(id)) {
+                    rc = ws_fail(WS_EINVAL, "%s: images entry %d: id %g is not an image number", path, i, id);
+                    break;
+                }
                 /* Image ids of the dataset are file stems: "JPEGImages/2007_000032.jpg" -> "2007_000032". */
                 const char *base = strrchr(fn, '/') ? strrchr(fn, '/') + 1 : fn, *dot = strrchr(base, '.');
                 char key[32];
