@@ -2,7 +2,9 @@
  * against postprocess_masks as ATen computes it (ws_sam_postprocess: bilinear to S x S, crop,
  * bilinear to the image size): bit for bit, for the released size (S 1024, 256 x 256 logits) on
  * the shapes the generator meets (whole VOC images, crops, portrait, square, equal sizes), with
- * 1 and 2 threads, and a small model size; for each SIMD level the CPU has (AVX-512, AVX2, C). */
+ * 1 and 2 threads, and a small model size; for each SIMD level the CPU has (AVX-512, AVX2, C).
+ * ATen 2.x computes the small outputs (h + w <= 128: the 13 x 9 case) and everything when ATen runs
+ * on one thread with its channels-last kernel (other arithmetic): both are checked too. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include "core/rng.h"
 #include "model/sam.h"
 #include "model/sam_upsample.h"
+#include "shim/at.h"
 #include "shim/scope.h"
 #include "tap.h"
 
@@ -68,6 +71,12 @@ int main(void)
         run_all();
     }
     ws_sam_upsample_force_simd(-1);
+    const int at_threads = ws_at_get_num_threads();
+    if (ws_at_set_num_threads(1)) ok(0, "ATen on one thread: %s", ws_at_last_error());
+    diag("ATen on one thread");
+    check(1024, 256, 768, 1024, 375, 500, 3, 2);
+    check(128, 32, 128, 97, 13, 9, 3, 1);
+    ws_at_set_num_threads(at_threads);
     return done_testing();
 }
 

@@ -16,6 +16,7 @@
 
 #include "core/status.h"
 #include "model/sam.h"
+#include "shim/at.h"
 
 /* Bilinear (align_corners = False) source indices and weights of one axis, as the linked ATen
  * computes them for float maps (upsample_bilinear2d's generic kernel, HelperInterpLinear): ratio in
@@ -219,8 +220,26 @@ typedef struct {
     float thr;                 /* counts of logits > +thr and > -thr, when counts != NULL */
     int32_t *counts;
     int isa;                   /* SIMD level of the kernels */
+    int direct1, direct2;      /* pass 1 / 2 in ATen 2.x's channels-last arithmetic (see blend2d_row) */
     int rc;
 } up_job;
+
+/* ATen 2.x sends a bilinear resize of a float (N, C, H, W) map to its channels-last kernel instead
+ * of the separable one when the output is small (out_h + out_w <= 128) or when ATen runs on one
+ * thread and C == 3 (the generator's (points, 3 masks) layout): each output is the four-tap
+ * i00 w00 + i01 w01 + i10 w10 + i11 w11 with w00 = ly0 lx0 ... rounded in float, summed left to
+ * right with each product fused into the running sum except the second (its FMA build). */
+static void blend2d_row(float *out, const float *r0, const float *r1, float ly0, float ly1, const lin_taps *tx,
+                        int n, float thr, int32_t *cnt)
+{
+    for (int x = 0; x < n; x++) {
+        const int a = tx->i0[x], b = tx->i1[x];
+        const float w00 = ly0 * tx->l0[x], w01 = ly0 * tx->l1[x], w10 = ly1 * tx->l0[x], w11 = ly1 * tx->l1[x];
+        out[x] = fmaf(r1[b], w11, fmaf(r1[a], w10, fmaf(r0[a], w00, r0[b] * w01)));
+    }
+    if (cnt)
+        for (int x = 0; x < n; x++) { cnt[0] += out[x] > thr; cnt[1] += out[x] > -thr; }
+}
 
 /* Two-slot row cache: the slot holding row k, or (negative: -1 - slot) the slot to compute it in,
  * never the one holding `keep` (the other row of the pair being formed). */
@@ -233,14 +252,40 @@ static inline int row_slot(int *key, int k, int keep)
     return -1 - s;
 }
 
+/* Intermediate row r (the S x S resize's row r, rw wide) into I: a blend of pass-1 rows
+ * ay[r].i0/i1, each gathered from a low-res row once (two-slot cache T2), or in one 2-D step. */
+static void inter_row(const up_job *j, const float *L, int r, float *I, float *T2, int *tkey)
+{
+    if (j->direct1) {
+        blend2d_row(I, L + (size_t)j->ay.i0[r] * j->lw, L + (size_t)j->ay.i1[r] * j->lw, j->ay.l0[r], j->ay.l1[r],
+                    &j->ax, j->rw, 0, NULL);
+        return;
+    }
+    const float *tr[2];
+    for (int f = 0; f < 2; f++) {
+        const int k = f ? j->ay.i1[r] : j->ay.i0[r];
+        int ts = row_slot(tkey, k, f ? j->ay.i0[r] : -1);
+        if (ts < 0) {
+            ts = -1 - ts;
+            gather_blend(j->isa, T2 + (size_t)ts * j->rw, L + (size_t)k * j->lw, j->lw, j->ax.i0, j->ax.i1, j->ax.l0,
+                         j->ax.l1, j->rw);
+        }
+        tr[f] = T2 + (size_t)ts * j->rw;
+    }
+    blend_rows(j->isa, I, tr[0], tr[1], j->ay.l0[r], j->ay.l1[r], j->rw, 0, NULL);
+}
+
 /* One map, streamed row by row: output row y blends pass-2 rows by[y].i0/i1 (non-decreasing in
  * y); each of those comes from one intermediate row r, a blend of pass-1 rows ay[r].i0/i1
  * (non-decreasing in r). Two-slot caches keep every row computed once, only rows the output reads
- * computed, and the working set in cache. The arithmetic is ATen's, value for value. */
+ * computed, and the working set in cache. X2 holds two pass-2 rows: gathered to the output width
+ * (w), or, for a 2-D pass 2, the intermediate rows themselves (rw). The arithmetic is ATen's,
+ * value for value. */
 static void upsample_map(const up_job *j, const float *L, float *O, float *T2, float *I, float *X2, int32_t *cnt)
 {
     int tkey[2] = {-1, -1}, xkey[2] = {-1, -1};
     int32_t hl[2] = {0, 0};   /* logits > +thr, > -thr */
+    const int xw = j->direct2 ? j->rw : j->w;
     for (int y = 0; y < j->h; y++) {
         const float *xr[2];
         for (int e = 0; e < 2; e++) {
@@ -248,23 +293,17 @@ static void upsample_map(const up_job *j, const float *L, float *O, float *T2, f
             int xs = row_slot(xkey, r, e ? j->by.i0[y] : -1);
             if (xs < 0) {
                 xs = -1 - xs;
-                const float *tr[2];
-                for (int f = 0; f < 2; f++) {
-                    const int k = f ? j->ay.i1[r] : j->ay.i0[r];
-                    int ts = row_slot(tkey, k, f ? j->ay.i0[r] : -1);
-                    if (ts < 0) {
-                        ts = -1 - ts;
-                        gather_blend(j->isa, T2 + (size_t)ts * j->rw, L + (size_t)k * j->lw, j->lw, j->ax.i0,
-                                     j->ax.i1, j->ax.l0, j->ax.l1, j->rw);
-                    }
-                    tr[f] = T2 + (size_t)ts * j->rw;
+                if (j->direct2) inter_row(j, L, r, X2 + (size_t)xs * xw, T2, tkey);
+                else {
+                    inter_row(j, L, r, I, T2, tkey);
+                    gather_blend(j->isa, X2 + (size_t)xs * xw, I, j->rw, j->bx.i0, j->bx.i1, j->bx.l0, j->bx.l1, j->w);
                 }
-                blend_rows(j->isa, I, tr[0], tr[1], j->ay.l0[r], j->ay.l1[r], j->rw, 0, NULL);
-                gather_blend(j->isa, X2 + (size_t)xs * j->w, I, j->rw, j->bx.i0, j->bx.i1, j->bx.l0, j->bx.l1, j->w);
             }
-            xr[e] = X2 + (size_t)xs * j->w;
+            xr[e] = X2 + (size_t)xs * xw;
         }
-        blend_rows(j->isa, O + (size_t)y * j->w, xr[0], xr[1], j->by.l0[y], j->by.l1[y], j->w, j->thr, cnt ? hl : NULL);
+        float *o = O + (size_t)y * j->w;
+        if (j->direct2) blend2d_row(o, xr[0], xr[1], j->by.l0[y], j->by.l1[y], &j->bx, j->w, j->thr, cnt ? hl : NULL);
+        else blend_rows(j->isa, o, xr[0], xr[1], j->by.l0[y], j->by.l1[y], j->w, j->thr, cnt ? hl : NULL);
     }
     if (cnt) { cnt[0] = hl[0]; cnt[1] = hl[1]; }
 }
@@ -273,7 +312,7 @@ static void *upsample_run(void *arg)
 {
     up_job *j = arg;
     float *T2 = malloc((size_t)2 * j->rw * sizeof *T2), *I = malloc((size_t)j->rw * sizeof *I);
-    float *X2 = malloc((size_t)2 * j->w * sizeof *X2);
+    float *X2 = malloc((size_t)2 * (j->w > j->rw ? j->w : j->rw) * sizeof *X2);
     if (!T2 || !I || !X2) j->rc = WS_ENOMEM;
     for (int mi = j->m0; mi < j->m1 && !j->rc; mi++)
         upsample_map(j, j->low + (size_t)mi * j->lh * j->lw, j->out + (size_t)mi * j->h * j->w, T2, I, X2,
@@ -308,10 +347,19 @@ int ws_sam_upsample_logits(const ws_sam *m, const float *low, int n_maps, int lh
     pthread_t th[16];
     int started[16] = {0};
     const int isa = simd_level();
+    int direct1 = 0, direct2 = 0;
+#if WS_TORCH_VERSION_MAJOR >= 2
+    /* ATen 2.x's kernel choice (blend2d_row), per resize: pass 1 outputs S x S, pass 2 h x w, both
+     * of C = 3 maps in ws_sam_postprocess's layout. */
+    const int one_thread = ws_at_get_num_threads() == 1;
+    direct1 = one_thread || 2 * m->img_size <= 128;
+    direct2 = one_thread || h + w <= 128;
+#endif
     for (int k = 0; k < threads; k++) {
         jobs[k] = (up_job){.low = low, .out = out, .lh = lh, .lw = lw, .rh = rh, .rw = rw, .h = h, .w = w,
                            .m0 = (int)((int64_t)n_maps * k / threads), .m1 = (int)((int64_t)n_maps * (k + 1) / threads),
-                           .ay = t[0], .ax = t[1], .by = t[2], .bx = t[3], .thr = thr, .counts = counts, .isa = isa};
+                           .ay = t[0], .ax = t[1], .by = t[2], .bx = t[3], .thr = thr, .counts = counts, .isa = isa,
+                           .direct1 = direct1, .direct2 = direct2};
         if (k > 0) started[k] = !pthread_create(&th[k], NULL, upsample_run, &jobs[k]);
     }
     upsample_run(&jobs[0]);
