@@ -1,7 +1,21 @@
 /* test_fast.c - the fast text path (causal horizon + a shared context's prefix computed once)
  * equals the plain path (all 77 positions per prompt) on the tiny CLIP of the golden folder, for
  * both tasks: text features, logits, Grad-CAMs, losses and d loss / d ctx (second order in seg),
- * within 1e-5 relative (to the largest magnitude of each quantity). */
+ * within 1e-5 relative (to the largest magnitude of each quantity).
+ *
+ * The seg task's d loss / d ctx is only comparable away from the CAM loss's kink: the fg term is
+ * |m - u| over F with m = max over F (detached), whose derivative sign(m - u) jumps from 0 to 1
+ * when a pixel falls just below the max. The bilinear upsampling makes a flat band half a patch
+ * wide along the image border (both taps on the edge row/column); with ATen 2.x's float
+ * source-index arithmetic (see model/sam_upsample.c) the values along that band differ by an
+ * ulp instead of being equal, so several F pixels tie with the max within rounding, and the
+ * fast path's 1e-7 forward differences move a few of them across the kink: measured under
+ * libtorch 2.6 with plain-vs-plain runs of the images scaled by 1 + 1e-7, two pixels flip and d
+ * loss / d ctx moves by 9.4e-4 relative (the fast path: 4.7e-4) while every forward quantity
+ * stays within 1e-6; libtorch 1.13's double source index makes those pixels exactly equal (no
+ * flip). That is a property of the loss, not of the text path, so the seed maps below ignore (255)
+ * a border band one patch wide, which keeps F off the flat band, and the test checks that no F
+ * pixel lies within 1e-5 of the max, the condition under which the comparison means something. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +43,28 @@ static double max_rel(ws_at_tensor a, ws_at_tensor b)
     return m > 0 ? d / m : d;
 }
 
+/* F pixels u with 0 < m - u <= 1e-5 m, m the max over F, of each positive (n, c) in label order:
+ * pixels where the fg loss's |m - u| is at its kink within rounding. -1 when unreadable. */
+static int near_max_ties(ws_at_tensor up, ws_at_tensor mx, const uint8_t *seeds, const uint8_t *fg, int N, int S)
+{
+    int P = 0, ties = 0;
+    for (int i = 0; i < N * 20; i++) P += fg[i] != 0;
+    float *u = malloc((size_t)P * S * S * 4), *m = malloc((size_t)P * 4);
+    if (!u || !m || ws_at_read(up, u, (size_t)P * S * S * 4) || ws_at_read(mx, m, (size_t)P * 4)) ties = -1;
+    for (int n = 0, p = 0; ties >= 0 && n < N; n++)
+        for (int c = 0; c < 20; c++) {
+            if (!fg[n * 20 + c]) continue;
+            for (int i = 0; i < S * S; i++) {
+                const float d = m[p] - u[(size_t)p * S * S + i];
+                ties += seeds[(size_t)n * S * S + i] == c + 1 && d > 0 && d <= 1e-5f * m[p];
+            }
+            p++;
+        }
+    free(u);
+    free(m);
+    return ties;
+}
+
 static void run_task(const ws_clip *m, const ws_bpe *bpe, int seg)
 {
     const char *names[45];
@@ -38,7 +74,7 @@ static void run_task(const ws_clip *m, const ws_bpe *bpe, int seg)
         ok(0, "prompt: %s", ws_last_error());
         return;
     }
-    const int N = 3, S = m->image_resolution;
+    const int N = 3, S = m->image_resolution, band = m->patch_size;
     ws_rng r;
     ws_rng_seed(&r, 3);
     float *img = malloc((size_t)N * 3 * S * S * 4);
@@ -49,7 +85,9 @@ static void run_task(const ws_clip *m, const ws_bpe *bpe, int seg)
         fg[n * 20 + cls[n][0]] = fg[n * 20 + cls[n][1]] = 1;
         for (int y = 0; y < S; y++)
             for (int x = 0; x < S; x++)
-                seeds[((size_t)n * S + y) * S + x] = (uint8_t)(y < S / 3 ? 0 : x < S / 2 ? cls[n][0] + 1 : cls[n][1] + 1);
+                seeds[((size_t)n * S + y) * S + x] =
+                    (uint8_t)(y < band || x < band || y >= S - band || x >= S - band ? 255
+                              : y < S / 3 ? 0 : x < S / 2 ? cls[n][0] + 1 : cls[n][1] + 1);
     }
     ws_at_tensor out[2][6] = {{0}};
     ws_scope g[2];
@@ -70,6 +108,11 @@ static void run_task(const ws_clip *m, const ws_bpe *bpe, int seg)
         ws_scope_adopt(&g[fast], grad);
         ws_at_tensor items[6] = {fo.text.features, fo.logits, fo.gc.cam, fo.loss_total,
                                  seg ? fo.cl.fg : fo.loss_mcl, grad};
+        if (seg) {
+            int ties = near_max_ties(fo.cl.upsampled, fo.cl.max_fg, seeds, fg, N, S);
+            ok(ties == 0, "seg task, %s: %d F pixels within 1e-5 of the max (the fg loss's kink)", fast ? "fast" : "plain",
+               ties);
+        }
         memcpy(out[fast], items, sizeof items);
         ws_fma_out_free(&fo);
     }
