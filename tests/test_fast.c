@@ -8,12 +8,12 @@
  * when a pixel falls just below the max. The bilinear upsampling makes a flat band half a patch
  * wide along the image border (both taps on the edge row/column); with ATen 2.x's float
  * source-index arithmetic (see model/sam_upsample.c) the values along that band differ by an
- * ulp instead of being equal, so several F pixels tie with the max within rounding, and the
- * fast path's 1e-7 forward differences move a few of them across the kink: measured under
- * libtorch 2.6 with plain-vs-plain runs of the images scaled by 1 + 1e-7, two pixels flip and d
- * loss / d ctx moves by 9.4e-4 relative (the fast path: 4.7e-4) while every forward quantity
- * stays within 1e-6; libtorch 1.13's double source index makes those pixels exactly equal (no
- * flip). That is a property of the loss, not of the text path, so the seed maps below ignore (255)
+ * ulp instead of being equal, so several F pixels tie with the max within rounding (5 here, with
+ * F reaching the border), and the fast path's 1e-7 forward differences can move some of them
+ * across the kink: measured under libtorch 2.6, plain vs plain with the images scaled by
+ * 1 + 1e-7 flips two pixels and moves d loss / d ctx by 9.4e-4 relative (fast vs plain: 4.7e-4
+ * in one run, 4.4e-7 in another, by rounding luck) while every forward quantity stays within
+ * 1e-6; libtorch 1.13's double source index makes those pixels exactly equal (no flip). That is a property of the loss, not of the text path, so the seed maps below ignore (255)
  * a border band one patch wide, which keeps F off the flat band, and the test checks that no F
  * pixel lies within 1e-5 of the max, the condition under which the comparison means something. */
 #include <math.h>
