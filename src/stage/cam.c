@@ -39,6 +39,8 @@ static int cam_image(const ws_clip *m, const ws_prompt *p, const ws_dataset *ds,
                           .fg_cls = r.fg_cls, .fg_logit = r.fg_logit, .all_logit = r.all_logit, .att = r.att};
         rc = ws_camstore_put(st, ds->ids[i], &rec);
     }
+    /* A failure deep in CLIP (an allocation, a libtorch error) otherwise reaches the user without the image. */
+    if (rc && img.rgb) ws_fail_ctx(rc, "image %s (%dx%d)", ds->ids[i], img.w, img.h);
     ws_cam_result_free(&r);
     ws_image_free(&img);
     return rc;
