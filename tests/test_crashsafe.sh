@@ -77,6 +77,11 @@ tap_ok "the pipeline reports every missing file and bad setting before its first
     "! '$WSSEED' pipeline '$top_srcdir/configs/demo.yaml' --set out_dir=$TMPD/pf --set data.root=$TMPD/pdata --set model.vocab=$TMPD/none.gz \
        --set model.clip=$TMPD/none.pt --set seg.optim.lr=-1 2> $TMPD/n4 && grep -q '3 problems' $TMPD/n4 && grep -q 'model.vocab' $TMPD/n4 &&
      grep -q 'model.clip' $TMPD/n4 && grep -q 'seg.optim.lr' $TMPD/n4 && ! grep -q 'stage masks' $TMPD/n4"
+tap_ok "... and the ranges of the masks, CAA, seed and boxed settings, under the pipeline's key names" sh -c \
+    "! '$WSSEED' pipeline '$top_srcdir/configs/demo.yaml' --set out_dir=$TMPD/pr --set data.root=$TMPD/pdata --set masks.pred_iou_thresh=2 \
+       --set caa.seg.box_thresh=-1 --set seed.cls_pow=0 --set boxed.enable=true --set boxed.labels.tau=7 2> $TMPD/n5 &&
+     grep -q 'problems found before any stage' $TMPD/n5 && grep -q 'masks.pred_iou_thresh: 2' $TMPD/n5 && grep -q 'caa.seg:' $TMPD/n5 &&
+     grep -q 'seed.cls_pow:' $TMPD/n5 && grep -q 'boxed.labels.tau: 7' $TMPD/n5 && ! grep -q 'stage masks' $TMPD/n5"
 
 # -- synth: a non-empty folder is refused; the split files land whole --
 tap_ok "synth refuses a folder that is not empty" sh -c "! '$WSSEED' synth '$V' --images 4 2> $TMPD/s1 && grep -q 'not empty' $TMPD/s1 && grep -q -- '--force' $TMPD/s1"

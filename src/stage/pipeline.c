@@ -737,6 +737,20 @@ int ws_pipe_preflight(const ws_pipe_cfg *c, FILE *out)
         if (ws_train_check(&tc)) problem(&k, "", "%s.%s", t ? "seg" : "cls", ws_last_error());
         else if (out) fprintf(out, "  ok   %-24s settings within their ranges\n", t ? "seg.*" : "cls.*");
     }
+    /* The other stages' own range checks, under the pipeline's section names, so a bad threshold of the
+     * seeds is reported now rather than after days of masks and training. */
+    if (ws_masks_check(&c->masks)) {   /* masks' "amg.x" is the pipeline's "masks.x" */
+        const char *e = ws_last_error();
+        problem(&k, "", "masks.%s%s", strncmp(e, "amg.", 4) ? e : e + 4, "");
+    }
+    for (int t = 0; t < 2; t++)
+        if (ws_caa_check(t ? &c->caa_seg : &c->caa_cls)) problem(&k, "", "caa.%s: %s", t ? "seg" : "cls", ws_last_error());
+    for (int t = 0; t < 2; t++) {
+        ws_seed_settings ss = {.pow = t ? c->pow_seg : c->pow_cls};
+        if (ws_seed_check(&ss)) problem(&k, "", "seed.%s: %s", t ? "seg_pow" : "cls_pow", ws_last_error());
+    }
+    if (c->boxed && ws_boxes_check(&c->box)) problem(&k, "", "boxed.%s%s", ws_last_error(), "");
+    if (out && !k.n) fprintf(out, "  ok   %-24s settings within their ranges\n", "masks/caa/seed/boxed");
     return k.n ? ws_fail(WS_EINVAL, "the pipeline cannot run: %d problem%s found before any stage:%s", k.n, k.n > 1 ? "s" : "",
                          k.msg)
                : 0;
