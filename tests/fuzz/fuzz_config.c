@@ -64,7 +64,7 @@ static int same(const settings *a, const settings *b)
     for (size_t i = 0; i < NKEYS; i++) {
         const char *x = (const char *)a + KEYS[i].offset, *y = (const char *)b + KEYS[i].offset;
         switch (KEYS[i].type) {
-        case WS_CFG_STR: if (strcmp(x, y)) return 0; break;
+        case WS_CFG_STR: case WS_CFG_STRLIST: if (strcmp(x, y)) return 0; break;
         case WS_CFG_INT: case WS_CFG_BOOL: if (memcmp(x, y, sizeof(int))) return 0; break;
         case WS_CFG_FLOAT: if (memcmp(x, y, sizeof(double))) return 0; break;
         case WS_CFG_FLOAT3: if (memcmp(x, y, 3 * sizeof(float))) return 0; break;
