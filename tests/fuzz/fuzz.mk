@@ -11,7 +11,7 @@ CFLAGS := -g -O1 -std=gnu11 $(SAN) -I$(SRC) $(shell pkg-config --cflags hdf5 lib
 LIBS := $(shell pkg-config --libs hdf5 libpng libjpeg yaml-0.1 2>/dev/null || echo -lhdf5_serial -lpng -ljpeg -lyaml) -lpthread -lm
 HARNESSES := config split boxjson image ptload store
 LIB_SRCS := core/status.c core/array.c core/strmap.c core/log.c core/fs.c core/fault.c core/rng.c data/image.c data/dataset.c \
-	data/rle.c io/yaml.c io/config.c io/boxjson.c io/h5.c io/store.c io/camstore.c io/boxstore.c io/ckpt.c shim/ptload.c
+	data/rle.c io/yaml.c io/config.c io/boxjson.c io/h5.c io/store.c io/storecheck.c io/camstore.c io/boxstore.c io/ckpt.c shim/ptload.c
 LIB_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRCS)) $(B)/obj/fuzz_at_stub.o
 
 all: $(addprefix $(B)/fuzz_,$(HARNESSES))
