@@ -323,9 +323,9 @@ static void gdino_need(const void *ctx, int w, int h, int *ow, int *oh, double *
     *bytes = 0;
 }
 
-static int check_todo(const ws_boxes_settings *s, const ws_dataset *ds, const ws_store *st)
+/* The images of this process (its shard, subdivided among the ranks), checked by their headers. */
+static int check_todo(const ws_boxes_settings *s, const ws_dataset *ds, const ws_store *st, int shard_i, int shard_n)
 {
-    const int shard_i = s->shard_i, shard_n = s->shard_n > 0 ? s->shard_n : 1;
     unsigned char *todo = malloc((size_t)(ds->n > 0 ? ds->n : 1));
     if (!todo) return ws_fail(WS_ENOMEM, "out of memory");
     for (int i = 0; i < ds->n; i++) todo[i] = i % shard_n == shard_i && !ws_store_has(st, ds->ids[i]);
@@ -362,7 +362,7 @@ int ws_stage_boxes(const ws_boxes_settings *s)
     /* Shard i of n takes images i, i + n, ...: a fixed rule, so processes agree without talking to
      * each other; the shards share one parts folder. */
     for (int i = 0; i < ds.n; i++) todo += i % shard_n == shard_i && !ws_store_has(&st, ds.ids[i]);
-    if (m.use_gdino) TRY(check_todo(s, &ds, &st));
+    if (m.use_gdino) TRY(check_todo(s, &ds, &st, shard_i, shard_n));
     ws_log("boxes of %d images of %s/%s (shard %d/%d; %d done before) -> %s", todo, s->data.root, s->data.split, shard_i, shard_n,
            (ds.n - shard_i + shard_n - 1) / shard_n - todo, store);
     ws_progress pg;

@@ -59,11 +59,12 @@ static void cam_need(const void *ctx, int w, int h, int *ow, int *oh, double *by
 }
 
 /* The images still to do, checked by their headers before the first is computed (imagecheck.h). */
-static int check_todo(const ws_clip *m, const ws_dataset *ds, const ws_store *st)
+/* The images of this rank's share, checked by their headers. */
+static int check_todo(const ws_clip *m, const ws_dataset *ds, const ws_store *st, int share_i, int share_n)
 {
     unsigned char *todo = malloc((size_t)(ds->n > 0 ? ds->n : 1));
     if (!todo) return ws_fail(WS_ENOMEM, "out of memory");
-    for (int i = 0; i < ds->n; i++) todo[i] = !ws_store_has(st, ds->ids[i]);
+    for (int i = 0; i < ds->n; i++) todo[i] = i % share_n == share_i && !ws_store_has(st, ds->ids[i]);
     const ws_image_need need = {.input = "CLIP's input (sides rounded up to the patch size)",
                                 .step = "CLIP's attention over its patches", .advice = "leave them out of the split",
                                 .fn = cam_need, .ctx = m};
@@ -101,7 +102,7 @@ int ws_stage_cam(const ws_cam_settings *s)
     int todo = 0, share_i, share_n;   /* this rank's share: images share_i, share_i + share_n, ... */
     ws_rank_share(0, 1, &share_i, &share_n);
     for (int i = 0; i < ds.n; i++) todo += i % share_n == share_i && !ws_store_has(&st, ds.ids[i]);
-    TRY(check_todo(&m, &ds, &st));
+    TRY(check_todo(&m, &ds, &st, share_i, share_n));
     const int share = (ds.n - share_i + share_n - 1) / share_n;   /* images of this rank */
     ws_log("CAMs of %d images of %s/%s (%d done before) -> %s", todo, c->data.root, c->data.split, share - todo, s->out);
     ws_progress pg;

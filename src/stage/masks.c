@@ -236,10 +236,11 @@ int ws_stage_masks_image(const ws_masks_settings *s, const ws_sam *m, ws_store *
     return rc;
 }
 
-/* Every image this shard will compute, checked by its header before the first is (imagecheck.h). */
-static int check_todo(const ws_masks_settings *s, const ws_sam *m, const ws_store *st, char **ids, char **paths, int n)
+/* Every image this process will compute (its shard, subdivided among the ranks: another rank's images
+ * are not opened here), checked by its header before the first is (imagecheck.h). */
+static int check_todo(const ws_masks_settings *s, const ws_sam *m, const ws_store *st, char **ids, char **paths, int n,
+                      int shard_i, int shard_n)
 {
-    const int shard_i = s->shard_i, shard_n = s->shard_n > 0 ? s->shard_n : 1;
     unsigned char *todo = malloc((size_t)(n > 0 ? n : 1));
     if (!todo) return ws_fail(WS_ENOMEM, "out of memory");
     for (int i = 0; i < n; i++) todo[i] = i % shard_n == shard_i && !ws_store_has(st, ids[i]);
@@ -273,7 +274,7 @@ int ws_stage_masks(ws_masks_settings *s)
     ws_log("%d images in the split, %d to do in shard %d/%d -> %s", n, todo, shard_i, shard_n, s->store);
     /* SAM is loaded only when there is work: a finished split just (re)assembles its store */
     if (todo > 0 && (rc = ws_sam_open(&m, s->model.sam, s->model.decoder_heads))) goto done;
-    if (todo > 0 && (rc = check_todo(s, &m, &st, ids, paths, n))) goto done;
+    if (todo > 0 && (rc = check_todo(s, &m, &st, ids, paths, n, shard_i, shard_n))) goto done;
     ws_progress bar;
     ws_progress_start(&bar, "masks", todo);
     for (int i = 0; i < n && !rc; i++) {
