@@ -139,6 +139,21 @@ static void test_pickle_memo(void)
     if (!rc) ws_pt_close(&f);
 }
 
+/* A zip64 local-header offset near 2^64: the bounds check wrapped around and the reader read far outside
+ * the file (found by fuzz_ptload under UBSan). */
+static void test_zip64_offset(void)
+{
+    const char *top = getenv("top_srcdir");
+    char path[4096], err[512] = "";
+    snprintf(path, sizeof path, "%s/tests/fuzz/corpus/ptload/regress-zip64-offset-overflow.pt", top ? top : ".");
+    if (access(path, R_OK)) { ok(0, "regression input %s is readable", path); return; }
+    ws_pt_file f;
+    int rc = ws_pt_open(path, &f, err, sizeof err);
+    ok(rc != 0 && strstr(err, "corrupt zip entry"), "a zip64 entry offset near 2^64 is refused as a corrupt zip entry (%s)",
+       rc ? err : "opened");
+    if (!rc) ws_pt_close(&f);
+}
+
 static void test_boxjson_ranges(void)
 {
     static const char *entries[2] = {"\"bbox\": [1, 2, 3e300, 4], \"score\": 1", "\"bbox\": [1, 2, 3, 4], \"score\": nan"};
@@ -172,6 +187,7 @@ int main(void)
     test_rle_overflow();
     test_image_bomb();
     test_pickle_memo();
+    test_zip64_offset();
     test_boxjson_ranges();
     const char *files[] = {"dump.yaml", "bad.h5", "bomb.png", "boxes.json"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) remove(tmp_path(files[i]));

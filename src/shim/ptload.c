@@ -78,9 +78,10 @@ static int zip_read(const uint8_t *m, size_t len, zdir *z, errbuf *e)
             x += 4 + sz;
         }
         if (method != 0) return fail(e, "zip entry %.*s is compressed (torch.save stores entries uncompressed)", (int)nl, m + p + 46);
-        if (loff + 30 > len || rd(m + loff, 4) != 0x04034b50) return fail(e, "corrupt zip entry (truncated?)");
+        /* subtractions, not additions: a zip64 offset or size near 2^64 must not wrap around into range */
+        if (loff > len || len - loff < 30 || rd(m + loff, 4) != 0x04034b50) return fail(e, "corrupt zip entry (truncated?)");
         uint64_t data = loff + 30 + rd(m + loff + 26, 2) + rd(m + loff + 28, 2);
-        if (data + usize > len) return fail(e, "zip entry %.*s extends past the end of the file (truncated?)", (int)nl, m + p + 46);
+        if (data > len || usize > len - data) return fail(e, "zip entry %.*s extends past the end of the file (truncated?)", (int)nl, m + p + 46);
         z->e[z->n++] = (zentry){(const char *)m + p + 46, nl, m + data, usize};
         p += 46 + nl + xl + cl;
     }
