@@ -154,6 +154,20 @@ static void test_zip64_offset(void)
     if (!rc) ws_pt_close(&f);
 }
 
+/* A pickle DICT built from an odd number of values: the state-dict scan read the value after the last
+ * key, which no opcode had written (found by fuzz_ptload under ASan). */
+static void test_pickle_odd_dict(void)
+{
+    const char *top = getenv("top_srcdir");
+    char path[4096], err[512] = "";
+    snprintf(path, sizeof path, "%s/tests/fuzz/corpus/ptload/regress-dict-odd-items.pt", top ? top : ".");
+    if (access(path, R_OK)) { ok(0, "regression input %s is readable", path); return; }
+    ws_pt_file f;
+    int rc = ws_pt_open(path, &f, err, sizeof err);
+    ok(rc != 0 && strstr(err, "odd number of items"), "a pickle dict with a key and no value is refused (%s)", rc ? err : "opened");
+    if (!rc) ws_pt_close(&f);
+}
+
 static void test_boxjson_ranges(void)
 {
     static const char *entries[2] = {"\"bbox\": [1, 2, 3e300, 4], \"score\": 1", "\"bbox\": [1, 2, 3, 4], \"score\": nan"};
@@ -188,6 +202,7 @@ int main(void)
     test_image_bomb();
     test_pickle_memo();
     test_zip64_offset();
+    test_pickle_odd_dict();
     test_boxjson_ranges();
     const char *files[] = {"dump.yaml", "bad.h5", "bomb.png", "boxes.json"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) remove(tmp_path(files[i]));

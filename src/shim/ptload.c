@@ -431,6 +431,8 @@ static int op_from_mark(unpickler *u, uint8_t op)
 {
     long mk = find_mark(u);
     if (mk < 0) return fail(u->e, "missing MARK in data.pkl");
+    /* a dict's items are key, value pairs: an odd count would leave a key without its value */
+    if (op == 'd' && (u->sp - (size_t)mk - 1) % 2) return fail(u->e, "DICT with an odd number of items in data.pkl");
     val *a = make_seq(u, op == 't' ? V_TUPLE : op == 'l' ? V_LIST : V_DICT, mk + 1);
     u->sp--; /* the MARK */
     return push(u, a);
@@ -457,10 +459,11 @@ static int op_append(unpickler *u, uint8_t op)
  * items are kept as key, value, key, value ...) */
 static int op_extend(unpickler *u, uint8_t op)
 {
-    (void)op;
     long mk = find_mark(u);
     if (mk < 1) return fail(u->e, "missing MARK in data.pkl");
     val *target = u->stack[mk - 1];
+    if (op == 'u' && (target->kind != V_DICT || (u->sp - (size_t)mk - 1) % 2))
+        return fail(u->e, "SETITEMS %s in data.pkl", target->kind != V_DICT ? "onto a value that is no dict" : "with an odd number of items");
     for (size_t i = (size_t)mk + 1; i < u->sp; i++)
         if (add_item(target, u->stack[i])) return fail(u->e, "out of memory");
     u->sp = (size_t)mk;
@@ -558,7 +561,7 @@ static int unpickle(unpickler *u, const uint8_t *p, const uint8_t *end, val **ro
 
 static int is_tensor_dict(const val *d)
 {
-    if (!d || d->kind != V_DICT || d->n == 0) return 0;
+    if (!d || d->kind != V_DICT || d->n == 0 || d->n % 2) return 0;
     for (size_t i = 0; i < d->n; i += 2)
         if (d->items[i]->kind != V_STR || d->items[i + 1]->kind != V_TENSOR) return 0;
     return 1;
