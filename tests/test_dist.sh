@@ -8,7 +8,10 @@
 #   - data-parallel training (train.sub_iters 4 over 2 ranks) ends within the stated tolerance of one
 #     process (ctx: 1e-6 absolute, momentum: 1e-5 x its largest value; measured 1e-8 and 5e-6);
 #     2 chunks over 2 ranks are exact; a run resumed with 3 ranks from the 2-rank checkpoint too;
-#   - the demo pipeline (shrunk) under 2 ranks gives the stores, seeds and scores of one process.
+#   - the demo pipeline (shrunk) under 2 ranks gives the stores, seeds and scores of one process;
+#   - a 2x2 sweep with --spread runs under 2 ranks (2 runs each) gives the summary, seeds and
+#     evaluations of one process; a run failing on rank 1 is named, rank 0's run is kept, and the
+#     rerun finishes without redoing it.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/golden_dir.sh"
 H5CMP="$top_builddir/tests/h5cmp"
 if ! grep -q '^#define WS_HAVE_GLOO 1' "$top_builddir/config.h"; then
@@ -161,4 +164,47 @@ tap_ok "the same evaluation" sh -c "cmp '$TMPD/p1/demo/eval_coarse.json' '$TMPD/
 tap_ok "each stage's DONE stamp was written once (by rank 0)" sh -c "test \$(grep -c '^wsseed: stage ' '$TMPD/p2.log') -eq 9"
 launch "$TMPD/p3.log" 2 pipeline "$top_srcdir/configs/demo.yaml" --set out_dir="$TMPD/p2" $S
 tap_ok "a rerun under 2 ranks skips every stage" sh -c "test $? -eq 0 && test \$(grep -c '^wsseed: skip ' '$TMPD/p3.log') -eq 9"
+
+# -- a sweep spread over ranks by whole runs: the runs, scores and summary of one process --
+# Both sweeps start from copies of the cache the pipeline above left (its upstream stages), so each
+# computes the new seed stages itself; under 2 ranks the two ranks do so side by side.
+cp -r "$TMPD/p1/cache" "$TMPD/cache1" && cp -r "$TMPD/p1/cache" "$TMPD/cache2"
+for k in 1 2; do
+    cat > "$TMPD/sweep$k.yaml" <<EOC
+pipeline: $top_srcdir/configs/demo.yaml
+name: sw
+set: {out_dir: $TMPD/sw$k, cache_dir: $TMPD/cache$k, data.root: $TMPD/pdata, data.synth: 8, cls.train.max_iter: 3, seg.train.max_iter: 3, cls.train.save_every: 2, seg.train.save_every: 2, masks.points_per_side: 4}
+grid:
+  seed.seg_pow: [0.5, 0.7]
+  seed.cls_pow: [0.6, 0.8]
+EOC
+done
+tap_ok "a 2x2 sweep, one process" sh -c "'$WSSEED' sweep '$TMPD/sweep1.yaml' > '$TMPD/sw1.log' 2>&1"
+tap_ok "the same sweep, 2 ranks, --spread runs" launch "$TMPD/sw2.log" 2 sweep "$TMPD/sweep2.yaml" --spread runs
+tap_ok "... each rank ran 2 of the 4 runs" sh -c "test \$(grep -c 'sweep run [13]/4' '$TMPD/sw2.log') -eq 2 &&
+    test \$(grep -c 'sweep run [24]/4' '$TMPD/sw2.log') -eq 2 && grep -q 'spread over 2 ranks (this is rank 1)' '$TMPD/sw2.log'"
+tap_ok "... the same summary.csv" cmp "$TMPD/sw1/sw/summary.csv" "$TMPD/sw2/sw/summary.csv"
+tap_ok "... the same seeds and evaluation in every run" sh -c "for r in '$TMPD'/sw1/sw/seed.*; do b=\$(basename \"\$r\");
+    for f in \"\$r\"/seeds_fine/seeds/*.png \"\$r\"/seeds_coarse/seeds/*.png \"\$r\"/eval_fine.json; do
+        cmp \"\$f\" \"\$(echo \"\$f\" | sed 's|/sw1/|/sw2/|')\" || exit 1; done; done"
+# a run that fails on one rank (a power the pre-flight refuses): the other rank's run finishes and is
+# kept, the job fails naming the rank, and the rerun (value fixed) only runs what is left
+for pw in -1 0.65; do
+    cat > "$TMPD/sweep3.yaml" <<EOC
+pipeline: $top_srcdir/configs/demo.yaml
+name: sw3
+set: {out_dir: $TMPD/sw2, cache_dir: $TMPD/cache2, data.root: $TMPD/pdata, data.synth: 8, cls.train.max_iter: 3, seg.train.max_iter: 3, cls.train.save_every: 2, seg.train.save_every: 2, masks.points_per_side: 4}
+list:
+  - {seed.seg_pow: 0.55}
+  - {seed.seg_pow: $pw}
+EOC
+    launch "$TMPD/sw3$pw.log" 2 sweep "$TMPD/sweep3.yaml" --spread runs
+    st=$?
+    [ "$pw" = -1 ] || break
+    tap_ok "a run failing on rank 1: the sweep fails naming rank 1" sh -c "test $st -ne 0 &&
+        grep -q 'rank(s) 1 failed during the sweep' '$TMPD/sw3$pw.log' && grep -q 'seed.seg_pow.*-1 is not in' '$TMPD/sw3$pw.log'"
+    tap_ok "... rank 0's run finished" test -e "$TMPD/sw2/sw3/seed.seg_pow=0.55/eval_fine.json"
+done
+tap_ok "the rerun completes the sweep" sh -c "test $st -eq 0 && test \$(wc -l < '$TMPD/sw2/sw3/summary.csv') -eq 3"
+tap_ok "... without running rank 0's finished run again" sh -c "test \$(grep -c '^wsseed: skip ' '$TMPD/sw30.65.log') -ge 9"
 tap_end

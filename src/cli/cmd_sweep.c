@@ -9,11 +9,17 @@
 int ws_cmd_sweep(int argc, char **argv)
 {
     /* --list prints the run folders without running: a dry run to check what a grid expands to. */
-    int list_only = 0, help = 0, bad = 0;
+    int list_only = 0, help = 0, bad = 0, spread_runs = 0;
     const char *file = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) help = 1;
         else if (!strcmp(argv[i], "--list")) list_only = 1;
+        else if (!strcmp(argv[i], "--spread") && i + 1 < argc && (!strcmp(argv[i + 1], "runs") || !strcmp(argv[i + 1], "images")))
+            spread_runs = !strcmp(argv[++i], "runs");
+        else if (!strcmp(argv[i], "--spread")) {
+            fprintf(stderr, "wsseed sweep: --spread takes 'runs' or 'images', not '%s'\n", i + 1 < argc ? argv[i + 1] : "");
+            return 2;
+        }
         else if (argv[i][0] != '-' && !file) file = argv[i];
         else {   /* an option the sweep does not know is a usage error, not a file that cannot be opened */
             fprintf(stderr, "wsseed sweep: unknown option '%s' (see wsseed sweep --help)\n", argv[i]);
@@ -22,7 +28,7 @@ int ws_cmd_sweep(int argc, char **argv)
     }
     bad = !file && !help;
     if (help || bad) {
-        fputs("Usage: wsseed sweep SWEEP.yaml [--list]\n\n"
+        fputs("Usage: wsseed sweep SWEEP.yaml [--list] [--spread images|runs]\n\n"
               "Runs `wsseed pipeline` for every combination of a grid (or every entry of a list) of\n"
               "overrides of a pipeline config:\n"
               "  pipeline: ../demo.yaml         # base config, relative to the sweep file\n"
@@ -34,7 +40,11 @@ int ws_cmd_sweep(int argc, char **argv)
               "Stages shared by runs are computed once (the pipeline's cache); an interrupted sweep\n"
               "continues when started again. Writes summary.csv, summary.md and summary.html (the table\n"
               "and a plot of seed mIoU against each swept key's values) in <out_dir>/<name>/.\n"
-              "--list prints the run folders only.\n",
+              "--list prints the run folders only.\n"
+              "Under several ranks (wsseed launch -n N, torchrun, srun): --spread images (the default) runs\n"
+              "each run as one distributed pipeline over all ranks; --spread runs gives each rank whole runs\n"
+              "(rank k of N: runs k, k + N, ...), for many runs that each fit one device; the ranks meet at\n"
+              "the end and rank 0 writes the summary.\n",
               help ? stdout : stderr);
         /* Asked-for help goes to stdout with status 0; help shown because of a wrong call goes to stderr with
          * status 2. */
@@ -47,5 +57,5 @@ int ws_cmd_sweep(int argc, char **argv)
                         "pipeline config or the sweep file's set: {runtime.device: %s}\n", ws_cli_global_device());
         return 2;
     }
-    return ws_stage_sweep(file, list_only) ? ws_cli_error() : 0;
+    return ws_stage_sweep(file, list_only, spread_runs) ? ws_cli_error() : 0;
 }

@@ -57,6 +57,7 @@ struct ws_dist_opaque {
     std::chrono::milliseconds timeout{0};
     int64_t seq = 0;   // collectives this rank has entered
     bool broken = false;   // a collective failed: peers may be gone
+    std::string addr;   // MASTER_ADDR: a patient group over the same ranks binds like the first
     c10::intrusive_ptr<c10d::Store> store;
     c10::intrusive_ptr<c10d::ProcessGroup> pg;
 };
@@ -231,6 +232,7 @@ extern "C" int ws_dist_open(const ws_dist_opts *o, ws_dist *out)
         join(d);
         stage = "forming the process group";
         d->pg = make_pg(d, o->addr);
+        d->addr = o->addr;
     } catch (const std::exception &e) {
         set_err("rank %d of %d: %s at %s:%d failed: %s", o->rank, o->world, stage, o->addr, o->port, first_line(e.what()).c_str());
         delete d;
@@ -251,6 +253,28 @@ static void farewell(ws_dist_opaque *d)
     for (int r = 1; r < d->world; r++)
         while (!d->store->check({key("bye", r)}) && std::chrono::steady_clock::now() < until)
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+extern "C" int ws_dist_open_patient(ws_dist d, int timeout_ms, const char *name, ws_dist *out)
+{
+    if (!d || !out || !name || !*name || timeout_ms <= 0) { set_err("ws_dist_open_patient: bad argument"); return WS_DIST_ERR; }
+    ws_dist_opaque *p = new (std::nothrow) ws_dist_opaque;
+    if (!p) { set_err("out of memory"); return WS_DIST_ERR; }
+    p->rank = d->rank, p->world = d->world, p->backend = d->backend, p->cuda_index = d->cuda_index, p->addr = d->addr;
+    p->timeout = std::chrono::milliseconds(timeout_ms);
+    try {
+        // Its own key space in the same store: its progress counters and goodbyes are its own.
+        p->store = c10::make_intrusive<c10d::PrefixStore>(std::string("ws-") + name, d->store);
+        put_i64(*p->store, key("seq", p->rank), 0);
+        // Gloo's address exchange goes through the store, whose waits keep the first group's timeout.
+        p->pg = make_pg(p, p->addr);
+    } catch (const std::exception &e) {
+        set_err("rank %d of %d: forming the %s group failed: %s", d->rank, d->world, name, first_line(e.what()).c_str());
+        delete p;
+        return WS_DIST_ERR;
+    }
+    *out = p;
+    return 0;
 }
 
 extern "C" void ws_dist_free(ws_dist d)
@@ -324,6 +348,7 @@ static int no_gloo(void)
 
 extern "C" int ws_dist_available(int) { return 0; }
 extern "C" int ws_dist_open(const ws_dist_opts *, ws_dist *) { return no_gloo(); }
+extern "C" int ws_dist_open_patient(ws_dist, int, const char *, ws_dist *) { return no_gloo(); }
 extern "C" void ws_dist_free(ws_dist) {}
 extern "C" int ws_dist_barrier(ws_dist, const char *) { return no_gloo(); }
 extern "C" int ws_dist_allreduce_f32(ws_dist, float *, size_t, const char *) { return no_gloo(); }

@@ -40,6 +40,12 @@ int ws_dist_available(int backend);
  * timeout_ms) for all others; a rank that does not join is named in the error of the others. */
 int ws_dist_open(const ws_dist_opts *o, ws_dist *out);
 void ws_dist_free(ws_dist d);
+/* A second group over the ranks of d, meeting at d's store under its own key prefix `name`, whose
+ * collectives wait up to timeout_ms: for meeting again after work of very uneven length (a sweep's
+ * runs spread over the ranks), where d's timeout would be too short. A rank that dies still fails its
+ * collectives at once (its connections close). Every rank calls it at the same point; the new
+ * group is owned by the caller (ws_dist_free, before d's). */
+int ws_dist_open_patient(ws_dist d, int timeout_ms, const char *name, ws_dist *out);
 /* Blocks until every rank called it (or fails naming the rank that did not arrive). */
 int ws_dist_barrier(ws_dist d, const char *what);
 /* In place: x[i] = sum over ranks of x[i] (float32); every rank receives the same bits. */

@@ -7,6 +7,7 @@
 #include "shim/rank.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,14 @@
 
 static ws_rank_info g_info = {0, 1, 0, "", 0, 600, "alone"};
 static ws_dist g_group;
+/* Between ws_rank_apart_begin and _end: this rank works alone (g_info reads rank 0 of 1, the
+ * collectives below are no-ops) and g_patient is the group it meets the others in afterwards. */
+static ws_dist g_patient;
+static ws_rank_info g_saved;
+static int g_apart;
+
+/* The group the collectives use now: none while apart. */
+static ws_dist active(void) { return g_apart ? NULL : g_group; }
 
 /* A non-negative integer variable; *v untouched when absent. */
 static int env_int(const char *name, long lo, long hi, int *v, int *present)
@@ -92,6 +101,10 @@ int ws_rank_init(void)
 
 void ws_rank_shutdown(void)
 {
+    if (g_apart) g_info = g_saved;
+    ws_dist_free(g_patient);   /* the patient group meets at g_group's store: it goes first */
+    g_patient = NULL;
+    g_apart = 0;
     ws_dist_free(g_group);
     g_group = NULL;
     ws_rank_info alone = {0, 1, 0, "", 0, 600, "alone"};
@@ -109,15 +122,14 @@ void ws_rank_share(int shard_i, int shard_n, int *i, int *n)
     *n = shard_n * g_info.world;
 }
 
-int ws_rank_agree(int rc, const char *what)
+static int agree_on(ws_dist grp, int rc, const char *what)
 {
-    if (!g_group) return rc;
     int64_t *codes = calloc((size_t)g_info.world, sizeof *codes);
     if (!codes) return ws_fail(WS_ENOMEM, "out of memory");
     /* The failing rank's own message is more precise than anything the group knows: keep it. */
     char mine[1024];
     snprintf(mine, sizeof mine, "%s", ws_last_error());
-    int grc = ws_dist_allgather_i64(g_group, rc, codes, what);
+    int grc = ws_dist_allgather_i64(grp, rc, codes, what);
     if (grc) { free(codes); return ws_fail(WS_ETORCH, "%s", ws_dist_last_error()); }
     char failed[256] = "";
     size_t len = 0;
@@ -131,26 +143,56 @@ int ws_rank_agree(int rc, const char *what)
     return 0;
 }
 
+int ws_rank_agree(int rc, const char *what)
+{
+    return active() ? agree_on(active(), rc, what) : rc;
+}
+
+int ws_rank_apart_begin(void)
+{
+    if (!g_group || g_apart) return 0;
+    /* The others may take days longer than this rank: the group to meet them in waits as long as a
+     * timeout in milliseconds can say (about 24 days); a rank that dies still fails it at once. */
+    if (ws_dist_open_patient(g_group, INT_MAX, "apart", &g_patient)) return ws_fail(WS_ETORCH, "%s", ws_dist_last_error());
+    g_saved = g_info;
+    g_info.rank = 0;   /* local_rank stays: the rank keeps its own device */
+    g_info.world = 1;
+    g_apart = 1;
+    return 0;
+}
+
+int ws_rank_apart_end(int rc, double *x, size_t n, const char *what)
+{
+    if (!g_apart) return rc;
+    g_info = g_saved;
+    g_apart = 0;
+    rc = agree_on(g_patient, rc, what);
+    if (!rc && n && ws_dist_allreduce_f64(g_patient, x, n, what)) rc = ws_fail(WS_ETORCH, "%s", ws_dist_last_error());
+    ws_dist_free(g_patient);
+    g_patient = NULL;
+    return rc;
+}
+
 int ws_rank_sum_f32(float *x, size_t n, const char *what)
 {
-    if (!g_group) return 0;
-    return ws_dist_allreduce_f32(g_group, x, n, what) ? ws_fail(WS_ETORCH, "%s", ws_dist_last_error()) : 0;
+    if (!active()) return 0;
+    return ws_dist_allreduce_f32(active(), x, n, what) ? ws_fail(WS_ETORCH, "%s", ws_dist_last_error()) : 0;
 }
 
 int ws_rank_sum_i64(int64_t *x, size_t n, const char *what)
 {
-    if (!g_group) return 0;
-    return ws_dist_allreduce_i64(g_group, x, n, what) ? ws_fail(WS_ETORCH, "%s", ws_dist_last_error()) : 0;
+    if (!active()) return 0;
+    return ws_dist_allreduce_i64(active(), x, n, what) ? ws_fail(WS_ETORCH, "%s", ws_dist_last_error()) : 0;
 }
 
 int ws_rank_sum_f64(double *x, size_t n, const char *what)
 {
-    if (!g_group) return 0;
-    return ws_dist_allreduce_f64(g_group, x, n, what) ? ws_fail(WS_ETORCH, "%s", ws_dist_last_error()) : 0;
+    if (!active()) return 0;
+    return ws_dist_allreduce_f64(active(), x, n, what) ? ws_fail(WS_ETORCH, "%s", ws_dist_last_error()) : 0;
 }
 
 int ws_rank_bcast(void *buf, size_t nbytes, const char *what)
 {
-    if (!g_group) return 0;
-    return ws_dist_broadcast(g_group, buf, nbytes, 0, what) ? ws_fail(WS_ETORCH, "%s", ws_dist_last_error()) : 0;
+    if (!active()) return 0;
+    return ws_dist_broadcast(active(), buf, nbytes, 0, what) ? ws_fail(WS_ETORCH, "%s", ws_dist_last_error()) : 0;
 }

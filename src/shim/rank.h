@@ -45,6 +45,14 @@ void ws_rank_share(int shard_i, int shard_n, int *i, int *n);
  * else a failure on every rank (a failed rank keeps its own message; the others' names it).
  * Doubles as a barrier. */
 int ws_rank_agree(int rc, const char *what);
+/* Whole units of work spread over the ranks (a sweep's runs): between ws_rank_apart_begin and
+ * ws_rank_apart_end this rank works alone (ws_rank_id 0 of ws_rank_world 1, every collective a no-op,
+ * LOCAL_RANK and so its device kept). _begin is called by every rank at the same point; _end meets
+ * the others again however long their share takes (a rank that dies is noticed at once), agrees on
+ * the status like ws_rank_agree and, when all succeeded, sums x (n values; each rank fills its own
+ * units, zeros elsewhere) over the ranks. Both are no-ops alone. */
+int ws_rank_apart_begin(void);
+int ws_rank_apart_end(int rc, double *x, size_t n, const char *what);
 /* In place sums over ranks (no-op alone); every rank receives the same bits. */
 int ws_rank_sum_f32(float *x, size_t n, const char *what);
 int ws_rank_sum_i64(int64_t *x, size_t n, const char *what);

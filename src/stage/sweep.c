@@ -8,7 +8,8 @@
  *   list: [{key: v, ...}, ...]   # these runs
  *
  * Runs share the pipeline's stage cache, so stages whose settings a run does not change are
- * computed once; an interrupted sweep continues when started again. The end: summary.csv,
+ * computed once; an interrupted sweep continues when started again. Under several ranks each run is
+ * one distributed pipeline, or (spread_runs) each rank runs whole runs of its own. The end: summary.csv,
  * summary.md and summary.html (the table and one labelled plot of seed mIoU per swept key) in
  * <out_dir>/<name>/.
  */
@@ -266,7 +267,7 @@ static int run_settings(const sweep *s, const char *const *names, int nkeys, int
     return 0;
 }
 
-static int run_sweep(const char *file, sweep *s, int list_only)
+static int run_sweep(const char *file, sweep *s, int list_only, int spread_runs)
 {
     ws_cfg_key *keys = NULL;
     size_t nk = 0;
@@ -288,21 +289,35 @@ static int run_sweep(const char *file, sweep *s, int list_only)
     for (int i = 0; !rc && i < s->nset; i++) rc = ws_cfg_set(keys, nk, &c0, s->set[i]);
     snprintf(dir, sizeof dir, "%s/%s", c0.out_dir, s->name);
     if (!rc && !list_only) rc = ws_mkdir_p(dir);
+    /* spread_runs under several ranks: rank k runs runs k, k + N, ... alone (each a one-process pipeline; the
+     * shared stage cache's locks make a rank wait while another computes a stage both need), then the ranks
+     * meet and sum the scores; else every run is one distributed pipeline over all ranks. */
+    const int apart = spread_runs && !list_only && ws_rank_world() > 1, me = ws_rank_id(), ranks = ws_rank_world();
+    double *scores = calloc((size_t)total * 3 + 1, sizeof *scores);
+    if (!rc && !scores) rc = ws_fail(WS_ENOMEM, "out of memory");
+    if (!rc && apart && (rc = ws_rank_apart_begin()) == 0)
+        ws_log("sweep: %d runs spread over %d ranks (this is rank %d)", total, ranks, me);
+    int began = apart && !rc;
     for (int r = 0; !rc && r < total; r++) {
         ws_pipe_cfg c = c0;
-        result *o = &res[nr];
+        result *o = &res[r];
         if ((rc = run_settings(s, names, nkeys, r, keys, nk, &c, o))) break;
         /* every run shares the base config's stage cache: stages a run does not change are reused */
         if (!c.cache_dir[0]) snprintf(c.cache_dir, sizeof c.cache_dir, "%.1000s/cache", c0.out_dir);
         snprintf(c.out_dir, sizeof c.out_dir, "%.1000s", dir);
         snprintf(c.run, sizeof c.run, "%.1000s", o->label);
         if (list_only) { printf("%s/%s\n", dir, o->label); continue; }
+        if (apart && r % ranks != me) continue;
         ws_log("sweep run %d/%d: %s", r + 1, total, o->label);
         rc = ws_stage_pipeline(&c, &o->coarse, &o->fine, &o->boxed);
-        if (!rc) nr++;
+        if (!rc) memcpy(scores + 3 * r, (double[3]){o->coarse, o->fine, o->boxed}, sizeof(double[3]));
     }
-    /* Under several ranks every run is one distributed pipeline (all ranks on each stage, the scores sent to
-     * every rank), and rank 0 writes the summary. */
+    if (began) {
+        rc = ws_rank_apart_end(rc, scores, (size_t)total * 3, "the sweep's runs");
+        for (int r = 0; !rc && r < total; r++) res[r].coarse = scores[3 * r], res[r].fine = scores[3 * r + 1], res[r].boxed = scores[3 * r + 2];
+    }
+    free(scores);
+    if (!rc) nr = total;
     if (!rc && !list_only && ws_rank_id() == 0) rc = summarise(dir, s, res, nr, nkeys, names);
     if (!list_only) rc = ws_rank_agree(rc, "the sweep's summary");
     if (!rc && !list_only) ws_log("sweep done: %s/summary.md", dir);
@@ -313,12 +328,12 @@ static int run_sweep(const char *file, sweep *s, int list_only)
     return rc;
 }
 
-int ws_stage_sweep(const char *file, int list_only)
+int ws_stage_sweep(const char *file, int list_only, int spread_runs)
 {
     sweep s;
     memset(&s, 0, sizeof s);
     int rc = parse(file, &s);
-    if (!rc) rc = run_sweep(file, &s, list_only);
+    if (!rc) rc = run_sweep(file, &s, list_only, spread_runs);
     sweep_free(&s);
     return rc;
 }

@@ -4,6 +4,8 @@
 #define WS_STAGE_SWEEP_H
 
 /* Runs (or continues) the sweep described by YAML file `file` (pipeline, name, set, grid | list);
- * list_only: print the run folders instead of running. Fails naming the file and key. */
-int ws_stage_sweep(const char *file, int list_only);
+ * list_only: print the run folders instead of running. Under several ranks every run is one
+ * distributed pipeline, or with spread_runs rank k of N runs runs k, k + N, ... on its own (for many
+ * runs that each fit one device). Fails naming the file and key. */
+int ws_stage_sweep(const char *file, int list_only, int spread_runs);
 #endif
