@@ -141,6 +141,8 @@ int main(int argc, char **argv)
     ok(good, "%s equals the reference plus the subgradient change of the tied pixels: max|diff| %.3g (without it %.3g)",
        "/diag/seg/dloss_dpos_cam", worst, worst_plain);
     printf("# ties flipped: %lld\n", (long long)flipped);
+    void *bufs[] = {lab, bidx, cls, fgc, bgc, ur, uo, cr, co, gr, go, corr};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     H5Fclose(fr);
     H5Fclose(fo);
     return fails ? 1 : 0;

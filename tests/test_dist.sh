@@ -53,6 +53,17 @@ took=$(($(date +%s) - start))
 tap_ok "a rank killed by SIGKILL: launch fails naming it" sh -c "test $st -ne 0 && grep -q 'rank 1 (pid [0-9]*) killed by signal 9' '$TMPD/k.log'"
 tap_ok "... the others name it as the rank that did not arrive, before the timeout ($took s)" sh -c \
     "grep -q '^rank 0: .*rank 1 did not arrive' '$TMPD/k.log' && grep -q '^rank 2: .*rank 1 did not arrive' '$TMPD/k.log' && test $took -lt 60"
+# work apart (a sweep's --spread runs): a rank 4 s beyond WSSEED_DIST_TIMEOUT is still met; a killed one is named
+(WSSEED_DIST_TIMEOUT=3; export WSSEED_DIST_TIMEOUT
+ launch "$TMPD/ap.log" 2 sh -c "exec '$top_builddir/tests/test_dist' apart > '$TMPD/ap.'\$RANK")
+tap_ok "apart: 2 ranks meet again after one worked past the timeout" test $? -eq 0
+tap_ok "... every rank's checks passed" sh -c "for r in 0 1; do grep -q '^1\.\.5' '$TMPD/ap.'\$r && ! grep -q '^not ok' '$TMPD/ap.'\$r || exit 1; done"
+start=$(date +%s)
+launch "$TMPD/ak.log" 3 "$top_builddir/tests/test_dist" apartkill
+st=$?
+took=$(($(date +%s) - start))
+tap_ok "apart: a rank killed meanwhile is named by the others ($took s)" sh -c "test $st -ne 0 &&
+    grep -q '^rank 0: .*rank 1' '$TMPD/ak.log' && grep -q '^rank 2: .*rank 1' '$TMPD/ak.log' && test $took -lt 25"
 tap_ok "a rank that never joins is named after WSSEED_DIST_TIMEOUT" sh -c \
     "! RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$((20000 + $$ % 40000)) WSSEED_DIST_TIMEOUT=3 '$top_builddir/tests/test_dist' ok > '$TMPD/j.log' 2>&1 &&
      grep -q 'rank(s) 1 did not join within 3 s' '$TMPD/j.log'"

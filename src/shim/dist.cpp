@@ -58,6 +58,7 @@ struct ws_dist_opaque {
     int64_t seq = 0;   // collectives this rank has entered
     bool broken = false;   // a collective failed: peers may be gone
     std::string addr;   // MASTER_ADDR: a patient group over the same ranks binds like the first
+    ws_dist_opaque *parent = nullptr;   // a patient group's first group: a peer lost here is lost there too
     c10::intrusive_ptr<c10d::Store> store;
     c10::intrusive_ptr<c10d::ProcessGroup> pg;
 };
@@ -113,6 +114,7 @@ int collective(ws_dist_opaque *d, const char *what, F make_work)
         std::string cause = first_line(e.what());
         std::string who = who_failed(d);
         d->broken = true;
+        if (d->parent) d->parent->broken = true;   // so its goodbye does not wait for the lost rank either
         set_err("rank %d of %d: %s failed: %s [%s]", d->rank, d->world, what, who.c_str(), cause.c_str());
         return WS_DIST_ERR;
     } catch (...) {
@@ -261,6 +263,7 @@ extern "C" int ws_dist_open_patient(ws_dist d, int timeout_ms, const char *name,
     ws_dist_opaque *p = new (std::nothrow) ws_dist_opaque;
     if (!p) { set_err("out of memory"); return WS_DIST_ERR; }
     p->rank = d->rank, p->world = d->world, p->backend = d->backend, p->cuda_index = d->cuda_index, p->addr = d->addr;
+    p->parent = d;
     p->timeout = std::chrono::milliseconds(timeout_ms);
     try {
         // Its own key space in the same store: its progress counters and goodbyes are its own.
