@@ -127,45 +127,29 @@ static void test_image_bomb(void)
     free(map);
 }
 
-static void test_pickle_memo(void)
+/* The checkpoint reader's regression inputs in tests/fuzz/corpus/ptload/, each refused with its cause:
+ * - a LONG_BINPUT memo index of 2^26 - 1 after 3 entries (it allocated and cleared 512 MB);
+ * - a zip64 local-header offset near 2^64 (the bounds check wrapped around and the reader read far
+ *   outside the file; fuzz_ptload under UBSan);
+ * - a pickle DICT built from an odd number of values (the state-dict scan read the value after the
+ *   last key, which no opcode had written; fuzz_ptload under ASan). */
+static void test_ptload_regressions(void)
 {
+    static const struct { const char *file, *cause, *what; } cases[] = {
+        {"regress-memo-index-2e26.pt", "skips ahead", "a pickle memo index of 56977265 after 3 entries"},
+        {"regress-zip64-offset-overflow.pt", "corrupt zip entry", "a zip64 entry offset near 2^64"},
+        {"regress-dict-odd-items.pt", "odd number of items", "a pickle dict with a key and no value"},
+    };
     const char *top = getenv("top_srcdir");
-    char path[4096], err[512] = "";
-    snprintf(path, sizeof path, "%s/tests/fuzz/corpus/ptload/regress-memo-index-2e26.pt", top ? top : ".");
-    if (access(path, R_OK)) { ok(0, "regression input %s is readable", path); return; }
-    ws_pt_file f;
-    int rc = ws_pt_open(path, &f, err, sizeof err);
-    ok(rc != 0 && strstr(err, "skips ahead"), "a pickle memo index of 56977265 after 3 entries is refused (%s)", rc ? err : "opened");
-    if (!rc) ws_pt_close(&f);
-}
-
-/* A zip64 local-header offset near 2^64: the bounds check wrapped around and the reader read far outside
- * the file (found by fuzz_ptload under UBSan). */
-static void test_zip64_offset(void)
-{
-    const char *top = getenv("top_srcdir");
-    char path[4096], err[512] = "";
-    snprintf(path, sizeof path, "%s/tests/fuzz/corpus/ptload/regress-zip64-offset-overflow.pt", top ? top : ".");
-    if (access(path, R_OK)) { ok(0, "regression input %s is readable", path); return; }
-    ws_pt_file f;
-    int rc = ws_pt_open(path, &f, err, sizeof err);
-    ok(rc != 0 && strstr(err, "corrupt zip entry"), "a zip64 entry offset near 2^64 is refused as a corrupt zip entry (%s)",
-       rc ? err : "opened");
-    if (!rc) ws_pt_close(&f);
-}
-
-/* A pickle DICT built from an odd number of values: the state-dict scan read the value after the last
- * key, which no opcode had written (found by fuzz_ptload under ASan). */
-static void test_pickle_odd_dict(void)
-{
-    const char *top = getenv("top_srcdir");
-    char path[4096], err[512] = "";
-    snprintf(path, sizeof path, "%s/tests/fuzz/corpus/ptload/regress-dict-odd-items.pt", top ? top : ".");
-    if (access(path, R_OK)) { ok(0, "regression input %s is readable", path); return; }
-    ws_pt_file f;
-    int rc = ws_pt_open(path, &f, err, sizeof err);
-    ok(rc != 0 && strstr(err, "odd number of items"), "a pickle dict with a key and no value is refused (%s)", rc ? err : "opened");
-    if (!rc) ws_pt_close(&f);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[4096], err[512] = "";
+        snprintf(path, sizeof path, "%s/tests/fuzz/corpus/ptload/%s", top ? top : ".", cases[i].file);
+        if (access(path, R_OK)) { ok(0, "regression input %s is readable", path); continue; }
+        ws_pt_file f;
+        int rc = ws_pt_open(path, &f, err, sizeof err);
+        ok(rc != 0 && strstr(err, cases[i].cause), "%s is refused: '%s' (%s)", cases[i].what, cases[i].cause, rc ? err : "opened");
+        if (!rc) ws_pt_close(&f);
+    }
 }
 
 static void test_boxjson_ranges(void)
@@ -200,9 +184,7 @@ int main(void)
     test_store_shapes();
     test_rle_overflow();
     test_image_bomb();
-    test_pickle_memo();
-    test_zip64_offset();
-    test_pickle_odd_dict();
+    test_ptload_regressions();
     test_boxjson_ranges();
     const char *files[] = {"dump.yaml", "bad.h5", "bomb.png", "boxes.json"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) remove(tmp_path(files[i]));

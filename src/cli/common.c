@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/status.h"
 #include "stage/runtime.h"
 
@@ -23,7 +24,7 @@ static const char *global_device;
 
 int ws_cli_error(void)
 {
-    fprintf(stderr, "wsseed: error: %s\n", ws_last_error());
+    fprintf(stderr, "wsseed%s: error: %s\n", ws_log_tag(), ws_last_error());
     return 1;
 }
 

@@ -10,11 +10,22 @@
 #include <time.h>
 #include <unistd.h>
 
+/* " (rank N)" for the ranks other than 0 of a job, "" otherwise (ws_log_set_rank). */
+static char g_tag[32];
+
+void ws_log_set_rank(int rank, int world)
+{
+    if (world > 1 && rank > 0) snprintf(g_tag, sizeof g_tag, " (rank %d)", rank);
+    else g_tag[0] = '\0';
+}
+
+const char *ws_log_tag(void) { return g_tag; }
+
 void ws_log(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("wsseed: ", stderr);
+    fprintf(stderr, "wsseed%s: ", g_tag);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -45,7 +56,7 @@ static void draw(ws_progress *p, int final)
     bar[30] = '\0';
     fmt_time(el, ela, sizeof ela);
     fmt_time(rate > 0 ? (double)(p->total - p->done) / rate : 0, eta, sizeof eta);
-    fprintf(stderr, "%s%s [%s] %lld/%lld %.2f it/s elapsed %s ETA %s %s%s", p->tty ? "\r" : "", p->label, bar,
+    fprintf(stderr, "%s%s%s [%s] %lld/%lld %.2f it/s elapsed %s ETA %s %s%s", p->tty ? "\r" : "", p->label, g_tag, bar,
             (long long)p->done, (long long)p->total, rate, ela, final ? "00:00" : eta, p->extra,
             /* On a terminal the bar redraws in place (\r, then clear to end of line); in a log file every
              * draw is its own line. */

@@ -7,6 +7,12 @@
 
 /* Prints "wsseed: <message>" and a newline to stderr (printf format); never fails. */
 void ws_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));   /* "wsseed: ..." */
+/* Under several ranks: rank r > 0 of a job tags its messages and progress lines "(rank r)"
+ * ("wsseed (rank 1): ..."), so interleaved output says whose it is; rank 0 and a process alone
+ * print as before. */
+void ws_log_set_rank(int rank, int world);
+/* The tag in force: " (rank r)" or "" (static storage). */
+const char *ws_log_tag(void);
 /* Monotonic seconds (CLOCK_MONOTONIC), for durations and ETAs. */
 double ws_now(void);
 

@@ -125,6 +125,11 @@ int ws_stage_launch(const ws_launch_settings *s)
     return rc;
 }
 
-int ws_stage_ranks_begin(void) { return ws_rank_init(); }
+int ws_stage_ranks_begin(void)
+{
+    int rc = ws_rank_init();
+    if (!rc) ws_log_set_rank(ws_rank_id(), ws_rank_world());
+    return rc;
+}
 
 void ws_stage_ranks_end(void) { ws_rank_shutdown(); }
