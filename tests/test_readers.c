@@ -1,6 +1,7 @@
 /* test_readers.c - the reader bugs that fuzzing found (tests/fuzz/README.md), one check each, on
  * synthetic files and the regression inputs of tests/fuzz/corpus/: a config string that needs YAML
- * escapes dumps and reloads unchanged and a non-UTF-8 --set value is refused; a mask record whose
+ * escapes dumps and reloads unchanged and a non-UTF-8 --set value is refused; a list of floats with a value
+ * beyond float range is refused; a mask record whose
  * shapes disagree is refused; RLE counts near INT64_MAX are refused; an image header declaring
  * billions of pixels is refused by size; a pickle memo index far past the stored entries is refused; a
  * box JSON entry whose box overflows float or whose score is NaN, or an images entry whose id is no
@@ -48,6 +49,20 @@ static void test_config_escapes(void)
     free(text);
     rc = ws_cfg_set(keys, 1, &b, "run=\xff");
     ok(rc != 0 && strstr(ws_last_error(), "UTF-8"), "--set run=<0xff> is refused as not UTF-8 (%s)", rc ? ws_last_error() : "accepted");
+}
+
+/* A list of 3 floats with a value beyond float range (fuzz_config: --set aug.mean=[1, 2.2e124, 3]) was
+ * stored as inf, and the dumped config.yaml ("inf") could not be read back. */
+static void test_config_float3_range(void)
+{
+    typedef struct { float v[3]; } three;
+    static const ws_cfg_key keys[] = {{"amg.score_thresh_offset", WS_CFG_FLOAT3, 0, NULL}};
+    three t = {{0, 0, 0}};
+    int rc = ws_cfg_set(keys, 1, &t, "amg.score_thresh_offset=[1, 22222222222222222222222222222222222222222, 3]");
+    ok(rc != 0 && strstr(ws_last_error(), "beyond the range of a float"), "a list value beyond float range is refused (%s)",
+       rc ? ws_last_error() : "accepted");
+    rc = ws_cfg_set(keys, 1, &t, "amg.score_thresh_offset=[1, -3e38, 3]");
+    ok(rc == 0 && t.v[1] == -3e38f, "... while -3e38 fits (%s)", rc ? ws_last_error() : "accepted");
 }
 
 static void test_store_shapes(void)
@@ -181,6 +196,7 @@ int main(void)
     snprintf(tmpdir, sizeof tmpdir, "%s/wsseed-test.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(tmpdir)) skip_all("cannot create a temporary folder");
     test_config_escapes();
+    test_config_float3_range();
     test_store_shapes();
     test_rle_overflow();
     test_image_bomb();

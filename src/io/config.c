@@ -121,6 +121,9 @@ static int assign(const ws_cfg_key *k, void *settings, char **vals, int n, int s
         if (!seq || n != 3) return ws_fail(WS_EINVAL, "%s: key '%s' needs a list of 3 numbers, e.g. [0, 0, 0.1]", where, k->key);
         for (int i = 0; i < 3; i++) {
             if (parse_num(vals[i], &v)) return ws_fail(WS_EINVAL, "%s: key '%s': '%s' is not a number", where, k->key, vals[i]);
+            /* the field is float: a value beyond its range would become inf (and config.yaml unreadable) */
+            if (!isfinite((float)v))
+                return ws_fail(WS_EINVAL, "%s: key '%s': '%s' is beyond the range of a float (about 3.4e38)", where, k->key, vals[i]);
             ((float *)field)[i] = (float)v;
         }
         return 0;
