@@ -24,9 +24,9 @@ MIRROR=${WSSEED_MIRROR:-http://deb.debian.org/debian}
 GOLDEN=${WSSEED_GOLDEN:-$here/../shared/golden}
 JOBS=${JOBS:-2}
 tarball=${1:-}
-# What configure, the build and the suite need (README "Building by hand"), plus the tools some
-# tests use when present (valgrind, python3, h5dump from hdf5-tools).
-DEPS="build-essential autoconf automake libtool pkg-config libtorch-dev libopenblas-dev libhdf5-dev
+# What configure, the build and the suite need (README "Building by hand"; libgloo-dev for the ranks of
+# test_dist), plus the tools some tests use when present (valgrind, python3, h5dump from hdf5-tools).
+DEPS="build-essential autoconf automake libtool pkg-config libtorch-dev libgloo-dev libopenblas-dev libhdf5-dev
  libyaml-dev libjpeg-dev libpng-dev zlib1g-dev hdf5-tools valgrind python3 ca-certificates ccache"
 
 die() { echo "trixie-check: $*" >&2; exit 1; }
