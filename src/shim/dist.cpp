@@ -52,6 +52,14 @@ extern "C" const char *ws_dist_last_error(void) { return g_err; }
 
 #if WS_HAVE_GLOO
 
+// What a backend (Gloo, NCCL) is: a ProcessGroup itself in libtorch 1.x; from 2.0 a c10d::Backend that
+// a ProcessGroup dispatches to. wsseed talks to the backend directly, so only its type differs.
+#if WS_TORCH_VERSION_MAJOR >= 2
+using ws_pg = c10d::Backend;
+#else
+using ws_pg = c10d::ProcessGroup;
+#endif
+
 struct ws_dist_opaque {
     int rank = 0, world = 1, backend = WS_DIST_GLOO, cuda_index = 0;
     std::chrono::milliseconds timeout{0};
@@ -60,7 +68,7 @@ struct ws_dist_opaque {
     std::string addr;   // MASTER_ADDR: a patient group over the same ranks binds like the first
     ws_dist_opaque *parent = nullptr;   // a patient group's first group: a peer lost here is lost there too
     c10::intrusive_ptr<c10d::Store> store;
-    c10::intrusive_ptr<c10d::ProcessGroup> pg;
+    c10::intrusive_ptr<ws_pg> pg;
 };
 
 namespace {
@@ -141,9 +149,16 @@ void join(ws_dist_opaque *d)
     }
 }
 
+// TCPStoreOptions::useLibUV (libtorch 2.2+, true by default from 2.4) asks for the libuv server, which
+// Debian's libtorch is built without ("use_libuv was requested but PyTorch was build without libuv
+// support"); the classic server serves the few keys wsseed's ranks exchange as well. Older libtorch
+// has no such field: the overload for it does nothing.
+template <class O> auto classic_store(O &o, int) -> decltype(o.useLibUV = false, void()) { o.useLibUV = false; }
+template <class O> void classic_store(O &, long) {}
+
 bool is_loopback(const std::string &a) { return a == "localhost" || a.rfind("127.", 0) == 0; }
 
-c10::intrusive_ptr<c10d::ProcessGroup> make_gloo(ws_dist_opaque *d, const std::string &addr)
+c10::intrusive_ptr<ws_pg> make_gloo(ws_dist_opaque *d, const std::string &addr)
 {
     auto opts = c10d::ProcessGroupGloo::Options::create(d->timeout);
     // Loopback jobs bind to 127.0.0.1; on a cluster GLOO_SOCKET_IFNAME picks the interface as in
@@ -156,7 +171,7 @@ c10::intrusive_ptr<c10d::ProcessGroup> make_gloo(ws_dist_opaque *d, const std::s
     return c10::make_intrusive<c10d::ProcessGroupGloo>(pstore, d->rank, d->world, opts);
 }
 
-c10::intrusive_ptr<c10d::ProcessGroup> make_pg(ws_dist_opaque *d, const std::string &addr)
+c10::intrusive_ptr<ws_pg> make_pg(ws_dist_opaque *d, const std::string &addr)
 {
     if (d->backend == WS_DIST_GLOO) return make_gloo(d, addr);
 #if WS_HAVE_NCCL
@@ -229,6 +244,7 @@ extern "C" int ws_dist_open(const ws_dist_opts *o, ws_dist *out)
         so.isServer = o->rank == 0;
         so.waitWorkers = false;   // join() waits instead, so that it can name the missing ranks
         so.timeout = d->timeout;
+        classic_store(so, 0);
         d->store = c10::make_intrusive<c10d::TCPStore>(o->addr, so);
         stage = "joining";
         join(d);
