@@ -108,7 +108,11 @@ lp=$!
 wp=$!
 n=0
 while [ ! -e "$TMPD/opened" ] && [ $n -lt 2400 ]; do sleep 0.05; n=$((n + 1)); done
-for c in $(pgrep -P $lp); do tr '\0' '\n' < /proc/$c/environ | grep -qx RANK=1 && kill -9 $c; done
+# the launcher's child with RANK=1 (read from /proc: a minimal Debian has no pgrep)
+for d in /proc/[0-9]*; do
+    [ "$(awk '/^PPid:/ { print $2 }' "$d/status" 2> /dev/null)" = "$lp" ] || continue
+    tr '\0' '\n' < "$d/environ" 2> /dev/null | grep -qx RANK=1 && kill -9 "${d#/proc/}"
+done
 wait $lp
 st=$?
 kill $wp 2> /dev/null
