@@ -102,10 +102,13 @@ static void test_rle_overflow(void)
 static void put_chunk(FILE *f, const char *type, const uint8_t *data, uint32_t n)
 {
     uint8_t be[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
-    uLong crc = crc32(crc32(0, (const Bytef *)type, 4), data, n);
+    /* IEND has no data: crc32(crc, NULL, 0) would return zlib's initial value instead of crc, and fwrite
+     * may not be given NULL (UBSan) */
+    uLong crc = crc32(0, (const Bytef *)type, 4);
+    if (n) crc = crc32(crc, data, n);
     fwrite(be, 1, 4, f);
     fwrite(type, 1, 4, f);
-    fwrite(data, 1, n, f);
+    if (n) fwrite(data, 1, n, f);
     for (int i = 0; i < 4; i++) be[i] = (uint8_t)(crc >> (24 - 8 * i));
     fwrite(be, 1, 4, f);
 }
