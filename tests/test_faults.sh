@@ -6,7 +6,7 @@
 #     with `enospc` (the write fails as on a full disk: exit 1 naming the file, no crash); the
 #     rerun's store, cache and checkpoint equal the uninterrupted run's (cmp);
 #   - the pipeline: its own points (DONE stamps, seed PNGs, text files), then a kill-storm
-#     (several random kill -9 per run) after which a clean rerun equals the uninterrupted run;
+#     (runs killed at random moments) after which a clean rerun equals the uninterrupted run;
 #   - two pipelines: a second run on the same run folder is refused naming the holder's pid; a
 #     stage locked by another process is waited for and not stamped done meanwhile;
 #   - a real full disk (a small tmpfs, when this user may mount one) during the masks, a store
@@ -118,8 +118,10 @@ same() {
     ! find "$O" -name '*.parts' | grep -q .
 }
 reset
+t0=$(date +%s%N)
 run_cmd > "$TMPD/pref.log" 2>&1
-tap_ok "an uninterrupted pipeline run" test -e "$O/demo/seeds_fine/DONE"
+ref_ms=$((($(date +%s%N) - t0) / 1000000))
+tap_ok "an uninterrupted pipeline run ($ref_ms ms)" test -e "$O/demo/seeds_fine/DONE"
 rm -rf "$TMPD/ref_p"
 cp -r "$O" "$TMPD/ref_p"
 # (the stores' and checkpoints' points are the commands' above; text files are training's)
@@ -129,27 +131,42 @@ for c in "done.commit 3 abort" "done.write 5 enospc" "png.write 3 enospc" "png.c
     cycle pipeline "$1" "$2" "$3"
 done
 
-# kill-storm: each run is killed at random moments until one finishes; the last clean run must
-# leave exactly what the uninterrupted run left
+# kill-storm: each run is killed at a random moment, drawn from the seed as a fraction (5 .. 65 %)
+# of the uninterrupted run's time, so that the storm is the same on a slow and on a fast machine.
+# A chain of runs on one folder ends after 3 kills, or when a run finishes after at least 2; a run
+# that finishes sooner starts a new chain on an empty folder. A run that fails (neither killed nor
+# done) is the bug this guards. The clean rerun after the chain must leave exactly what the
+# uninterrupted run left.
 reset
 kills=0
 runs=0
+chains=1
+failed=""
 seed=${WSSEED_STORM_SEED:-$$}
-echo "# kill-storm seed $seed (WSSEED_STORM_SEED=$seed reproduces the kill times)"
-while [ $runs -lt 12 ]; do
+echo "# kill-storm seed $seed (WSSEED_STORM_SEED=$seed reproduces the kill times), uninterrupted run $ref_ms ms"
+while [ $runs -lt 30 ] && [ $kills -lt 3 ]; do
     runs=$((runs + 1))
     "$WSSEED" $P > "$TMPD/storm.log" 2>&1 &
     pid=$!
-    # a delay of 0.5 .. 6 s, drawn from the seed
-    delay=$(awk -v s="$seed" -v r="$runs" 'BEGIN { srand(s * 100 + r); printf "%.2f", 0.5 + 5.5 * rand() }')
+    delay=$(awk -v s="$seed" -v r="$runs" -v t="$ref_ms" \
+        'BEGIN { srand(s * 100 + r); d = t / 1000 * (0.05 + 0.6 * rand()); printf "%.2f", d < 0.1 ? 0.1 : d }')
     sleep "$delay"
-    if kill -9 $pid 2> /dev/null; then kills=$((kills + 1)); wait $pid 2> /dev/null
-    else wait $pid; [ $? -eq 0 ] && break; fi
-    [ $kills -ge 4 ] && break
+    kill -9 $pid 2> /dev/null
+    wait $pid 2> /dev/null
+    rc=$?
+    if [ $rc -eq 137 ]; then kills=$((kills + 1))
+    elif [ $rc -ne 0 ]; then
+        failed="run $runs (after $kills kills) exited $rc"
+        tail -n 5 "$TMPD/storm.log" | sed 's/^/#   /'
+        break
+    elif [ $kills -ge 2 ]; then break
+    else reset; kills=0; chains=$((chains + 1))
+    fi
 done
 run_cmd > "$TMPD/storm2.log" 2>&1
 rc=$?
-tap_ok "kill-storm: $kills kill -9 in $runs runs, then a clean rerun (exit $rc) ..." sh -c "test $rc -eq 0 && test $kills -ge 2"
+tap_ok "kill-storm: $kills kill -9 in the last of $chains chains ($runs runs)${failed:+, $failed}, then a clean rerun (exit $rc) ..." \
+    sh -c "test -z '$failed' && test $rc -eq 0 && test $kills -ge 2"
 tap_ok "... equals the uninterrupted run (stores, checkpoints, seeds, stamps, evaluation)" same
 
 # -- two pipelines on one folder --
