@@ -158,22 +158,22 @@ template <class O> void classic_store(O &, long) {}
 
 bool is_loopback(const std::string &a) { return a == "localhost" || a.rfind("127.", 0) == 0; }
 
-c10::intrusive_ptr<ws_pg> make_gloo(ws_dist_opaque *d, const std::string &addr)
+c10::intrusive_ptr<ws_pg> make_gloo(ws_dist_opaque *d)
 {
     auto opts = c10d::ProcessGroupGloo::Options::create(d->timeout);
     // Loopback jobs bind to 127.0.0.1; on a cluster GLOO_SOCKET_IFNAME picks the interface as in
     // PyTorch, else the address the host name resolves to.
     const char *ifname = getenv("GLOO_SOCKET_IFNAME");
-    if (is_loopback(addr)) opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    if (is_loopback(d->addr)) opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
     else if (ifname && *ifname) opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
     else opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     auto pstore = c10::make_intrusive<c10d::PrefixStore>("gloo", d->store);
     return c10::make_intrusive<c10d::ProcessGroupGloo>(pstore, d->rank, d->world, opts);
 }
 
-c10::intrusive_ptr<ws_pg> make_pg(ws_dist_opaque *d, const std::string &addr)
+c10::intrusive_ptr<ws_pg> make_pg(ws_dist_opaque *d)
 {
-    if (d->backend == WS_DIST_GLOO) return make_gloo(d, addr);
+    if (d->backend == WS_DIST_GLOO) return make_gloo(d);
 #if WS_HAVE_NCCL
     auto opts = c10d::ProcessGroupNCCL::Options::create();
     opts->timeout = d->timeout;
@@ -249,8 +249,8 @@ extern "C" int ws_dist_open(const ws_dist_opts *o, ws_dist *out)
         stage = "joining";
         join(d);
         stage = "forming the process group";
-        d->pg = make_pg(d, o->addr);
         d->addr = o->addr;
+        d->pg = make_pg(d);
     } catch (const std::exception &e) {
         set_err("rank %d of %d: %s at %s:%d failed: %s", o->rank, o->world, stage, o->addr, o->port, first_line(e.what()).c_str());
         delete d;
@@ -286,7 +286,7 @@ extern "C" int ws_dist_open_patient(ws_dist d, int timeout_ms, const char *name,
         p->store = c10::make_intrusive<c10d::PrefixStore>(std::string("ws-") + name, d->store);
         put_i64(*p->store, key("seq", p->rank), 0);
         // Gloo's address exchange goes through the store, whose waits keep the first group's timeout.
-        p->pg = make_pg(p, p->addr);
+        p->pg = make_pg(p);
     } catch (const std::exception &e) {
         set_err("rank %d of %d: forming the %s group failed: %s", d->rank, d->world, name, first_line(e.what()).c_str());
         delete p;

@@ -22,10 +22,9 @@ static ws_dist g_group;
  * collectives below are no-ops) and g_patient is the group it meets the others in afterwards. */
 static ws_dist g_patient;
 static ws_rank_info g_saved;
-static int g_apart;
 
-/* The group the collectives use now: none while apart. */
-static ws_dist active(void) { return g_apart ? NULL : g_group; }
+/* The group the collectives use now: none while apart (while g_patient is open). */
+static ws_dist active(void) { return g_patient ? NULL : g_group; }
 
 /* A non-negative integer variable; *v untouched when absent. */
 static int env_int(const char *name, long lo, long hi, int *v, int *present)
@@ -101,10 +100,9 @@ int ws_rank_init(void)
 
 void ws_rank_shutdown(void)
 {
-    if (g_apart) g_info = g_saved;
+    if (g_patient) g_info = g_saved;
     ws_dist_free(g_patient);   /* the patient group meets at g_group's store: it goes first */
     g_patient = NULL;
-    g_apart = 0;
     ws_dist_free(g_group);
     g_group = NULL;
     ws_rank_info alone = {0, 1, 0, "", 0, 600, "alone"};
@@ -150,22 +148,20 @@ int ws_rank_agree(int rc, const char *what)
 
 int ws_rank_apart_begin(void)
 {
-    if (!g_group || g_apart) return 0;
+    if (!g_group || g_patient) return 0;
     /* The others may take days longer than this rank: the group to meet them in waits as long as a
      * timeout in milliseconds can say (about 24 days); a rank that dies still fails it at once. */
     if (ws_dist_open_patient(g_group, INT_MAX, "apart", &g_patient)) return ws_fail(WS_ETORCH, "%s", ws_dist_last_error());
     g_saved = g_info;
     g_info.rank = 0;   /* local_rank stays: the rank keeps its own device */
     g_info.world = 1;
-    g_apart = 1;
     return 0;
 }
 
 int ws_rank_apart_end(int rc, double *x, size_t n, const char *what)
 {
-    if (!g_apart) return rc;
+    if (!g_patient) return rc;
     g_info = g_saved;
-    g_apart = 0;
     rc = agree_on(g_patient, rc, what);
     if (!rc && n && ws_dist_allreduce_f64(g_patient, x, n, what)) rc = ws_fail(WS_ETORCH, "%s", ws_dist_last_error());
     ws_dist_free(g_patient);

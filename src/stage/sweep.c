@@ -253,7 +253,6 @@ static int run_settings(const sweep *s, const char *const *names, int nkeys, int
             for (int j = 0; j < s->ln[r]; j++)
                 if (!strcmp(s->lkey[r][j], names[k])) v = s->lval[r][j];
         }
-        free(o->vals[k]);   /* a listed (not run) entry reuses its slot */
         o->vals[k] = v ? strdup(v) : NULL;
         if (!v) continue;
         snprintf(assign, sizeof assign, "%s=%s", names[k], v);
@@ -274,7 +273,7 @@ static int run_sweep(const char *file, sweep *s, int list_only, int spread_runs)
     char base[4096], dir[4096];
     result *res = calloc(MAXRUNS, sizeof *res);
     const char *names[MAXK];
-    int nkeys = 0, nr = 0, rc = res ? ws_pipe_keys(&keys, &nk) : ws_fail(WS_ENOMEM, "out of memory");
+    int nkeys = 0, rc = res ? ws_pipe_keys(&keys, &nk) : ws_fail(WS_ENOMEM, "out of memory");
     const char *slash = strrchr(file, '/');
     /* The base config is relative to the sweep file, not to the current folder, so a sweep and its config
      * move together. */
@@ -317,8 +316,7 @@ static int run_sweep(const char *file, sweep *s, int list_only, int spread_runs)
         for (int r = 0; !rc && r < total; r++) res[r].coarse = scores[3 * r], res[r].fine = scores[3 * r + 1], res[r].boxed = scores[3 * r + 2];
     }
     free(scores);
-    if (!rc) nr = total;
-    if (!rc && !list_only && ws_rank_id() == 0) rc = summarise(dir, s, res, nr, nkeys, names);
+    if (!rc && !list_only && ws_rank_id() == 0) rc = summarise(dir, s, res, total, nkeys, names);
     if (!list_only) rc = ws_rank_agree(rc, "the sweep's summary");
     if (!rc && !list_only) ws_log("sweep done: %s/summary.md", dir);
     for (int r = 0; r < MAXRUNS && res; r++)
