@@ -247,6 +247,30 @@ int ws_store_has(const ws_store *s, const char *id)
     return has || store_has_group(s->path, s->group, id);
 }
 
+unsigned char *ws_store_todo(const ws_store *s, char *const *ids, int n, int share_i, int share_n, int *count)
+{
+    unsigned char *todo = malloc((size_t)(n > 0 ? n : 1));
+    *count = 0;
+    if (!todo) return NULL;
+    ws_h5file f;
+    const int merged = access(s->path, F_OK) == 0 && !ws_h5_open(&f, s->path);
+    for (int k = 0; k < n; k++) {
+        int has = 0;
+        if (k % share_n == share_i) {
+            char *p = part_path(s, ids[k]), g[512];
+            if (!p) { free(todo); todo = NULL; break; }
+            has = access(p, F_OK) == 0;
+            free(p);
+            snprintf(g, sizeof g, "/%s/%s", s->group, ids[k]);
+            if (!has && merged) has = ws_h5_exists(&f, g);
+        }
+        todo[k] = k % share_n == share_i && !has;
+        *count += todo[k];
+    }
+    if (merged) ws_h5_close(&f);
+    return todo;
+}
+
 int ws_store_part_begin(ws_store *s, const char *id, ws_h5file *f)
 {
     char *p = part_path(s, id);

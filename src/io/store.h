@@ -71,6 +71,10 @@ int ws_store_read_field(const ws_h5file *f, const char *group, const char *id, c
                         ws_array *out);
 /* 1 if image `id` is already stored (merged or as a part). */
 int ws_store_has(const ws_store *s, const char *id);
+/* The images of share i of n (ids share_i, share_i + share_n, ...) not stored yet: flag k for ids[k]
+ * (malloc'd, at least 1 byte; the caller frees) and their count in *count; the merged store is opened
+ * once, not per image. NULL when out of memory. */
+unsigned char *ws_store_todo(const ws_store *s, char *const *ids, int n, int share_i, int share_n, int *count);
 /* Writes the masks of image `id` atomically as a part. */
 int ws_store_put(ws_store *s, const char *id, const ws_mask_set *m);
 /* If every id of the split is stored, merges the parts into the store file (atomically) and

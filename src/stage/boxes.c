@@ -323,18 +323,13 @@ static void gdino_need(const void *ctx, int w, int h, int *ow, int *oh, double *
     *bytes = 0;
 }
 
-/* The images of this process (its shard, subdivided among the ranks), checked by their headers. */
-static int check_todo(const ws_boxes_settings *s, const ws_dataset *ds, const ws_store *st, int shard_i, int shard_n)
+/* The images of this process (todo: its shard, subdivided among the ranks), checked by their headers. */
+static int check_todo(const ws_boxes_settings *s, const ws_dataset *ds, const unsigned char *todo)
 {
-    unsigned char *todo = malloc((size_t)(ds->n > 0 ? ds->n : 1));
-    if (!todo) return ws_fail(WS_ENOMEM, "out of memory");
-    for (int i = 0; i < ds->n; i++) todo[i] = i % shard_n == shard_i && !ws_store_has(st, ds->ids[i]);
     char input[96];
     snprintf(input, sizeof input, "Grounding-DINO's resize (gdino.size %d, gdino.max_size %d)", s->size, s->max_size);
-    int rc = ws_stage_check_dataset(ds, todo, &(ws_image_need){.input = input, .step = "Grounding-DINO",
-                                    .advice = "leave them out of the split", .fn = gdino_need, .ctx = s});
-    free(todo);
-    return rc;
+    return ws_stage_check_dataset(ds, todo, &(ws_image_need){.input = input, .step = "Grounding-DINO",
+                                  .advice = "leave them out of the split", .fn = gdino_need, .ctx = s});
 }
 
 int ws_stage_boxes(const ws_boxes_settings *s)
@@ -348,6 +343,7 @@ int ws_stage_boxes(const ws_boxes_settings *s)
     ws_label_stats ls = {0};
     char store[2 * WS_CFG_STR_MAX], out[2 * WS_CFG_STR_MAX];
     int n_fg = 0, rc, done = 0, complete = 0, todo = 0;
+    unsigned char *mine = NULL;   /* mine[i]: image i is this process's and not stored yet */
     long n_boxes = 0;
     memset(&m, 0, sizeof m);
     ws_boxes_outputs(s, store, sizeof store, out, sizeof out);
@@ -361,8 +357,8 @@ int ws_stage_boxes(const ws_boxes_settings *s)
     TRY(store_open(s, &m, store, &st));
     /* Shard i of n takes images i, i + n, ...: a fixed rule, so processes agree without talking to
      * each other; the shards share one parts folder. */
-    for (int i = 0; i < ds.n; i++) todo += i % shard_n == shard_i && !ws_store_has(&st, ds.ids[i]);
-    if (m.use_gdino) TRY(check_todo(s, &ds, &st, shard_i, shard_n));
+    if (!(mine = ws_store_todo(&st, ds.ids, ds.n, shard_i, shard_n, &todo))) TRY(ws_fail(WS_ENOMEM, "out of memory"));
+    if (m.use_gdino) TRY(check_todo(s, &ds, mine));
     ws_log("boxes of %d images of %s/%s (shard %d/%d; %d done before) -> %s", todo, s->data.root, s->data.split, shard_i, shard_n,
            (ds.n - shard_i + shard_n - 1) / shard_n - todo, store);
     ws_progress pg;
@@ -370,7 +366,7 @@ int ws_stage_boxes(const ws_boxes_settings *s)
     ws_at_guard inf = NULL;
     ws_at_inference_mode_enter(1, NULL, &inf);   /* frozen models: no autograd bookkeeping */
     for (int i = 0; i < ds.n && (max_images < 0 || done < max_images) && !rc; i++) {
-        if (i % shard_n != shard_i || ws_store_has(&st, ds.ids[i])) continue;
+        if (!mine[i]) continue;
         rc = boxes_image(s, &m, &ds, i, n_fg, have_gt, &st, &ls, &n_boxes);
         done += !rc;
         if (!rc) ws_progress_step(&pg, 1, NULL);
@@ -391,6 +387,7 @@ int ws_stage_boxes(const ws_boxes_settings *s)
     ws_log(complete ? "done: %s (next: wsseed boxseed with the same config)"
                     : "stopped: %s is incomplete; run the command again (or the other shards) to continue", store);
 cleanup:
+    free(mine);
     ws_store_close(&st);
     ws_dataset_close(&ds);
     models_free(&m);

@@ -58,19 +58,14 @@ static void cam_need(const void *ctx, int w, int h, int *ow, int *oh, double *by
     *bytes = 4.0 * m->vision_heads * tokens * tokens;
 }
 
-/* The images still to do, checked by their headers before the first is computed (imagecheck.h). */
-/* The images of this rank's share, checked by their headers. */
-static int check_todo(const ws_clip *m, const ws_dataset *ds, const ws_store *st, int share_i, int share_n)
+/* The images still to do in this rank's share (todo), checked by their headers before the first is
+ * computed (imagecheck.h). */
+static int check_todo(const ws_clip *m, const ws_dataset *ds, const unsigned char *todo)
 {
-    unsigned char *todo = malloc((size_t)(ds->n > 0 ? ds->n : 1));
-    if (!todo) return ws_fail(WS_ENOMEM, "out of memory");
-    for (int i = 0; i < ds->n; i++) todo[i] = i % share_n == share_i && !ws_store_has(st, ds->ids[i]);
     const ws_image_need need = {.input = "CLIP's input (sides rounded up to the patch size)",
                                 .step = "CLIP's attention over its patches", .advice = "leave them out of the split",
                                 .fn = cam_need, .ctx = m};
-    int rc = ws_stage_check_dataset(ds, todo, &need);
-    free(todo);
-    return rc;
+    return ws_stage_check_dataset(ds, todo, &need);
 }
 
 int ws_stage_cam(const ws_cam_settings *s)
@@ -83,6 +78,7 @@ int ws_stage_cam(const ws_cam_settings *s)
     ws_store st = {0};
     char settings[8 * WS_CFG_STR_MAX];
     int n_fg = 0, rc, done = 0, complete = 0;
+    unsigned char *mine = NULL;   /* mine[i]: image i is this rank's and not stored yet */
     TRY(ws_stage_set_runtime(&c->runtime));
     TRY(ws_prompt_open(&c->prompt, c->model.clip, c->model.vocab, &c->data, &m, &bpe, &p, &n_fg));
     /* Only the learned context vectors come from the checkpoint: CLIP stays the frozen model.clip, so a
@@ -101,14 +97,14 @@ int ws_stage_cam(const ws_cam_settings *s)
      * on a resumed run. */
     int todo = 0, share_i, share_n;   /* this rank's share: images share_i, share_i + share_n, ... */
     ws_rank_share(0, 1, &share_i, &share_n);
-    for (int i = 0; i < ds.n; i++) todo += i % share_n == share_i && !ws_store_has(&st, ds.ids[i]);
-    TRY(check_todo(&m, &ds, &st, share_i, share_n));
+    if (!(mine = ws_store_todo(&st, ds.ids, ds.n, share_i, share_n, &todo))) TRY(ws_fail(WS_ENOMEM, "out of memory"));
+    TRY(check_todo(&m, &ds, mine));
     const int share = (ds.n - share_i + share_n - 1) / share_n;   /* images of this rank */
     ws_log("CAMs of %d images of %s/%s (%d done before) -> %s", todo, c->data.root, c->data.split, share - todo, s->out);
     ws_progress pg;
     ws_progress_start(&pg, "cam", s->max_images >= 0 && s->max_images < todo ? s->max_images : todo);
     for (int i = 0; i < ds.n && (s->max_images < 0 || done < s->max_images); i++) {
-        if (i % share_n != share_i || ws_store_has(&st, ds.ids[i])) continue;
+        if (!mine[i]) continue;
         if ((rc = cam_image(&m, &p, &ds, i, n_fg, &st))) break;
         done++;
         ws_progress_step(&pg, 1, NULL);
@@ -119,6 +115,7 @@ int ws_stage_cam(const ws_cam_settings *s)
     TRY(ws_store_finish_ranks(&st, ds.ids, ds.n, rc, "cam", &complete));
     ws_log(complete ? "done: %s" : "stopped: %s is incomplete; run the command again to continue", s->out);
 cleanup:
+    free(mine);
     ws_store_close(&st);
     ws_dataset_close(&ds);
     ws_prompt_free(&p);

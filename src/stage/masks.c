@@ -236,28 +236,23 @@ int ws_stage_masks_image(const ws_masks_settings *s, const ws_sam *m, ws_store *
     return rc;
 }
 
-/* Every image this process will compute (its shard, subdivided among the ranks: another rank's images
- * are not opened here), checked by its header before the first is (imagecheck.h). */
-static int check_todo(const ws_masks_settings *s, const ws_sam *m, const ws_store *st, char **ids, char **paths, int n,
-                      int shard_i, int shard_n)
+/* Every image this process will compute (todo: its shard, subdivided among the ranks: another rank's
+ * images are not opened here), checked by its header before the first is (imagecheck.h). */
+static int check_todo(const ws_masks_settings *s, const ws_sam *m, char **ids, char **paths, int n, const unsigned char *todo)
 {
-    unsigned char *todo = malloc((size_t)(n > 0 ? n : 1));
-    if (!todo) return ws_fail(WS_ENOMEM, "out of memory");
-    for (int i = 0; i < n; i++) todo[i] = i % shard_n == shard_i && !ws_store_has(st, ids[i]);
     char input[96];
     snprintf(input, sizeof input, "SAM's longest-side resize to %d", m->img_size);
     const ws_sam_need_ctx c = {m->img_size, 3 * s->amg.points_per_batch};
     const ws_image_need need = {.input = input, .step = "the masks of one point batch at image size (amg.points_per_batch)",
                                 .advice = "leave them out of the split, or pad them to a less extreme aspect ratio",
                                 .fn = ws_stage_sam_need, .ctx = &c};
-    int rc = ws_stage_check_images(ids, paths, n, todo, &need);
-    free(todo);
-    return rc;
+    return ws_stage_check_images(ids, paths, n, todo, &need);
 }
 
 int ws_stage_masks(ws_masks_settings *s)
 {
     char **ids = NULL, **paths = NULL, *settings = NULL;
+    unsigned char *mine = NULL;   /* mine[i]: image i is this process's and not stored yet */
     int n = 0, rc, done_new = 0, todo = 0, complete = 0;
     int shard_i, shard_n;   /* --shard i/n, subdivided among the ranks of this job */
     ws_rank_share(s->shard_i, s->shard_n, &shard_i, &shard_n);
@@ -270,15 +265,15 @@ int ws_stage_masks(ws_masks_settings *s)
     if ((rc = ws_store_open_write(&st, s->store, settings))) goto done;
     /* Shard i of n takes images i, i + n, ...: every process computes the same split without talking to the
      * others, and all write their parts into one <store>.parts folder. */
-    for (int i = 0; i < n; i++) todo += i % shard_n == shard_i && !ws_store_has(&st, ids[i]);
+    if (!(mine = ws_store_todo(&st, ids, n, shard_i, shard_n, &todo))) { rc = ws_fail(WS_ENOMEM, "out of memory"); goto done; }
     ws_log("%d images in the split, %d to do in shard %d/%d -> %s", n, todo, shard_i, shard_n, s->store);
     /* SAM is loaded only when there is work: a finished split just (re)assembles its store */
     if (todo > 0 && (rc = ws_sam_open(&m, s->model.sam, s->model.decoder_heads))) goto done;
-    if (todo > 0 && (rc = check_todo(s, &m, &st, ids, paths, n, shard_i, shard_n))) goto done;
+    if (todo > 0 && (rc = check_todo(s, &m, ids, paths, n, mine))) goto done;
     ws_progress bar;
     ws_progress_start(&bar, "masks", todo);
     for (int i = 0; i < n && !rc; i++) {
-        if (i % shard_n != shard_i || ws_store_has(&st, ids[i])) continue;
+        if (!mine[i]) continue;
         /* max_images bounds the new work of this run (a quick try or a time-boxed job), not the split: stored
          * images do not count. */
         if (s->max_images >= 0 && done_new >= s->max_images) break;
@@ -301,6 +296,7 @@ done:
     free(ids);
     free(paths);
     free(settings);
+    free(mine);
     ws_store_close(&st);
     ws_sam_free(&m);
     return rc;

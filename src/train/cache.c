@@ -134,16 +134,17 @@ static int cache_build(ws_trainer *t, ws_store *st)
 {
     int rc = 0, todo = 0, share_i, share_n;   /* this rank's share: images share_i, share_i + share_n, ... */
     ws_rank_share(0, 1, &share_i, &share_n);
-    for (int i = share_i; i < t->ds.n; i += share_n) todo += !ws_store_has(st, t->ds.ids[i]);
-    if (!todo) return 0;
-    ws_train_log(t, "feature cache: %d views of %d images -> %s", t->c->cache_views, todo, t->c->feature_cache);
-    ws_progress pg;
-    ws_progress_start(&pg, "cache", todo);
-    for (int i = share_i; i < t->ds.n && !rc; i += share_n) {
-        if (ws_store_has(st, t->ds.ids[i])) continue;
-        if (!(rc = cache_image(t, st, i))) ws_progress_step(&pg, 1, NULL);
+    unsigned char *mine = ws_store_todo(st, t->ds.ids, t->ds.n, share_i, share_n, &todo);
+    if (!mine) return ws_fail(WS_ENOMEM, "out of memory");
+    if (todo) {
+        ws_train_log(t, "feature cache: %d views of %d images -> %s", t->c->cache_views, todo, t->c->feature_cache);
+        ws_progress pg;
+        ws_progress_start(&pg, "cache", todo);
+        for (int i = share_i; i < t->ds.n && !rc; i += share_n)
+            if (mine[i] && !(rc = cache_image(t, st, i))) ws_progress_step(&pg, 1, NULL);
+        ws_progress_end(&pg);
     }
-    ws_progress_end(&pg);
+    free(mine);
     return rc;
 }
 
