@@ -8,6 +8,7 @@
  * image number, is refused. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,31 @@ static void test_config_float3_range(void)
        rc ? ws_last_error() : "accepted");
     rc = ws_cfg_set(keys, 1, &t, "amg.score_thresh_offset=[1, -3e38, 3]");
     ok(rc == 0 && t.v[1] == -3e38f, "... while -3e38 fits (%s)", rc ? ws_last_error() : "accepted");
+}
+
+/* An unknown key gets the likeliest meant one (the same name in another section, else the nearest
+ * spelling) and its section's keys, the list closed; an unknown section lists the top level. */
+static void test_config_unknown_key(void)
+{
+    typedef struct { int run; double lr, mom; int batch, iters; } cfg;
+    static const ws_cfg_key keys[] = {{"run", WS_CFG_INT, offsetof(cfg, run), NULL},
+                                      {"optim.lr", WS_CFG_FLOAT, offsetof(cfg, lr), NULL},
+                                      {"optim.momentum", WS_CFG_FLOAT, offsetof(cfg, mom), NULL},
+                                      {"train.batch", WS_CFG_INT, offsetof(cfg, batch), NULL},
+                                      {"train.max_iter", WS_CFG_INT, offsetof(cfg, iters), NULL}};
+    cfg c = {0};
+    static const struct { const char *set, *want; } cases[] = {
+        {"train.lr=1", "unknown key 'train.lr'; did you mean 'optim.lr'? (keys of this section: train.batch, train.max_iter)"},
+        {"train.max_iters=1", "did you mean 'train.max_iter'? (keys of this section: train.batch, train.max_iter)"},
+        {"optim.momentun=1", "did you mean 'optim.momentum'? (keys of this section: optim.lr, optim.momentum)"},
+        {"foo.bar=1", "unknown key 'foo.bar' (top level: run, optim, train)"},
+        {"train.zzzzzz=1", "unknown key 'train.zzzzzz' (keys of this section: train.batch, train.max_iter)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int rc = ws_cfg_set(keys, sizeof keys / sizeof *keys, &c, cases[i].set);
+        ok(rc != 0 && strstr(ws_last_error(), cases[i].want), "--set %s: the likely key and the section's (%s)", cases[i].set,
+           rc ? ws_last_error() : "accepted");
+    }
 }
 
 static void test_store_shapes(void)
@@ -200,6 +226,7 @@ int main(void)
     if (!mkdtemp(tmpdir)) skip_all("cannot create a temporary folder");
     test_config_escapes();
     test_config_float3_range();
+    test_config_unknown_key();
     test_store_shapes();
     test_rle_overflow();
     test_image_bomb();

@@ -166,15 +166,60 @@ static int assign(const ws_cfg_key *k, void *settings, char **vals, int n, int s
     }
 }
 
+/* Levenshtein distance of a and b, capped at 9 (only small distances matter for a suggestion). */
+static int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 9;
+    int row[64];
+    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            const int up = row[j];
+            int d = diag + (a[i - 1] != b[j - 1]);   /* substitute */
+            if (up + 1 < d) d = up + 1;                /* delete */
+            if (row[j - 1] + 1 < d) d = row[j - 1] + 1;  /* insert */
+            row[j] = d;
+            diag = up;
+        }
+    }
+    return row[lb] < 9 ? row[lb] : 9;
+}
+
 static int unknown(const ws_cfg_key *keys, size_t n, const char *key, const char *where)
 {
-    /* suggest the keys of the same section */
-    char hint[512] = "";
-    const char *dot = strrchr(key, '.');
+    /* The likeliest meant key: the same name in another section (train.lr for optim.lr), else the nearest
+     * spelling (a typo within a third of the key's length); then the keys of the same section. */
+    const char *dot = strrchr(key, '.'), *leaf = dot ? dot + 1 : key, *guess = NULL;
+    int best = (int)strlen(key) / 3 + 1;
+    for (size_t i = 0; i < n; i++) {
+        const char *kd = strrchr(keys[i].key, '.');
+        if (!strcmp(kd ? kd + 1 : keys[i].key, leaf)) { guess = keys[i].key; break; }
+        const int d = edit_distance(key, keys[i].key);
+        if (d < best) best = d, guess = keys[i].key;
+    }
+    char hint[640] = "";
     size_t pl = dot ? (size_t)(dot - key + 1) : 0, used = 0;
-    for (size_t i = 0; i < n && used + 64 < sizeof hint; i++)
-        if (pl && !strncmp(keys[i].key, key, pl)) used += (size_t)snprintf(hint + used, sizeof hint - used, "%s%s", used ? ", " : "", keys[i].key);
-    return ws_fail(WS_EINVAL, "%s: unknown key '%s'%s%s", where, key, used ? " (keys of this section: " : "", used ? hint : "");
+    if (guess) used += (size_t)snprintf(hint, sizeof hint, "; did you mean '%s'?", guess);
+    int listed = 0;
+    for (size_t i = 0; i < n && pl; i++) {
+        if (strncmp(keys[i].key, key, pl)) continue;
+        if (used + strlen(keys[i].key) + 8 >= sizeof hint) { used += (size_t)snprintf(hint + used, sizeof hint - used, ", ..."); break; }
+        used += (size_t)snprintf(hint + used, sizeof hint - used, "%s%s", listed++ ? ", " : " (keys of this section: ", keys[i].key);
+    }
+    /* an unknown section: the top level's keys and sections */
+    for (size_t i = 0; i < n && !listed; i++) {
+        const char *kd = strchr(keys[i].key, '.');
+        const size_t sl = kd ? (size_t)(kd - keys[i].key) : strlen(keys[i].key);
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++) seen = !strncmp(keys[j].key, keys[i].key, sl) && (keys[j].key[sl] == '.' || !keys[j].key[sl]);
+        if (seen || used + 40 >= sizeof hint) continue;
+        used += (size_t)snprintf(hint + used, sizeof hint - used, "%s%.*s", strchr(hint, '(') ? ", " : " (top level: ", (int)sl, keys[i].key);
+    }
+    if (strchr(hint, '(') && used + 2 < sizeof hint) strcat(hint, ")");
+    return ws_fail(WS_EINVAL, "%s: unknown key '%s'%s", where, key, hint);
 }
 
 static int include_depth;   /* nesting of `base:` files (cycles end at 8) */
