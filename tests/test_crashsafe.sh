@@ -4,8 +4,8 @@
 #   - a merge lock left by a killed process (the old <store>.merge.lock, or the kernel lock of a
 #     process that is gone) never blocks a rerun; a live holder is waited for, then the store is whole;
 #   - a pipeline stage whose DONE stamp is there but whose outputs were lost is redone;
-#   - synth refuses a non-empty folder (--force writes into it); ground truth and label maps
-#     holding values that are no class are named (file, value, pixel count), not ignored;
+#   - synth refuses a non-empty folder (--force writes into it) but finishes one it was killed in;
+#     ground truth and label maps holding values that are no class are named (file, value, pixel count), not ignored;
 #   - nan/inf, a negative learning rate and an inverted scale range are refused by key; the pipeline
 #     names every missing model file and bad setting before its first stage;
 #   - one split reader: UTF-8 BOM, CRLF, comments, blank lines, surrounding blanks and the
@@ -87,6 +87,20 @@ tap_ok "... and the ranges of the masks, CAA, seed and boxed settings, under the
 tap_ok "synth refuses a folder that is not empty" sh -c "! '$WSSEED' synth '$V' --images 4 2> $TMPD/s1 && grep -q 'not empty' $TMPD/s1 && grep -q -- '--force' $TMPD/s1"
 tap_ok "... and writes into it with --force" sh -c "'$WSSEED' synth '$TMPD/v2' --images 4 --min-side 32 --max-side 40 > /dev/null &&
     '$WSSEED' synth '$TMPD/v2' --images 5 --min-side 32 --max-side 40 --force > /dev/null && test \$(wc -l < $TMPD/v2/ImageSets/Segmentation/train_aug.txt) -eq 4"
+# killed while writing its 5th file (the 4 images come first, then the splits): the same command
+# writes it again, as an uninterrupted synth, with no temporary file left
+WSSEED_FAULT=file.commit:5:abort "$WSSEED" synth "$TMPD/v3" --images 4 --min-side 32 --max-side 40 > /dev/null 2>&1
+rc=$?
+tap_ok "synth killed while writing its split files (exit $rc) ..." sh -c \
+    "test $rc -eq 137 && test ! -e '$TMPD/v3/ImageSets/Segmentation/train_aug.txt' && ls '$TMPD/v3/ImageSets/Segmentation' | grep -q tmp-"
+tap_ok "... is finished by the same command: the files of an uninterrupted synth, no temporary left" sh -c \
+    "'$WSSEED' synth '$TMPD/v3' --images 4 --min-side 32 --max-side 40 > /dev/null &&
+     '$WSSEED' synth '$TMPD/v4' --images 4 --min-side 32 --max-side 40 > /dev/null && diff -r '$TMPD/v3' '$TMPD/v4'"
+tap_ok "... and a finished synth folder is refused again" sh -c \
+    "! '$WSSEED' synth '$TMPD/v3' --images 4 --min-side 32 --max-side 40 2> /dev/null"
+mkdir -p "$TMPD/v5/JPEGImages" && : > "$TMPD/v5/JPEGImages/mine.jpg"
+tap_ok "a folder holding other images than an interrupted synth's is refused" sh -c \
+    "! '$WSSEED' synth '$TMPD/v5' --images 4 2> $TMPD/s5 && grep -q 'not empty' $TMPD/s5 && test -e '$TMPD/v5/JPEGImages/mine.jpg'"
 
 # -- ground truth holding values that are no class: named, not silently ignored --
 if command -v python3 > /dev/null; then

@@ -230,6 +230,21 @@ if mkdir -p "$MNT" && mount -t tmpfs -o size=24k tmpfs "$MNT" 2> /dev/null; then
     tap_ok "after freeing space it resumes to the same final checkpoint" sh -c \
         "'$WSSEED' train $T --set out_dir='$MNT' --resume > /dev/null 2>&1 && '$top_builddir/tests/h5cmp' \
          '$TMPD/ref_plain.h5' '$MNT/t/checkpoints/final.h5' --skip /config --tol '*=exact' > /dev/null"
+    # synth: libjpeg's own write error (JERR_FILE_WRITE) on the full disk, then the same command finishes
+    rm -rf "${MNT:?}"/*
+    mount -o remount,size=8k "$MNT"   # less than the first image (16 KB): libjpeg's writes fail, not a flush
+    SY="--images 4 --min-side 200 --max-side 240 --seed 2"
+    # shellcheck disable=SC2086
+    "$WSSEED" synth "$MNT/s" $SY > "$TMPD/d4" 2>&1
+    rc=$?
+    tap_ok "synth on a full disk: exit 1 (not a crash: $rc), the image named" sh -c \
+        "test $rc -eq 1 && grep -q 'no space left on device while writing $MNT/s/JPEGImages/synth_0000' '$TMPD/d4'"
+    mount -o remount,size=1m "$MNT"
+    # shellcheck disable=SC2086
+    "$WSSEED" synth "$TMPD/s_ref" $SY > /dev/null 2>&1
+    # shellcheck disable=SC2086
+    tap_ok "after freeing space the same synth command finishes it: the same files, no temporary left" sh -c \
+        "'$WSSEED' synth '$MNT/s' $SY > /dev/null 2>&1 && diff -r '$TMPD/s_ref' '$MNT/s'"
     umount "$MNT"
 else
     echo "# cannot mount a tmpfs here (not root?): the real full-disk cases are not run"

@@ -1,7 +1,6 @@
 /* cmd_train.c - `wsseed train` (prompt training), `wsseed synth` (a synthetic VOC-layout dataset)
  * and `wsseed export-ctx` (a checkpoint's context as a PyTorch state dict): argv -> settings ->
  * ws_stage_train / ws_stage_synth / ws_stage_export_ctx. */
-#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,16 +63,6 @@ int ws_cmd_train(int argc, char **argv)
 }
 
 /* 1 when dir does not exist or holds nothing. */
-static int dir_empty(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int empty = 1;
-    while (d && empty && (e = readdir(d))) empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
-    if (d) closedir(d);
-    return empty;
-}
-
 int ws_cmd_synth(int argc, char **argv)
 {
     ws_synth_settings s = {.n = 64, .min_side = 160, .max_side = 320, .n_classes = 20};
@@ -93,7 +82,8 @@ int ws_cmd_synth(int argc, char **argv)
                  "--names: a custom dataset (data.dataset: custom) of these classes (1..254; an entry may be\n"
                  "'label: prompt name'), with classes.txt (data.class_file) and labels.txt (data.labels_file:\n"
                  "'<id> <class> ...' of every image) beside the folders.\n"
-                 "A DIR that is not empty is refused unless --force (its split files would be replaced).");
+                 "A DIR that is not empty is refused unless --force (its split files would be replaced);\n"
+                 "one that holds only an interrupted synth (no train_aug.txt yet) is written again.");
             return 0;
         }
         if (dst && i + 1 < argc) {
@@ -106,12 +96,8 @@ int ws_cmd_synth(int argc, char **argv)
     }
     if (rc) return rc;
     if (!s.dir) { fprintf(stderr, "wsseed synth: the output folder is required\n"); return 2; }
-    if (!force && !dir_empty(s.dir)) {
-        fprintf(stderr, "wsseed synth: %s is not empty: its split files would be replaced; give --force to write "
-                        "into it anyway, or choose a new folder\n", s.dir);
-        return 2;
-    }
     s.seed = (uint32_t)seed;
+    s.force = force;
     if (ws_stage_synth(&s)) return ws_cli_error();
     printf("wrote %d images to %s (splits train_aug, train, val%s)\n", s.n, s.dir, s.names ? "; classes.txt, labels.txt" : "");
     return 0;

@@ -7,11 +7,13 @@
 #define _POSIX_C_SOURCE 200809L
 #include "data/dataset.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/fs.h"
 #include "core/rng.h"
@@ -367,6 +369,44 @@ static int write_custom_files(const char *root, const char *const *names, int n_
     return rc ? rc : ws_fs_commit_file(f, tmp, path);
 }
 
+/* 1 if every entry of dir is one of `names` (NULL-terminated; a name ending in '*' is a prefix);
+ * 0 if dir cannot be read. */
+static int only_entries(const char *dir, const char *const *names)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int ok = d != NULL;
+    while (ok && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        int known = 0;
+        for (int k = 0; names[k] && !known; k++) {
+            const size_t l = strlen(names[k]);
+            known = names[k][l - 1] == '*' ? !strncmp(e->d_name, names[k], l - 1) : !strcmp(e->d_name, names[k]);
+        }
+        ok = known;
+    }
+    if (d) closedir(d);
+    return ok;
+}
+
+int ws_synth_interrupted(const char *root)
+{
+    /* "x*" also matches x.tmp-PID, what a kill leaves of a file being written */
+    static const char *const top[] = {"JPEGImages", "SegmentationClassAug", "ImageSets", "classes.txt*", "labels.txt*", NULL};
+    static const char *const images[] = {"synth_*", NULL}, *const sets[] = {"Segmentation", NULL};
+    static const char *const splits[] = {"train*", "val.txt*", NULL};
+    static const struct { const char *sub; const char *const *names; } dirs[] = {
+        {"JPEGImages", images}, {"SegmentationClassAug", images}, {"ImageSets", sets}, {"ImageSets/Segmentation", splits}};
+    char p[4200];
+    int ok = only_entries(root, top);
+    for (size_t k = 0; ok && k < sizeof dirs / sizeof *dirs; k++) {
+        snprintf(p, sizeof p, "%s/%s", root, dirs[k].sub);
+        ok = access(p, F_OK) != 0 || only_entries(p, dirs[k].names);
+    }
+    snprintf(p, sizeof p, "%s/ImageSets/Segmentation/train_aug.txt", root);
+    return ok && access(p, F_OK) != 0;
+}
+
 int ws_synth_voc(const char *root, int n, int min_side, int max_side, int n_classes, const char *const *names,
                  uint32_t seed)
 {
@@ -383,7 +423,9 @@ int ws_synth_voc(const char *root, int n, int min_side, int max_side, int n_clas
     for (int k = 0; k < 3 && !rc; k++) {
         snprintf(path, sizeof path, "%s/%s", root, dirs[k]);
         rc = ws_mkdir_p(path);
+        ws_fs_remove_stale_tmp(path, "");   /* what an interrupted synth left half-written */
     }
+    ws_fs_remove_stale_tmp(root, "");
     ws_voc_palette(pal);
     for (int i = 0; i < n && !rc; i++) {
         ws_rng r;

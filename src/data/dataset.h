@@ -64,6 +64,9 @@ int ws_dataset_read(const ws_dataset *d, int i, ws_image *img, uint8_t **map, ui
  * classes present in each map) beside. */
 int ws_synth_voc(const char *root, int n, int min_side, int max_side, int n_classes, const char *const *names,
                  uint32_t seed);
+/* 1 if root holds nothing but an interrupted ws_synth_voc: only the folders and files it writes, its
+ * images and maps named synth_*, and no train_aug.txt (written last). Writing it again finishes it. */
+int ws_synth_interrupted(const char *root);
 /* The VOC colour palette (256 RGB triples). */
 void ws_voc_palette(uint8_t pal[768]);
 #endif

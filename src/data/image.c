@@ -17,18 +17,21 @@
 #include <unistd.h>
 
 #include <jpeglib.h>
+#include <jerror.h>
 #include <png.h>
 
 #include "core/fs.h"
 #include "core/status.h"
 
-typedef struct { struct jpeg_error_mgr pub; jmp_buf jb; char msg[JMSG_LENGTH_MAX]; int warned; } jerr_t;
+/* err: errno when the error was raised (a failed write of the output file: ENOSPC names a full disk) */
+typedef struct { struct jpeg_error_mgr pub; jmp_buf jb; char msg[JMSG_LENGTH_MAX]; int warned, err; } jerr_t;
 
 /* libjpeg's default error_exit calls exit(); only src/cli may end the process, so errors jump back to the
  * reader, which frees its buffer and names the file. */
 static void jpeg_fail(j_common_ptr c)
 {
     jerr_t *e = (jerr_t *)c->err;
+    e->err = errno;
     (*c->err->format_message)(c, e->msg);
     longjmp(e->jb, 1);
 }
@@ -317,10 +320,13 @@ int ws_jpeg_write(const char *path, const uint8_t *rgb, int w, int h, int qualit
     jerr_t e;
     c.err = jpeg_std_error(&e.pub);
     e.pub.error_exit = jpeg_fail;
+    e.err = 0;
     if (setjmp(e.jb)) {
         jpeg_destroy_compress(&c);
         fclose(fp);
         remove(tmp);
+        /* libjpeg's stdio destination fails on a short fwrite (JERR_FILE_WRITE): say why, as every writer does */
+        if (e.pub.msg_code == JERR_FILE_WRITE) return ws_fs_fail_write(e.err, path);
         return ws_fail(WS_EIO, "%s: JPEG encoding failed (%s)", path, e.msg);
     }
     jpeg_create_compress(&c);

@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "stage/train.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,24 @@ int ws_stage_train(const ws_train_settings *s)
     return rc ? rc : ws_train_run(&s->cfg, s->resume);
 }
 
+/* 1 if dir is missing or holds nothing */
+static int dir_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int empty = 1;
+    while (d && empty && (e = readdir(d))) empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+    if (d) closedir(d);
+    return empty;
+}
+
 int ws_stage_synth(const ws_synth_settings *s)
 {
+    /* An interrupted synth (killed, a full disk) is written again, as the pipeline's data.synth does: the
+     * images are the same for the same seed. */
+    if (!s->force && !dir_empty(s->dir) && !ws_synth_interrupted(s->dir))
+        return ws_fail(WS_EINVAL, "%s is not empty: its split files would be replaced; give --force to write into it "
+                                  "anyway, or choose a new folder", s->dir);
     if (!s->names) return ws_synth_voc(s->dir, s->n, s->min_side, s->max_side, s->n_classes, NULL, s->seed);
     /* The comma list becomes the '\n'-joined form of data.classes, so the names pass the same checks as a
      * config's (no "background", no duplicates, <= 254) before anything is written. */

@@ -18,9 +18,12 @@ typedef struct ws_synth_settings {
     int n, min_side, max_side, n_classes;
     const char *names;     /* NULL, or a custom dataset's classes "a,b,c" (entries as data.classes'); sets n_classes */
     uint32_t seed;
+    int force;             /* write into a folder that is not empty */
 } ws_synth_settings;
 
 /* Writes the synthetic VOC-layout dataset s describes (see ws_synth_voc); with names, a custom
- * dataset with classes.txt and labels.txt, its names checked as data.classes' are. */
+ * dataset with classes.txt and labels.txt, its names checked as data.classes' are. A folder that is
+ * not empty is refused (its split files would be replaced) unless force, or unless it holds only an
+ * interrupted synth (ws_synth_interrupted), which is written again. */
 int ws_stage_synth(const ws_synth_settings *s);
 #endif
