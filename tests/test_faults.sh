@@ -10,8 +10,8 @@
 #   - two pipelines: a second run on the same run folder is refused naming the holder's pid; a
 #     stage locked by another process is waited for and not stamped done meanwhile;
 #   - a real full disk (a small tmpfs, when this user may mount one) during the masks, a store
-#     merge and a checkpoint: a clear message, no SIGSEGV, and the rerun after freeing space
-#     finishes with the same bytes.
+#     merge, a checkpoint, synth (libjpeg) and export-ctx: a clear message, no SIGSEGV, and the rerun
+#     after freeing space finishes with the same bytes.
 # Random-weight CLIP and SAM at demo size (no golden files needed).
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -245,6 +245,17 @@ if mkdir -p "$MNT" && mount -t tmpfs -o size=24k tmpfs "$MNT" 2> /dev/null; then
     # shellcheck disable=SC2086
     tap_ok "after freeing space the same synth command finishes it: the same files, no temporary left" sh -c \
         "'$WSSEED' synth '$MNT/s' $SY > /dev/null 2>&1 && diff -r '$TMPD/s_ref' '$MNT/s'"
+    # export-ctx: the state dict (9 KB here) on a 4 KB disk
+    rm -rf "${MNT:?}"/*
+    mount -o remount,size=4k "$MNT"
+    "$WSSEED" export-ctx "$TMPD/ref_final.h5" "$TMPD/ctx_ref.pth" > /dev/null 2>&1
+    "$WSSEED" export-ctx "$TMPD/ref_final.h5" "$MNT/ctx.pth" > "$TMPD/d5" 2>&1
+    rc=$?
+    tap_ok "export-ctx on a full disk: exit 1 (not a crash: $rc), the file named, no temporary left" sh -c \
+        "test $rc -eq 1 && grep -q 'no space left on device while writing $MNT/ctx.pth' '$TMPD/d5' && test -z \"\$(ls '$MNT')\""
+    mount -o remount,size=1m "$MNT"
+    tap_ok "after freeing space it writes the same state dict" sh -c \
+        "'$WSSEED' export-ctx '$TMPD/ref_final.h5' '$MNT/ctx.pth' > /dev/null 2>&1 && cmp '$TMPD/ctx_ref.pth' '$MNT/ctx.pth'"
     umount "$MNT"
 else
     echo "# cannot mount a tmpfs here (not root?): the real full-disk cases are not run"

@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -825,24 +826,20 @@ int ws_at_ckpt_add(ws_at_ckpt c, const char *name, ws_at_tensor t)
     WS_CATCH
 }
 
-int ws_at_ckpt_save(ws_at_ckpt c, const char *path)
+int ws_at_ckpt_pickle(ws_at_ckpt c, void **data, size_t *len)
 {
     WS_TRY
-    if (!c || !path) throw std::invalid_argument("NULL argument");
+    if (!c || !data || !len) throw std::invalid_argument("NULL argument");
+    *data = NULL;
+    *len = 0;
     c10::Dict<std::string, at::Tensor> d;
     for (size_t i = 0; i < c->names.size(); i++) d.insert(c->names[i], c->tensors[i].detach().to(c10::kCPU).contiguous());
     std::vector<char> bytes = torch::jit::pickle_save(at::IValue(d));
-    std::string tmp = std::string(path) + ".tmp";
-    {
-        std::ofstream f(tmp, std::ios::binary);
-        if (!f) throw std::runtime_error(std::string("cannot write ") + tmp);
-        f.write(bytes.data(), (std::streamsize)bytes.size());
-        if (!f) throw std::runtime_error(std::string("cannot write ") + tmp);
-    }
-    if (std::rename(tmp.c_str(), path)) {
-        std::remove(tmp.c_str());
-        throw std::runtime_error(std::string("cannot write ") + path);
-    }
+    void *p = std::malloc(bytes.size() ? bytes.size() : 1);
+    if (!p) throw std::bad_alloc();
+    std::memcpy(p, bytes.data(), bytes.size());
+    *data = p;
+    *len = bytes.size();
     WS_CATCH
 }
 

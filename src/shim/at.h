@@ -231,9 +231,10 @@ int ws_at_ckpt_get(ws_at_ckpt c, const char *name, ws_at_tensor *out);
 int ws_at_ckpt_new(const char *label, ws_at_ckpt *out);
 /* Appends tensor t under `name` (the checkpoint keeps its own reference). */
 int ws_at_ckpt_add(ws_at_ckpt c, const char *name, ws_at_tensor t);
-/* Writes the entries as a torch.save-compatible zip archive of a {name: tensor} dict (what
- * torch.load and load_state_dict read), via a temp file + rename. */
-int ws_at_ckpt_save(ws_at_ckpt c, const char *path);
+/* The entries as the bytes of a torch.save-compatible zip archive of a {name: tensor} dict (what
+ * torch.load and load_state_dict read): *data is malloc'd, the caller frees it with free() and
+ * writes it (core/fs.h's atomic, flushed write, so a full disk is named as everywhere). */
+int ws_at_ckpt_pickle(ws_at_ckpt c, void **data, size_t *len);
 /* Borrowed path the checkpoint was opened from. */
 const char *ws_at_ckpt_path(ws_at_ckpt c);
 

@@ -178,8 +178,12 @@ int ws_stage_export_ctx(const char *ckpt, const char *out_pth)
     /* Only the context vectors: the official checkpoints hold nothing else (the rest of the prompt learner is
      * rebuilt from CLIP and the class names), so this file loads where theirs do. */
     if ((rc = ws_tensor_from_array(&k.ctx, "prompt_learner.ctx", &t))) goto cleanup;
-    if (ws_at_ckpt_new(out_pth, &out) || ws_at_ckpt_add(out, "prompt_learner.ctx", t) || ws_at_ckpt_save(out, out_pth))
+    void *bytes = NULL;
+    size_t len = 0;
+    if (ws_at_ckpt_new(out_pth, &out) || ws_at_ckpt_add(out, "prompt_learner.ctx", t) || ws_at_ckpt_pickle(out, &bytes, &len))
         rc = ws_fail(WS_ETORCH, "%s: %s", out_pth, ws_at_last_error());
+    if (!rc) rc = ws_fs_write_atomic(out_pth, bytes, len);
+    free(bytes);
 cleanup:
     ws_at_free(t);
     ws_at_ckpt_close(out);
