@@ -12,8 +12,9 @@ static const char *help =
     "Starts N ranks of COMMAND on this machine, as torchrun --nproc-per-node N does: each gets\n"
     "RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR (--addr, default 127.0.0.1) and\n"
     "MASTER_PORT (--port, default $MASTER_PORT or 29500). COMMAND is a wsseed command (masks,\n"
-    "cam, caa, seed, merge, boxes, boxseed, train, pipeline, sweep: run by this wsseed) or any\n"
-    "program. SIGINT/SIGTERM/SIGHUP are forwarded to the ranks. When a rank fails the others stop\n"
+    "cam, caa, seed, merge, boxes, boxseed, train, pipeline, sweep; also written 'wsseed pipeline\n"
+    "...': both run this very wsseed, installed or not) or any program.\n"
+    "SIGINT/SIGTERM/SIGHUP are forwarded to the ranks. When a rank fails the others stop\n"
     "at their next collective (or after --grace S seconds, default 30, by SIGTERM) and the exit\n"
     "status is 1, naming each failed rank; rerunning the same command continues the work.\n"
     "Several machines: start one wsseed per rank with those variables set yourself (srun; README).";
@@ -47,8 +48,11 @@ int ws_cmd_launch(int argc, char **argv, const char *self)
     }
     if (rc) return rc;
     if (n < 1 || i >= argc) { fprintf(stderr, "wsseed launch: needs -n N and a COMMAND (see wsseed launch --help)\n"); return 2; }
-    /* A wsseed command word runs this binary: argv gets `self` in front (argv[i-1] is free to take it). */
+    /* A wsseed command word runs this binary: argv gets `self` in front (argv[i-1] is free to take it); so
+     * does the bare name "wsseed" (`launch -n 2 wsseed pipeline ...`, as torchrun is given it), which need
+     * not be on PATH and must not be another installed version. */
     if (is_rank_command(argv[i])) argv[--i] = (char *)self;
+    else if (!strcmp(argv[i], "wsseed")) argv[i] = (char *)self;
     s.n = (int)n, s.port = (int)port, s.grace_s = (int)grace, s.argv = argv + i;
     return ws_stage_launch(&s) ? ws_cli_error() : 0;
 }

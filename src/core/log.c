@@ -23,12 +23,21 @@ const char *ws_log_tag(void) { return g_tag; }
 
 void ws_log(const char *fmt, ...)
 {
+    /* One write per line: the ranks of a job share one stderr, and a line written in pieces interleaves
+     * with theirs ("wsseed (rank 1): wsseed (rank 2): ..."). Longer lines are cut with "...". */
+    char line[4096];
+    int n = snprintf(line, sizeof line, "wsseed%s: ", g_tag);
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "wsseed%s: ", g_tag);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
     va_end(ap);
+    size_t len = m < 0 ? (size_t)n : (size_t)n + (size_t)m;
+    if (len > sizeof line - 2) {
+        len = sizeof line - 2;
+        memcpy(line + len - 3, "...", 3);
+    }
+    line[len++] = '\n';
+    fwrite(line, 1, len, stderr);
 }
 
 double ws_now(void)
