@@ -7,7 +7,8 @@
 #     seeds and evaluation as an uninterrupted run;
 #   - a 2x2 sweep shares the cached stages and writes summary.csv, summary.md and summary.html
 #     with one plot per key;
-#   - errors: an unknown override key, an unknown sweep key (file:line), a missing config.
+#   - errors: an unknown override key, unknown sweep keys (file:line; swept keys before any run), a grid
+#     key without values, a run the pre-flight refuses (before the first run), a missing config.
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
 WSSEED="$top_builddir/wsseed"
@@ -77,6 +78,19 @@ tap_ok "an unknown override key is an error naming it" sh -c "! '$WSSEED' pipeli
 printf 'pipeline: x.yaml\ngrids:\n  a: [1]\n' > "$TMPD/bad.yaml"
 tap_ok "an unknown sweep key is named with file:line" sh -c "! '$WSSEED' sweep '$TMPD/bad.yaml' 2> '$TMPD/e2' &&
     grep -q 'bad.yaml:2: unknown key' '$TMPD/e2'"
+printf 'pipeline: %s\nset:\n  out_dir: %s\ngrid:\n  seed.seg_pow: [1, 2]\n  cls.train.max_iterz: [1]\n' \
+    "$top_srcdir/configs/demo.yaml" "$TMPD/sw_bad" > "$TMPD/bad2.yaml"
+tap_ok "a swept key that is no pipeline key is named by its line, the likely key suggested, before any run" sh -c \
+    "! '$WSSEED' sweep '$TMPD/bad2.yaml' 2> '$TMPD/e4' && grep -q \"bad2.yaml:6: unknown key 'cls.train.max_iterz'; did you mean 'cls.train.max_iter'\" '$TMPD/e4' &&
+     test ! -e '$TMPD/sw_bad'"
+printf 'pipeline: %s\ngrid:\n  seed.seg_pow: []\n' "$top_srcdir/configs/demo.yaml" > "$TMPD/bad3.yaml"
+tap_ok "a grid key without values is refused, named by its line" sh -c \
+    "! '$WSSEED' sweep '$TMPD/bad3.yaml' --list 2> '$TMPD/e5' && grep -q \"bad3.yaml:3: grid key 'seed.seg_pow' has no values\" '$TMPD/e5'"
+printf 'pipeline: %s\nset:\n  out_dir: %s\n  data.root: %s\nlist:\n  - {seed.seg_pow: 1}\n  - {seed.cls_pow: 0}\n' \
+    "$top_srcdir/configs/demo.yaml" "$TMPD/sw_pre" "$TMPD/data" > "$TMPD/bad4.yaml"
+tap_ok "a run whose settings the pipeline refuses (the 2nd of 2) stops the sweep before the 1st starts" sh -c \
+    "! '$WSSEED' sweep '$TMPD/bad4.yaml' 2> '$TMPD/e6' && grep -q 'bad4.yaml: run 2 of 2 (seed.cls_pow=0): the pipeline cannot run' '$TMPD/e6' &&
+     grep -q 'seed.cls_pow:' '$TMPD/e6' && ! grep -q 'stage ' '$TMPD/e6' && test ! -e '$TMPD/sw_pre'"
 tap_ok "a missing pipeline config is named" sh -c "! '$WSSEED' pipeline '$TMPD/none.yaml' 2> '$TMPD/e3' && grep -q 'none.yaml' '$TMPD/e3'"
 tap_ok "configs/voc/pipeline.yaml states the built-in defaults" sh -c \
     "'$WSSEED' pipeline --help | sed -n '/^Keys/,\$p' > '$TMPD/d1'; '$WSSEED' pipeline '$top_srcdir/configs/voc/pipeline.yaml' --help | sed -n '/^Keys/,\$p' > '$TMPD/d2'; cmp '$TMPD/d1' '$TMPD/d2'"

@@ -284,14 +284,20 @@ int ws_cfg_load(const ws_cfg_key *keys, size_t n, void *settings, const char *pa
 
 int ws_cfg_set(const ws_cfg_key *keys, size_t n, void *settings, const char *assignment)
 {
+    return ws_cfg_set_from(keys, n, settings, assignment, NULL);
+}
+
+int ws_cfg_set_from(const ws_cfg_key *keys, size_t n, void *settings, const char *assignment, const char *origin)
+{
     char buf[WS_CFG_STR_MAX + 256];
     const char *eq = strchr(assignment, '=');
     if (!eq || eq == assignment || strlen(assignment) >= sizeof buf)
-        return ws_fail(WS_EINVAL, "--set '%s': expected key=value", assignment);
+        return ws_fail(WS_EINVAL, "%s '%s': expected key=value", origin ? origin : "--set", assignment);
     memcpy(buf, assignment, strlen(assignment) + 1);
     buf[eq - assignment] = '\0';
-    char *key = buf, *val = buf + (eq - assignment) + 1, where[300];
-    snprintf(where, sizeof where, "--set %.200s", key);
+    char *key = buf, *val = buf + (eq - assignment) + 1, where[600];
+    if (origin) snprintf(where, sizeof where, "%.500s", origin);
+    else snprintf(where, sizeof where, "--set %.200s", key);
     const ws_cfg_key *k = find_key(keys, n, key);
     if (!k) return unknown(keys, n, key, where);
     size_t vl = strlen(val);

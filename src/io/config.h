@@ -29,6 +29,9 @@ typedef struct ws_cfg_key {
 int ws_cfg_load(const ws_cfg_key *keys, size_t n, void *settings, const char *path);
 /* Applies one "key=value" override (value in YAML flow syntax, e.g. "[0, 0, 0.1]"). */
 int ws_cfg_set(const ws_cfg_key *keys, size_t n, void *settings, const char *assignment);
+/* The same for an assignment read elsewhere (a sweep file): its messages begin with `origin`
+ * ("file:line", as a config file's do) where ws_cfg_set's say "--set KEY". */
+int ws_cfg_set_from(const ws_cfg_key *keys, size_t n, void *settings, const char *assignment, const char *origin);
 /* The resolved settings as YAML text (malloc'd, caller frees), keys in table order. */
 char *ws_cfg_dump(const ws_cfg_key *keys, size_t n, const void *settings);
 /* Prints the table (key, type, current value, help) for --help. */

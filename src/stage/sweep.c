@@ -38,24 +38,25 @@
 typedef struct sweep {
     char pipeline[2048], name[256];
     int nset;
-    char *set[64];                 /* "key=value" */
+    char *set[64], *setw[64];      /* "key=value", and where it is ("file:line") */
     int nk;                        /* grid: keys and their values */
-    char *key[MAXK], *val[MAXK][MAXV];
+    char *key[MAXK], *val[MAXK][MAXV], *keyw[MAXK];
     int nv[MAXK];
     int nlist;                     /* list: runs of "key=value" entries */
-    char *lkey[MAXRUNS][MAXK], *lval[MAXRUNS][MAXK];
+    char *lkey[MAXRUNS][MAXK], *lval[MAXRUNS][MAXK], *lw[MAXRUNS][MAXK];
     int ln[MAXRUNS];
 } sweep;
 
 static void sweep_free(sweep *s)
 {
-    for (int i = 0; i < s->nset; i++) free(s->set[i]);
+    for (int i = 0; i < s->nset; i++) { free(s->set[i]); free(s->setw[i]); }
     for (int k = 0; k < s->nk; k++) {
         free(s->key[k]);
+        free(s->keyw[k]);
         for (int v = 0; v < s->nv[k]; v++) free(s->val[k][v]);
     }
     for (int r = 0; r < s->nlist; r++)
-        for (int k = 0; k < s->ln[r]; k++) { free(s->lkey[r][k]); free(s->lval[r][k]); }
+        for (int k = 0; k < s->ln[r]; k++) { free(s->lkey[r][k]); free(s->lval[r][k]); free(s->lw[r][k]); }
 }
 
 /* One leaf of the sweep file (io/yaml.h): pipeline / name scalars, set.KEY, grid.KEY lists,
@@ -71,14 +72,19 @@ static int sweep_leaf(void *ctx, const ws_yaml_leaf *l)
     if (l->depth == 2 && !l->is_list && !strcmp(sec, "set")) {
         size_t n = strlen(l->path[1]) + strlen(v) + 2;
         if (s->nset >= 64) return ws_fail(WS_EINVAL, "%s: more than 64 fixed overrides", l->where);
-        if (!(s->set[s->nset] = malloc(n))) return ws_fail(WS_ENOMEM, "out of memory");
+        if (!(s->set[s->nset] = malloc(n)) || !(s->setw[s->nset] = strdup(l->where))) {
+            free(s->set[s->nset]);
+            return ws_fail(WS_ENOMEM, "out of memory");
+        }
         snprintf(s->set[s->nset++], n, "%s=%s", l->path[1], v);
         return 0;
     }
     if (l->depth == 2 && l->is_list && !strcmp(sec, "grid")) {
         if (s->nk >= MAXK) return ws_fail(WS_EINVAL, "%s: more than %d grid keys", l->where, MAXK);
         if (l->n > MAXV) return ws_fail(WS_EINVAL, "%s: more than %d values", l->where, MAXV);
+        if (l->n < 1) return ws_fail(WS_EINVAL, "%s: grid key '%s' has no values (give at least one)", l->where, l->path[1]);
         s->key[s->nk] = strdup(l->path[1]);
+        s->keyw[s->nk] = strdup(l->where);
         for (int k = 0; k < l->n; k++) s->val[s->nk][k] = strdup(l->values[k]);
         s->nv[s->nk++] = l->n;
         return 0;
@@ -91,6 +97,7 @@ static int sweep_leaf(void *ctx, const ws_yaml_leaf *l)
         if (k >= MAXK) return ws_fail(WS_EINVAL, "%s: more than %d overrides in a run", l->where, MAXK);
         s->lkey[r][k] = strdup(l->path[2]);
         s->lval[r][k] = strdup(v);
+        s->lw[r][k] = strdup(l->where);
         s->ln[r]++;
         return 0;
     }
@@ -242,23 +249,24 @@ static int run_settings(const sweep *s, const char *const *names, int nkeys, int
     int lo = 0;
     o->label[0] = '\0';
     for (int k = 0; k < nkeys; k++) {
-        const char *v = NULL;
+        const char *v = NULL, *where = NULL;
         if (s->nk) {
             int stride = 1;
             for (int j = k + 1; j < s->nk; j++) stride *= s->nv[j];
             /* Row-major: the last grid key varies fastest, so runs sharing the first keys' values (and their
              * cached stages) come one after another. */
             v = s->val[k][(r / stride) % s->nv[k]];
+            where = s->keyw[k];
         } else {
             for (int j = 0; j < s->ln[r]; j++)
-                if (!strcmp(s->lkey[r][j], names[k])) v = s->lval[r][j];
+                if (!strcmp(s->lkey[r][j], names[k])) v = s->lval[r][j], where = s->lw[r][j];
         }
         o->vals[k] = v ? strdup(v) : NULL;
         if (!v) continue;
         snprintf(assign, sizeof assign, "%s=%s", names[k], v);
-        /* Through ws_cfg_set, the same parser as --set: a swept key is checked against the pipeline's key
-         * table and its type like any override. */
-        int rc = ws_cfg_set(keys, nk, c, assign);
+        /* The same parser as --set: a swept key is checked against the pipeline's key table and its type
+         * like any override, and a bad one is named by its line in the sweep file. */
+        int rc = ws_cfg_set_from(keys, nk, c, assign, where);
         if (rc) return rc;
         /* The label ("key=v,key=v") is the run's folder name, so a run's folder says what it changed. */
         lo += snprintf(o->label + lo, sizeof o->label - (size_t)lo, "%s%s=%s", lo ? "," : "", names[k], v);
@@ -285,12 +293,23 @@ static int run_sweep(const char *file, sweep *s, int list_only, int spread_runs)
     ws_pipe_cfg c0;
     ws_pipe_defaults(&c0);
     if (!rc) rc = ws_cfg_load(keys, nk, &c0, base);
-    for (int i = 0; !rc && i < s->nset; i++) rc = ws_cfg_set(keys, nk, &c0, s->set[i]);
+    for (int i = 0; !rc && i < s->nset; i++) rc = ws_cfg_set_from(keys, nk, &c0, s->set[i], s->setw[i]);
     snprintf(dir, sizeof dir, "%s/%s", c0.out_dir, s->name);
-    if (!rc && !list_only) rc = ws_mkdir_p(dir);
     /* spread_runs under several ranks: rank k runs runs k, k + N, ... alone (each a one-process pipeline; the
      * shared stage cache's locks make a rank wait while another computes a stage both need), then the ranks
      * meet and sum the scores; else every run is one distributed pipeline over all ranks. */
+    /* Every run's settings, and the pipeline's pre-flight of them, are checked before the first run starts: a
+     * typo in the last entry of a list must not wait for days of the runs before it. */
+    for (int r = 0; !rc && r < total; r++) {
+        ws_pipe_cfg c = c0;
+        result probe;
+        memset(&probe, 0, sizeof probe);
+        rc = run_settings(s, names, nkeys, r, keys, nk, &c, &probe);
+        if (!rc && !list_only && ws_pipe_preflight(&c, NULL))
+            rc = ws_fail(WS_EINVAL, "%s: run %d of %d (%s): %s", file, r + 1, total, probe.label, ws_last_error());
+        for (int k = 0; k < MAXK; k++) free(probe.vals[k]);
+    }
+    if (!rc && !list_only) rc = ws_mkdir_p(dir);
     const int apart = spread_runs && !list_only && ws_rank_world() > 1, me = ws_rank_id(), ranks = ws_rank_world();
     double *scores = calloc((size_t)total * 3 + 1, sizeof *scores);
     if (!rc && !scores) rc = ws_fail(WS_ENOMEM, "out of memory");
