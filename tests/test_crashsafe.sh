@@ -82,6 +82,12 @@ tap_ok "... and the ranges of the masks, CAA, seed and boxed settings, under the
        --set caa.seg.box_thresh=-1 --set seed.cls_pow=0 --set boxed.enable=true --set boxed.labels.tau=7 2> $TMPD/n5 &&
      grep -q 'problems found before any stage' $TMPD/n5 && grep -q 'masks.pred_iou_thresh: 2' $TMPD/n5 && grep -q 'caa.seg:' $TMPD/n5 &&
      grep -q 'seed.cls_pow:' $TMPD/n5 && grep -q 'boxed.labels.tau: 7' $TMPD/n5 && ! grep -q 'stage masks' $TMPD/n5"
+tap_ok "... and model names that are no file but no known built-in one either (random:, builtin:)" sh -c \
+    "! '$WSSEED' pipeline '$top_srcdir/configs/demo.yaml' --set out_dir=$TMPD/pm --set data.root=$TMPD/pdata --set model.clip=random:nonsense \
+       --set model.vocab=builtin:words --set model.sam=random:vit_l --set boxed.enable=true --set boxed.model.gdino=random:tiny 2> $TMPD/n6 &&
+     grep -q '5 problems found before any stage' $TMPD/n6 && grep -q \"model.clip: unknown random CLIP 'random:nonsense'\" $TMPD/n6 &&
+     grep -q \"model.vocab: unknown built-in vocabulary 'builtin:words'\" $TMPD/n6 && grep -q \"model.sam: unknown random SAM 'random:vit_l'\" $TMPD/n6 &&
+     grep -q \"boxed.model.gdino: cannot read 'random:tiny'\" $TMPD/n6 && ! grep -q 'stage masks' $TMPD/n6"
 
 # -- synth: a non-empty folder is refused; the split files land whole --
 tap_ok "synth refuses a folder that is not empty" sh -c "! '$WSSEED' synth '$V' --images 4 2> $TMPD/s1 && grep -q 'not empty' $TMPD/s1 && grep -q -- '--force' $TMPD/s1"

@@ -68,13 +68,23 @@ static int add_vocab(ws_bpe *b, const char *s, size_t len)
     return ws_strmap_put(&b->encoder, s, len, id);
 }
 
+int ws_bpe_spec_check(const char *path, int *builtin)
+{
+    *builtin = !strncmp(path, "builtin:", 8);
+    if (*builtin && strcmp(path, "builtin:bytes"))
+        return ws_fail(WS_EINVAL, "unknown built-in vocabulary '%s' (builtin:bytes, or a CLIP BPE file)", path);
+    return 0;
+}
+
 int ws_bpe_load(ws_bpe *b, const char *path)
 {
     char *data = NULL, *line, *next;
     size_t len = 0;
     int order[256], rc;
     memset(b, 0, sizeof *b);
-    if (!strcmp(path, "builtin:bytes")) {
+    int builtin;
+    if ((rc = ws_bpe_spec_check(path, &builtin))) return rc;
+    if (builtin) {
         b->bytes_only = 1;
         b->vocab_size = WS_BPE_EOT + 1;
         return 0;

@@ -31,6 +31,9 @@ typedef struct ws_bpe {
  * The path "builtin:bytes" gives a stand-in for random-weight models (the demo): each byte of the
  * cleaned text is one id (0..255), SOT/EOT as CLIP's; it is not CLIP's tokenizer. */
 int ws_bpe_load(ws_bpe *b, const char *path);
+/* Checks path without reading it: *builtin = 1 for a "builtin:" name (no file), which must be
+ * builtin:bytes (else it fails naming it). */
+int ws_bpe_spec_check(const char *path, int *builtin);
 void ws_bpe_free(ws_bpe *b);                       /* zeroed tokenizer is a no-op */
 
 /* The text the pre-tokenizer sees (cleaned + lower-cased), malloc'd UTF-8 in *out. */

@@ -628,13 +628,23 @@ const ws_clip_arch WS_CLIP_TINY = {.embed_dim = 64, .vision_width = 128, .vision
                                    .grid = 7, .context_length = 77, .vocab_size = 49408, .text_width = 128,
                                    .text_layers = 3};
 
+/* The architecture of a "random:NAME" spec; NULL for an unknown NAME. */
+static const ws_clip_arch *random_arch(const char *spec)
+{
+    const char *k = spec + 7;
+    return !strcmp(k, "tiny") ? &WS_CLIP_TINY : !strcmp(k, "vit_b16") ? &WS_CLIP_VIT_B16 : NULL;
+}
+
+int ws_clip_spec_check(const char *spec, int *random)
+{
+    *random = !strncmp(spec, "random:", 7);
+    if (*random && !random_arch(spec)) return ws_fail(WS_EINVAL, "unknown random CLIP '%s' (random:tiny, random:vit_b16)", spec);
+    return 0;
+}
+
 int ws_clip_open(ws_clip *m, const char *spec)
 {
-    if (!strncmp(spec, "random:", 7)) {
-        const char *k = spec + 7;
-        const ws_clip_arch *a = !strcmp(k, "tiny") ? &WS_CLIP_TINY : !strcmp(k, "vit_b16") ? &WS_CLIP_VIT_B16 : NULL;
-        if (!a) return ws_fail(WS_EINVAL, "unknown random CLIP '%s' (random:tiny, random:vit_b16)", spec);
-        return ws_clip_init_random(m, a, 0);
-    }
-    return ws_clip_load(m, spec);
+    int random, rc = ws_clip_spec_check(spec, &random);
+    if (rc) return rc;
+    return random ? ws_clip_init_random(m, random_arch(spec), 0) : ws_clip_load(m, spec);
 }

@@ -150,4 +150,7 @@ int ws_clip_init_random(ws_clip *m, const ws_clip_arch *a, uint64_t seed);
 extern const ws_clip_arch WS_CLIP_TINY;
 /* A checkpoint path, or "random:tiny" / "random:vit_b16" (random weights, seed 0). */
 int ws_clip_open(ws_clip *m, const char *spec);
+/* Checks spec without building anything: *random = 1 for a "random:" spec (no file), which must
+ * name a known architecture (else it fails as ws_clip_open would, naming the choices). */
+int ws_clip_spec_check(const char *spec, int *random);
 #endif

@@ -905,14 +905,25 @@ int ws_sam_init_random(ws_sam *m, const ws_sam_arch *a, uint64_t seed)
     return rc;
 }
 
+/* The architecture of a "random:NAME" spec; NULL for an unknown NAME. */
+static const ws_sam_arch *random_arch(const char *spec)
+{
+    const char *k = spec + 7;
+    return !strcmp(k, "tiny") ? &WS_SAM_TINY : !strcmp(k, "vit_b") ? &WS_SAM_VIT_B : !strcmp(k, "vit_h") ? &WS_SAM_VIT_H : NULL;
+}
+
+int ws_sam_spec_check(const char *spec, int *random)
+{
+    *random = !strncmp(spec, "random:", 7);
+    if (*random && !random_arch(spec))
+        return ws_fail(WS_EINVAL, "unknown random SAM '%s' (random:tiny, random:vit_b, random:vit_h)", spec);
+    return 0;
+}
+
 int ws_sam_open(ws_sam *m, const char *spec, int decoder_heads)
 {
-    if (!strncmp(spec, "random:", 7)) {
-        const char *k = spec + 7;
-        const ws_sam_arch *a = !strcmp(k, "tiny") ? &WS_SAM_TINY : !strcmp(k, "vit_b") ? &WS_SAM_VIT_B
-                             : !strcmp(k, "vit_h") ? &WS_SAM_VIT_H : NULL;
-        if (!a) return ws_fail(WS_EINVAL, "unknown random SAM '%s' (random:tiny, random:vit_b, random:vit_h)", spec);
-        return ws_sam_init_random(m, a, 0);
-    }
+    int random, rc = ws_sam_spec_check(spec, &random);
+    if (rc) return rc;
+    if (random) return ws_sam_init_random(m, random_arch(spec), 0);
     return ws_sam_load(m, spec, decoder_heads);
 }

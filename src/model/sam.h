@@ -75,6 +75,9 @@ extern const ws_sam_arch WS_SAM_VIT_B, WS_SAM_VIT_H, WS_SAM_TINY;
 int ws_sam_init_random(ws_sam *m, const ws_sam_arch *a, uint64_t seed);
 /* A checkpoint path, or "random:tiny" / "random:vit_b" / "random:vit_h" (random weights). */
 int ws_sam_open(ws_sam *m, const char *spec, int decoder_heads);
+/* Checks spec without building anything: *random = 1 for a "random:" spec (no file), which must
+ * name a known architecture (else it fails as ws_sam_open would, naming the choices). */
+int ws_sam_spec_check(const char *spec, int *random);
 
 typedef struct ws_sam_enc_trace {   /* optional intermediate outputs of the encoder */
     ws_at_tensor patch_embed, pos_added;        /* (1, g, g, E) */

@@ -25,6 +25,9 @@
 #include "core/status.h"
 #include "data/dataset.h"
 #include "io/store.h"
+#include "model/bpe.h"
+#include "model/clip.h"
+#include "model/sam.h"
 #include "shim/rank.h"
 #include "stage/caa.h"
 #include "stage/cam.h"
@@ -659,13 +662,19 @@ static int gzip_magic(const char *file)
     return n == 2 && b[0] == 0x1f && b[1] == 0x8b;
 }
 
+/* A model spec's own check (ws_clip_spec_check, ...): *pseudo = 1 for a name that is no file. */
+typedef int (*spec_check_fn)(const char *spec, int *pseudo);
+
 /* Checks that `file` (named by key) is what a stage will read: a readable non-empty regular file
  * (dir = 0) or a readable folder (dir = 1). Pseudo paths such as random:tiny or builtin:bytes are
- * not files. */
-static void need(checks *k, const char *key, const char *file, const char *pseudo, int dir)
+ * not files: `spec` (NULL: none allowed) says whether file is one and whether the model knows it,
+ * so that random:nonsense is refused here and not after the masks. */
+static void need(checks *k, const char *key, const char *file, spec_check_fn spec, int dir)
 {
     struct stat st;
-    if (pseudo && !strncmp(file, pseudo, strlen(pseudo))) {
+    int pseudo = 0;
+    if (spec && file[0] && spec(file, &pseudo)) { problem(k, key, "%s%s", ws_last_error(), ""); return; }
+    if (pseudo) {
         if (k->out) fprintf(k->out, "  ok   %-24s %s (built in, no file)\n", key, file);
         return;
     }
@@ -713,11 +722,11 @@ static void need_data(checks *k, const ws_pipe_cfg *c)
 int ws_pipe_preflight(const ws_pipe_cfg *c, FILE *out)
 {
     checks k = {.out = out};
-    need(&k, "model.clip", c->model.clip, "random:", 0);
-    need(&k, "model.vocab", c->model.vocab, "builtin:", 0);
-    need(&k, "model.sam", c->model.sam, "random:", 0);
+    need(&k, "model.clip", c->model.clip, ws_clip_spec_check, 0);
+    need(&k, "model.vocab", c->model.vocab, ws_bpe_spec_check, 0);
+    need(&k, "model.sam", c->model.sam, ws_sam_spec_check, 0);
     if (c->boxed && !c->box.json[0]) {
-        need(&k, "boxed.model.gdino", c->model.gdino, "random:", 0);
+        need(&k, "boxed.model.gdino", c->model.gdino, NULL, 0);   /* a release checkpoint only */
         need(&k, "boxed.model.bert_vocab", c->model.bert_vocab, NULL, 0);
         if (c->model.bert_config[0]) need(&k, "boxed.model.bert_config", c->model.bert_config, NULL, 0);
     }
