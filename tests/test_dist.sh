@@ -205,24 +205,31 @@ tap_ok "... the same summary.csv" cmp "$TMPD/sw1/sw/summary.csv" "$TMPD/sw2/sw/s
 tap_ok "... the same seeds and evaluation in every run" sh -c "for r in '$TMPD'/sw1/sw/seed.*; do b=\$(basename \"\$r\");
     for f in \"\$r\"/seeds_fine/seeds/*.png \"\$r\"/seeds_coarse/seeds/*.png \"\$r\"/eval_fine.json; do
         cmp \"\$f\" \"\$(echo \"\$f\" | sed 's|/sw1/|/sw2/|')\" || exit 1; done; done"
-# a run that fails on one rank (a power the pre-flight refuses): the other rank's run finishes and is
-# kept, the job fails naming the rank, and the rerun (value fixed) only runs what is left
-for pw in -1 0.65; do
-    cat > "$TMPD/sweep3.yaml" <<EOC
+# a run that fails on one rank while it runs (its dataset holds an image that is no image; settings
+# the pre-flight refuses stop the sweep before any run): the other rank's run finishes and is kept,
+# the job fails naming the rank, and the rerun (the image repaired) only runs what is left
+rm -rf "$TMPD/pdata_bad"
+cp -r "$TMPD/pdata" "$TMPD/pdata_bad"
+bad=$(sed -n 1p "$TMPD/pdata_bad/ImageSets/Segmentation/train_aug.txt")
+mv "$TMPD/pdata_bad/JPEGImages/$bad.jpg" "$TMPD/good.jpg"
+echo "no image" > "$TMPD/pdata_bad/JPEGImages/$bad.jpg"
+cat > "$TMPD/sweep3.yaml" <<EOC
 pipeline: $top_srcdir/configs/demo.yaml
 name: sw3
 set: {out_dir: $TMPD/sw2, cache_dir: $TMPD/cache2, data.root: $TMPD/pdata, data.synth: 8, cls.train.max_iter: 3, seg.train.max_iter: 3, cls.train.save_every: 2, seg.train.save_every: 2, masks.points_per_side: 4}
 list:
   - {seed.seg_pow: 0.55}
-  - {seed.seg_pow: $pw}
+  - {seed.seg_pow: 0.65, data.root: $TMPD/pdata_bad}
 EOC
-    launch "$TMPD/sw3$pw.log" 2 sweep "$TMPD/sweep3.yaml" --spread runs
+for pass in 1 2; do
+    launch "$TMPD/sw3-$pass.log" 2 sweep "$TMPD/sweep3.yaml" --spread runs
     st=$?
-    [ "$pw" = -1 ] || break
+    [ $pass -eq 1 ] || break
     tap_ok "a run failing on rank 1: the sweep fails naming rank 1" sh -c "test $st -ne 0 &&
-        grep -q 'rank(s) 1 failed during the sweep' '$TMPD/sw3$pw.log' && grep -q 'seed.seg_pow.*-1 is not in' '$TMPD/sw3$pw.log'"
+        grep -q 'rank(s) 1 failed during the sweep' '$TMPD/sw3-1.log' && grep -q 'JPEGImages/$bad.jpg is neither a JPEG nor a PNG' '$TMPD/sw3-1.log'"
     tap_ok "... rank 0's run finished" test -e "$TMPD/sw2/sw3/seed.seg_pow=0.55/eval_fine.json"
+    mv "$TMPD/good.jpg" "$TMPD/pdata_bad/JPEGImages/$bad.jpg"
 done
 tap_ok "the rerun completes the sweep" sh -c "test $st -eq 0 && test \$(wc -l < '$TMPD/sw2/sw3/summary.csv') -eq 3"
-tap_ok "... without running rank 0's finished run again" sh -c "test \$(grep -c '^wsseed: skip ' '$TMPD/sw30.65.log') -ge 9"
+tap_ok "... without running rank 0's finished run again" sh -c "test \$(grep -c '^wsseed: skip ' '$TMPD/sw3-2.log') -ge 9"
 tap_end
