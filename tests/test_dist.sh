@@ -95,6 +95,8 @@ for n in 2 3; do
     w=""; [ $n -eq 3 ] && w=wsseed
     # shellcheck disable=SC2086
     tap_ok "masks, $n ranks${w:+ (written 'wsseed masks')}" launch "$TMPD/m$n.log" $n $w masks "$V/masks.yaml" --set output.store="$TMPD/m$n.h5"
+    tap_ok "... the result said once (by rank 0), every rank's line whole" sh -c \
+        "test \$(grep -c 'store complete' '$TMPD/m$n.log') -eq 1 && ! grep -Eq '^wsseed( \\(rank [0-9]+\\))?: wsseed( \\(rank [0-9]+\\))?: ' '$TMPD/m$n.log'"
     same_store "$TMPD/m1.h5" "$TMPD/m$n.h5"
 done
 launch "$TMPD/sh.log" 2 masks "$V/masks.yaml" --set output.store="$TMPD/sh.h5" --shard 1/2

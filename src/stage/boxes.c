@@ -384,8 +384,9 @@ int ws_stage_boxes(const ws_boxes_settings *s)
     /* rank 0 of the job assembles the store once all ranks are done; of independent --shard jobs, the
      * one that finds the split complete does */
     TRY(ws_store_finish_ranks(&st, ds.ids, ds.n, 0, "boxes", &complete));
-    ws_log(complete ? "done: %s (next: wsseed boxseed with the same config)"
-                    : "stopped: %s is incomplete; run the command again (or the other shards) to continue", store);
+    if (ws_rank_id() == 0)   /* the job's result, said once (every rank knows it) */
+        ws_log(complete ? "done: %s (next: wsseed boxseed with the same config)"
+                        : "stopped: %s is incomplete; run the command again (or the other shards) to continue", store);
 cleanup:
     free(mine);
     ws_store_close(&st);

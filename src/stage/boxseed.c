@@ -149,7 +149,10 @@ int ws_stage_boxseed(const ws_boxes_settings *s)
         ws_log("warning: %d images had no box and are all %s", k.empty,
                s->ignore_empty ? "255 (boxseed.ignore_empty)" : "background (as the closest implementation saves them)");
     if (k.dropped) ws_log("%ld boxes dropped by boxseed.max_box_frac / min_mask_frac", k.dropped);
-    ws_log("done: %d seeds in %s (evaluate: wsseed eval %s --gt <label maps>)", done, out, out);
+    /* the job's result, said once: the seeds of all ranks */
+    float all = (float)done;
+    if ((rc = ws_rank_sum_f32(&all, 1, "boxseed"))) goto cleanup;
+    if (ws_rank_id() == 0) ws_log("done: %d seeds in %s (evaluate: wsseed eval %s --gt <label maps>)", (int)all, out, out);
 cleanup:
     ws_h5_close(&f);
     ws_sam_free(&sam);

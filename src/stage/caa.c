@@ -83,7 +83,7 @@ int ws_stage_caa(const ws_caa_settings *s)
     }
     ws_progress_end(&pg);
     TRY(ws_store_finish_ranks(&st, ids, n, rc, "caa", &complete));
-    ws_log("done: %s", s->out);
+    if (ws_rank_id() == 0) ws_log("done: %s", s->out);   /* the job's result, said once */
 cleanup:
     ws_store_close(&st);
     ws_h5_close(&in);

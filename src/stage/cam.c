@@ -113,7 +113,8 @@ int ws_stage_cam(const ws_cam_settings *s)
     /* With max_images the store stays incomplete (parts only) and the message says so; a later run without
      * the bound finishes it. */
     TRY(ws_store_finish_ranks(&st, ds.ids, ds.n, rc, "cam", &complete));
-    ws_log(complete ? "done: %s" : "stopped: %s is incomplete; run the command again to continue", s->out);
+    if (ws_rank_id() == 0)   /* the job's result, said once (every rank knows it) */
+        ws_log(complete ? "done: %s" : "stopped: %s is incomplete; run the command again to continue", s->out);
 cleanup:
     free(mine);
     ws_store_close(&st);

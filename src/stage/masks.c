@@ -287,7 +287,7 @@ int ws_stage_masks(ws_masks_settings *s)
     /* rank 0 of the job assembles the store once all ranks are done; of independent --shard jobs, the
      * one that finds the split complete does */
     rc = ws_store_finish_ranks(&st, ids, n, rc, "masks", &complete);
-    if (!rc) {
+    if (!rc && ws_rank_id() == 0) {   /* the job's result, said once (every rank knows it) */
         if (complete) ws_log("store complete: %s (%d images). Next: wsseed masks export %s", s->store, n, s->store);
         else ws_log("stopped with images still to do: run the same command again to resume (%s.parts)", s->store);
     }

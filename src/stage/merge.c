@@ -91,7 +91,7 @@ int ws_stage_merge(const ws_merge_settings *s)
     ws_progress_end(&pg);
     /* every rank's PNGs are there before any rank says done */
     TRY(ws_rank_agree(rc, "merge"));
-    ws_log("done: %d merged label maps in %s", n, s->out);
+    if (ws_rank_id() == 0) ws_log("done: %d merged label maps in %s", n, s->out);   /* said once */
 cleanup:
     ws_fs_ids_free(ids, n);
     return rc;

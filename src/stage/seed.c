@@ -99,7 +99,7 @@ int ws_stage_seed(const ws_seed_settings *s)
     ws_progress_end(&pg);
     /* every rank's PNGs are there before any rank says done */
     TRY(ws_rank_agree(rc, "seed"));
-    ws_log("done: %d seeds in %s", n, s->out);
+    if (ws_rank_id() == 0) ws_log("done: %d seeds in %s", n, s->out);   /* said once */
 cleanup:
     ws_h5_close(&in);
     ws_h5_strings_free(ids, (size_t)n);
