@@ -366,7 +366,7 @@ int ws_stage_boxes(const ws_boxes_settings *s)
     ws_at_guard inf = NULL;
     ws_at_inference_mode_enter(1, NULL, &inf);   /* frozen models: no autograd bookkeeping */
     for (int i = 0; i < ds.n && (max_images < 0 || done < max_images) && !rc; i++) {
-        if (!mine[i]) continue;
+        if (!mine[i] || ws_store_has(&st, ds.ids[i])) continue;   /* stored meanwhile by another run on the same store: skipped */
         rc = boxes_image(s, &m, &ds, i, n_fg, have_gt, &st, &ls, &n_boxes);
         done += !rc;
         if (!rc) ws_progress_step(&pg, 1, NULL);

@@ -104,7 +104,7 @@ int ws_stage_cam(const ws_cam_settings *s)
     ws_progress pg;
     ws_progress_start(&pg, "cam", s->max_images >= 0 && s->max_images < todo ? s->max_images : todo);
     for (int i = 0; i < ds.n && (s->max_images < 0 || done < s->max_images); i++) {
-        if (!mine[i]) continue;
+        if (!mine[i] || ws_store_has(&st, ds.ids[i])) continue;   /* stored meanwhile by another run on the same store: skipped */
         if ((rc = cam_image(&m, &p, &ds, i, n_fg, &st))) break;
         done++;
         ws_progress_step(&pg, 1, NULL);

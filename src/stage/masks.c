@@ -273,7 +273,7 @@ int ws_stage_masks(ws_masks_settings *s)
     ws_progress bar;
     ws_progress_start(&bar, "masks", todo);
     for (int i = 0; i < n && !rc; i++) {
-        if (!mine[i]) continue;
+        if (!mine[i] || ws_store_has(&st, ids[i])) continue;   /* stored meanwhile by another run on the same store: skipped */
         /* max_images bounds the new work of this run (a quick try or a time-boxed job), not the split: stored
          * images do not count. */
         if (s->max_images >= 0 && done_new >= s->max_images) break;

@@ -141,7 +141,8 @@ static int cache_build(ws_trainer *t, ws_store *st)
         ws_progress pg;
         ws_progress_start(&pg, "cache", todo);
         for (int i = share_i; i < t->ds.n && !rc; i += share_n)
-            if (mine[i] && !(rc = cache_image(t, st, i))) ws_progress_step(&pg, 1, NULL);
+            /* (an image stored meanwhile by another run on the same cache is skipped) */
+            if (mine[i] && !ws_store_has(st, t->ds.ids[i]) && !(rc = cache_image(t, st, i))) ws_progress_step(&pg, 1, NULL);
         ws_progress_end(&pg);
     }
     free(mine);
