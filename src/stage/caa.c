@@ -66,7 +66,8 @@ int ws_stage_caa(const ws_caa_settings *s)
     ws_h5file in = {0};
     ws_store st = {0};
     char **ids = NULL;
-    int n = 0, complete = 0, rc;
+    unsigned char *mine = NULL;   /* mine[i]: image i is this rank's and not refined yet */
+    int n = 0, complete = 0, todo = 0, rc;
     /* The work list is the ids of the input store, not a dataset split: CAA needs nothing but the CAMs and
      * their attention. */
     TRY(ws_camstore_ids(s->in, &ids, &n));
@@ -76,15 +77,17 @@ int ws_stage_caa(const ws_caa_settings *s)
     ws_progress pg;
     int share_i, share_n;   /* this rank's share: images share_i, share_i + share_n, ... */
     ws_rank_share(0, 1, &share_i, &share_n);
-    ws_progress_start(&pg, "caa", (n - share_i + share_n - 1) / share_n);
+    if (!(mine = ws_store_todo(&st, ids, n, share_i, share_n, &todo))) TRY(ws_fail(WS_ENOMEM, "out of memory"));
+    ws_progress_start(&pg, "caa", todo);   /* the work left: a resumed run's ETA is not skewed by what is done */
     for (int i = share_i; i < n && !rc; i += share_n) {
-        if (!ws_store_has(&st, ids[i])) rc = caa_image(&in, &st, ids[i], cfg);
-        ws_progress_step(&pg, 1, NULL);
+        if (!mine[i] || ws_store_has(&st, ids[i])) continue;   /* stored meanwhile by another run: skipped */
+        if (!(rc = caa_image(&in, &st, ids[i], cfg))) ws_progress_step(&pg, 1, NULL);
     }
     ws_progress_end(&pg);
     TRY(ws_store_finish_ranks(&st, ids, n, rc, "caa", &complete));
     if (ws_rank_id() == 0) ws_log("done: %s", s->out);   /* the job's result, said once */
 cleanup:
+    free(mine);
     ws_store_close(&st);
     ws_h5_close(&in);
     ws_h5_strings_free(ids, (size_t)n);
