@@ -7,6 +7,7 @@
 #   - exact resume: a run killed with SIGKILL after a checkpoint and resumed with --resume auto
 #     ends with the same context, momentum, data order and RNG state, bit for bit, and the same
 #     metrics, as an uninterrupted run;
+#   - a second training in a run folder that a running one holds is refused naming its pid;
 #   - the feature cache: a cached run killed and resumed equals an uninterrupted cached run; a
 #     cache of other settings is refused;
 #   - a seg run (class-specific front ctx, empty bg names, CAM loss on seed maps) trains;
@@ -78,6 +79,19 @@ tap_ok "--resume auto continues the killed run" train --set run=killed --resume
 same_ckpt "$E/full/checkpoints/final.h5" "$E/killed/checkpoints/final.h5"
 tap_ok "resumed metrics equal the uninterrupted ones (iterations, losses, lr)" sh -c \
     "cut -d, -f1-7 '$E/full/metrics.csv' > '$TMPD/m1' && cut -d, -f1-7 '$E/killed/metrics.csv' > '$TMPD/m2' && cmp '$TMPD/m1' '$TMPD/m2'"
+# a second training in the same run folder (a lock held as a running `wsseed train` holds it)
+mkdir -p "$E/busy"
+flock "$E/busy/.lock" sh -c "echo \$\$ > '$E/busy/.lock'; touch '$TMPD/held'; while [ ! -e '$TMPD/release' ]; do sleep 0.1; done" &
+holder=$!
+n=0
+while [ ! -e "$TMPD/held" ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+hp=$(cat "$E/busy/.lock")
+tap_ok "a second training in a busy run folder is refused, naming the holder's pid and what to do" sh -c \
+    "! '$WSSEED' train '$TMPD/tiny.yaml' --set run=busy 2> '$TMPD/busy.log' && grep -q 'train (process $hp) is running in' '$TMPD/busy.log' &&
+     grep -q 'another name' '$TMPD/busy.log' && test ! -e '$E/busy/checkpoints/start.h5'"
+touch "$TMPD/release"
+wait $holder
+tap_ok "... and runs once the holder is gone" train --set run=busy --set train.max_iter=2
 tap_ok "a finished run resumes to nothing" sh -c "'$WSSEED' train '$TMPD/tiny.yaml' --set run=killed --resume 2>&1 | grep -q 'nothing to do'"
 tap_ok "--resume FILE from a middle checkpoint" train --set run=mid --resume "$E/full/checkpoints/iter-000018.h5"
 same_ckpt "$E/full/checkpoints/final.h5" "$E/mid/checkpoints/final.h5"

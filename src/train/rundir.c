@@ -3,6 +3,7 @@
 #include "train/rundir.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,10 +64,12 @@ int ws_train_open_metrics(ws_trainer *t)
         fclose(old);
     }
     fclose(mem);
-    t->csv = fopen(path, "w");
-    if (t->csv) fputs(kept, t->csv);
+    /* The kept rows replace the file atomically (a kill here loses none of them), then rows are appended. */
+    int rc = kept ? ws_fs_write_atomic(path, kept, len) : ws_fail(WS_ENOMEM, "out of memory");
     free(kept);
-    return t->csv ? 0 : ws_fail(WS_EIO, "cannot write %s", path);
+    if (rc) return rc;
+    t->csv = fopen(path, "a");
+    return t->csv ? 0 : ws_fs_fail_write(errno, path);
 }
 
 /* Writes <run>/checkpoints/<name>: the context, SGD momentum (once it exists), iteration, and the

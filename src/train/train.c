@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/fs.h"
 #include "core/log.h"
@@ -51,6 +52,18 @@ static int build(ws_trainer *t)
     snprintf(t->dir, sizeof t->dir, "%s/%s", c->out_dir, c->run);
     snprintf(path, sizeof path, "%s/checkpoints", t->dir);
     if ((rc = ws_mkdir_p(path))) return rc;
+    /* One training per run folder: a second one would write the same checkpoints, log and metrics. The kernel
+     * lock dies with its holder, so a killed run never blocks its --resume. */
+    if (ws_rank_id() == 0) {
+        int fd;
+        long holder;
+        snprintf(path, sizeof path, "%s/.lock", t->dir);
+        if ((rc = ws_fs_lock(path, 0, &fd, &holder)) == 1)
+            return ws_fail(WS_EINVAL, "another wsseed train (process %ld) is running in %s: wait for it to end (--resume then "
+                           "continues it), stop it, or give this run another name (run: or --set run=NAME)", holder, t->dir);
+        if (rc) return rc;
+        t->lock = fd + 1;
+    }
     snprintf(path, sizeof path, "%s/train.log", t->dir);
     /* rank 0 alone writes the run's files (log, metrics, checkpoints); every rank trains */
     t->log = ws_rank_id() == 0 ? fopen(path, "a") : NULL;
@@ -290,6 +303,7 @@ void ws_train_state_free(ws_trainer *t)
 {
     if (t->csv) fclose(t->csv);
     if (t->log) fclose(t->log);
+    if (t->lock) close(t->lock - 1);
     ws_h5_close(&t->cache.f);
     free(t->snap.perm);
     free(t->ord.perm);

@@ -32,6 +32,7 @@ struct ws_trainer {
     ws_train_order snap;                    /* the position after the batch in use: checkpoints */
     ws_train_cache cache;                   /* the feature cache, when train.feature_cache is set */
     FILE *log, *csv;                        /* train.log, metrics.csv */
+    int lock;                               /* fd + 1 of <dir>/.lock (rank 0), 0 = none */
     char *config_text;                      /* the resolved config.yaml */
 };
 
